@@ -1,0 +1,109 @@
+# Makefile -- builds the server (bin/activity-stream), the feed simulator (bin/feedsim),
+# the tests (one Criterion binary, built with ASan+UBSan) and the benchmarks.
+# `make help` lists the targets. Missing Debian packages are installed first (.ci/install-deps).
+
+CC      ?= cc
+PKGS    := libh2o-evloop openssl lmdb jansson libcurl yaml-0.1
+WARN    := -Wall -Wextra -Wmissing-prototypes -Wno-unused-parameter
+BASE    := -std=gnu11 -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -Iinclude -MMD -MP
+OPT     ?= -O2 -g
+SAN     := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJ := $(LIB_SRC:src/%.c=build/%.o)
+SAN_OBJ := $(LIB_SRC:src/%.c=build/asan/%.o)
+SIM_SRC := $(wildcard tests/feedsim/*.c)
+TST_SRC := $(wildcard tests/test_*.c) $(filter-out $(wildcard tests/test_*.c),$(wildcard tests/*.c))
+BEN_SRC := $(wildcard tests/bench/*.c)
+BENCHES := $(BEN_SRC:tests/bench/%.c=build/bench/%)
+
+# Compiler and linker flags for the packages, cached once the packages are there.
+ifeq ($(filter clean help,$(MAKECMDGOALS)),)
+-include build/pkg.mk
+endif
+build/pkg.mk: .ci/install-deps
+	@mkdir -p build
+	@.ci/install-deps build
+	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \
+	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS)) -lz -lpthread -lm"; } > $@
+
+CFLAGS_ALL = $(BASE) $(WARN) $(PKG_CFLAGS)
+LIBS       = $(PKG_LIBS)
+
+.PHONY: all run test one unit browser-test bench fuzz clean help
+all: bin/activity-stream bin/feedsim
+
+help:
+	@echo "make            build bin/activity-stream and bin/feedsim"
+	@echo "make run        start feedsim and the server with conf/activity-stream.conf"
+	@echo "make test       unit + integration tests (ASan/UBSan) and the browser test"
+	@echo "make bench      benchmarks (store, ingest, streaming)"
+	@echo "make fuzz       fuzz the query parser for a bounded time"
+
+build/%.o: src/%.c build/pkg.mk
+	@mkdir -p $(@D)
+	$(CC) $(OPT) $(CFLAGS_ALL) -c $< -o $@
+build/asan/%.o: src/%.c build/pkg.mk
+	@mkdir -p $(@D)
+	$(CC) $(SAN) $(CFLAGS_ALL) -c $< -o $@
+
+bin/activity-stream: build/main.o $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(OPT) -o $@ $^ $(LIBS)
+build/asan/bin/activity-stream: build/asan/main.o $(SAN_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(SAN) -o $@ $^ $(LIBS)
+
+build/feedsim/%.o: tests/feedsim/%.c build/pkg.mk
+	@mkdir -p $(@D)
+	$(CC) $(OPT) $(CFLAGS_ALL) -c $< -o $@
+bin/feedsim: $(SIM_SRC:tests/feedsim/%.c=build/feedsim/%.o) $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(OPT) -o $@ $^ $(LIBS)
+
+# Tests: every tests/*.c goes into one Criterion binary (one summary line for CI).
+build/.deps-test: .ci/install-deps
+	@mkdir -p build
+	@.ci/install-deps test
+	@touch $@
+build/asan/tests/%.o: tests/%.c build/pkg.mk build/.deps-test
+	@mkdir -p $(@D)
+	$(CC) $(SAN) $(CFLAGS_ALL) -Itests -c $< -o $@
+build/asan/tests/run-tests: $(TST_SRC:tests/%.c=build/asan/tests/%.o) $(SAN_OBJ)
+	$(CC) $(SAN) -o $@ $^ $(LIBS) -lcriterion
+
+TEST_ENV = AS_SERVER=build/asan/bin/activity-stream AS_FEEDSIM=bin/feedsim AS_FIXTURES=tests/fixtures \
+           ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
+unit: all build/asan/bin/activity-stream build/asan/tests/run-tests
+	$(TEST_ENV) build/asan/tests/run-tests --jobs 2 $(TEST_ARGS)
+browser-test: all
+	@if [ -f tests/browser/run ]; then tests/browser/run; else echo "no browser test yet"; fi
+test: unit browser-test
+
+# Work on one module while others are in flux: make one T=store MODS="store log timefmt" [H=1]
+# builds tests/test_$(T).c (+ tests/harness.c with H=1) against just those modules and runs it.
+one: build/pkg.mk build/.deps-test
+	@mkdir -p build/asan
+	$(CC) $(SAN) $(CFLAGS_ALL) -Itests -o build/asan/one-$(T) tests/test_$(T).c $(if $(H),tests/harness.c) \
+	    $(MODS:%=src/%.c) $(LIBS) -lcriterion
+	$(TEST_ENV) build/asan/one-$(T) $(TEST_ARGS)
+
+# Benchmarks: release objects, one program per tests/bench/*.c, run in order.
+build/bench/%.o: tests/bench/%.c build/pkg.mk
+	@mkdir -p $(@D)
+	$(CC) $(OPT) $(CFLAGS_ALL) -Itests -c $< -o $@
+build/bench/%: build/bench/%.o $(LIB_OBJ)
+	$(CC) $(OPT) -o $@ $^ $(LIBS)
+bench: all $(BENCHES)
+	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+fuzz:
+	@if [ -f tests/fuzz/run ]; then tests/fuzz/run; else echo "no fuzz target yet"; fi
+
+run: all
+	@conf/run-demo
+
+clean:
+	rm -rf build bin
+
+-include $(wildcard build/*.d build/asan/*.d build/asan/tests/*.d build/feedsim/*.d build/bench/*.d)

@@ -1,0 +1,74 @@
+/* config.h -- the server's YAML configuration (libyaml), validated strictly: unknown keys,
+ * wrong types, missing required keys and duplicate feed ids are errors that name the file,
+ * line and key. Durations take ms/s/m/h; sizes take B/KiB/MiB/GiB. Secrets may come from
+ * environment variables named in the file (key_env, token_env, password_env).
+ *
+ * Top-level keys (defaults):
+ *   listen: 127.0.0.1:8080 (a string or a list; "host:port", "[v6]:port" or ":port")
+ *   data_dir: ./data          map_size: 64GiB          threads: number of cores
+ *   poll_interval: 1s (live bookmark poll)            heartbeat_interval: 15s
+ *   retry: 3s (SSE retry hint)  write_timeout: 60s    max_streams: 20000
+ *   cors_origins: []           web_root: ./web        ca_file: (system bundle)
+ *   tls: {cert: FILE, key: FILE}   (optional)
+ *   feeds: [...]  (see config_feed_t; may be empty)
+ * Feed keys: id, url (required); style: activity-stream|outbox; poll_interval: 1s;
+ *   full_sync_interval: 10m; timeout: 30s; connect_timeout: 10s; max_page_size: 64MiB;
+ *   ca_file; auth: {type: hawk, id, key|key_env} | {type: bearer, token|token_env}
+ *   | {type: basic, user, password|password_env}; headers: {Name: value}.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { FEED_STYLE_ACTIVITY_STREAM = 0, FEED_STYLE_OUTBOX = 1 } feed_style_t;
+typedef enum { AUTH_NONE = 0, AUTH_HAWK, AUTH_BEARER, AUTH_BASIC } auth_type_t;
+
+typedef struct { char *name, *value; } config_header_t;
+
+typedef struct {
+    auth_type_t type;
+    char *id, *key;          /* hawk; key resolved from key_env when given */
+    char *token;             /* bearer */
+    char *user, *password;   /* basic */
+} config_auth_t;
+
+typedef struct {
+    char *id, *url;
+    feed_style_t style;
+    int64_t poll_interval_ms, full_sync_interval_ms, timeout_ms, connect_timeout_ms;
+    uint64_t max_page_bytes;
+    char *ca_file;           /* NULL: the top-level ca_file, else the system bundle */
+    config_auth_t auth;
+    config_header_t *headers; size_t nheaders;
+} config_feed_t;
+
+typedef struct {
+    char **listen; size_t nlisten;
+    char *data_dir;
+    uint64_t map_size;
+    int threads;
+    int64_t poll_interval_ms, heartbeat_interval_ms, retry_ms, write_timeout_ms;
+    size_t max_streams;
+    char **cors_origins; size_t ncors_origins;
+    char *web_root;
+    char *ca_file;
+    char *tls_cert, *tls_key;
+    config_feed_t *feeds; size_t nfeeds;
+    char *path;              /* the file it came from */
+} config_t;
+
+/* Fill *cfg with the defaults (no feeds). */
+void config_defaults(config_t *cfg);
+
+/* Load and validate `path`. Returns 0, or -1 with one line in err such as
+ * "conf/x.conf:12: feeds[1].poll_interval: expected a duration like 1s, got 'soon'".
+ * On failure *cfg holds nothing that needs freeing. */
+int config_load(const char *path, config_t *cfg, char *err, size_t errlen);
+
+/* Same, from a string (`name` is used in messages). */
+int config_load_string(const char *yaml, const char *name, config_t *cfg, char *err, size_t errlen);
+
+void config_free(config_t *cfg);
+
+#endif

@@ -1,0 +1,165 @@
+/* store.h -- activities of many feeds, a time index and a durable change log in one LMDB
+ * environment under a data directory.
+ *
+ * Databases inside the environment:
+ *   acts    (feed, activity id)  -> where the current version lives + generation that saw it
+ *   time    (published us, seq)  -> the record (header, event data, activity JSON)
+ *   changes seq                  -> the record of that version, or a tombstone record
+ *   feeds   feed id              -> opaque feed state blob (owned by ingest) + activity count
+ *   meta    schema version, change-log head
+ * Every write is a batch committed in one transaction; seq numbers are assigned at commit,
+ * strictly increasing, kept across restarts. A full map aborts the transaction, grows the map
+ * and replays the same batch.
+ *
+ * Threads: exactly one writer thread (batches); any number of reader threads. Scans open and
+ * close their own read transaction inside the call, so nothing is held across event-loop
+ * callbacks. Records passed to scan callbacks are BORROWED: valid only until the callback
+ * returns.
+ *
+ * Change-log retention (not implemented): superseded entries could be dropped after N days
+ * with a low-water mark kept in meta; resumes from before the mark would then restart history.
+ */
+#ifndef STORE_H
+#define STORE_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store_t;
+
+/* Error codes (negative). store_strerror() names them. */
+enum {
+    STORE_OK = 0,
+    STORE_ERR_IO = -1,        /* read/write/open failure; see store_last_error() */
+    STORE_ERR_CORRUPT = -2,   /* not an LMDB store, or damaged */
+    STORE_ERR_VERSION = -3,   /* written by a newer schema version */
+    STORE_ERR_FULL = -4,      /* disk full (the map could not grow) */
+    STORE_ERR_NOMEM = -5,
+    STORE_ERR_INVALID = -6,   /* bad argument (e.g. feed id too long) */
+    STORE_ERR_NOTFOUND = -7,
+};
+const char *store_strerror(int code);
+
+/* Open (creating if absent) the store in `dir` with an initial map of `map_bytes` (0: 64 GiB).
+ * An existing store is never recreated or truncated. On failure returns a code and writes one
+ * line naming the path and the cause into err. */
+int store_open(store_t **out, const char *dir, uint64_t map_bytes, char *err, size_t errlen);
+void store_close(store_t *st); /* NULL is a no-op */
+
+/* Called by the writer thread after each successful commit that appended to the change log,
+ * with the new head. Set before the writer starts. */
+typedef void store_commit_hook_fn(uint64_t head, void *ud);
+void store_set_commit_hook(store_t *st, store_commit_hook_fn *fn, void *ud);
+
+/* ---- writing (one writer thread) ---- */
+
+#define STORE_MAX_FEED_LEN 255
+#define STORE_TYPE_SEP '\x1f'   /* separates types in store_activity_t.types / store_rec_t.types */
+
+typedef struct {
+    const char *feed;  size_t feed_len;
+    const char *id;    size_t id_len;
+    int64_t published_us;
+    const char *types; size_t types_len;   /* types joined by STORE_TYPE_SEP; may be empty */
+    const char *actor; size_t actor_len;   /* actor id; may be empty */
+    const char *json;  size_t json_len;    /* compact activity JSON, serialized once at ingest */
+} store_activity_t;
+
+typedef struct store_batch store_batch_t;
+
+typedef struct {
+    size_t inserted, updated, unchanged, deleted;  /* deleted includes sweep deletions */
+    uint64_t first_seq, last_seq;                  /* range appended to the change log; 0,0 if none */
+} store_batch_stats_t;
+
+/* A batch buffers operations in memory (copies everything it is given) and applies them in one
+ * write transaction at commit, in order. */
+int  store_batch_new(store_t *st, store_batch_t **out);
+void store_batch_free(store_batch_t *b);   /* NULL is a no-op */
+void store_batch_reset(store_batch_t *b);  /* empty it for reuse */
+
+/* Insert or update. Byte-identical JSON for the same (feed, id) is a no-op (no seq, no event)
+ * except that the generation stamp is raised to `gen` (0 leaves it). Changed content appends a
+ * change-log entry and moves the time-index entry. */
+int store_batch_upsert(store_batch_t *b, const store_activity_t *a, uint64_t gen);
+
+/* Delete (feed, id) if present: appends a tombstone change-log entry and removes the activity
+ * and its time-index entry. Absent ids are ignored. */
+int store_batch_delete(store_batch_t *b, const char *feed, const char *id, size_t id_len);
+
+/* Delete, with tombstones, every activity of `feed` whose generation stamp is below `gen`.
+ * Only ever called after a complete, successful full sync under `gen`. */
+int store_batch_sweep(store_batch_t *b, const char *feed, uint64_t gen);
+
+/* Replace the feed's state blob (committed with the rest of the batch). */
+int store_batch_put_feed_state(store_batch_t *b, const char *feed, const void *state, size_t len);
+
+/* Apply everything in one transaction; on MDB_MAP_FULL grow the map and replay. The batch is
+ * reset afterwards whatever the result. `stats` may be NULL. */
+int store_batch_commit(store_batch_t *b, store_batch_stats_t *stats);
+
+/* ---- reading (any thread) ---- */
+
+/* Read the feed's state blob into a malloc'd buffer (*out, *len; caller frees).
+ * Returns STORE_ERR_NOTFOUND when the feed has none. */
+int store_get_feed_state(store_t *st, const char *feed, void **out, size_t *len);
+
+/* Number of activities currently stored for `feed`. */
+uint64_t store_feed_count(store_t *st, const char *feed);
+
+/* Last seq committed to the change log (0 for an empty store). Lock-free. */
+uint64_t store_head(store_t *st);
+
+enum { STORE_REC_UPSERT = 1, STORE_REC_DELETE = 2 };
+
+typedef struct {
+    uint64_t seq;
+    int kind;                              /* STORE_REC_* */
+    int64_t published_us;                  /* for a delete: the deleted version's */
+    const char *feed;  size_t feed_len;
+    const char *id;    size_t id_len;
+    const char *types; size_t types_len;   /* for a delete: the deleted version's */
+    const char *actor; size_t actor_len;
+    const char *data;  size_t data_len;    /* the event data, ready to send:
+                                              {"feed":"<feed>","activity":{...}} for an upsert,
+                                              {"feed":"<feed>","activity":{"type":"Tombstone",
+                                              "id":...,"deleted":"<RFC 3339>"}} for a delete */
+    const char *json;  size_t json_len;    /* the activity JSON as stored; for a delete, the
+                                              deleted version (for filters) */
+} store_rec_t;
+
+/* Does rec have this type among its types? */
+int store_rec_has_type(const store_rec_t *rec, const char *type, size_t len);
+
+/* Return non-zero to stop the scan (that value is returned by the scan). */
+typedef int store_scan_fn(const store_rec_t *rec, void *ud);
+
+/* Position in the time index. */
+typedef struct { int64_t published_us; uint64_t seq; } store_tpos_t;
+
+/* Visit current activities in (published, seq) order strictly after `after` and with
+ * published < end_us, skipping records with seq > max_seq (0: no limit), at most `limit`
+ * records visited (0: no limit). Returns 0 when the range is exhausted, the callback's
+ * non-zero value when it stopped, or a negative code. *last (may be NULL) receives the
+ * position of the last record visited. Use {start_us, 0} to start at start_us inclusive. */
+int store_scan_time(store_t *st, store_tpos_t after, int64_t end_us, uint64_t max_seq,
+                    size_t limit, store_scan_fn *fn, void *ud, store_tpos_t *last);
+
+/* Same, newest first: strictly before `before` (use {INT64_MAX, UINT64_MAX} for the end) and
+ * with published >= start_us. */
+int store_scan_time_desc(store_t *st, store_tpos_t before, int64_t start_us, uint64_t max_seq,
+                         size_t limit, store_scan_fn *fn, void *ud, store_tpos_t *last);
+
+/* Visit change-log entries with after_seq < seq <= upto_seq (0: head) in seq order, at most
+ * `limit` (0: no limit). Returns like store_scan_time; *last_seq gets the last seq visited. */
+int store_scan_changes(store_t *st, uint64_t after_seq, uint64_t upto_seq, size_t limit,
+                       store_scan_fn *fn, void *ud, uint64_t *last_seq);
+
+typedef struct {
+    uint64_t map_size, used_bytes, head, activities, changes;
+} store_stats_t;
+void store_stats(store_t *st, store_stats_t *out);
+
+/* Path of the data directory (BORROWED). */
+const char *store_path(store_t *st);
+
+#endif
