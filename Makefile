@@ -3,6 +3,7 @@
 # `make help` lists the targets. Missing Debian packages are installed first (.ci/install-deps).
 
 CC      ?= cc
+SHELL   := /bin/bash
 PKGS    := libh2o-evloop openssl lmdb jansson libcurl yaml-0.1
 WARN    := -Wall -Wextra -Wmissing-prototypes -Wno-unused-parameter
 BASE    := -std=gnu11 -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -Iinclude -MMD -MP
@@ -72,10 +73,20 @@ build/asan/tests/%.o: tests/%.c build/pkg.mk build/.deps-test
 build/asan/tests/run-tests: $(TST_SRC:tests/%.c=build/asan/tests/%.o) $(SAN_OBJ)
 	$(CC) $(SAN) -o $@ $^ $(LIBS) -lcriterion
 
+# Sanitizer reports (ASan, LSan, UBSan) of the tests and of the servers they start are
+# written to build/san/; any report fails the run (Criterion alone would not see a leak).
+SAN_LOG  = $(CURDIR)/build/san/report
 TEST_ENV = AS_SERVER=build/asan/bin/activity-stream AS_FEEDSIM=bin/feedsim AS_FIXTURES=tests/fixtures \
-           ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
+           ASAN_OPTIONS=detect_leaks=1:log_path=$(SAN_LOG) \
+           UBSAN_OPTIONS=print_stacktrace=1:log_path=$(SAN_LOG)
+define check_sanitizers
+	@if ls build/san/report* >/dev/null 2>&1; then cat build/san/report* >&2; \
+	  echo "sanitizer reports above (build/san/)" >&2; exit 1; fi
+endef
 unit: all build/asan/bin/activity-stream build/asan/tests/run-tests
+	@rm -rf build/san && mkdir -p build/san
 	$(TEST_ENV) build/asan/tests/run-tests --jobs 2 $(TEST_ARGS)
+	$(check_sanitizers)
 browser-test: all
 	@if [ -f tests/browser/run ]; then tests/browser/run; else echo "no browser test yet"; fi
 test: unit browser-test
@@ -86,7 +97,9 @@ one: build/pkg.mk build/.deps-test
 	@mkdir -p build/asan
 	$(CC) $(SAN) $(CFLAGS_ALL) -Itests -o build/asan/one-$(T) tests/test_$(T).c $(if $(H),tests/harness.c) \
 	    $(MODS:%=src/%.c) $(LIBS) -lcriterion
+	@rm -rf build/san && mkdir -p build/san
 	$(TEST_ENV) build/asan/one-$(T) $(TEST_ARGS)
+	$(check_sanitizers)
 
 # Benchmarks: release objects, one program per tests/bench/*.c, run in order.
 build/bench/%.o: tests/bench/%.c build/pkg.mk

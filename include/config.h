@@ -58,8 +58,9 @@ typedef struct {
     char *path;              /* the file it came from */
 } config_t;
 
-/* Fill *cfg with the defaults (no feeds). */
-void config_defaults(config_t *cfg);
+/* Fill *cfg with the defaults (no feeds); release with config_free. Returns 0, or -1 when out
+ * of memory (then *cfg holds nothing that needs freeing). */
+int config_defaults(config_t *cfg);
 
 /* Load and validate `path`. Returns 0, or -1 with one line in err such as
  * "conf/x.conf:12: feeds[1].poll_interval: expected a duration like 1s, got 'soon'".

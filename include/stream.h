@@ -1,0 +1,52 @@
+/* stream.h -- GET /stream on one event-loop worker: history from the time index as of a
+ * snapshot S0, then live changes from the change log after S0, exactly once per version.
+ *
+ * Each worker has one hub. Streams that are idle and caught up wait on the hub; when ingest
+ * commits (stream_hub_wake from the loop thread) or the poll tick fires, the hub reads the new
+ * change-log range once and copies each waiting stream's matching, pre-framed events into that
+ * stream's buffer. Streams that are behind (history, slow sockets) read the store themselves
+ * from their own bookmark in bounded batches when h2o asks for more (proceed), so a slow
+ * client costs no memory beyond one batch. At most one h2o_send is in flight per stream. */
+#ifndef STREAM_H
+#define STREAM_H
+#include <stdint.h>
+#include "http.h"
+#include "store.h"
+
+typedef struct {
+    int64_t poll_interval_ms, heartbeat_interval_ms, retry_ms, write_timeout_ms;
+    size_t max_streams;
+    _Atomic size_t *open_streams;   /* shared by all workers; BORROWED */
+} stream_settings_t;
+
+typedef struct {
+    uint64_t opened, closed, history_events, live_events, bytes, hub_polls, wakes,
+             write_timeouts, rejected_full;
+} stream_counters_t;
+
+typedef struct stream_hub stream_hub_t;
+
+/* Create a worker's hub on ctx's loop. `st` and `settings` are BORROWED. NULL on no memory. */
+stream_hub_t *stream_hub_new(h2o_context_t *ctx, store_t *st, const stream_settings_t *settings);
+/* Free the hub; every stream must have ended (stream_hub_open() == 0). */
+void stream_hub_free(stream_hub_t *hub);
+
+/* Serve GET /stream. Always answers (400/204/503 or the event stream). */
+void stream_handle(stream_hub_t *hub, h2o_req_t *req);
+
+/* Deliver changes committed since the last pass (called when ingest signals a commit). */
+void stream_hub_wake(stream_hub_t *hub);
+
+/* End every stream (clients resume elsewhere with their last id) and refuse new ones. */
+void stream_hub_shutdown(stream_hub_t *hub);
+
+/* Streams open on this worker. */
+size_t stream_hub_open(const stream_hub_t *hub);
+
+/* A copy of the counters (the loop thread writes them; relaxed reads elsewhere are fine). */
+void stream_hub_counters(const stream_hub_t *hub, stream_counters_t *out);
+
+/* Monotonic ms of the hub's last poll tick (for /health: a stuck loop stops ticking). */
+uint64_t stream_hub_last_tick_ms(const stream_hub_t *hub);
+
+#endif

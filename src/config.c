@@ -1,0 +1,1024 @@
+/* config.c -- loads and validates the YAML configuration with libyaml's document API.
+ * Every problem becomes one line "FILE:LINE: KEY-PATH: problem"; on failure nothing stays
+ * allocated. All strings in a config_t are malloc'd and owned by it (config_free). No global
+ * state; values echoed in messages are sanitised and secrets are never echoed. */
+#include "config.h"
+#include "timefmt.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#define MAX_FILE_BYTES  (1u << 20)                 /* a config file larger than this is a mistake */
+#define MAX_DURATION_MS (8760LL * 3600 * 1000)     /* one year keeps later arithmetic far from overflow */
+#define MAX_THREADS     256
+#define MAX_STREAMS     1000000
+#define MAX_FEED_ID     64
+#define MAX_HAWK_ID     127                        /* hawk.h: ids under 128 bytes */
+#define PATH_LEN        192                        /* key paths such as feeds[3].headers.X-Foo */
+#define SHOW_LEN        64                         /* echoed values are cut to this */
+
+/* One load: the document being walked and where messages go. */
+typedef struct {
+    yaml_document_t *doc;   /* borrowed */
+    const char *name;       /* borrowed: the file name used in messages */
+    char *err;              /* borrowed: caller's buffer, may be NULL */
+    size_t errlen;
+} ctx_t;
+
+/* A handler stores the value of one key into `dst` (a field, or the whole struct). */
+typedef int field_fn(ctx_t *c, yaml_node_t *val, const char *path, void *dst);
+typedef struct {
+    const char *name;
+    field_fn *fn;
+    size_t offset;          /* of the field within the struct handed to walk_mapping */
+} field_t;
+
+/* ---- messages ---------------------------------------------------------------------------- */
+
+static int report(ctx_t *c, size_t line, const char *path, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static int report(ctx_t *c, size_t line, const char *path, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (!c->err || c->errlen == 0)
+        return -1;
+    if (path && *path)
+        snprintf(c->err, c->errlen, "%s:%zu: %s: %s", c->name, line, path, msg);
+    else
+        snprintf(c->err, c->errlen, "%s:%zu: %s", c->name, line, msg);
+    return -1;
+}
+
+/* Report a problem at `line` (1-based); always returns -1. */
+static int fail_line(ctx_t *c, size_t line, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail_line(ctx_t *c, size_t line, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(c, line, path, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Report a problem at `node`'s line; always returns -1. */
+static int fail(ctx_t *c, const yaml_node_t *node, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(ctx_t *c, const yaml_node_t *node, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(c, node ? node->start_mark.line + 1 : 1, path, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Copy `s` into buf for a message: printable ASCII only, cut with "..." when long. */
+static const char *show_text(const char *s, char *buf, size_t len)
+{
+    size_t n = 0;
+    for (; *s && n + 4 < len; s++)
+        buf[n++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+    if (*s)
+        memcpy(buf + n, "...", 3), n += 3;
+    buf[n] = '\0';
+    return buf;
+}
+
+static const char *show(const yaml_node_t *n, char *buf, size_t len)
+{
+    return show_text((const char *)n->data.scalar.value, buf, len);
+}
+
+/* ---- nodes ------------------------------------------------------------------------------- */
+
+static yaml_node_t *node_at(ctx_t *c, int index)
+{
+    return yaml_document_get_node(c->doc, index);
+}
+
+/* A plain empty, "~" or "null" scalar: the YAML way of writing nothing. */
+static int is_null(const yaml_node_t *n)
+{
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return 0;
+    const char *s = (const char *)n->data.scalar.value;
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
+}
+
+/* What a node is, for "expected X, got Y". */
+static const char *describe(const yaml_node_t *n, char *buf, size_t len)
+{
+    if (n->type == YAML_SEQUENCE_NODE)
+        return "a list";
+    if (n->type == YAML_MAPPING_NODE)
+        return "a mapping";
+    if (is_null(n))
+        return "nothing";
+    char v[SHOW_LEN];
+    snprintf(buf, len, "'%s'", show(n, v, sizeof v));
+    return buf;
+}
+
+static int has_ctl(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 1;
+    return 0;
+}
+
+/* The text of scalar `n`, or NULL after reporting "expected <want>, got ...". */
+static const char *scalar_text(ctx_t *c, yaml_node_t *n, const char *path, const char *want)
+{
+    char got[SHOW_LEN + 2];
+    if (n->type != YAML_SCALAR_NODE || is_null(n)) {
+        fail(c, n, path, "expected %s, got %s", want, describe(n, got, sizeof got));
+        return NULL;
+    }
+    if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length) {
+        fail(c, n, path, "contains a NUL character");
+        return NULL;
+    }
+    return (const char *)n->data.scalar.value;
+}
+
+/* The value node of key `name` in mapping `map`, or NULL. */
+static yaml_node_t *find_value(ctx_t *c, yaml_node_t *map, const char *name)
+{
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node_at(c, p->key);
+        if (k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, name))
+            return node_at(c, p->value);
+    }
+    return NULL;
+}
+
+/* out = "path.key" (or "key" at the top), the key sanitised and cut like any echoed value. */
+static void join_path(char *out, const char *path, const char *key)
+{
+    size_t n = 0;
+    if (path && *path) {
+        n = strnlen(path, PATH_LEN - SHOW_LEN - 1);
+        memcpy(out, path, n);
+        out[n++] = '.';
+    }
+    show_text(key, out + n, SHOW_LEN);
+}
+
+/* Pair `p` of `map` must have a scalar key not used earlier in the mapping. Writes the key's
+ * path into `sub`. */
+static int check_key(ctx_t *c, yaml_node_t *map, yaml_node_pair_t *p, const char *path, char *sub)
+{
+    char got[SHOW_LEN + 2];
+    yaml_node_t *k = node_at(c, p->key);
+    if (k->type != YAML_SCALAR_NODE || is_null(k))
+        return fail(c, k, path, "expected a key name, got %s", describe(k, got, sizeof got));
+    const char *name = (const char *)k->data.scalar.value;
+    join_path(sub, path, name);
+    for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+        yaml_node_t *prev = node_at(c, q->key);
+        if (prev->type == YAML_SCALAR_NODE && !strcmp((const char *)prev->data.scalar.value, name))
+            return fail(c, k, sub, "duplicate key (first at line %zu)", prev->start_mark.line + 1);
+    }
+    return 0;
+}
+
+/* Walk mapping `map`, handing each key's value to its handler in `fields`. */
+static int walk_mapping(ctx_t *c, yaml_node_t *map, const char *path, const field_t *fields,
+                        size_t nfields, void *base)
+{
+    char got[SHOW_LEN + 2], sub[PATH_LEN];
+    if (map->type != YAML_MAPPING_NODE)
+        return fail(c, map, path, "expected a mapping, got %s", describe(map, got, sizeof got));
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        if (check_key(c, map, p, path, sub) < 0)
+            return -1;
+        const char *name = (const char *)node_at(c, p->key)->data.scalar.value;
+        const field_t *f = NULL;
+        for (size_t i = 0; i < nfields && !f; i++)
+            if (!strcmp(fields[i].name, name))
+                f = &fields[i];
+        if (!f)
+            return fail(c, node_at(c, p->key), sub, "unknown key");
+        if (f->fn(c, node_at(c, p->value), sub, (char *)base + f->offset) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- scalar values ----------------------------------------------------------------------- */
+
+static int set_string(ctx_t *c, yaml_node_t *n, const char *path, const char *text, char **dst)
+{
+    char *copy = strdup(text);
+    if (!copy)
+        return fail(c, n, path, "out of memory");
+    free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+/* A non-empty string (file names and the like). */
+static int parse_string(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    const char *s = scalar_text(c, n, path, "a string");
+    if (!s)
+        return -1;
+    if (!*s)
+        return fail(c, n, path, "must not be empty");
+    if (has_ctl(s))
+        return fail(c, n, path, "must not contain control characters");
+    return set_string(c, n, path, s, dst);
+}
+
+static int parse_duration(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    char v[SHOW_LEN];
+    int64_t ms;
+    const char *s = scalar_text(c, n, path, "a duration like 1s or 500ms");
+    if (!s)
+        return -1;
+    if (timefmt_parse_duration(s, &ms) < 0)
+        return fail(c, n, path, "expected a duration like 1s or 500ms, got '%s'", show(n, v, sizeof v));
+    if (ms <= 0)
+        return fail(c, n, path, "must be greater than 0, got '%s'", show(n, v, sizeof v));
+    if (ms > MAX_DURATION_MS)
+        return fail(c, n, path, "must be at most 8760h, got '%s'", show(n, v, sizeof v));
+    *(int64_t *)dst = ms;
+    return 0;
+}
+
+static int parse_size(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    char v[SHOW_LEN];
+    uint64_t bytes;
+    const char *s = scalar_text(c, n, path, "a size like 64MiB or 4096");
+    if (!s)
+        return -1;
+    if (timefmt_parse_size(s, &bytes) < 0)
+        return fail(c, n, path, "expected a size like 64MiB or 4096, got '%s'", show(n, v, sizeof v));
+    if (bytes == 0)
+        return fail(c, n, path, "must be greater than 0, got '%s'", show(n, v, sizeof v));
+    *(uint64_t *)dst = bytes;
+    return 0;
+}
+
+/* A decimal integer in [lo, hi]: digits only, no sign, no fraction. */
+static int parse_int(ctx_t *c, yaml_node_t *n, const char *path, long lo, long hi, long *out)
+{
+    char v[SHOW_LEN], want[64];
+    snprintf(want, sizeof want, "an integer from %ld to %ld", lo, hi);
+    const char *s = scalar_text(c, n, path, want);
+    if (!s)
+        return -1;
+    long val = 0;
+    size_t len = strlen(s);
+    int ok = len > 0 && len <= 9;
+    for (size_t i = 0; ok && i < len; i++) {
+        ok = s[i] >= '0' && s[i] <= '9';
+        val = val * 10 + (s[i] - '0');
+    }
+    if (!ok || val < lo || val > hi)
+        return fail(c, n, path, "expected %s, got '%s'", want, show(n, v, sizeof v));
+    *out = val;
+    return 0;
+}
+
+static int parse_threads(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    long v;
+    if (parse_int(c, n, path, 1, MAX_THREADS, &v) < 0)
+        return -1;
+    *(int *)dst = (int)v;
+    return 0;
+}
+
+static int parse_max_streams(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    long v;
+    if (parse_int(c, n, path, 1, MAX_STREAMS, &v) < 0)
+        return -1;
+    *(size_t *)dst = (size_t)v;
+    return 0;
+}
+
+/* ---- listen and cors_origins ------------------------------------------------------------- */
+
+static const char *port_problem(const char *p)
+{
+    size_t len = strlen(p);
+    long port = 0;
+    if (len == 0 || len > 5)
+        return "port must be a number from 1 to 65535";
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return "port must be a number from 1 to 65535";
+        port = port * 10 + (p[i] - '0');
+    }
+    return (port < 1 || port > 65535) ? "port must be a number from 1 to 65535" : NULL;
+}
+
+/* NULL when `s` is "host:port", "[v6]:port" or ":port"; else why not. */
+static const char *listen_problem(const char *s)
+{
+    const char *colon;
+    if (s[0] == '[') {
+        char host[INET6_ADDRSTRLEN];
+        struct in6_addr addr;
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return "expected host:port, [v6]:port or :port";
+        size_t n = (size_t)(close - s - 1);
+        if (n == 0 || n >= sizeof host)
+            return "invalid IPv6 address";
+        memcpy(host, s + 1, n);
+        host[n] = '\0';
+        if (inet_pton(AF_INET6, host, &addr) != 1)
+            return "invalid IPv6 address";
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            return "expected host:port, [v6]:port or :port";
+        if (memchr(s, ':', (size_t)(colon - s)))
+            return "an IPv6 address must be in brackets, like [::1]:8080";
+        for (const char *p = s; p < colon; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                  *p == '.' || *p == '-' || *p == '_'))
+                return "invalid host name";
+    }
+    return port_problem(colon + 1);
+}
+
+static void free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* Check one listen address and append it to (*v)[*n]. */
+static int add_listen(ctx_t *c, yaml_node_t *n, const char *path, char **v, size_t *count)
+{
+    char shown[SHOW_LEN];
+    const char *s = scalar_text(c, n, path, "an address like 127.0.0.1:8080");
+    if (!s)
+        return -1;
+    const char *why = listen_problem(s);
+    if (why)
+        return fail(c, n, path, "%s, got '%s'", why, show(n, shown, sizeof shown));
+    for (size_t i = 0; i < *count; i++)
+        if (!strcmp(v[i], s))
+            return fail(c, n, path, "duplicate address '%s'", show(n, shown, sizeof shown));
+    if (!(v[*count] = strdup(s)))
+        return fail(c, n, path, "out of memory");
+    (*count)++;
+    return 0;
+}
+
+/* listen: one address or a list of them. */
+static int parse_listen(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    config_t *cfg = dst;
+    char sub[PATH_LEN];
+    size_t count = 0, want = 1;
+    if (n->type == YAML_SEQUENCE_NODE)
+        want = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (want == 0)
+        return fail(c, n, path, "expected at least one address");
+    char **v = calloc(want, sizeof *v);
+    if (!v)
+        return fail(c, n, path, "out of memory");
+    int rc = 0;
+    if (n->type != YAML_SEQUENCE_NODE)
+        rc = add_listen(c, n, path, v, &count);
+    for (size_t i = 0; rc == 0 && i < want && n->type == YAML_SEQUENCE_NODE; i++) {
+        snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+        rc = add_listen(c, node_at(c, n->data.sequence.items.start[i]), sub, v, &count);
+    }
+    if (rc < 0) {
+        free_strv(v, count);
+        return -1;
+    }
+    free_strv(cfg->listen, cfg->nlisten);
+    cfg->listen = v;
+    cfg->nlisten = count;
+    return 0;
+}
+
+/* "*" or scheme://host[:port] with an http(s) scheme, nothing after. */
+static int origin_ok(const char *s)
+{
+    if (!strcmp(s, "*"))
+        return 1;
+    const char *host;
+    if (!strncasecmp(s, "http://", 7))
+        host = s + 7;
+    else if (!strncasecmp(s, "https://", 8))
+        host = s + 8;
+    else
+        return 0;
+    if (!*host || *host == ':')
+        return 0;
+    for (const char *p = host; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '/' || *p == '?' || *p == '#')
+            return 0;
+    return 1;
+}
+
+/* Check one origin and append it to v[*count]. */
+static int add_origin(ctx_t *c, yaml_node_t *n, const char *path, char **v, size_t *count)
+{
+    char shown[SHOW_LEN];
+    const char *s = scalar_text(c, n, path, "an origin like https://example.org or \"*\"");
+    if (!s)
+        return -1;
+    if (!origin_ok(s))
+        return fail(c, n, path, "expected an origin like https://example.org or \"*\", got '%s'",
+                    show(n, shown, sizeof shown));
+    if (!(v[*count] = strdup(s)))
+        return fail(c, n, path, "out of memory");
+    (*count)++;
+    return 0;
+}
+
+static int parse_cors(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    config_t *cfg = dst;
+    char got[SHOW_LEN + 2], sub[PATH_LEN];
+    if (is_null(n))
+        return 0;
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail(c, n, path, "expected a list of origins, got %s", describe(n, got, sizeof got));
+    size_t want = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start), count = 0;
+    char **v = want ? calloc(want, sizeof *v) : NULL;
+    if (want && !v)
+        return fail(c, n, path, "out of memory");
+    for (size_t i = 0; i < want; i++) {
+        yaml_node_t *item = node_at(c, n->data.sequence.items.start[i]);
+        snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+        if (add_origin(c, item, sub, v, &count) < 0) {
+            free_strv(v, count);
+            return -1;
+        }
+    }
+    free_strv(cfg->cors_origins, cfg->ncors_origins);
+    cfg->cors_origins = v;
+    cfg->ncors_origins = count;
+    return 0;
+}
+
+/* ---- tls --------------------------------------------------------------------------------- */
+
+static const field_t tls_fields[] = {
+    {"cert", parse_string, offsetof(config_t, tls_cert)},
+    {"key", parse_string, offsetof(config_t, tls_key)},
+};
+
+static int parse_tls(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    config_t *cfg = dst;
+    if (walk_mapping(c, n, path, tls_fields, 2, cfg) < 0)
+        return -1;
+    if (!cfg->tls_cert)
+        return fail(c, n, path, "missing required key 'cert'");
+    if (!cfg->tls_key)
+        return fail(c, n, path, "missing required key 'key'");
+    return 0;
+}
+
+/* ---- feeds: id, url, style --------------------------------------------------------------- */
+
+static int parse_feed_id(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    char v[SHOW_LEN];
+    const char *s = scalar_text(c, n, path, "a feed id");
+    if (!s)
+        return -1;
+    size_t len = strlen(s);
+    int ok = len >= 1 && len <= MAX_FEED_ID;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+             s[i] == '.' || s[i] == '_' || s[i] == '-';
+    if (!ok)
+        return fail(c, n, path, "expected 1-64 characters of A-Z a-z 0-9 . _ -, got '%s'", show(n, v, sizeof v));
+    return set_string(c, n, path, s, dst);
+}
+
+static int parse_url(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    char v[SHOW_LEN];
+    const char *s = scalar_text(c, n, path, "a URL");
+    if (!s)
+        return -1;
+    const char *rest = !strncasecmp(s, "http://", 7) ? s + 7 : !strncasecmp(s, "https://", 8) ? s + 8 : NULL;
+    if (!rest)
+        return fail(c, n, path, "expected a URL starting with http:// or https://, got '%s'", show(n, v, sizeof v));
+    if (!*rest || *rest == '/' || *rest == '?' || *rest == '#')
+        return fail(c, n, path, "URL has no host, got '%s'", show(n, v, sizeof v));
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            return fail(c, n, path, "URL contains a space, control or non-ASCII character "
+                                    "(percent-encode it), got '%s'", show(n, v, sizeof v));
+    return set_string(c, n, path, s, dst);
+}
+
+static int parse_style(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    char v[SHOW_LEN];
+    const char *s = scalar_text(c, n, path, "activity-stream or outbox");
+    if (!s)
+        return -1;
+    if (!strcmp(s, "activity-stream"))
+        *(feed_style_t *)dst = FEED_STYLE_ACTIVITY_STREAM;
+    else if (!strcmp(s, "outbox"))
+        *(feed_style_t *)dst = FEED_STYLE_OUTBOX;
+    else
+        return fail(c, n, path, "expected activity-stream or outbox, got '%s'", show(n, v, sizeof v));
+    return 0;
+}
+
+/* ---- feeds: auth ------------------------------------------------------------------------- */
+
+/* The auth mapping's values, collected before the type is known. */
+typedef struct {
+    yaml_node_t *type, *id, *key, *key_env, *token, *token_env, *user, *password, *password_env;
+} auth_nodes_t;
+
+static int keep_node(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    *(yaml_node_t **)dst = n;
+    return 0;
+}
+
+enum { FOR_HAWK = 1, FOR_BEARER = 2, FOR_BASIC = 4 };
+static const struct {
+    field_t f;
+    int used_by;
+} auth_keys[] = {
+    {{"type", keep_node, offsetof(auth_nodes_t, type)}, FOR_HAWK | FOR_BEARER | FOR_BASIC},
+    {{"id", keep_node, offsetof(auth_nodes_t, id)}, FOR_HAWK},
+    {{"key", keep_node, offsetof(auth_nodes_t, key)}, FOR_HAWK},
+    {{"key_env", keep_node, offsetof(auth_nodes_t, key_env)}, FOR_HAWK},
+    {{"token", keep_node, offsetof(auth_nodes_t, token)}, FOR_BEARER},
+    {{"token_env", keep_node, offsetof(auth_nodes_t, token_env)}, FOR_BEARER},
+    {{"user", keep_node, offsetof(auth_nodes_t, user)}, FOR_BASIC},
+    {{"password", keep_node, offsetof(auth_nodes_t, password)}, FOR_BASIC},
+    {{"password_env", keep_node, offsetof(auth_nodes_t, password_env)}, FOR_BASIC},
+};
+#define NAUTH_KEYS (sizeof auth_keys / sizeof auth_keys[0])
+
+/* A plain identifier (hawk id, basic user): non-empty, no control characters nor `bad`. */
+static int auth_name(ctx_t *c, yaml_node_t *map, yaml_node_t *n, const char *path, const char *key,
+                     const char *bad, size_t max, char **out)
+{
+    char sub[PATH_LEN];
+    if (!n)
+        return fail(c, map, path, "missing required key '%s'", key);
+    join_path(sub, path, key);
+    const char *s = scalar_text(c, n, sub, "a string");
+    if (!s)
+        return -1;
+    if (!*s || strlen(s) > max)
+        return fail(c, n, sub, "must be 1 to %zu characters", max);
+    if (has_ctl(s) || strpbrk(s, bad))
+        return fail(c, n, sub, "must not contain control characters or any of %s", bad);
+    return set_string(c, n, sub, s, out);
+}
+
+/* A secret given inline (`key`) or through an environment variable (`key_env`), exactly one. */
+static int auth_secret(ctx_t *c, yaml_node_t *map, const char *path, yaml_node_t *inl, yaml_node_t *env,
+                       const char *key, char **out)
+{
+    char sub[PATH_LEN], envkey[32], shown[SHOW_LEN];
+    snprintf(envkey, sizeof envkey, "%s_env", key);
+    if (inl && env) {
+        join_path(sub, path, envkey);
+        return fail(c, env, sub, "give either '%s' or '%s', not both", key, envkey);
+    }
+    if (!inl && !env)
+        return fail(c, map, path, "missing required key '%s' or '%s'", key, envkey);
+    join_path(sub, path, inl ? key : envkey);
+    const char *s = scalar_text(c, inl ? inl : env, sub, inl ? "a string" : "an environment variable name");
+    if (!s)
+        return -1;
+    if (env) {
+        const char *name = s;
+        if (!*name || strchr(name, '='))
+            return fail(c, env, sub, "invalid environment variable name '%s'", show(env, shown, sizeof shown));
+        if (!(s = getenv(name)))
+            return fail(c, env, sub, "environment variable '%s' is not set", show(env, shown, sizeof shown));
+    }
+    if (!*s)
+        return env ? fail(c, env, sub, "environment variable '%s' is empty", show(env, shown, sizeof shown))
+                   : fail(c, inl, sub, "must not be empty");
+    if (has_ctl(s))
+        return fail(c, inl ? inl : env, sub, "the secret contains control characters");
+    return set_string(c, inl ? inl : env, sub, s, out);
+}
+
+static int parse_auth(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    config_auth_t *auth = dst;
+    auth_nodes_t a = {0};
+    field_t fields[NAUTH_KEYS];
+    char sub[PATH_LEN], v[SHOW_LEN];
+    for (size_t i = 0; i < NAUTH_KEYS; i++)
+        fields[i] = auth_keys[i].f;
+    if (walk_mapping(c, n, path, fields, NAUTH_KEYS, &a) < 0)
+        return -1;
+    if (!a.type)
+        return fail(c, n, path, "missing required key 'type'");
+    join_path(sub, path, "type");
+    const char *type = scalar_text(c, a.type, sub, "hawk, bearer or basic");
+    if (!type)
+        return -1;
+    int mask = !strcmp(type, "hawk") ? FOR_HAWK : !strcmp(type, "bearer") ? FOR_BEARER
+             : !strcmp(type, "basic") ? FOR_BASIC : 0;
+    if (!mask)
+        return fail(c, a.type, sub, "expected hawk, bearer or basic, got '%s'", show(a.type, v, sizeof v));
+    for (size_t i = 0; i < NAUTH_KEYS; i++) {
+        yaml_node_t *val = *(yaml_node_t **)((char *)&a + auth_keys[i].f.offset);
+        if (!val || (auth_keys[i].used_by & mask))
+            continue;
+        join_path(sub, path, auth_keys[i].f.name);
+        return fail(c, val, sub, "not used with auth type '%s'", type);
+    }
+    int rc;
+    if (mask == FOR_HAWK) {
+        auth->type = AUTH_HAWK;
+        rc = auth_name(c, n, a.id, path, "id", "\"\\", MAX_HAWK_ID, &auth->id);
+        rc = rc < 0 ? rc : auth_secret(c, n, path, a.key, a.key_env, "key", &auth->key);
+    } else if (mask == FOR_BEARER) {
+        auth->type = AUTH_BEARER;
+        rc = auth_secret(c, n, path, a.token, a.token_env, "token", &auth->token);
+    } else {
+        auth->type = AUTH_BASIC;
+        rc = auth_name(c, n, a.user, path, "user", ":", 255, &auth->user);
+        rc = rc < 0 ? rc : auth_secret(c, n, path, a.password, a.password_env, "password", &auth->password);
+    }
+    return rc;
+}
+
+/* ---- feeds: headers ---------------------------------------------------------------------- */
+
+static int is_tchar(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/* One "Name: value" pair into h; headers[0..i) are already filled. */
+static int parse_header(ctx_t *c, yaml_node_t *map, yaml_node_pair_t *p, const char *path,
+                        config_header_t *hs, size_t i)
+{
+    char sub[PATH_LEN], got[SHOW_LEN + 2];
+    if (check_key(c, map, p, path, sub) < 0)
+        return -1;
+    yaml_node_t *k = node_at(c, p->key), *v = node_at(c, p->value);
+    const char *name = (const char *)k->data.scalar.value;
+    for (const char *s = name; *s; s++)
+        if (!is_tchar(*s))
+            return fail(c, k, sub, "invalid header name: use letters, digits and !#$%%&'*+-.^_`|~");
+    for (size_t j = 0; j < i; j++)
+        if (!strcasecmp(hs[j].name, name))
+            return fail(c, k, sub, "duplicate header '%s'", hs[j].name);
+    if (v->type != YAML_SCALAR_NODE)
+        return fail(c, v, sub, "expected a string, got %s", describe(v, got, sizeof got));
+    const char *value = (const char *)v->data.scalar.value;
+    for (const char *s = value; *s; s++)
+        if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+            return fail(c, v, sub, "header value must not contain CR, LF or other control characters");
+    if (strlen(value) != v->data.scalar.length)
+        return fail(c, v, sub, "contains a NUL character");
+    if (!(hs[i].name = strdup(name)) || !(hs[i].value = strdup(value)))
+        return fail(c, v, sub, "out of memory");
+    return 0;
+}
+
+static int parse_headers(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    config_feed_t *f = dst;
+    char got[SHOW_LEN + 2];
+    if (is_null(n))
+        return 0;
+    if (n->type != YAML_MAPPING_NODE)
+        return fail(c, n, path, "expected a mapping of header names to values, got %s",
+                    describe(n, got, sizeof got));
+    size_t count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    if (count == 0)
+        return 0;
+    if (!(f->headers = calloc(count, sizeof *f->headers)))
+        return fail(c, n, path, "out of memory");
+    f->nheaders = count;    /* zeroed entries free cleanly if we stop half-way */
+    for (size_t i = 0; i < count; i++)
+        if (parse_header(c, n, n->data.mapping.pairs.start + i, path, f->headers, i) < 0)
+            return -1;
+    return 0;
+}
+
+/* ---- feeds ------------------------------------------------------------------------------- */
+
+static const field_t feed_fields[] = {
+    {"id", parse_feed_id, offsetof(config_feed_t, id)},
+    {"url", parse_url, offsetof(config_feed_t, url)},
+    {"style", parse_style, offsetof(config_feed_t, style)},
+    {"poll_interval", parse_duration, offsetof(config_feed_t, poll_interval_ms)},
+    {"full_sync_interval", parse_duration, offsetof(config_feed_t, full_sync_interval_ms)},
+    {"timeout", parse_duration, offsetof(config_feed_t, timeout_ms)},
+    {"connect_timeout", parse_duration, offsetof(config_feed_t, connect_timeout_ms)},
+    {"max_page_size", parse_size, offsetof(config_feed_t, max_page_bytes)},
+    {"ca_file", parse_string, offsetof(config_feed_t, ca_file)},
+    {"auth", parse_auth, offsetof(config_feed_t, auth)},
+    {"headers", parse_headers, 0},
+};
+
+static void feed_defaults(config_feed_t *f)
+{
+    memset(f, 0, sizeof *f);
+    f->style = FEED_STYLE_ACTIVITY_STREAM;
+    f->poll_interval_ms = 1000;
+    f->full_sync_interval_ms = 10 * 60 * 1000;
+    f->timeout_ms = 30 * 1000;
+    f->connect_timeout_ms = 10 * 1000;
+    f->max_page_bytes = 64ull << 20;
+}
+
+static void feed_free(config_feed_t *f)
+{
+    free(f->id);
+    free(f->url);
+    free(f->ca_file);
+    free(f->auth.id);
+    free(f->auth.key);
+    free(f->auth.token);
+    free(f->auth.user);
+    free(f->auth.password);
+    for (size_t i = 0; i < f->nheaders; i++) {
+        free(f->headers[i].name);
+        free(f->headers[i].value);
+    }
+    free(f->headers);
+}
+
+/* Feed i against the feeds before it (all have ids): report a repeated id at its line. */
+static int check_duplicate_id(ctx_t *c, yaml_node_t *feeds, size_t i, const config_feed_t *arr,
+                              const char *path)
+{
+    char sub[PATH_LEN];
+    for (size_t j = 0; j < i; j++) {
+        if (strcmp(arr[j].id, arr[i].id))
+            continue;
+        yaml_node_t *first = find_value(c, node_at(c, feeds->data.sequence.items.start[j]), "id");
+        yaml_node_t *again = find_value(c, node_at(c, feeds->data.sequence.items.start[i]), "id");
+        join_path(sub, path, "id");
+        return fail(c, again, sub, "duplicate feed id '%s' (first at line %zu)", arr[i].id,
+                    first->start_mark.line + 1);
+    }
+    return 0;
+}
+
+static int parse_feeds(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    config_t *cfg = dst;
+    char got[SHOW_LEN + 2], sub[PATH_LEN];
+    if (is_null(n))
+        return 0;
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail(c, n, path, "expected a list of feeds, got %s", describe(n, got, sizeof got));
+    size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (count == 0)
+        return 0;
+    if (!(cfg->feeds = calloc(count, sizeof *cfg->feeds)))
+        return fail(c, n, path, "out of memory");
+    cfg->nfeeds = count;    /* zeroed entries free cleanly if we stop half-way */
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *item = node_at(c, n->data.sequence.items.start[i]);
+        config_feed_t *f = &cfg->feeds[i];
+        snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+        feed_defaults(f);
+        if (walk_mapping(c, item, sub, feed_fields, sizeof feed_fields / sizeof feed_fields[0], f) < 0)
+            return -1;
+        if (!f->id)
+            return fail(c, item, sub, "missing required key 'id'");
+        if (!f->url)
+            return fail(c, item, sub, "missing required key 'url'");
+        if (check_duplicate_id(c, n, i, cfg->feeds, sub) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- the document ------------------------------------------------------------------------ */
+
+static const field_t top_fields[] = {
+    {"listen", parse_listen, 0},
+    {"data_dir", parse_string, offsetof(config_t, data_dir)},
+    {"map_size", parse_size, offsetof(config_t, map_size)},
+    {"threads", parse_threads, offsetof(config_t, threads)},
+    {"poll_interval", parse_duration, offsetof(config_t, poll_interval_ms)},
+    {"heartbeat_interval", parse_duration, offsetof(config_t, heartbeat_interval_ms)},
+    {"retry", parse_duration, offsetof(config_t, retry_ms)},
+    {"write_timeout", parse_duration, offsetof(config_t, write_timeout_ms)},
+    {"max_streams", parse_max_streams, offsetof(config_t, max_streams)},
+    {"cors_origins", parse_cors, 0},
+    {"web_root", parse_string, offsetof(config_t, web_root)},
+    {"ca_file", parse_string, offsetof(config_t, ca_file)},
+    {"tls", parse_tls, 0},
+    {"feeds", parse_feeds, 0},
+};
+
+static size_t line_of_offset(const unsigned char *buf, size_t len, size_t off)
+{
+    size_t line = 1;
+    for (size_t i = 0; i < off && i < len; i++)
+        line += buf[i] == '\n';
+    return line;
+}
+
+static int syntax_error(ctx_t *c, const yaml_parser_t *p, const unsigned char *buf, size_t len)
+{
+    const char *problem = p->problem ? p->problem : "unknown problem";
+    if (p->error == YAML_MEMORY_ERROR)
+        return fail_line(c, 1, NULL, "out of memory");
+    if (p->error == YAML_READER_ERROR)
+        return fail_line(c, line_of_offset(buf, len, p->problem_offset), NULL,
+                         "invalid input: %s (at byte %zu)", problem, p->problem_offset);
+    if (p->context)
+        return fail_line(c, p->problem_mark.line + 1, NULL, "YAML syntax error: %s (%s at line %zu)",
+                         problem, p->context, p->context_mark.line + 1);
+    return fail_line(c, p->problem_mark.line + 1, NULL, "YAML syntax error: %s", problem);
+}
+
+/* After the first document: the stream must end (reports trailing syntax errors too). */
+static int expect_end(ctx_t *c, yaml_parser_t *p, const unsigned char *buf, size_t len)
+{
+    yaml_document_t next;
+    if (!yaml_parser_load(p, &next))
+        return syntax_error(c, p, buf, len);
+    yaml_node_t *root = yaml_document_get_root_node(&next);
+    int rc = root ? fail(c, root, NULL, "only one YAML document is allowed") : 0;
+    yaml_document_delete(&next);
+    return rc;
+}
+
+static int parse_root(ctx_t *c, config_t *cfg)
+{
+    char got[SHOW_LEN + 2];
+    yaml_node_t *root = yaml_document_get_root_node(c->doc);
+    if (!root)
+        return 0;    /* an empty file: all defaults, no feeds */
+    if (root->type != YAML_MAPPING_NODE)
+        return fail(c, root, NULL, "expected a mapping of settings at the top level, got %s",
+                    describe(root, got, sizeof got));
+    return walk_mapping(c, root, "", top_fields, sizeof top_fields / sizeof top_fields[0], cfg);
+}
+
+static int load_buffer(const unsigned char *buf, size_t len, const char *name, config_t *out,
+                       char *err, size_t errlen)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    config_t cfg;
+    ctx_t c = {.doc = &doc, .name = name, .err = err, .errlen = errlen};
+    int rc = -1, have_doc = 0;
+
+    memset(out, 0, sizeof *out);
+    if (config_defaults(&cfg) < 0)
+        return fail_line(&c, 1, NULL, "out of memory");
+    if (!yaml_parser_initialize(&parser)) {
+        config_free(&cfg);
+        return fail_line(&c, 1, NULL, "out of memory");
+    }
+    yaml_parser_set_input_string(&parser, buf, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        syntax_error(&c, &parser, buf, len);
+        goto done;
+    }
+    have_doc = 1;
+    if (parse_root(&c, &cfg) < 0 || expect_end(&c, &parser, buf, len) < 0)
+        goto done;
+    if (!(cfg.path = strdup(name))) {
+        fail_line(&c, 1, NULL, "out of memory");
+        goto done;
+    }
+    *out = cfg;
+    memset(&cfg, 0, sizeof cfg);
+    rc = 0;
+done:
+    if (have_doc)
+        yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    config_free(&cfg);
+    return rc;
+}
+
+/* Read all of `path` (at most MAX_FILE_BYTES) into a malloc'd buffer. Returns 0 or an errno. */
+static int read_file(const char *path, unsigned char **out, size_t *outlen)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return errno;
+    size_t cap = 4096, len = 0;
+    unsigned char *buf = malloc(cap);
+    int e = buf ? 0 : ENOMEM;
+    while (!e) {
+        if (len == cap) {
+            unsigned char *bigger = cap >= MAX_FILE_BYTES ? NULL : realloc(buf, cap * 2);
+            if (!bigger) {
+                e = cap >= MAX_FILE_BYTES ? EFBIG : ENOMEM;
+                break;
+            }
+            buf = bigger, cap *= 2;
+        }
+        size_t n = fread(buf + len, 1, cap - len, fp);
+        len += n;
+        if (n == 0 && ferror(fp))
+            e = errno ? errno : EIO;
+        else if (n == 0)
+            break;
+    }
+    fclose(fp);
+    if (e) {
+        free(buf);
+        return e;
+    }
+    *out = buf;
+    *outlen = len;
+    return 0;
+}
+
+/* ---- public ------------------------------------------------------------------------------ */
+
+int config_defaults(config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg->threads = cores < 1 ? 1 : cores > MAX_THREADS ? MAX_THREADS : (int)cores;
+    cfg->map_size = 64ull << 30;
+    cfg->poll_interval_ms = 1000;
+    cfg->heartbeat_interval_ms = 15 * 1000;
+    cfg->retry_ms = 3 * 1000;
+    cfg->write_timeout_ms = 60 * 1000;
+    cfg->max_streams = 20000;
+    cfg->listen = calloc(1, sizeof *cfg->listen);
+    if (cfg->listen && (cfg->listen[0] = strdup("127.0.0.1:8080")))
+        cfg->nlisten = 1;
+    cfg->data_dir = strdup("./data");
+    cfg->web_root = strdup("./web");
+    if (!cfg->nlisten || !cfg->data_dir || !cfg->web_root) {
+        config_free(cfg);
+        return -1;
+    }
+    return 0;
+}
+
+int config_load_string(const char *yaml, const char *name, config_t *cfg, char *err, size_t errlen)
+{
+    return load_buffer((const unsigned char *)yaml, strlen(yaml), name, cfg, err, errlen);
+}
+
+int config_load(const char *path, config_t *cfg, char *err, size_t errlen)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    memset(cfg, 0, sizeof *cfg);
+    int e = read_file(path, &buf, &len);
+    if (e) {
+        char eb[128];
+        const char *why = e == EFBIG ? "file is larger than 1 MiB" : strerror_r(e, eb, sizeof eb);
+        if (err && errlen)
+            snprintf(err, errlen, "%s: %s", path, why);
+        return -1;
+    }
+    int rc = load_buffer(buf, len, path, cfg, err, errlen);
+    free(buf);
+    return rc;
+}
+
+void config_free(config_t *cfg)
+{
+    if (!cfg)
+        return;
+    free_strv(cfg->listen, cfg->nlisten);
+    free(cfg->data_dir);
+    free_strv(cfg->cors_origins, cfg->ncors_origins);
+    free(cfg->web_root);
+    free(cfg->ca_file);
+    free(cfg->tls_cert);
+    free(cfg->tls_key);
+    for (size_t i = 0; i < cfg->nfeeds; i++)
+        feed_free(&cfg->feeds[i]);
+    free(cfg->feeds);
+    free(cfg->path);
+    memset(cfg, 0, sizeof *cfg);
+}

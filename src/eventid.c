@@ -1,0 +1,82 @@
+/* eventid.c -- stream event ids (see eventid.h for the format). */
+#include "eventid.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+size_t eventid_format(const eventid_t *id, char *buf)
+{
+    int n;
+    switch (id->kind) {
+    case EVENTID_HISTORY:
+        n = snprintf(buf, EVENTID_MAX, "h%" PRIu64 "_%" PRId64 "_%" PRIu64, id->s0, id->published_us, id->seq);
+        break;
+    case EVENTID_LIVE:
+        n = snprintf(buf, EVENTID_MAX, "l%" PRIu64, id->seq);
+        break;
+    default:
+        n = snprintf(buf, EVENTID_MAX, "e%" PRIu64, id->seq);
+        break;
+    }
+    return (size_t)n;
+}
+
+/* Parse decimal digits (with an optional '-' when `sign`) from *p up to end. */
+static int parse_num(const char **p, const char *end, int sign, int64_t *s, uint64_t *u)
+{
+    const char *q = *p;
+    int neg = 0;
+    if (sign && q < end && *q == '-') {
+        neg = 1;
+        q++;
+    }
+    if (q == end || *q < '0' || *q > '9' || (*q == '0' && q + 1 < end && q[1] >= '0' && q[1] <= '9'))
+        return -1;
+    uint64_t v = 0;
+    for (; q < end && *q >= '0' && *q <= '9'; q++) {
+        if (v > (UINT64_MAX - (uint64_t)(*q - '0')) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(*q - '0');
+    }
+    if (sign) {
+        if (v > (uint64_t)INT64_MAX + neg)
+            return -1;
+        *s = neg ? (int64_t)(0 - v) : (int64_t)v;
+    } else {
+        *u = v;
+    }
+    *p = q;
+    return 0;
+}
+
+int eventid_parse(const char *s, size_t len, eventid_t *out)
+{
+    const char *p = s + 1, *end = s + len;
+    memset(out, 0, sizeof *out);
+    if (len < 2 || len >= EVENTID_MAX)
+        return -1;
+    switch (s[0]) {
+    case 'h':
+        out->kind = EVENTID_HISTORY;
+        if (parse_num(&p, end, 0, NULL, &out->s0) != 0 || p == end || *p++ != '_' ||
+            parse_num(&p, end, 1, &out->published_us, NULL) != 0 || p == end || *p++ != '_' ||
+            parse_num(&p, end, 0, NULL, &out->seq) != 0)
+            return -1;
+        if (out->seq > out->s0)
+            return -1;
+        break;
+    case 'l':
+        out->kind = EVENTID_LIVE;
+        if (parse_num(&p, end, 0, NULL, &out->seq) != 0)
+            return -1;
+        break;
+    case 'e':
+        out->kind = EVENTID_END;
+        if (parse_num(&p, end, 0, NULL, &out->seq) != 0)
+            return -1;
+        break;
+    default:
+        return -1;
+    }
+    return p == end ? 0 : -1;
+}

@@ -1,0 +1,1100 @@
+/* ingest.c -- the ingest thread: pulls every configured feed into the store (its only writer)
+ * with one libcurl multi loop, one small state machine per feed.
+ *
+ * Per feed, at most one request is in flight. Between requests the scheduler picks, in this
+ * order: the next page of a running poll walk; a poll when it is due; the next page of the
+ * running full sync; a new full sync when it is due. A full sync therefore never holds up
+ * polling for more than one page, and polls never wait for a sync to finish.
+ *
+ * Newer data is never undone: requests of a feed are strictly sequential and each response
+ * is committed before the next request is made, so the store applies the source's states in
+ * the order they were observed; a page fetched later always reflects the source at a later
+ * time and simply wins (byte-identical upserts are no-ops). No poll commit counter is needed
+ * because a full-sync page is never in flight while a poll commits.
+ *
+ * Generations: a full sync runs under gen = max(last completed, last started) + 1 and stamps
+ * every item it sees; polls stamp with the running sync's generation (else the last completed
+ * one), so an item first seen by a poll during a sync is not swept by it. The sweep goes in
+ * the same transaction as the last page.
+ *
+ * Each response is one store batch: its items plus the feed's cursor (the persisted state
+ * below, serialized as JSON). At start every feed begins a new full sync from its url, so a
+ * kill -9 at any moment only repeats upserts of the same bytes (no-ops, no events).
+ * A failure during a full sync deletes nothing and marks the feed failing; after the backoff
+ * the sync resumes from the page that failed when the failure was transient (transport
+ * error, 5xx, 408, 429), and starts over under a new generation otherwise (another 4xx, a
+ * document error, a store error), since a cursor URL may have expired.
+ *
+ * Conditional GETs use the validators of one "anchor" URL: for the activity-stream style the
+ * last page (the poll URL); for the outbox style the first document of a walk that holds
+ * items (the collection when `first` is embedded, else the first page).
+ *
+ * Memory policy: allocation failures become feed errors (retried with backoff) or a failed
+ * ingest_start; nothing aborts. */
+#include "ingest.h"
+#include "as2.h"
+#include "fetch.h"
+#include "log.h"
+#include "timefmt.h"
+#include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MOD "ingest"
+#define BACKOFF_BASE_MS 1000
+#define BACKOFF_MAX_MS 300000
+#define RETRY_AFTER_MAX_MS 3600000
+#define ERROR_LOG_INTERVAL_MS 60000
+#define MAX_WAIT_MS 1000
+#define HEALTH_STALE_MS 120000
+#define MAX_EMBEDDED 8            /* embedded pages followed inside one document */
+#define ERR_MAX 512
+
+enum { ST_SYNCING = 0, ST_OK = 1, ST_FAILING = 2 };
+typedef enum { REQ_NONE = 0, REQ_SYNC, REQ_POLL } req_t;
+
+/* The persisted cursor; every string is owned. */
+typedef struct {
+    uint64_t gen;             /* generation of the last completed full sync (0: none) */
+    uint64_t sync_gen;        /* generation of the running full sync (0: none) */
+    char *sync_next;          /* URL the running sync fetches next */
+    uint64_t sync_pages, sync_items;
+    int64_t sync_started_us;
+    char *poll_url;           /* first URL of a poll; NULL until a full sync completed */
+    char *v_url, *etag, *lm;  /* validators for conditional GETs of v_url */
+    int has_last;             /* the last completed full sync: */
+    int64_t last_started_us, last_finished_us, last_duration_ms;
+    uint64_t last_pages, last_items;
+} cursor_t;
+
+/* What /feeds and /metrics show; guarded by ingest_t.mu. */
+typedef struct {
+    int state;
+    int has_last;
+    int64_t last_started_us, last_finished_us, last_duration_ms;
+    uint64_t last_pages, last_items;
+    int64_t last_poll_us;     /* 0: never */
+    char last_error[ERR_MAX];
+    int64_t last_error_us;    /* 0: no error yet */
+    unsigned failures;
+    int64_t next_retry_us;    /* 0: none scheduled */
+    uint64_t pages, bytes, written, skipped, errors, full_syncs;
+} status_t;
+
+typedef struct {
+    const config_feed_t *cfg; /* borrowed */
+    size_t id_len;
+    fetch_t *fetch;           /* owned */
+    req_t inflight;
+    cursor_t cur;
+    int sync_restart;         /* the next sync attempt starts over under a new generation */
+    int sync_anchor;          /* the running sync recorded the outbox anchor's validators */
+    int64_t sync_started_ms;  /* monotonic */
+    int poll_active;          /* a poll walk is between pages */
+    char *poll_next;          /* owned: next URL of the poll walk */
+    unsigned poll_stage;      /* responses of the current poll walk so far */
+    int poll_anchor;          /* the current poll walk recorded the anchor's validators */
+    int64_t next_sync_ms, next_poll_ms, retry_ms; /* monotonic deadlines */
+    unsigned failures;
+    char logged_err[ERR_MAX]; /* rate limit of identical error log lines */
+    int64_t logged_ms;
+    unsigned suppressed;
+    status_t st;              /* guarded by ingest_t.mu */
+} feed_t;
+
+struct ingest {
+    const config_t *cfg;      /* borrowed */
+    store_t *st;              /* borrowed */
+    CURLM *multi;             /* owned */
+    store_batch_t *batch;     /* owned; reused for every response */
+    feed_t *feeds;            /* owned array */
+    size_t nfeeds;
+    pthread_t thread;
+    int thread_started;
+    atomic_int stop;
+    atomic_int alive;
+    atomic_llong heartbeat_ms;
+    pthread_mutex_t mu;       /* guards feeds[].st */
+    uint64_t rng;             /* xorshift state for jitter (ingest thread only) */
+    char *dump;               /* scratch: compact JSON of one item */
+    size_t dump_cap;
+    char *types;              /* scratch: joined types of one item */
+    size_t types_cap;
+};
+
+/* One parsed response. */
+typedef struct {
+    size_t valid, skipped;    /* items upserted / skipped as invalid */
+    int has_items;            /* the document (or an embedded page) had an items member */
+    char *next;               /* owned: resolved URL to fetch next, NULL at the end */
+    char reason[200];         /* why the first skipped item was skipped */
+} page_t;
+
+/* ---- small helpers ---- */
+
+static int fmt_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fmt_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Replace *dst with a copy of src (NULL allowed). Returns 0 or -1 (out of memory). */
+static int set_str(char **dst, const char *src)
+{
+    char *copy = NULL;
+    if (src && !(copy = strdup(src)))
+        return -1;
+    free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+static uint64_t next_rand(ingest_t *ing)
+{
+    uint64_t x = ing->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return ing->rng = x;
+}
+
+/* Exponential backoff with jitter: base 1 s doubling per failure up to 5 min; the delay is
+ * uniform in [base/2, base]. */
+static int64_t backoff_ms(ingest_t *ing, unsigned failures)
+{
+    unsigned shift = failures > 0 ? failures - 1 : 0;
+    int64_t base = shift >= 20 ? BACKOFF_MAX_MS : (int64_t)BACKOFF_BASE_MS << shift;
+    if (base > BACKOFF_MAX_MS)
+        base = BACKOFF_MAX_MS;
+    return base / 2 + (int64_t)(next_rand(ing) % (uint64_t)(base / 2 + 1));
+}
+
+static const char *style_name(feed_style_t s)
+{
+    return s == FEED_STYLE_OUTBOX ? "outbox" : "activity-stream";
+}
+
+/* ---- cursor ---- */
+
+static void cursor_free(cursor_t *c)
+{
+    free(c->sync_next);
+    free(c->poll_url);
+    free(c->v_url);
+    free(c->etag);
+    free(c->lm);
+    memset(c, 0, sizeof *c);
+}
+
+static int cursor_copy(cursor_t *dst, const cursor_t *src)
+{
+    *dst = *src;
+    dst->sync_next = dst->poll_url = dst->v_url = dst->etag = dst->lm = NULL;
+    if (set_str(&dst->sync_next, src->sync_next) < 0 || set_str(&dst->poll_url, src->poll_url) < 0 ||
+        set_str(&dst->v_url, src->v_url) < 0 || set_str(&dst->etag, src->etag) < 0 ||
+        set_str(&dst->lm, src->lm) < 0) {
+        cursor_free(dst);
+        return -1;
+    }
+    return 0;
+}
+
+static int cursor_set_validators(cursor_t *c, const fetch_result_t *res)
+{
+    if (set_str(&c->v_url, res->url) < 0 || set_str(&c->etag, res->etag) < 0 ||
+        set_str(&c->lm, res->last_modified) < 0)
+        return -1;
+    return 0;
+}
+
+static void cursor_clear_validators(cursor_t *c)
+{
+    set_str(&c->v_url, NULL);
+    set_str(&c->etag, NULL);
+    set_str(&c->lm, NULL);
+}
+
+/* The state blob: {"v":1,"gen":..,"sync_gen":..,...}. Returns malloc'd JSON or NULL. */
+static char *cursor_dump(const cursor_t *c, size_t *len)
+{
+    json_t *last = c->has_last
+        ? json_pack("{sIsIsIsIsI}", "started_us", (json_int_t)c->last_started_us,
+                    "finished_us", (json_int_t)c->last_finished_us,
+                    "duration_ms", (json_int_t)c->last_duration_ms,
+                    "pages", (json_int_t)c->last_pages, "items", (json_int_t)c->last_items)
+        : json_null();
+    json_t *o = json_pack("{sisIsIss?sIsIsIss?ss?ss?ss?so}", "v", 1,
+                          "gen", (json_int_t)c->gen, "sync_gen", (json_int_t)c->sync_gen,
+                          "sync_next", c->sync_next, "sync_pages", (json_int_t)c->sync_pages,
+                          "sync_items", (json_int_t)c->sync_items,
+                          "sync_started_us", (json_int_t)c->sync_started_us,
+                          "poll_url", c->poll_url, "v_url", c->v_url, "etag", c->etag,
+                          "last_modified", c->lm, "last", last);
+    if (!o)
+        return NULL;
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (s)
+        *len = strlen(s);
+    return s;
+}
+
+static uint64_t get_u64(json_t *o, const char *key)
+{
+    json_int_t v = json_integer_value(json_object_get(o, key));
+    return v > 0 ? (uint64_t)v : 0;
+}
+
+static int get_str(json_t *o, const char *key, char **dst)
+{
+    return set_str(dst, json_string_value(json_object_get(o, key)));
+}
+
+static int cursor_load(cursor_t *c, const void *blob, size_t len)
+{
+    json_error_t je;
+    json_t *o = json_loadb(blob, len, 0, &je);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return -1;
+    }
+    c->gen = get_u64(o, "gen");
+    c->sync_gen = get_u64(o, "sync_gen");
+    c->sync_pages = get_u64(o, "sync_pages");
+    c->sync_items = get_u64(o, "sync_items");
+    c->sync_started_us = (int64_t)get_u64(o, "sync_started_us");
+    int rc = get_str(o, "sync_next", &c->sync_next) | get_str(o, "poll_url", &c->poll_url) |
+             get_str(o, "v_url", &c->v_url) | get_str(o, "etag", &c->etag) |
+             get_str(o, "last_modified", &c->lm);
+    json_t *last = json_object_get(o, "last");
+    if (json_is_object(last)) {
+        c->has_last = 1;
+        c->last_started_us = (int64_t)get_u64(last, "started_us");
+        c->last_finished_us = (int64_t)get_u64(last, "finished_us");
+        c->last_duration_ms = (int64_t)get_u64(last, "duration_ms");
+        c->last_pages = get_u64(last, "pages");
+        c->last_items = get_u64(last, "items");
+    }
+    json_decref(o);
+    return rc ? -1 : 0;
+}
+
+/* ---- status ---- */
+
+static int feed_state(const feed_t *f)
+{
+    if (f->failures > 0)
+        return ST_FAILING;
+    return f->cur.sync_gen || f->sync_restart ? ST_SYNCING : ST_OK;
+}
+
+static void status_lock(ingest_t *ing) { pthread_mutex_lock(&ing->mu); }
+static void status_unlock(ingest_t *ing) { pthread_mutex_unlock(&ing->mu); }
+
+static void status_refresh(ingest_t *ing, feed_t *f)
+{
+    status_lock(ing);
+    f->st.state = feed_state(f);
+    f->st.failures = f->failures;
+    if (!f->failures)
+        f->st.next_retry_us = 0;
+    f->st.has_last = f->cur.has_last;
+    f->st.last_started_us = f->cur.last_started_us;
+    f->st.last_finished_us = f->cur.last_finished_us;
+    f->st.last_duration_ms = f->cur.last_duration_ms;
+    f->st.last_pages = f->cur.last_pages;
+    f->st.last_items = f->cur.last_items;
+    status_unlock(ing);
+}
+
+/* One warn line per error, identical repeats at most once a minute per feed. */
+static void log_feed_error(feed_t *f, const char *msg, int64_t now)
+{
+    if (strcmp(msg, f->logged_err) == 0 && now - f->logged_ms < ERROR_LOG_INTERVAL_MS) {
+        f->suppressed++;
+        return;
+    }
+    if (f->suppressed && strcmp(msg, f->logged_err) == 0)
+        log_warn(MOD, "feed %s: %s (%u more times in the last minute)", f->cfg->id, msg,
+                 f->suppressed);
+    else
+        log_warn(MOD, "feed %s: %s", f->cfg->id, msg);
+    snprintf(f->logged_err, sizeof f->logged_err, "%s", msg);
+    f->logged_ms = now;
+    f->suppressed = 0;
+}
+
+/* ---- failures ---- */
+
+/* Abandon the poll walk; the anchor validators it recorded may describe a page whose
+ * successors were not read, so they are dropped (the next poll fetches unconditionally). */
+static void abort_poll(feed_t *f)
+{
+    if (f->poll_active && f->poll_anchor)
+        cursor_clear_validators(&f->cur);
+    f->poll_active = 0;
+    f->poll_anchor = 0;
+    f->poll_stage = 0;
+    set_str(&f->poll_next, NULL);
+}
+
+/* A feed error: back off (or honour Retry-After), mark failing, log (rate-limited). A
+ * non-transient failure of a sync page makes the next attempt start a new full sync. */
+static void feed_fail(ingest_t *ing, feed_t *f, req_t kind, const char *msg,
+                      int64_t retry_after_ms, int transient)
+{
+    int64_t now = mono_ms();
+    f->failures++;
+    int64_t delay = retry_after_ms >= 0 ? retry_after_ms : backoff_ms(ing, f->failures);
+    if (delay > RETRY_AFTER_MAX_MS)
+        delay = RETRY_AFTER_MAX_MS;
+    f->retry_ms = now + delay;
+    if (kind == REQ_POLL)
+        abort_poll(f);
+    if (kind == REQ_SYNC && !transient)
+        f->sync_restart = 1;
+    log_feed_error(f, msg, now);
+    int64_t wall = timefmt_now_us();
+    status_lock(ing);
+    snprintf(f->st.last_error, sizeof f->st.last_error, "%s", msg);
+    f->st.last_error_us = wall;
+    f->st.next_retry_us = wall + delay * 1000;
+    f->st.errors++;
+    status_unlock(ing);
+    status_refresh(ing, f);
+}
+
+static void feed_ok(ingest_t *ing, feed_t *f)
+{
+    f->failures = 0;
+    f->retry_ms = 0;
+    status_refresh(ing, f);
+}
+
+/* ---- items ---- */
+
+static int dump_item(ingest_t *ing, json_t *item, size_t *len)
+{
+    for (;;) {
+        size_t n = json_dumpb(item, ing->dump, ing->dump_cap, JSON_COMPACT);
+        if (n == 0)
+            return -1;
+        if (n <= ing->dump_cap) {
+            *len = n;
+            return 0;
+        }
+        char *p = realloc(ing->dump, n * 2);
+        if (!p)
+            return -1;
+        ing->dump = p;
+        ing->dump_cap = n * 2;
+    }
+}
+
+/* Join the types with STORE_TYPE_SEP into ing->types. */
+static int join_types(ingest_t *ing, const as2_activity_t *a, size_t *len)
+{
+    size_t need = 0;
+    for (size_t i = 0; i < a->ntypes; i++)
+        need += strlen(a->types[i]) + 1;
+    if (need > ing->types_cap) {
+        char *p = realloc(ing->types, need);
+        if (!p)
+            return -1;
+        ing->types = p;
+        ing->types_cap = need;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < a->ntypes; i++) {
+        if (i)
+            ing->types[n++] = STORE_TYPE_SEP;
+        size_t l = strlen(a->types[i]);
+        memcpy(ing->types + n, a->types[i], l);
+        n += l;
+    }
+    *len = n;
+    return 0;
+}
+
+static int add_item(ingest_t *ing, feed_t *f, json_t *item, const as2_activity_t *a,
+                    uint64_t gen, char *err, size_t errlen)
+{
+    size_t json_len, types_len;
+    if (dump_item(ing, item, &json_len) < 0 || join_types(ing, a, &types_len) < 0)
+        return fmt_err(err, errlen, "out of memory serializing activity %s", a->id);
+    store_activity_t sa = {
+        .feed = f->cfg->id, .feed_len = f->id_len,
+        .id = a->id, .id_len = strlen(a->id),
+        .published_us = a->published_us,
+        .types = ing->types, .types_len = types_len,
+        .actor = a->actor ? a->actor : "", .actor_len = a->actor ? strlen(a->actor) : 0,
+        .json = ing->dump, .json_len = json_len,
+    };
+    int rc = store_batch_upsert(ing->batch, &sa, gen);
+    if (rc < 0)
+        return fmt_err(err, errlen, "store: %s (activity %s)", store_strerror(rc), a->id);
+    return 0;
+}
+
+static int add_items(ingest_t *ing, feed_t *f, const as2_page_t *p, uint64_t gen,
+                     int64_t now_us, page_t *pg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < p->nitems; i++) {
+        json_t *item = as2_page_item(p, i);
+        as2_activity_t a;
+        char why[160];
+        if (as2_read_activity(item, now_us, &a, why, sizeof why) < 0) {
+            if (pg->skipped++ == 0)
+                snprintf(pg->reason, sizeof pg->reason, "item %zu: %s", i, why);
+            continue;
+        }
+        if (add_item(ing, f, item, &a, gen, err, errlen) < 0)
+            return -1;
+        pg->valid++;
+    }
+    return 0;
+}
+
+/* Read a document: its items and those of embedded pages (next, or first for a collection
+ * without items) go into the batch; pg->next gets the URL to fetch next. */
+static int read_doc(ingest_t *ing, feed_t *f, json_t *root, const char *base, uint64_t gen,
+                    page_t *pg, char *err, size_t errlen)
+{
+    int64_t now_us = timefmt_now_us();
+    json_t *cur = root;
+    for (int depth = 0;; depth++) {
+        as2_page_t p;
+        char why[200];
+        if (as2_read_page(cur, &p, why, sizeof why) < 0)
+            return fmt_err(err, errlen, "not an Activity Streams page: %s (%s)", why, base);
+        if (p.items) {
+            pg->has_items = 1;
+            if (add_items(ing, f, &p, gen, now_us, pg, err, errlen) < 0)
+                return -1;
+        }
+        const as2_link_t *link = &p.next;
+        if (!p.items && !p.next.url && !p.next.page)
+            link = &p.first;
+        if (link->page && depth < MAX_EMBEDDED) {
+            cur = link->page;
+            continue;
+        }
+        const char *u = as2_link_url(link);
+        if (!u)
+            return 0;
+        pg->next = fetch_resolve_url(base, u);
+        if (!pg->next)
+            return fmt_err(err, errlen, "cannot follow link '%.200s' in %s", u, base);
+        return 0;
+    }
+}
+
+/* Parse the body and read it into the batch. A `next` that points back at the page itself
+ * ends the walk (it would loop forever). */
+static int parse_response(ingest_t *ing, feed_t *f, const fetch_result_t *res, uint64_t gen,
+                          page_t *pg, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *root = json_loadb(res->body, res->len, 0, &je);
+    if (!root)
+        return fmt_err(err, errlen, "not JSON: %s at line %d column %d (%s)", je.text, je.line,
+                       je.column, res->url);
+    store_batch_reset(ing->batch);
+    int rc = read_doc(ing, f, root, res->effective_url, gen, pg, err, errlen);
+    json_decref(root);
+    if (rc == 0 && pg->next &&
+        (strcmp(pg->next, res->url) == 0 || strcmp(pg->next, res->effective_url) == 0)) {
+        free(pg->next);
+        pg->next = NULL;
+    }
+    if (rc == 0 && pg->skipped)
+        log_warn(MOD, "feed %s: skipped %zu invalid item%s in %s (first: %s)", f->cfg->id,
+                 pg->skipped, pg->skipped == 1 ? "" : "s", res->url, pg->reason);
+    return rc;
+}
+
+/* Put the cursor into the batch and commit. */
+static int commit(ingest_t *ing, feed_t *f, const cursor_t *c, store_batch_stats_t *stats,
+                  char *err, size_t errlen)
+{
+    size_t len = 0;
+    char *blob = cursor_dump(c, &len);
+    if (!blob) {
+        store_batch_reset(ing->batch);
+        return fmt_err(err, errlen, "out of memory serializing the feed state");
+    }
+    int rc = store_batch_put_feed_state(ing->batch, f->cfg->id, blob, len);
+    free(blob);
+    if (rc == 0)
+        rc = store_batch_commit(ing->batch, stats);
+    else
+        store_batch_reset(ing->batch);
+    if (rc < 0)
+        return fmt_err(err, errlen, "store commit failed: %s", store_strerror(rc));
+    return 0;
+}
+
+static void count_page(ingest_t *ing, feed_t *f, const page_t *pg,
+                       const store_batch_stats_t *stats)
+{
+    status_lock(ing);
+    f->st.skipped += pg->skipped;
+    if (stats)
+        f->st.written += stats->inserted + stats->updated;
+    status_unlock(ing);
+}
+
+/* ---- full sync ---- */
+
+static int start_sync(ingest_t *ing, feed_t *f)
+{
+    if (set_str(&f->cur.sync_next, f->cfg->url) < 0)
+        return -1;
+    uint64_t top = f->cur.gen > f->cur.sync_gen ? f->cur.gen : f->cur.sync_gen;
+    f->cur.sync_gen = top + 1;
+    f->cur.sync_pages = f->cur.sync_items = 0;
+    f->cur.sync_started_us = timefmt_now_us();
+    f->sync_started_ms = mono_ms();
+    f->sync_restart = 0;
+    f->sync_anchor = 0;
+    log_info(MOD, "feed %s: full sync %" PRIu64 " started (%s)", f->cfg->id, f->cur.sync_gen,
+             f->cfg->url);
+    status_refresh(ing, f);
+    return 0;
+}
+
+/* Fold the finished sync into the cursor: sweep, new generation, poll URL, summary. */
+static int finish_sync(ingest_t *ing, feed_t *f, cursor_t *nc, const fetch_result_t *res,
+                       char *err, size_t errlen)
+{
+    int rc = store_batch_sweep(ing->batch, f->cfg->id, nc->sync_gen);
+    if (rc < 0)
+        return fmt_err(err, errlen, "store: %s (sweep)", store_strerror(rc));
+    const char *poll = f->cfg->style == FEED_STYLE_OUTBOX ? f->cfg->url : res->url;
+    if (set_str(&nc->poll_url, poll) < 0 || set_str(&nc->sync_next, NULL) < 0)
+        return fmt_err(err, errlen, "out of memory");
+    if (f->cfg->style != FEED_STYLE_OUTBOX && cursor_set_validators(nc, res) < 0)
+        return fmt_err(err, errlen, "out of memory");
+    nc->gen = nc->sync_gen;
+    nc->sync_gen = 0;
+    nc->has_last = 1;
+    nc->last_started_us = nc->sync_started_us;
+    nc->last_finished_us = timefmt_now_us();
+    nc->last_duration_ms = mono_ms() - f->sync_started_ms;
+    nc->last_pages = nc->sync_pages;
+    nc->last_items = nc->sync_items;
+    return 0;
+}
+
+static void sync_finished(ingest_t *ing, feed_t *f, const store_batch_stats_t *stats)
+{
+    int64_t now = mono_ms();
+    const config_feed_t *c = f->cfg;
+    log_info(MOD, "feed %s: full sync %" PRIu64 " finished: %" PRIu64 " pages, %" PRIu64
+             " activities, %zu deleted, %" PRId64 " ms", c->id, f->cur.gen, f->cur.last_pages,
+             f->cur.last_items, stats->deleted, f->cur.last_duration_ms);
+    f->next_sync_ms = c->full_sync_interval_ms > 0 ? now + c->full_sync_interval_ms : INT64_MAX;
+    status_lock(ing);
+    f->st.full_syncs++;
+    status_unlock(ing);
+}
+
+static int on_sync_page(ingest_t *ing, feed_t *f, const fetch_result_t *res, char *err,
+                        size_t errlen)
+{
+    page_t pg = {0};
+    cursor_t nc;
+    store_batch_stats_t stats = {0};
+    int done = 0, rc = -1;
+    if (cursor_copy(&nc, &f->cur) < 0)
+        return fmt_err(err, errlen, "out of memory");
+    if (parse_response(ing, f, res, nc.sync_gen, &pg, err, errlen) < 0)
+        goto out;
+    nc.sync_pages++;
+    nc.sync_items += pg.valid;
+    int anchor = f->cfg->style == FEED_STYLE_OUTBOX && !f->sync_anchor && pg.has_items;
+    if (anchor && cursor_set_validators(&nc, res) < 0) {
+        fmt_err(err, errlen, "out of memory");
+        goto out;
+    }
+    if (pg.next) {
+        free(nc.sync_next);
+        nc.sync_next = pg.next;
+        pg.next = NULL;
+    } else {
+        if (finish_sync(ing, f, &nc, res, err, errlen) < 0)
+            goto out;
+        done = 1;
+    }
+    if (commit(ing, f, &nc, &stats, err, errlen) < 0)
+        goto out;
+    cursor_free(&f->cur);
+    f->cur = nc;
+    memset(&nc, 0, sizeof nc);
+    f->sync_anchor |= anchor;
+    count_page(ing, f, &pg, &stats);
+    if (done)
+        sync_finished(ing, f, &stats);
+    rc = 0;
+out:
+    store_batch_reset(ing->batch);
+    cursor_free(&nc);
+    free(pg.next);
+    return rc;
+}
+
+/* ---- polls ---- */
+
+static int start_poll(feed_t *f)
+{
+    const char *url = f->cfg->style == FEED_STYLE_OUTBOX ? f->cfg->url : f->cur.poll_url;
+    if (set_str(&f->poll_next, url) < 0)
+        return -1;
+    f->poll_active = 1;
+    f->poll_stage = 0;
+    f->poll_anchor = 0;
+    return 0;
+}
+
+static void poll_finished(ingest_t *ing, feed_t *f)
+{
+    f->poll_active = 0;
+    f->poll_anchor = 0;
+    f->poll_stage = 0;
+    set_str(&f->poll_next, NULL);
+    f->next_poll_ms = mono_ms() + (f->cfg->poll_interval_ms > 0 ? f->cfg->poll_interval_ms : 1000);
+}
+
+/* Decide the poll's next step before the commit: the activity-stream style follows `next`
+ * to the page without one, which becomes the poll URL (and the anchor). */
+static int poll_plan_as(feed_t *f, cursor_t *nc, const fetch_result_t *res, const page_t *pg)
+{
+    if (pg->next)
+        return 0;
+    if (set_str(&nc->poll_url, res->url) < 0 || cursor_set_validators(nc, res) < 0)
+        return -1;
+    return 0;
+}
+
+static int on_poll_page(ingest_t *ing, feed_t *f, const fetch_result_t *res, char *err,
+                        size_t errlen)
+{
+    page_t pg = {0};
+    cursor_t nc;
+    store_batch_stats_t stats = {0};
+    int rc = -1, outbox = f->cfg->style == FEED_STYLE_OUTBOX, anchor = 0;
+    if (cursor_copy(&nc, &f->cur) < 0)
+        return fmt_err(err, errlen, "out of memory");
+    uint64_t gen = nc.sync_gen ? nc.sync_gen : nc.gen;
+    if (parse_response(ing, f, res, gen, &pg, err, errlen) < 0)
+        goto out;
+    if (outbox) {
+        anchor = !f->poll_anchor && pg.has_items;
+        if (anchor && cursor_set_validators(&nc, res) < 0)
+            goto nomem;
+    } else if (poll_plan_as(f, &nc, res, &pg) < 0) {
+        goto nomem;
+    }
+    if (commit(ing, f, &nc, &stats, err, errlen) < 0)
+        goto out;
+    cursor_free(&f->cur);
+    f->cur = nc;
+    memset(&nc, 0, sizeof nc);
+    f->poll_anchor |= anchor;
+    f->poll_stage++;
+    count_page(ing, f, &pg, &stats);
+    /* outbox: stop at the end or at a page whose items were all already there, unchanged */
+    int stop = !pg.next || (outbox && pg.has_items && stats.unchanged >= pg.valid);
+    if (stop) {
+        poll_finished(ing, f);
+    } else {
+        free(f->poll_next);
+        f->poll_next = pg.next;
+        pg.next = NULL;
+    }
+    rc = 0;
+    goto out;
+nomem:
+    fmt_err(err, errlen, "out of memory");
+out:
+    store_batch_reset(ing->batch);
+    cursor_free(&nc);
+    free(pg.next);
+    return rc;
+}
+
+/* ---- responses ---- */
+
+static int is_transient_status(long status)
+{
+    return status >= 500 || status == 408 || status == 429;
+}
+
+static void on_http_error(ingest_t *ing, feed_t *f, req_t kind, const fetch_result_t *res)
+{
+    char msg[ERR_MAX], excerpt[120];
+    int64_t retry = -1;
+    if (res->status == 429 || res->status == 503)
+        retry = res->retry_after_ms;
+    fetch_body_excerpt(res, excerpt, sizeof excerpt);
+    if (retry >= 0)
+        snprintf(msg, sizeof msg, "HTTP %ld from %s (retry after %" PRId64 " ms)", res->status,
+                 res->url, retry);
+    else if (excerpt[0])
+        snprintf(msg, sizeof msg, "HTTP %ld from %s: %s", res->status, res->url, excerpt);
+    else
+        snprintf(msg, sizeof msg, "HTTP %ld from %s", res->status, res->url);
+    feed_fail(ing, f, kind, msg, retry, is_transient_status(res->status));
+}
+
+static void on_done(ingest_t *ing, feed_t *f, CURLcode code)
+{
+    req_t kind = f->inflight;
+    fetch_result_t res;
+    char err[ERR_MAX];
+    f->inflight = REQ_NONE;
+    if (fetch_result(f->fetch, code, &res, err, sizeof err) < 0) {
+        feed_fail(ing, f, kind, err, -1, 1);
+        return;
+    }
+    status_lock(ing);
+    f->st.pages++;
+    f->st.bytes += res.len;
+    if (kind == REQ_POLL)
+        f->st.last_poll_us = timefmt_now_us();
+    status_unlock(ing);
+    if (res.status == 304 && kind == REQ_POLL) {
+        poll_finished(ing, f);
+        feed_ok(ing, f);
+        return;
+    }
+    if (res.status < 200 || res.status > 299) {
+        on_http_error(ing, f, kind, &res);
+        return;
+    }
+    int rc = kind == REQ_SYNC ? on_sync_page(ing, f, &res, err, sizeof err)
+                              : on_poll_page(ing, f, &res, err, sizeof err);
+    if (rc < 0)
+        feed_fail(ing, f, kind, err, -1, 0);
+    else
+        feed_ok(ing, f);
+}
+
+/* ---- scheduling ---- */
+
+static void start_request(ingest_t *ing, feed_t *f, req_t kind, const char *url)
+{
+    char err[ERR_MAX];
+    const char *etag = NULL, *lm = NULL;
+    if (kind == REQ_POLL && f->cur.v_url && strcmp(url, f->cur.v_url) == 0) {
+        etag = f->cur.etag;
+        lm = f->cur.lm;
+    }
+    CURL *easy = fetch_prepare(f->fetch, url, etag, lm, err, sizeof err);
+    if (!easy) {
+        feed_fail(ing, f, kind, err, -1, 0);
+        return;
+    }
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)f);
+    if (curl_multi_add_handle(ing->multi, easy) != CURLM_OK) {
+        feed_fail(ing, f, kind, "libcurl refused the request", -1, 1);
+        return;
+    }
+    f->inflight = kind;
+}
+
+/* Start the feed's next request if one is due. Returns how long (ms) until the feed next
+ * needs attention (INT64_MAX while a request is in flight). */
+static int64_t schedule_feed(ingest_t *ing, feed_t *f, int64_t now)
+{
+    if (f->inflight)
+        return INT64_MAX;
+    if (now < f->retry_ms)
+        return f->retry_ms - now;
+    req_t kind = REQ_POLL;
+    if (f->poll_active) {
+        /* continue the poll walk */
+    } else if (f->cur.poll_url && now >= f->next_poll_ms) {
+        if (start_poll(f) < 0)
+            goto nomem;
+    } else if (f->cur.sync_gen && !f->sync_restart) {
+        kind = REQ_SYNC;
+    } else if (f->sync_restart || now >= f->next_sync_ms) {
+        if (start_sync(ing, f) < 0)
+            goto nomem;
+        kind = REQ_SYNC;
+    } else {
+        int64_t t = f->next_sync_ms;
+        if (f->cur.poll_url && f->next_poll_ms < t)
+            t = f->next_poll_ms;
+        return t - now;
+    }
+    start_request(ing, f, kind, kind == REQ_POLL ? f->poll_next : f->cur.sync_next);
+    return f->inflight ? INT64_MAX : f->retry_ms - now;
+nomem:
+    feed_fail(ing, f, REQ_NONE, "out of memory", -1, 1);
+    return f->retry_ms - now;
+}
+
+/* Handle finished transfers. Returns how many. */
+static int drain(ingest_t *ing)
+{
+    int n = 0, left;
+    CURLMsg *m;
+    while ((m = curl_multi_info_read(ing->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        CURL *easy = m->easy_handle;
+        CURLcode code = m->data.result;
+        feed_t *f = NULL;
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&f);
+        curl_multi_remove_handle(ing->multi, easy);
+        if (f && !atomic_load(&ing->stop))
+            on_done(ing, f, code);
+        else if (f)
+            f->inflight = REQ_NONE;
+        n++;
+    }
+    return n;
+}
+
+static void *run(void *arg)
+{
+    ingest_t *ing = arg;
+    while (!atomic_load(&ing->stop)) {
+        int64_t now = mono_ms();
+        atomic_store(&ing->heartbeat_ms, now);
+        int64_t wait = MAX_WAIT_MS;
+        for (size_t i = 0; i < ing->nfeeds; i++) {
+            int64_t w = schedule_feed(ing, &ing->feeds[i], now);
+            if (w < wait)
+                wait = w;
+        }
+        int running = 0;
+        curl_multi_perform(ing->multi, &running);
+        if (drain(ing) > 0)
+            continue;
+        curl_multi_poll(ing->multi, NULL, 0, wait > 0 ? (int)wait : 0, NULL);
+    }
+    atomic_store(&ing->alive, 0);
+    return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static void load_cursor(ingest_t *ing, feed_t *f)
+{
+    void *blob = NULL;
+    size_t len = 0;
+    int rc = store_get_feed_state(ing->st, f->cfg->id, &blob, &len);
+    if (rc == 0 && cursor_load(&f->cur, blob, len) < 0) {
+        log_error(MOD, "feed %s: unreadable feed state in the store; starting afresh",
+                  f->cfg->id);
+        cursor_free(&f->cur);
+    } else if (rc < 0 && rc != STORE_ERR_NOTFOUND) {
+        log_error(MOD, "feed %s: cannot read its state: %s", f->cfg->id, store_strerror(rc));
+    }
+    free(blob);
+}
+
+static int init_feed(ingest_t *ing, feed_t *f, const config_feed_t *c)
+{
+    char err[ERR_MAX];
+    f->cfg = c;
+    f->id_len = strlen(c->id);
+    if (f->id_len == 0 || f->id_len > STORE_MAX_FEED_LEN) {
+        log_error(MOD, "feed id '%.40s' must be 1 to %d bytes", c->id, STORE_MAX_FEED_LEN);
+        return -1;
+    }
+    if (fetch_new(&f->fetch, c, ing->cfg->ca_file, err, sizeof err) < 0) {
+        log_error(MOD, "%s", err);
+        return -1;
+    }
+    load_cursor(ing, f);
+    f->sync_restart = 1; /* a full sync always runs at start */
+    f->st.state = ST_SYNCING;
+    f->st.has_last = f->cur.has_last;
+    f->st.last_started_us = f->cur.last_started_us;
+    f->st.last_finished_us = f->cur.last_finished_us;
+    f->st.last_duration_ms = f->cur.last_duration_ms;
+    f->st.last_pages = f->cur.last_pages;
+    f->st.last_items = f->cur.last_items;
+    return 0;
+}
+
+static void free_all(ingest_t *ing)
+{
+    for (size_t i = 0; ing->feeds && i < ing->nfeeds; i++) {
+        feed_t *f = &ing->feeds[i];
+        if (f->inflight && f->fetch)
+            curl_multi_remove_handle(ing->multi, fetch_handle(f->fetch));
+        fetch_free(f->fetch);
+        cursor_free(&f->cur);
+        free(f->poll_next);
+    }
+    free(ing->feeds);
+    if (ing->multi)
+        curl_multi_cleanup(ing->multi);
+    store_batch_free(ing->batch);
+    free(ing->dump);
+    free(ing->types);
+    pthread_mutex_destroy(&ing->mu);
+    free(ing);
+    curl_global_cleanup();
+}
+
+int ingest_start(ingest_t **out, const config_t *cfg, store_t *st)
+{
+    *out = NULL;
+    ingest_t *ing = calloc(1, sizeof *ing);
+    if (!ing) {
+        log_error(MOD, "out of memory");
+        return -1;
+    }
+    pthread_mutex_init(&ing->mu, NULL);
+    ing->cfg = cfg;
+    ing->st = st;
+    ing->rng = (uint64_t)timefmt_now_us() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        log_error(MOD, "curl_global_init failed");
+        free(ing);
+        return -1;
+    }
+    int rc = store_batch_new(st, &ing->batch);
+    if (rc < 0) {
+        log_error(MOD, "cannot create a store batch: %s", store_strerror(rc));
+        goto fail;
+    }
+    ing->multi = curl_multi_init();
+    ing->feeds = cfg->nfeeds ? calloc(cfg->nfeeds, sizeof *ing->feeds) : NULL;
+    if (!ing->multi || (cfg->nfeeds && !ing->feeds)) {
+        log_error(MOD, "out of memory");
+        goto fail;
+    }
+    ing->nfeeds = cfg->nfeeds;
+    for (size_t i = 0; i < cfg->nfeeds; i++)
+        if (init_feed(ing, &ing->feeds[i], &cfg->feeds[i]) < 0)
+            goto fail;
+    atomic_store(&ing->heartbeat_ms, mono_ms());
+    atomic_store(&ing->alive, 1);
+    if (pthread_create(&ing->thread, NULL, run, ing) != 0) {
+        log_error(MOD, "cannot start the ingest thread");
+        goto fail;
+    }
+    ing->thread_started = 1;
+    *out = ing;
+    return 0;
+fail:
+    free_all(ing);
+    return -1;
+}
+
+void ingest_stop(ingest_t *ing)
+{
+    if (!ing)
+        return;
+    atomic_store(&ing->stop, 1);
+    if (ing->thread_started) {
+        curl_multi_wakeup(ing->multi);
+        pthread_join(ing->thread, NULL);
+    }
+    free_all(ing);
+}
+
+static json_t *json_time(int64_t us)
+{
+    char buf[TIMEFMT_RFC3339_MAX];
+    if (!us)
+        return json_null();
+    timefmt_format_rfc3339(us, buf);
+    return json_string(buf);
+}
+
+static const char *state_name(int state)
+{
+    return state == ST_FAILING ? "failing" : state == ST_OK ? "ok" : "syncing";
+}
+
+static json_t *feed_json(const config_feed_t *c, const status_t *s, uint64_t activities)
+{
+    json_t *last = s->has_last
+        ? json_pack("{soso sI sI sI}", "started", json_time(s->last_started_us),
+                    "finished", json_time(s->last_finished_us),
+                    "duration_ms", (json_int_t)s->last_duration_ms,
+                    "pages", (json_int_t)s->last_pages, "activities", (json_int_t)s->last_items)
+        : json_null();
+    json_t *err = s->last_error_us
+        ? json_pack("{ssso}", "message", s->last_error, "at", json_time(s->last_error_us))
+        : json_null();
+    return json_pack("{sssssssssIsososo sIso sIsIsI}", "id", c->id, "url", c->url,
+                     "style", style_name(c->style), "state", state_name(s->state),
+                     "activities", (json_int_t)activities, "last_full_sync", last,
+                     "last_poll", json_time(s->last_poll_us), "last_error", err,
+                     "consecutive_failures", (json_int_t)s->failures,
+                     "next_retry", json_time(s->failures ? s->next_retry_us : 0),
+                     "skipped_items", (json_int_t)s->skipped,
+                     "pages_fetched", (json_int_t)s->pages, "bytes_fetched", (json_int_t)s->bytes);
+}
+
+char *ingest_feeds_json(ingest_t *ing)
+{
+    json_t *arr = json_array();
+    if (!arr)
+        return NULL;
+    for (size_t i = 0; i < ing->nfeeds; i++) {
+        feed_t *f = &ing->feeds[i];
+        status_t s;
+        status_lock(ing);
+        s = f->st;
+        status_unlock(ing);
+        json_t *o = feed_json(f->cfg, &s, store_feed_count(ing->st, f->cfg->id));
+        if (!o || json_array_append_new(arr, o) < 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    char *out = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    return out;
+}
+
+size_t ingest_metrics(ingest_t *ing, ingest_feed_metrics_t *out, size_t max)
+{
+    status_lock(ing);
+    for (size_t i = 0; i < ing->nfeeds && i < max; i++) {
+        const feed_t *f = &ing->feeds[i];
+        out[i] = (ingest_feed_metrics_t){
+            .id = f->cfg->id, .state = f->st.state, .pages = f->st.pages, .bytes = f->st.bytes,
+            .activities_written = f->st.written, .skipped_items = f->st.skipped,
+            .errors = f->st.errors, .full_syncs = f->st.full_syncs,
+        };
+    }
+    status_unlock(ing);
+    return ing->nfeeds;
+}
+
+int ingest_healthy(ingest_t *ing)
+{
+    if (!ing || !atomic_load(&ing->alive))
+        return 0;
+    return mono_ms() - atomic_load(&ing->heartbeat_ms) < HEALTH_STALE_MS;
+}

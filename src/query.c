@@ -1,0 +1,1939 @@
+/* query.c -- a subset of the Elasticsearch Query DSL, compiled once, evaluated per activity.
+ *
+ * query_compile() turns the JSON query into a tree of `struct query` nodes: range bounds and
+ * dates are parsed, match texts tokenized and lowercased, minimum_should_match resolved, so
+ * query_match() touches no jansson at all. Every key of every clause is checked; anything not
+ * understood is an error "<path>: <reason>", the path naming where it sits in the request
+ * ("query.bool.must[1].range.published.gt: expected a date or number").
+ *
+ * Fields. A field is a dotted path into the activity; like Elasticsearch (which maps dotted
+ * keys to objects) a key may itself contain dots, so "a.b" finds {"a":{"b":..}} and {"a.b":..};
+ * a key may contain ':' ("dit:application"). Arrays anywhere along the path are flattened and
+ * the clause matches if any value does. A trailing ".keyword" selects the same values with
+ * keyword semantics (string values only, match is exact), as Elasticsearch's dynamic mapping
+ * does for strings. Wildcards in field names are not supported (an error).
+ * These fields come from the record's stored columns, never from the JSON:
+ *   feed, _index -> rec->feed          type -> rec->types (every type of the activity)
+ *   actor, actor.id -> rec->actor      id, _id -> rec->id
+ *   published -> rec->published_us (the time the store indexes the activity under: the
+ *                activity's `published`, or what ingest used when it was absent)
+ *
+ * Value types. Elasticsearch converts a query value to the type of the field it is compared
+ * with; fields here have no mapping, so the type of each stored value decides, as dynamic
+ * mapping would have: a JSON number is numeric, true/false boolean, a string that parses as an
+ * RFC 3339 time (date detection) a date as well as a keyword, any other string a keyword, and
+ * `published` a date. So term {"n": "5"} matches 5, term {"n": 5} matches "5", a date string
+ * matches a date given in another zone or as epoch milliseconds. Strings compare as bytes
+ * (UTF-8 code point order, as keyword range does). null, [] and [null] are no value (exists
+ * is false), as in Elasticsearch.
+ *
+ * Dates in a query: RFC 3339 (timefmt), a bare YYYY-MM-DD, epoch milliseconds (or seconds with
+ * "format": "epoch_second"), and date math ("now-1d/d", "2024-01-01||+1M"). As Elasticsearch
+ * does, a date covers what it leaves unsaid: "2024-01-01" is that whole day, "...T10:00Z" that
+ * minute, "now/d" today; gte and lt use its first microsecond, gt and lte its last, and term
+ * matches anything inside ("Missing date components" and "Date math and rounding" in the range
+ * query reference). "now" is read once, at compile time.
+ *
+ * match tokenizes both sides on ASCII non-alphanumerics (bytes >= 0x80 are kept inside tokens,
+ * so UTF-8 words stay whole) and lowercases ASCII only. Tokens of all values of the field
+ * count together, as values of one field do in an index.
+ *
+ * Scores do not exist here (every hit scores the same), so "boost" is accepted and validated
+ * but has no effect, as in a filter context.
+ *
+ * Reading the activity: clauses on other fields read rec->json at most once per query_match
+ * call, lazily, into a flat token tape (see "JSON tape" below) -- jansson's tree parse measured
+ * 145,000 activities/s here, under the 300,000/s the match benchmark needs. A record whose JSON
+ * does not parse (or memory running out for a huge one) is treated as having no JSON fields.
+ *
+ * Memory: compile returns -1 with "out of memory" on allocation failure. query_match never
+ * allocates for activities under JT_STACK tokens and never writes to the query, so one
+ * compiled query serves any number of threads. */
+#include "query.h"
+#include "timefmt.h"
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define US_PER_SEC INT64_C(1000000)
+#define US_PER_DAY (INT64_C(86400) * US_PER_SEC)
+#define MAX_FIELD_LEN 1024
+#define MAX_MATCH_TOKENS 1024   /* Elasticsearch caps clauses too (max_clause_count) */
+#define MAX_TERMS 65536         /* Elasticsearch's index.max_terms_count default */
+
+/* ======================================================================================
+ * Small byte-string helpers
+ * ====================================================================================== */
+
+typedef struct { const char *p; size_t n; } sv_t;
+
+static int ascii_lower(int c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
+static bool is_digit(int c) { return c >= '0' && c <= '9'; }
+
+/* Part of a match token: ASCII letters and digits, and every byte of a multi-byte UTF-8
+ * sequence. */
+static bool is_tok_byte(unsigned char c)
+{
+    return c >= 0x80 || is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool bytes_eq(const char *a, size_t an, const char *b, size_t bn, bool ci)
+{
+    if (an != bn)
+        return false;
+    if (an == 0)
+        return true;
+    if (!ci)
+        return memcmp(a, b, an) == 0;
+    for (size_t i = 0; i < an; i++)
+        if (ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
+            return false;
+    return true;
+}
+
+/* Unsigned byte order (= UTF-8 code point order). */
+static int bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+    size_t n = an < bn ? an : bn;
+    int r = n ? memcmp(a, b, n) : 0;
+    if (r)
+        return r;
+    return an < bn ? -1 : an > bn;
+}
+
+static int sv_cmp(const void *a, const void *b)
+{
+    const sv_t *x = a, *y = b;
+    return bytes_cmp(x->p, x->n, y->p, y->n);
+}
+
+static bool sv_bsearch(const sv_t *sorted, size_t n, const char *p, size_t len)
+{
+    sv_t key = {p, len};
+    return n && bsearch(&key, sorted, n, sizeof *sorted, sv_cmp) != NULL;
+}
+
+/* ======================================================================================
+ * Numbers and dates
+ * ====================================================================================== */
+
+typedef struct { bool is_int; int64_t i; double d; } num_t;
+
+/* Parse a whole decimal number ("5", "-2.5e3"); no spaces, hex, inf or nan. */
+static bool num_parse(const char *s, size_t n, num_t *out)
+{
+    char buf[64];
+    if (n == 0 || n >= sizeof buf)
+        return false;
+    bool intlike = true;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '.' || c == 'e' || c == 'E')
+            intlike = false;
+        else if (!is_digit(c) && c != '-' && c != '+')
+            return false;
+    }
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    char *end;
+    errno = 0;
+    if (intlike) {
+        long long v = strtoll(buf, &end, 10);
+        if (*end == '\0' && end != buf && errno == 0) {
+            *out = (num_t){true, v, (double)v};
+            return true;
+        }
+        errno = 0;
+    }
+    double d = strtod(buf, &end);
+    if (*end != '\0' || end == buf || !isfinite(d))
+        return false;
+    *out = (num_t){false, 0, d};
+    return true;
+}
+
+static int num_cmp(const num_t *a, const num_t *b)
+{
+    if (a->is_int && b->is_int)
+        return (a->i > b->i) - (a->i < b->i);
+    return (a->d > b->d) - (a->d < b->d);
+}
+
+/* A date as Elasticsearch reads one from a query: the microseconds it covers, [lo, hi]. */
+typedef struct { int64_t lo, hi; } span_t;
+
+/* Hinnant's days_from_civil / civil_from_days (proleptic Gregorian), for date math. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const int64_t yoe = y - era * 400;
+    const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const int64_t doe = z - era * 146097;
+    const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b < 0) ? q - 1 : q;
+}
+
+static bool looks_like_date(const char *s, size_t n)
+{
+    return n >= 10 && is_digit(s[0]) && is_digit(s[1]) && is_digit(s[2]) && is_digit(s[3]) &&
+           s[4] == '-' && s[7] == '-';
+}
+
+/* RFC 3339 (as timefmt accepts it) or a bare YYYY-MM-DD. The span covers the precision
+ * written: a day, a minute (no seconds), a second (no fraction), or the instant. */
+static bool date_parse(const char *s, size_t n, span_t *out)
+{
+    int64_t us;
+    if (!looks_like_date(s, n))
+        return false;
+    if (n == 10) {
+        char buf[24];
+        memcpy(buf, s, 10);
+        memcpy(buf + 10, "T00:00:00Z", 10);
+        if (timefmt_parse_rfc3339(buf, 20, &us, NULL) != 0)
+            return false;
+        *out = (span_t){us, us + US_PER_DAY - 1};
+        return true;
+    }
+    if (timefmt_parse_rfc3339(s, n, &us, NULL) != 0)
+        return false;
+    int64_t unit = 1;
+    if (n <= 16 || s[16] != ':')
+        unit = 60 * US_PER_SEC;
+    else if (n <= 19 || s[19] != '.')
+        unit = US_PER_SEC;
+    *out = (span_t){us, us + unit - 1};
+    return true;
+}
+
+/* A doc value's date: the instant it names. */
+static bool date_point(const char *s, size_t n, int64_t *us)
+{
+    span_t sp;
+    if (!date_parse(s, n, &sp))
+        return false;
+    *us = sp.lo;
+    return true;
+}
+
+/* Add `k` units to t (calendar arithmetic for months and years, clamping the day). */
+static bool date_add(int64_t t, char unit, int64_t k, int64_t *out)
+{
+    int64_t step;
+    switch (unit) {
+    case 's': step = US_PER_SEC; break;
+    case 'm': step = 60 * US_PER_SEC; break;
+    case 'h': case 'H': step = 3600 * US_PER_SEC; break;
+    case 'd': step = US_PER_DAY; break;
+    case 'w': step = 7 * US_PER_DAY; break;
+    case 'M': case 'y': {
+        int64_t days = floor_div(t, US_PER_DAY), in_day = t - days * US_PER_DAY, y;
+        int m, d;
+        civil_from_days(days, &y, &m, &d);
+        int64_t months = y * 12 + (m - 1) + (unit == 'y' ? k * 12 : k);
+        y = floor_div(months, 12);
+        m = (int)(months - y * 12) + 1;
+        static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+        int last = mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+        if (d > last)
+            d = last;
+        if (y < 0 || y > 9999)
+            return false;
+        *out = days_from_civil(y, m, d) * US_PER_DAY + in_day;
+        return true;
+    }
+    default: return false;
+    }
+    if (k > INT64_MAX / step / 2 || k < -(INT64_MAX / step / 2))
+        return false;
+    *out = t + k * step;
+    return true;
+}
+
+/* Round t down to the start of its unit (weeks start on Monday, as in Elasticsearch). */
+static bool date_floor(int64_t t, char unit, int64_t *out)
+{
+    int64_t days = floor_div(t, US_PER_DAY), y;
+    int m, d;
+    switch (unit) {
+    case 's': *out = floor_div(t, US_PER_SEC) * US_PER_SEC; return true;
+    case 'm': *out = floor_div(t, 60 * US_PER_SEC) * 60 * US_PER_SEC; return true;
+    case 'h': case 'H': *out = floor_div(t, 3600 * US_PER_SEC) * 3600 * US_PER_SEC; return true;
+    case 'd': *out = days * US_PER_DAY; return true;
+    case 'w': /* 1970-01-01 was a Thursday: Mondays are days -3 + 7k */
+        *out = (floor_div(days + 3, 7) * 7 - 3) * US_PER_DAY;
+        return true;
+    case 'M': case 'y':
+        civil_from_days(days, &y, &m, &d);
+        *out = days_from_civil(y, unit == 'y' ? 1 : m, 1) * US_PER_DAY;
+        return true;
+    default: return false;
+    }
+}
+
+/* Date math: ("now" | <date> "||") then any of [+-]<n><unit> and /<unit>, units y M w d h H
+ * m s. Returns 1 and the span, 0 when s is not date math, -1 when it is but is invalid. */
+static int datemath_parse(const char *s, size_t n, int64_t now_us, span_t *out)
+{
+    span_t sp;
+    size_t i;
+    if (n >= 3 && memcmp(s, "now", 3) == 0) {
+        sp = (span_t){now_us, now_us};
+        i = 3;
+    } else {
+        const char *bars = NULL;
+        for (size_t k = 0; k + 1 < n && !bars; k++)
+            if (s[k] == '|' && s[k + 1] == '|')
+                bars = s + k;
+        if (!bars)
+            return 0;
+        if (!date_parse(s, (size_t)(bars - s), &sp))
+            return -1;
+        i = (size_t)(bars - s) + 2;
+    }
+    while (i < n) {
+        char op = s[i++];
+        if (op == '/') {
+            if (i >= n || !date_floor(sp.lo, s[i], &sp.lo) || !date_floor(sp.hi, s[i], &sp.hi) ||
+                !date_add(sp.hi, s[i], 1, &sp.hi))
+                return -1;
+            sp.hi -= 1;
+            i++;
+            continue;
+        }
+        if (op != '+' && op != '-')
+            return -1;
+        int64_t k = 0;
+        size_t start = i;
+        while (i < n && is_digit(s[i]) && k < 100000000)
+            k = k * 10 + (s[i++] - '0');
+        if (i == start || i >= n)
+            return -1;
+        if (op == '-')
+            k = -k;
+        if (!date_add(sp.lo, s[i], k, &sp.lo) || !date_add(sp.hi, s[i], k, &sp.hi))
+            return -1;
+        i++;
+    }
+    *out = sp;
+    return 1;
+}
+
+/* ======================================================================================
+ * JSON tape: the activity read once into a flat array of tokens.
+ *
+ * Objects list their members as key token, value token, key, value...; every token records
+ * where its subtree ends, so siblings are found by jumping. Strings stay in place, escapes
+ * decoded only when a comparison needs them. Malformed input fails the whole parse.
+ * ====================================================================================== */
+
+enum { JT_OBJ, JT_ARR, JT_STR, JT_NUM, JT_TRUE, JT_FALSE, JT_NULL };
+#define JT_STACK 512
+#define JT_NONE UINT32_MAX
+
+typedef struct {
+    uint8_t type;
+    uint8_t esc;        /* JT_STR: contains backslash escapes */
+    uint8_t key;        /* JT_STR: is an object key */
+    uint32_t off, len;  /* JT_STR: bytes between the quotes; JT_NUM: the number's text */
+    uint32_t end;       /* first token after this value's subtree (while open: the parent) */
+} jtok_t;
+
+typedef struct {
+    const char *s;
+    jtok_t *tok;        /* stack (below) or heap (owned when != stack) */
+    uint32_t n, cap;
+    jtok_t stack[JT_STACK];
+} jtape_t;
+
+static void jt_init(jtape_t *t)
+{
+    t->s = NULL;
+    t->tok = t->stack;
+    t->n = 0;
+    t->cap = JT_STACK;
+}
+
+static void jt_release(jtape_t *t)
+{
+    if (t->tok != t->stack)
+        free(t->tok);
+    jt_init(t);
+}
+
+static int jt_push(jtape_t *t, int type, size_t off, size_t len)
+{
+    if (t->n == t->cap) {
+        if (t->cap > UINT32_MAX / 4)
+            return -1;
+        jtok_t *nt = malloc((size_t)t->cap * 2 * sizeof *nt);
+        if (!nt)
+            return -1;
+        memcpy(nt, t->tok, (size_t)t->n * sizeof *nt);
+        if (t->tok != t->stack)
+            free(t->tok);
+        t->tok = nt;
+        t->cap *= 2;
+    }
+    t->tok[t->n] = (jtok_t){(uint8_t)type, 0, 0, (uint32_t)off, (uint32_t)len, t->n + 1};
+    return (int)t->n++;
+}
+
+enum { ST_VALUE, ST_VALUE_OR_CLOSE, ST_KEY, ST_KEY_OR_CLOSE, ST_COLON, ST_COMMA_OR_CLOSE, ST_DONE };
+
+/* Scan a string starting after its opening quote; returns the index of the closing quote
+ * or 0 on error (a string cannot close at index 0). */
+static size_t jt_scan_string(const char *s, size_t len, size_t i, bool *esc)
+{
+    *esc = false;
+    while (i < len) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"')
+            return i;
+        if (c < 0x20)
+            return 0;
+        if (c == '\\') {
+            *esc = true;
+            i++;
+        }
+        i++;
+    }
+    return 0;
+}
+
+static size_t jt_scan_number(const char *s, size_t len, size_t i)
+{
+    while (i < len && (is_digit(s[i]) || s[i] == '-' || s[i] == '+' || s[i] == '.' ||
+                       s[i] == 'e' || s[i] == 'E'))
+        i++;
+    return i;
+}
+
+typedef struct { jtape_t *t; const char *s; size_t len, i; uint32_t open; int st; } jparse_t;
+
+static void jp_after_value(jparse_t *p)
+{
+    p->st = p->open == JT_NONE ? ST_DONE : ST_COMMA_OR_CLOSE;
+}
+
+static int jp_open(jparse_t *p, int type)
+{
+    int idx = jt_push(p->t, type, p->i, 0);
+    if (idx < 0)
+        return -1;
+    p->t->tok[idx].end = p->open;
+    p->open = (uint32_t)idx;
+    p->st = type == JT_OBJ ? ST_KEY_OR_CLOSE : ST_VALUE_OR_CLOSE;
+    p->i++;
+    return 0;
+}
+
+static int jp_close(jparse_t *p, char c)
+{
+    if (p->open == JT_NONE)
+        return -1;
+    jtok_t *o = &p->t->tok[p->open];
+    if ((c == '}') != (o->type == JT_OBJ))
+        return -1;
+    uint32_t parent = o->end;
+    o->end = p->t->n;
+    p->open = parent;
+    p->i++;
+    jp_after_value(p);
+    return 0;
+}
+
+static int jp_string(jparse_t *p, bool key)
+{
+    bool esc;
+    size_t q = jt_scan_string(p->s, p->len, p->i + 1, &esc);
+    if (!q)
+        return -1;
+    int idx = jt_push(p->t, JT_STR, p->i + 1, q - p->i - 1);
+    if (idx < 0)
+        return -1;
+    p->t->tok[idx].esc = esc;
+    p->t->tok[idx].key = key;
+    p->i = q + 1;
+    if (key)
+        p->st = ST_COLON;
+    else
+        jp_after_value(p);
+    return 0;
+}
+
+static int jp_literal(jparse_t *p, const char *word, int type)
+{
+    size_t wn = strlen(word);
+    if (p->len - p->i < wn || memcmp(p->s + p->i, word, wn) != 0)
+        return -1;
+    if (jt_push(p->t, type, p->i, wn) < 0)
+        return -1;
+    p->i += wn;
+    jp_after_value(p);
+    return 0;
+}
+
+static int jp_value(jparse_t *p, char c)
+{
+    if (c == '{')
+        return jp_open(p, JT_OBJ);
+    if (c == '[')
+        return jp_open(p, JT_ARR);
+    if (c == '"')
+        return jp_string(p, false);
+    if (c == 't')
+        return jp_literal(p, "true", JT_TRUE);
+    if (c == 'f')
+        return jp_literal(p, "false", JT_FALSE);
+    if (c == 'n')
+        return jp_literal(p, "null", JT_NULL);
+    if (c != '-' && !is_digit(c))
+        return -1;
+    size_t e = jt_scan_number(p->s, p->len, p->i);
+    if (jt_push(p->t, JT_NUM, p->i, e - p->i) < 0)
+        return -1;
+    p->i = e;
+    jp_after_value(p);
+    return 0;
+}
+
+static int jp_step(jparse_t *p, char c)
+{
+    switch (p->st) {
+    case ST_VALUE_OR_CLOSE:
+        if (c == ']')
+            return jp_close(p, c);
+        return jp_value(p, c);
+    case ST_VALUE:
+        return jp_value(p, c);
+    case ST_KEY_OR_CLOSE:
+        if (c == '}')
+            return jp_close(p, c);
+        return c == '"' ? jp_string(p, true) : -1;
+    case ST_KEY:
+        return c == '"' ? jp_string(p, true) : -1;
+    case ST_COLON:
+        if (c != ':')
+            return -1;
+        p->i++;
+        p->st = ST_VALUE;
+        return 0;
+    case ST_COMMA_OR_CLOSE:
+        if (c == ']' || c == '}')
+            return jp_close(p, c);
+        if (c != ',')
+            return -1;
+        p->i++;
+        p->st = p->t->tok[p->open].type == JT_OBJ ? ST_KEY : ST_VALUE;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* Parse s into t. Returns 0, or -1 (malformed, too large, out of memory). */
+static int jt_parse(jtape_t *t, const char *s, size_t len)
+{
+    if (len >= UINT32_MAX)
+        return -1;
+    jparse_t p = {t, s, len, 0, JT_NONE, ST_VALUE};
+    t->s = s;
+    t->n = 0;
+    while (p.i < len) {
+        char c = s[p.i];
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            p.i++;
+            continue;
+        }
+        if (jp_step(&p, c) < 0)
+            return -1;
+    }
+    return p.st == ST_DONE ? 0 : -1;
+}
+
+/* ---- decoding strings ---- */
+
+typedef struct { char buf[256]; char *heap; } scratch_t;   /* heap: owned, may be NULL */
+
+static void scratch_release(scratch_t *sc)
+{
+    free(sc->heap);
+    sc->heap = NULL;
+}
+
+static int hex4(const char *s, size_t n, size_t i, unsigned *out)
+{
+    if (i + 4 > n)
+        return -1;
+    unsigned v = 0;
+    for (size_t k = i; k < i + 4; k++) {
+        int c = s[k], h;
+        if (is_digit(c))
+            h = c - '0';
+        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+            h = (c | 0x20) - 'a' + 10;
+        else
+            return -1;
+        v = v * 16 + (unsigned)h;
+    }
+    *out = v;
+    return 0;
+}
+
+static size_t put_utf8(char *o, unsigned cp)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | (cp >> 12));
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (cp >> 18));
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Decode one escape at s[i] (the byte after the backslash); returns the bytes consumed. */
+static size_t unescape_one(const char *s, size_t n, size_t i, char *o, size_t *olen)
+{
+    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+    if (i >= n) {
+        *olen = 0;
+        return 0;
+    }
+    const char *hit = s[i] ? strchr(from, s[i]) : NULL;
+    if (hit) {
+        o[0] = to[hit - from];
+        *olen = 1;
+        return 1;
+    }
+    unsigned cp, lo;
+    if (s[i] != 'u' || hex4(s, n, i + 1, &cp) < 0) {
+        o[0] = s[i];   /* not a valid escape: keep the byte (never longer than the input) */
+        *olen = 1;
+        return 1;
+    }
+    size_t used = 5;
+    if (cp >= 0xD800 && cp <= 0xDBFF && i + 11 <= n && s[i + 5] == '\\' && s[i + 6] == 'u' &&
+        hex4(s, n, i + 7, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        used = 11;
+    } else if (cp >= 0xD800 && cp <= 0xDFFF) {
+        cp = 0xFFFD;
+    }
+    *olen = put_utf8(o, cp);
+    return used;
+}
+
+/* The decoded bytes of string token k (never longer than the raw bytes). */
+static sv_t jt_str(const jtape_t *t, uint32_t k, scratch_t *sc)
+{
+    const jtok_t *tk = &t->tok[k];
+    const char *s = t->s + tk->off;
+    size_t n = tk->len;
+    if (!tk->esc)
+        return (sv_t){s, n};
+    char *o = sc->buf;
+    if (n > sizeof sc->buf) {
+        if (!(sc->heap = malloc(n)))
+            return (sv_t){"", 0};
+        o = sc->heap;
+    }
+    size_t w = 0;
+    for (size_t i = 0; i < n;) {
+        if (s[i] != '\\') {
+            o[w++] = s[i++];
+            continue;
+        }
+        size_t olen;
+        i++;
+        i += unescape_one(s, n, i, o + w, &olen);
+        w += olen;
+    }
+    return (sv_t){o, w};
+}
+
+/* ======================================================================================
+ * Compiled form
+ * ====================================================================================== */
+
+enum { Q_ALL, Q_NONE, Q_TERM, Q_TERMS, Q_RANGE, Q_PREFIX, Q_EXISTS, Q_IDS, Q_MATCH, Q_BOOL };
+enum { F_JSON, F_FEED, F_TYPE, F_ACTOR, F_PUBLISHED, F_ID };
+
+typedef struct {
+    int kind;             /* F_* */
+    bool keyword;         /* ".keyword": string values only, exact */
+    char *path;           /* owned; F_JSON only */
+    size_t n;
+} field_t;
+
+/* A query value, converted up front to every type a stored value may have. */
+typedef struct {
+    char *s; size_t n;    /* owned: the text (a number's or boolean's JSON text) */
+    bool has_num; num_t num;
+    bool has_bool, b;
+    bool has_date; span_t date;
+} qval_t;
+
+typedef struct { bool set, incl; qval_t v; } bound_t;
+
+struct query {
+    int kind;             /* Q_* */
+    field_t f;
+    bool ci;              /* term, prefix: case_insensitive */
+    qval_t v;             /* term, prefix; match: the whole query text */
+    qval_t *vals;         /* terms, ids: owned array */
+    size_t nvals;
+    sv_t *sorted;         /* terms, ids: owned array of views into vals[].s, sorted */
+    bool any_date;        /* terms: some value is a date */
+    bound_t lo, hi;       /* range */
+    sv_t *toks;           /* match: owned array of views into tokbuf, lowercase */
+    char *tokbuf;         /* owned */
+    size_t ntoks;
+    size_t need;          /* match: tokens required; bool: should clauses required */
+    bool never;           /* bool/match: need cannot be met */
+    query_t **kid[4];     /* bool: must, filter, should, must_not (owned arrays of owned) */
+    size_t nkid[4];
+};
+
+enum { B_MUST, B_FILTER, B_SHOULD, B_NOT };
+
+static void qval_free(qval_t *v) { free(v->s); }
+
+void query_free(query_t *q)
+{
+    if (!q)
+        return;
+    free(q->f.path);
+    qval_free(&q->v);
+    for (size_t i = 0; i < q->nvals; i++)
+        qval_free(&q->vals[i]);
+    free(q->vals);
+    free(q->sorted);
+    qval_free(&q->lo.v);
+    qval_free(&q->hi.v);
+    free(q->toks);
+    free(q->tokbuf);
+    for (int b = 0; b < 4; b++) {
+        for (size_t i = 0; i < q->nkid[b]; i++)
+            query_free(q->kid[b][i]);
+        free(q->kid[b]);
+    }
+    free(q);
+}
+
+/* ======================================================================================
+ * Compiling
+ * ====================================================================================== */
+
+typedef struct {
+    char *err; size_t errlen;
+    char path[512]; size_t plen;   /* where we are in the request, for messages */
+    int64_t now_us;
+    bool oom;
+} cctx_t;
+
+static size_t path_push(cctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static size_t path_push(cctx_t *c, const char *fmt, ...)
+{
+    size_t old = c->plen;
+    if (c->plen < sizeof c->path - 1) {
+        va_list ap;
+        va_start(ap, fmt);
+        int w = vsnprintf(c->path + c->plen, sizeof c->path - c->plen, fmt, ap);
+        va_end(ap);
+        if (w > 0)
+            c->plen += (size_t)w < sizeof c->path - c->plen ? (size_t)w : sizeof c->path - 1 - c->plen;
+    }
+    return old;
+}
+
+static void path_pop(cctx_t *c, size_t old)
+{
+    c->plen = old;
+    c->path[old] = '\0';
+}
+
+static int fail(cctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(cctx_t *c, const char *fmt, ...)
+{
+    if (c->err && c->errlen) {
+        int w = snprintf(c->err, c->errlen, "%s: ", c->path);
+        if (w >= 0 && (size_t)w < c->errlen) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(c->err + w, c->errlen - (size_t)w, fmt, ap);
+            va_end(ap);
+        }
+    }
+    return -1;
+}
+
+static int fail_oom(cctx_t *c)
+{
+    c->oom = true;
+    return fail(c, "out of memory");
+}
+
+static const char *json_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: case JSON_REAL: return "a number";
+    case JSON_TRUE: case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+static query_t *node_new(cctx_t *c, int kind)
+{
+    query_t *q = calloc(1, sizeof *q);
+    if (!q) {
+        fail_oom(c);
+        return NULL;
+    }
+    q->kind = kind;
+    return q;
+}
+
+/* "boost" is valid wherever Elasticsearch takes it; it must be a number. */
+static int check_boost(cctx_t *c, json_t *v)
+{
+    if (json_is_number(v))
+        return 0;
+    size_t old = path_push(c, ".boost");
+    fail(c, "expected a number, found %s", json_type_name(v));
+    path_pop(c, old);
+    return -1;
+}
+
+static int check_bool(cctx_t *c, const char *key, json_t *v, bool *out)
+{
+    if (json_is_boolean(v)) {
+        *out = json_is_true(v);
+        return 0;
+    }
+    size_t old = path_push(c, ".%s", key);
+    fail(c, "expected true or false, found %s", json_type_name(v));
+    path_pop(c, old);
+    return -1;
+}
+
+/* ---- fields ---- */
+
+static const struct { const char *name; int kind; } stored_fields[] = {
+    {"feed", F_FEED}, {"_index", F_FEED}, {"type", F_TYPE}, {"actor", F_ACTOR},
+    {"actor.id", F_ACTOR}, {"published", F_PUBLISHED}, {"id", F_ID}, {"_id", F_ID},
+};
+
+static int field_compile(cctx_t *c, const char *name, field_t *f)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > MAX_FIELD_LEN)
+        return fail(c, "invalid field name (empty or longer than %d bytes)", MAX_FIELD_LEN);
+    if (strchr(name, '*'))
+        return fail(c, "wildcards in field names are not supported");
+    if (name[0] == '.' || name[n - 1] == '.' || strstr(name, ".."))
+        return fail(c, "invalid field name (empty path segment)");
+    if (n > 8 && memcmp(name + n - 8, ".keyword", 8) == 0) {
+        f->keyword = true;
+        n -= 8;
+    }
+    for (size_t i = 0; i < sizeof stored_fields / sizeof stored_fields[0]; i++) {
+        if (strlen(stored_fields[i].name) == n && memcmp(stored_fields[i].name, name, n) == 0 &&
+            !(f->keyword && stored_fields[i].kind == F_PUBLISHED)) {
+            f->kind = stored_fields[i].kind;
+            return 0;
+        }
+    }
+    f->kind = F_JSON;
+    if (!(f->path = strndup(name, n)))
+        return fail_oom(c);
+    f->n = n;
+    return 0;
+}
+
+/* ---- values ---- */
+
+/* Scale (microseconds per unit) for numbers read as dates: epoch_millis unless "format"
+ * says epoch_second; 0 when the format admits no epoch numbers. */
+typedef struct { int64_t epoch_us; bool strict; } datefmt_t;
+
+static void qval_set_epoch(qval_t *v, datefmt_t fmt)
+{
+    if (!v->has_num || fmt.epoch_us == 0)
+        return;
+    double x = v->num.is_int ? (double)v->num.i * (double)fmt.epoch_us : v->num.d * (double)fmt.epoch_us;
+    if (!(fabs(x) < 9.0e18))
+        return;
+    v->has_date = true;
+    if (v->num.is_int && v->num.i < INT64_MAX / fmt.epoch_us && v->num.i > INT64_MIN / fmt.epoch_us)
+        v->date.lo = v->date.hi = v->num.i * fmt.epoch_us;
+    else
+        v->date = (span_t){(int64_t)ceil(x), (int64_t)floor(x)};  /* empty if not integral */
+}
+
+/* Fill *v from a string, number or boolean (callers check the type). Returns 0, or -1 with
+ * the error written (out of memory; with strict_dates, a string that starts as date math,
+ * "now..." or "...||...", but is not valid date math). */
+static int qval_from_json(cctx_t *c, json_t *j, datefmt_t fmt, bool strict_dates, qval_t *v)
+{
+    char tmp[64];
+    const char *text;
+    size_t n;
+    memset(v, 0, sizeof *v);
+    if (json_is_string(j)) {
+        text = json_string_value(j);
+        n = json_string_length(j);
+    } else if (json_is_integer(j)) {
+        n = (size_t)snprintf(tmp, sizeof tmp, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+        text = tmp;
+    } else if (json_is_real(j)) {
+        double d = json_real_value(j);
+        n = (size_t)snprintf(tmp, sizeof tmp, "%.15g", d);
+        if (strtod(tmp, NULL) != d)
+            n = (size_t)snprintf(tmp, sizeof tmp, "%.17g", d);
+        text = tmp;
+    } else {
+        text = json_is_true(j) ? "true" : "false";
+        n = strlen(text);
+    }
+    if (!(v->s = malloc(n + 1)))
+        return fail_oom(c);
+    memcpy(v->s, text, n);
+    v->s[n] = '\0';
+    v->n = n;
+    v->has_num = num_parse(text, n, &v->num);
+    if (json_is_integer(j))
+        v->num = (num_t){true, json_integer_value(j), (double)json_integer_value(j)};
+    if (json_is_boolean(j) || (n == 4 && !memcmp(text, "true", 4)) ||
+        (n == 5 && !memcmp(text, "false", 5))) {
+        v->has_bool = true;
+        v->b = text[0] == 't';
+    }
+    if (json_is_string(j)) {
+        int dm = datemath_parse(text, n, c->now_us, &v->date);
+        if (dm < 0 && strict_dates)
+            return fail(c, "invalid date math '%s' (units: y M w d h H m s)", text);
+        v->has_date = dm == 1 || date_parse(text, n, &v->date);
+    }
+    if (!v->has_date)
+        qval_set_epoch(v, fmt);
+    return 0;
+}
+
+static bool is_scalar(const json_t *j)
+{
+    return json_is_string(j) || json_is_number(j) || json_is_boolean(j);
+}
+
+static const datefmt_t default_datefmt = {1000, false};   /* strict_date_optional_time||epoch_millis */
+
+/* A scalar query value for `field`; `published` needs a date. Range bounds are strict about
+ * date math. */
+static int value_compile(cctx_t *c, json_t *j, const field_t *f, datefmt_t fmt, qval_t *v)
+{
+    if (!is_scalar(j))
+        return fail(c, "expected a string, number or boolean, found %s", json_type_name(j));
+    if (qval_from_json(c, j, fmt, fmt.strict, v) < 0)
+        return -1;
+    if (f->kind == F_PUBLISHED && !f->keyword && !v->has_date)
+        return fail(c, "expected a date or number");
+    return 0;
+}
+
+/* ---- shapes ---- */
+
+/* body must be an object {field: value} with exactly one field besides any of `extra`
+ * (which are returned in extra_vals, NULL when absent). */
+static int one_field(cctx_t *c, json_t *body, const char *const *extra, json_t **extra_vals,
+                     const char **field, json_t **val)
+{
+    if (!json_is_object(body))
+        return fail(c, "expected an object, found %s", json_type_name(body));
+    const char *k;
+    json_t *v;
+    *field = NULL;
+    json_object_foreach(body, k, v) {
+        size_t e = 0;
+        for (; extra && extra[e]; e++)
+            if (strcmp(k, extra[e]) == 0)
+                break;
+        if (extra && extra[e]) {
+            extra_vals[e] = v;
+            continue;
+        }
+        if (*field)
+            return fail(c, "expected one field, found '%s' and '%s'", *field, k);
+        *field = k;
+        *val = v;
+    }
+    if (!*field)
+        return fail(c, "expected a field");
+    return 0;
+}
+
+/* Walk an options object: each key must be one of `keys`; values land in vals[]. */
+static int options(cctx_t *c, json_t *obj, const char *const *keys, json_t **vals)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) {
+        size_t i = 0;
+        while (keys[i] && strcmp(keys[i], k) != 0)
+            i++;
+        if (!keys[i])
+            return fail(c, "unknown key '%s'", k);
+        vals[i] = v;
+    }
+    return 0;
+}
+
+/* minimum_should_match for `n` optional clauses, as Elasticsearch's
+ * Queries.calculateMinShouldMatch: N, -N, "N", "N%", "-N%"; percentages truncate; the result
+ * is never below 0 and may exceed n (then nothing matches: elastic/elasticsearch#15571). */
+static int msm_compile(cctx_t *c, json_t *v, size_t n, size_t *out)
+{
+    size_t old = path_push(c, ".minimum_should_match");
+    long long spec;
+    bool pct = false;
+    if (json_is_integer(v)) {
+        spec = json_integer_value(v);
+    } else if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        char *end;
+        size_t len = strlen(s);
+        pct = len > 0 && s[len - 1] == '%';
+        errno = 0;
+        spec = strtoll(s, &end, 10);
+        if (end == s || errno || (size_t)(end - s) != len - pct || !(is_digit(s[0]) || s[0] == '-')) {
+            fail(c, "expected an integer or a percentage like \"75%%\", found \"%s\"", s);
+            path_pop(c, old);
+            return -1;
+        }
+    } else {
+        fail(c, "expected an integer or a percentage, found %s", json_type_name(v));
+        path_pop(c, old);
+        return -1;
+    }
+    path_pop(c, old);
+    if (spec > 1000000 || spec < -1000000)
+        spec = spec > 0 ? 1000000 : -1000000;
+    long long calc = pct ? (long long)n * spec / 100 : spec;
+    long long r = calc < 0 ? (long long)n + calc : calc;
+    *out = r < 0 ? 0 : (size_t)r;
+    return 0;
+}
+
+/* ---- clauses ---- */
+
+static query_t *compile_node(cctx_t *c, json_t *j, int depth);
+
+static query_t *c_match_all(cctx_t *c, json_t *body, int kind)
+{
+    static const char *const keys[] = {"boost", NULL};
+    json_t *vals[1] = {NULL};
+    if (!json_is_object(body)) {
+        fail(c, "expected an object, found %s", json_type_name(body));
+        return NULL;
+    }
+    if (options(c, body, keys, vals) < 0 || (vals[0] && check_boost(c, vals[0]) < 0))
+        return NULL;
+    return node_new(c, kind);
+}
+
+/* term: {"f": v} or {"f": {"value": v, "case_insensitive": b, "boost": n}} */
+static int term_body(cctx_t *c, query_t *q, json_t *v, const char *what)
+{
+    json_t *val = v;
+    if (json_is_object(v)) {
+        static const char *const keys[] = {"value", "case_insensitive", "boost", NULL};
+        json_t *o[3] = {NULL, NULL, NULL};
+        if (options(c, v, keys, o) < 0)
+            return -1;
+        if (!o[0])
+            return fail(c, "missing '%s'", what);
+        if ((o[1] && check_bool(c, "case_insensitive", o[1], &q->ci) < 0) ||
+            (o[2] && check_boost(c, o[2]) < 0))
+            return -1;
+        val = o[0];
+        size_t old = path_push(c, ".value");
+        int r = value_compile(c, val, &q->f, default_datefmt, &q->v);
+        path_pop(c, old);
+        return r;
+    }
+    return value_compile(c, val, &q->f, default_datefmt, &q->v);
+}
+
+static query_t *c_term(cctx_t *c, json_t *body, int kind)
+{
+    const char *field;
+    json_t *v;
+    query_t *q = node_new(c, kind);
+    if (!q || one_field(c, body, NULL, NULL, &field, &v) < 0)
+        goto err;
+    size_t old = path_push(c, ".%s", field);
+    if (field_compile(c, field, &q->f) < 0 || term_body(c, q, v, "value") < 0)
+        goto err;
+    if (kind == Q_PREFIX && q->f.kind == F_PUBLISHED && !q->f.keyword) {
+        fail(c, "prefix is not supported on the date field 'published'");
+        goto err;
+    }
+    if (kind == Q_PREFIX && !json_is_string(json_is_object(v) ? json_object_get(v, "value") : v)) {
+        fail(c, "expected a string");
+        goto err;
+    }
+    path_pop(c, old);
+    return q;
+err:
+    query_free(q);
+    return NULL;
+}
+
+static int values_sorted(cctx_t *c, query_t *q)
+{
+    if (q->nvals == 0)
+        return 0;
+    if (!(q->sorted = malloc(q->nvals * sizeof *q->sorted)))
+        return fail_oom(c);
+    for (size_t i = 0; i < q->nvals; i++) {
+        q->sorted[i] = (sv_t){q->vals[i].s, q->vals[i].n};
+        q->any_date |= q->vals[i].has_date;
+    }
+    qsort(q->sorted, q->nvals, sizeof *q->sorted, sv_cmp);
+    return 0;
+}
+
+/* An array of scalars into q->vals (ids: strings only). */
+static int values_compile(cctx_t *c, query_t *q, json_t *arr, bool strings_only)
+{
+    if (!json_is_array(arr)) {
+        if (json_is_object(arr))
+            return fail(c, "terms lookup is not supported; expected an array");
+        return fail(c, "expected an array, found %s", json_type_name(arr));
+    }
+    size_t n = json_array_size(arr);
+    if (n > MAX_TERMS)
+        return fail(c, "too many values (%zu, at most %d)", n, MAX_TERMS);
+    if (n && !(q->vals = calloc(n, sizeof *q->vals)))
+        return fail_oom(c);
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(arr, i);
+        size_t old = path_push(c, "[%zu]", i);
+        int r = strings_only && !json_is_string(e)
+                    ? fail(c, "expected a string, found %s", json_type_name(e))
+                    : value_compile(c, e, &q->f, default_datefmt, &q->vals[i]);
+        q->nvals = i + 1;
+        path_pop(c, old);
+        if (r < 0)
+            return -1;
+    }
+    return values_sorted(c, q);
+}
+
+/* terms: {"f": [v, ...], "boost": n} */
+static query_t *c_terms(cctx_t *c, json_t *body, int kind)
+{
+    static const char *const extra[] = {"boost", NULL};
+    json_t *ev[1] = {NULL};
+    const char *field;
+    json_t *v;
+    query_t *q = node_new(c, kind);
+    if (!q || one_field(c, body, extra, ev, &field, &v) < 0 || (ev[0] && check_boost(c, ev[0]) < 0))
+        goto err;
+    size_t old = path_push(c, ".%s", field);
+    if (field_compile(c, field, &q->f) < 0 || values_compile(c, q, v, false) < 0)
+        goto err;
+    path_pop(c, old);
+    return q;
+err:
+    query_free(q);
+    return NULL;
+}
+
+/* ids: {"values": [...]} */
+static query_t *c_ids(cctx_t *c, json_t *body, int kind)
+{
+    static const char *const keys[] = {"values", "boost", NULL};
+    json_t *o[2] = {NULL, NULL};
+    query_t *q = node_new(c, kind);
+    if (!q)
+        return NULL;
+    q->f.kind = F_ID;
+    if (!json_is_object(body)) {
+        fail(c, "expected an object, found %s", json_type_name(body));
+        goto err;
+    }
+    if (options(c, body, keys, o) < 0 || (o[1] && check_boost(c, o[1]) < 0))
+        goto err;
+    if (!o[0]) {
+        fail(c, "missing 'values'");
+        goto err;
+    }
+    size_t old = path_push(c, ".values");
+    if (values_compile(c, q, o[0], true) < 0)
+        goto err;
+    path_pop(c, old);
+    return q;
+err:
+    query_free(q);
+    return NULL;
+}
+
+/* exists: {"field": "name"} */
+static query_t *c_exists(cctx_t *c, json_t *body, int kind)
+{
+    static const char *const keys[] = {"field", "boost", NULL};
+    json_t *o[2] = {NULL, NULL};
+    query_t *q = node_new(c, kind);
+    if (!q)
+        return NULL;
+    if (!json_is_object(body)) {
+        fail(c, "expected an object, found %s", json_type_name(body));
+        goto err;
+    }
+    if (options(c, body, keys, o) < 0 || (o[1] && check_boost(c, o[1]) < 0))
+        goto err;
+    if (!o[0] || !json_is_string(o[0])) {
+        fail(c, o[0] ? "'field' must be a string" : "missing 'field'");
+        goto err;
+    }
+    size_t old = path_push(c, ".field");
+    if (field_compile(c, json_string_value(o[0]), &q->f) < 0)
+        goto err;
+    path_pop(c, old);
+    return q;
+err:
+    query_free(q);
+    return NULL;
+}
+
+/* "format": "a||b" of the formats we read: RFC 3339 ones and epoch_millis/epoch_second. */
+static int datefmt_compile(cctx_t *c, json_t *v, datefmt_t *fmt)
+{
+    static const char *const known[] = {"strict_date_optional_time", "date_optional_time",
+                                        "strict_date_time", "date_time", "epoch_millis",
+                                        "epoch_second", NULL};
+    size_t old = path_push(c, ".format");
+    if (!json_is_string(v)) {
+        fail(c, "expected a string, found %s", json_type_name(v));
+        path_pop(c, old);
+        return -1;
+    }
+    fmt->epoch_us = 0;
+    const char *s = json_string_value(v);
+    while (*s) {
+        const char *bar = strstr(s, "||");
+        size_t n = bar ? (size_t)(bar - s) : strlen(s), i = 0;
+        while (known[i] && (strlen(known[i]) != n || memcmp(known[i], s, n) != 0))
+            i++;
+        if (!known[i]) {
+            fail(c, "unsupported date format '%.*s' (supported: strict_date_optional_time, "
+                    "date_optional_time, strict_date_time, date_time, epoch_millis, epoch_second)",
+                 (int)n, s);
+            path_pop(c, old);
+            return -1;
+        }
+        if (fmt->epoch_us == 0 && strncmp(s, "epoch_", 6) == 0)
+            fmt->epoch_us = s[6] == 'm' ? 1000 : US_PER_SEC;
+        s += n + (bar ? 2 : 0);
+    }
+    path_pop(c, old);
+    return 0;
+}
+
+static int bound_compile(cctx_t *c, const query_t *q, const char *key, json_t *v, datefmt_t fmt,
+                         bound_t *b, bool incl)
+{
+    if (json_is_null(v))
+        return 0;   /* Elasticsearch: a null bound is unbounded */
+    if (b->set)
+        return fail(c, "both '%s' and '%s' given", incl ? "gt" : "gte", key);
+    size_t old = path_push(c, ".%s", key);
+    int r;
+    if (!json_is_string(v) && !json_is_number(v))
+        r = fail(c, q->f.kind == F_PUBLISHED ? "expected a date or number, found %s"
+                                              : "expected a string or number, found %s",
+                 json_type_name(v));
+    else
+        r = value_compile(c, v, &q->f, fmt, &b->v);
+    path_pop(c, old);
+    b->set = r == 0;
+    b->incl = incl;
+    return r;
+}
+
+/* range: {"f": {"gt"|"gte"|"lt"|"lte": v, "format": s, "boost": n}} */
+static query_t *c_range(cctx_t *c, json_t *body, int kind)
+{
+    static const char *const keys[] = {"gt", "gte", "lt", "lte", "format", "boost", NULL};
+    json_t *o[6] = {NULL};
+    const char *field;
+    json_t *v;
+    datefmt_t fmt = {1000, true};
+    query_t *q = node_new(c, kind);
+    if (!q || one_field(c, body, NULL, NULL, &field, &v) < 0)
+        goto err;
+    size_t old = path_push(c, ".%s", field);
+    if (field_compile(c, field, &q->f) < 0)
+        goto err;
+    if (!json_is_object(v)) {
+        fail(c, "expected an object with gt, gte, lt or lte, found %s", json_type_name(v));
+        goto err;
+    }
+    if (options(c, v, keys, o) < 0 || (o[4] && datefmt_compile(c, o[4], &fmt) < 0) ||
+        (o[5] && check_boost(c, o[5]) < 0))
+        goto err;
+    if ((o[0] && bound_compile(c, q, "gt", o[0], fmt, &q->lo, false) < 0) ||
+        (o[1] && bound_compile(c, q, "gte", o[1], fmt, &q->lo, true) < 0) ||
+        (o[2] && bound_compile(c, q, "lt", o[2], fmt, &q->hi, false) < 0) ||
+        (o[3] && bound_compile(c, q, "lte", o[3], fmt, &q->hi, true) < 0))
+        goto err;
+    path_pop(c, old);
+    return q;
+err:
+    query_free(q);
+    return NULL;
+}
+
+/* Lowercased tokens of text into q->toks. */
+static int tokenize_query(cctx_t *c, query_t *q, const char *s, size_t n)
+{
+    if (!(q->tokbuf = malloc(n + 1)) || !(q->toks = malloc((n / 2 + 1) * sizeof *q->toks)))
+        return fail_oom(c);
+    size_t w = 0;
+    for (size_t i = 0; i < n;) {
+        if (!is_tok_byte((unsigned char)s[i])) {
+            i++;
+            continue;
+        }
+        size_t start = w;
+        while (i < n && is_tok_byte((unsigned char)s[i]))
+            q->tokbuf[w++] = (char)ascii_lower((unsigned char)s[i++]);
+        if (q->ntoks == MAX_MATCH_TOKENS)
+            return fail(c, "too many terms in the query text (at most %d)", MAX_MATCH_TOKENS);
+        q->toks[q->ntoks++] = (sv_t){q->tokbuf + start, w - start};
+    }
+    return 0;
+}
+
+/* After the options: operator, minimum_should_match, zero_terms_query decide `need`. */
+static int match_finish(cctx_t *c, query_t *q, json_t *op, json_t *msm, json_t *ztq)
+{
+    bool and_op = false, zero_all = false;
+    if (op) {
+        const char *s = json_is_string(op) ? json_string_value(op) : "";
+        if (strcasecmp(s, "and") && strcasecmp(s, "or")) {
+            size_t old = path_push(c, ".operator");
+            fail(c, "expected \"or\" or \"and\"");
+            path_pop(c, old);
+            return -1;
+        }
+        and_op = strcasecmp(s, "and") == 0;
+    }
+    if (ztq) {
+        const char *s = json_is_string(ztq) ? json_string_value(ztq) : "";
+        if (strcasecmp(s, "none") && strcasecmp(s, "all")) {
+            size_t old = path_push(c, ".zero_terms_query");
+            fail(c, "expected \"none\" or \"all\"");
+            path_pop(c, old);
+            return -1;
+        }
+        zero_all = strcasecmp(s, "all") == 0;
+    }
+    q->need = and_op ? q->ntoks : 1;
+    if (msm && !and_op) {
+        if (msm_compile(c, msm, q->ntoks, &q->need) < 0)
+            return -1;
+        if (q->need == 0)
+            q->need = 1;   /* a pure disjunction needs one (Lucene BooleanQuery) */
+    } else if (msm && msm_compile(c, msm, q->ntoks, &(size_t){0}) < 0) {
+        return -1;
+    }
+    q->never = q->need > q->ntoks;
+    if (q->ntoks == 0)   /* the analyzer left nothing: zero_terms_query decides */
+        q->kind = zero_all ? Q_ALL : Q_NONE;
+    return 0;
+}
+
+/* match: {"f": text} or {"f": {"query": text, "operator", "minimum_should_match",
+ * "zero_terms_query", "boost"}}. On `published` and on ".keyword" fields it is a term query,
+ * as Elasticsearch does for non-text fields. */
+static query_t *c_match(cctx_t *c, json_t *body, int kind)
+{
+    static const char *const keys[] = {"query", "operator", "minimum_should_match",
+                                       "zero_terms_query", "boost", NULL};
+    json_t *o[5] = {NULL};
+    const char *field;
+    json_t *v;
+    query_t *q = node_new(c, kind);
+    if (!q || one_field(c, body, NULL, NULL, &field, &v) < 0)
+        goto err;
+    size_t old = path_push(c, ".%s", field);
+    if (field_compile(c, field, &q->f) < 0)
+        goto err;
+    if (json_is_object(v)) {
+        if (options(c, v, keys, o) < 0 || (o[4] && check_boost(c, o[4]) < 0))
+            goto err;
+        if (!o[0]) {
+            fail(c, "missing 'query'");
+            goto err;
+        }
+        size_t old2 = path_push(c, ".query");
+        int r = value_compile(c, o[0], &q->f, default_datefmt, &q->v);
+        path_pop(c, old2);
+        if (r < 0)
+            goto err;
+    } else if (value_compile(c, v, &q->f, default_datefmt, &q->v) < 0) {
+        goto err;
+    }
+    if (q->f.kind == F_PUBLISHED || q->f.keyword) {
+        q->kind = Q_TERM;
+    } else if (tokenize_query(c, q, q->v.s, q->v.n) < 0 || match_finish(c, q, o[1], o[2], o[3]) < 0) {
+        goto err;
+    }
+    path_pop(c, old);
+    return q;
+err:
+    query_free(q);
+    return NULL;
+}
+
+/* One bool occurrence: an object or an array of objects. */
+static int bool_kids(cctx_t *c, query_t *q, int b, json_t *v, int depth)
+{
+    bool arr = json_is_array(v);
+    size_t n = arr ? json_array_size(v) : 1;
+    if (!arr && !json_is_object(v))
+        return fail(c, "expected an object or an array, found %s", json_type_name(v));
+    if (n && !(q->kid[b] = calloc(n, sizeof *q->kid[b])))
+        return fail_oom(c);
+    for (size_t i = 0; i < n; i++) {
+        size_t old = arr ? path_push(c, "[%zu]", i) : c->plen;
+        query_t *k = compile_node(c, arr ? json_array_get(v, i) : v, depth + 1);
+        if (!k)
+            return -1;
+        q->kid[b][q->nkid[b]++] = k;
+        path_pop(c, old);
+    }
+    return 0;
+}
+
+/* bool: must, filter, should, must_not, minimum_should_match, boost. Which should clauses
+ * are needed follows the bool query reference: minimum_should_match defaults to 1 when there
+ * are should clauses and no must or filter, else 0; without must or filter at least one
+ * should must match even when it says 0 (elastic/elasticsearch#52735); more than there are
+ * should clauses matches nothing (elastic/elasticsearch#15571, #21844); a bool with no
+ * clauses at all matches everything. */
+static query_t *c_bool(cctx_t *c, json_t *body, int kind, int depth)
+{
+    static const char *const keys[] = {"must", "filter", "should", "must_not",
+                                       "minimum_should_match", "boost", NULL};
+    json_t *o[6] = {NULL};
+    query_t *q = node_new(c, kind);
+    if (!q)
+        return NULL;
+    if (!json_is_object(body)) {
+        fail(c, "expected an object, found %s", json_type_name(body));
+        goto err;
+    }
+    if (options(c, body, keys, o) < 0 || (o[5] && check_boost(c, o[5]) < 0))
+        goto err;
+    for (int b = 0; b < 4; b++) {
+        if (!o[b])
+            continue;
+        size_t old = path_push(c, ".%s", keys[b]);
+        if (bool_kids(c, q, b, o[b], depth) < 0)
+            goto err;
+        path_pop(c, old);
+    }
+    size_t nreq = q->nkid[B_MUST] + q->nkid[B_FILTER], nshould = q->nkid[B_SHOULD];
+    q->need = nshould > 0 && nreq == 0;
+    if (o[4] && msm_compile(c, o[4], nshould, &q->need) < 0)
+        goto err;
+    if (nshould > 0 && nreq == 0 && q->need == 0)
+        q->need = 1;
+    q->never = q->need > nshould && nreq + nshould + q->nkid[B_NOT] > 0;
+    return q;
+err:
+    query_free(q);
+    return NULL;
+}
+
+typedef query_t *clause_fn(cctx_t *c, json_t *body, int kind);
+
+static const struct { const char *name; clause_fn *fn; int kind; } clauses[] = {
+    {"match_all", c_match_all, Q_ALL}, {"match_none", c_match_all, Q_NONE},
+    {"term", c_term, Q_TERM},          {"terms", c_terms, Q_TERMS},
+    {"range", c_range, Q_RANGE},       {"prefix", c_term, Q_PREFIX},
+    {"exists", c_exists, Q_EXISTS},    {"ids", c_ids, Q_IDS},
+    {"match", c_match, Q_MATCH},
+};
+
+static query_t *compile_node(cctx_t *c, json_t *j, int depth)
+{
+    if (depth > QUERY_MAX_DEPTH) {
+        fail(c, "query nested deeper than %d", QUERY_MAX_DEPTH);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        fail(c, "expected a query object, found %s", json_type_name(j));
+        return NULL;
+    }
+    if (json_object_size(j) != 1) {
+        fail(c, json_object_size(j) ? "expected one query type, found %zu keys"
+                                    : "empty query object (expected one query type)",
+             json_object_size(j));
+        return NULL;
+    }
+    const char *name = json_object_iter_key(json_object_iter(j));
+    json_t *body = json_object_iter_value(json_object_iter(j));
+    size_t n = sizeof clauses / sizeof clauses[0], i = 0;
+    while (i < n && strcmp(name, clauses[i].name) != 0)
+        i++;
+    if (i == n && strcmp(name, "bool") != 0) {
+        fail(c, "unknown query type '%s'", name);
+        return NULL;
+    }
+    size_t old = path_push(c, ".%s", name);
+    query_t *q = i < n ? clauses[i].fn(c, body, clauses[i].kind) : c_bool(c, body, Q_BOOL, depth);
+    if (q)
+        path_pop(c, old);
+    return q;
+}
+
+int query_compile(json_t *q, query_t **out, char *err, size_t errlen)
+{
+    cctx_t c = {.err = err, .errlen = errlen, .now_us = timefmt_now_us()};
+    memcpy(c.path, "query", 6);
+    c.plen = 5;
+    if (err && errlen)
+        err[0] = '\0';
+    *out = compile_node(&c, q, 1);
+    return *out ? 0 : -1;
+}
+
+/* Nesting depth of JSON text, strings skipped; stops counting past `limit`. */
+static int json_text_depth(const char *s, size_t len, int limit)
+{
+    int depth = 0, max = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < len && max <= limit; i++) {
+        char ch = s[i];
+        if (in_str) {
+            if (ch == '\\')
+                i++;
+            else if (ch == '"')
+                in_str = false;
+        } else if (ch == '"') {
+            in_str = true;
+        } else if (ch == '{' || ch == '[') {
+            if (++depth > max)
+                max = depth;
+        } else if (ch == '}' || ch == ']') {
+            depth--;
+        }
+    }
+    return max;
+}
+
+int query_compile_text(const char *text, size_t len, query_t **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (json_text_depth(text, len, QUERY_MAX_DEPTH) > QUERY_MAX_DEPTH) {
+        snprintf(err, errlen, "query: JSON nested deeper than %d", QUERY_MAX_DEPTH);
+        return -1;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!j) {
+        snprintf(err, errlen, "query: malformed JSON at line %d column %d: %s", je.line,
+                 je.column, je.text);
+        return -1;
+    }
+    int r = query_compile(j, out, err, errlen);
+    json_decref(j);
+    return r;
+}
+
+/* ======================================================================================
+ * Matching
+ * ====================================================================================== */
+
+typedef struct {
+    const store_rec_t *rec;
+    int parsed;           /* 0: not yet; 1: tape holds an object; -1: unusable */
+    jtape_t tape;
+} mctx_t;
+
+static bool doc_ready(mctx_t *m)
+{
+    if (m->parsed == 0) {
+        jt_init(&m->tape);
+        bool ok = m->rec->json && jt_parse(&m->tape, m->rec->json, m->rec->json_len) == 0 &&
+                  m->tape.n > 0 && m->tape.tok[0].type == JT_OBJ;
+        m->parsed = ok ? 1 : -1;
+    }
+    return m->parsed == 1;
+}
+
+/* One value of a field, as the clauses see it. */
+enum { DV_STR, DV_NUM, DV_BOOL, DV_NULL, DV_OBJ, DV_DATE };
+typedef struct {
+    int type;
+    sv_t s;               /* DV_STR: decoded bytes; DV_NUM: the number's text */
+    bool b;               /* DV_BOOL */
+    int64_t us;           /* DV_DATE */
+    uint32_t tok;         /* DV_OBJ: tape index (for exists) */
+} dval_t;
+
+/* Return true to stop (the clause is decided). */
+typedef bool value_fn(const query_t *q, mctx_t *m, const dval_t *v, void *st);
+
+static bool visit_token(const query_t *q, mctx_t *m, uint32_t k, value_fn *fn, void *st)
+{
+    const jtok_t *t = &m->tape.tok[k];
+    dval_t v = {.tok = k};
+    scratch_t sc = {.heap = NULL};
+    switch (t->type) {
+    case JT_STR: v.type = DV_STR; v.s = jt_str(&m->tape, k, &sc); break;
+    case JT_NUM: v.type = DV_NUM; v.s = (sv_t){m->tape.s + t->off, t->len}; break;
+    case JT_TRUE: case JT_FALSE: v.type = DV_BOOL; v.b = t->type == JT_TRUE; break;
+    case JT_OBJ: v.type = DV_OBJ; break;
+    default: v.type = DV_NULL; break;
+    }
+    if (q->f.keyword && v.type != DV_STR)
+        return false;
+    bool stop = fn(q, m, &v, st);
+    scratch_release(&sc);
+    return stop;
+}
+
+/* Every value at node k, arrays (nested ones too) flattened. */
+static bool visit_values(const query_t *q, mctx_t *m, uint32_t k, value_fn *fn, void *st)
+{
+    const jtok_t *tok = m->tape.tok;
+    if (tok[k].type != JT_ARR)
+        return visit_token(q, m, k, fn, st);
+    for (uint32_t i = k + 1; i < tok[k].end;) {
+        if (tok[i].type == JT_ARR) {
+            i++;   /* descend: its elements follow */
+            continue;
+        }
+        if (visit_token(q, m, i, fn, st))
+            return true;
+        i = tok[i].end;
+    }
+    return false;
+}
+
+static bool visit_path(const query_t *q, mctx_t *m, uint32_t k, const char *path, size_t n,
+                       value_fn *fn, void *st);
+
+/* Members of object k whose key is `path` or a dotted prefix of it. */
+static bool visit_object(const query_t *q, mctx_t *m, uint32_t k, const char *path, size_t n,
+                         value_fn *fn, void *st)
+{
+    const jtok_t *tok = m->tape.tok;
+    for (uint32_t i = k + 1; i < tok[k].end; i = tok[i + 1].end) {
+        scratch_t sc = {.heap = NULL};
+        sv_t key = jt_str(&m->tape, i, &sc);
+        bool hit = key.n <= n && (key.n == n || path[key.n] == '.') && key.n > 0 &&
+                   memcmp(key.p, path, key.n) == 0;
+        size_t used = key.n;
+        scratch_release(&sc);
+        if (!hit)
+            continue;
+        bool stop = used == n ? visit_values(q, m, i + 1, fn, st)
+                              : visit_path(q, m, i + 1, path + used + 1, n - used - 1, fn, st);
+        if (stop)
+            return true;
+    }
+    return false;
+}
+
+static bool visit_path(const query_t *q, mctx_t *m, uint32_t k, const char *path, size_t n,
+                       value_fn *fn, void *st)
+{
+    const jtok_t *tok = m->tape.tok;
+    if (tok[k].type == JT_OBJ)
+        return visit_object(q, m, k, path, n, fn, st);
+    if (tok[k].type != JT_ARR)
+        return false;
+    for (uint32_t i = k + 1; i < tok[k].end;) {
+        if (tok[i].type == JT_ARR) {
+            i++;
+            continue;
+        }
+        if (tok[i].type == JT_OBJ && visit_object(q, m, i, path, n, fn, st))
+            return true;
+        i = tok[i].end;
+    }
+    return false;
+}
+
+static bool visit_str(const query_t *q, mctx_t *m, const char *s, size_t n, value_fn *fn, void *st)
+{
+    dval_t v = {.type = DV_STR, .s = {s ? s : "", s ? n : 0}};
+    return fn(q, m, &v, st);
+}
+
+/* Call fn on every value of q's field; true when fn stopped the walk. */
+static bool for_each_value(const query_t *q, mctx_t *m, value_fn *fn, void *st)
+{
+    const store_rec_t *r = m->rec;
+    switch (q->f.kind) {
+    case F_FEED: return visit_str(q, m, r->feed, r->feed_len, fn, st);
+    case F_ID: return visit_str(q, m, r->id, r->id_len, fn, st);
+    case F_ACTOR: return r->actor_len > 0 && visit_str(q, m, r->actor, r->actor_len, fn, st);
+    case F_PUBLISHED: {
+        dval_t v = {.type = DV_DATE, .us = r->published_us};
+        return fn(q, m, &v, st);
+    }
+    case F_TYPE:
+        for (size_t i = 0; i < r->types_len;) {
+            const char *sep = memchr(r->types + i, STORE_TYPE_SEP, r->types_len - i);
+            size_t e = sep ? (size_t)(sep - r->types) : r->types_len;
+            if (e > i && visit_str(q, m, r->types + i, e - i, fn, st))
+                return true;
+            i = e + 1;
+        }
+        return false;
+    default:
+        return doc_ready(m) && visit_path(q, m, 0, q->f.path, q->f.n, fn, st);
+    }
+}
+
+/* ---- per-clause value tests ---- */
+
+static bool str_date(const query_t *q, const sv_t *s, int64_t *us)
+{
+    return !q->f.keyword && date_point(s->p, s->n, us);
+}
+
+/* Does value v equal query value qv (converted to v's type)? */
+static bool value_eq(const query_t *q, const dval_t *v, const qval_t *qv)
+{
+    num_t x;
+    int64_t us;
+    switch (v->type) {
+    case DV_STR:
+        if (bytes_eq(v->s.p, v->s.n, qv->s, qv->n, q->ci))
+            return true;
+        return qv->has_date && str_date(q, &v->s, &us) && us >= qv->date.lo && us <= qv->date.hi;
+    case DV_NUM: return qv->has_num && num_parse(v->s.p, v->s.n, &x) && num_cmp(&x, &qv->num) == 0;
+    case DV_BOOL: return qv->has_bool && v->b == qv->b;
+    case DV_DATE: return qv->has_date && v->us >= qv->date.lo && v->us <= qv->date.hi;
+    default: return false;
+    }
+}
+
+static bool t_term(const query_t *q, mctx_t *m, const dval_t *v, void *st)
+{
+    return value_eq(q, v, &q->v);
+}
+
+static bool t_terms(const query_t *q, mctx_t *m, const dval_t *v, void *st)
+{
+    if (v->type == DV_STR) {
+        if (sv_bsearch(q->sorted, q->nvals, v->s.p, v->s.n))
+            return true;
+        int64_t us;
+        if (!q->any_date || !str_date(q, &v->s, &us))
+            return false;
+    }
+    for (size_t i = 0; i < q->nvals; i++)
+        if (v->type != DV_STR ? value_eq(q, v, &q->vals[i])
+                              : (q->vals[i].has_date && value_eq(q, v, &q->vals[i])))
+            return true;
+    return false;
+}
+
+static bool t_prefix(const query_t *q, mctx_t *m, const dval_t *v, void *st)
+{
+    return v->type == DV_STR && v->s.n >= q->v.n && bytes_eq(v->s.p, q->v.n, q->v.s, q->v.n, q->ci);
+}
+
+/* exists: a value that is not null; an object exists when something non-null is inside. */
+static bool t_exists(const query_t *q, mctx_t *m, const dval_t *v, void *st)
+{
+    if (v->type != DV_OBJ)
+        return v->type != DV_NULL;
+    const jtok_t *tok = m->tape.tok;
+    for (uint32_t i = v->tok + 1; i < tok[v->tok].end; i++)
+        if (tok[i].type != JT_OBJ && tok[i].type != JT_ARR && tok[i].type != JT_NULL && !tok[i].key)
+            return true;
+    return false;
+}
+
+/* Compare value v against bound b: <0, 0, >0, or 2 when they cannot be compared. lower says
+ * which end of a date span applies. */
+static int bound_cmp(const query_t *q, const dval_t *v, const bound_t *b, bool lower, int64_t *sdate,
+                     int *sdate_state)
+{
+    const qval_t *bv = &b->v;
+    num_t x;
+    int64_t edge = lower ? (b->incl ? bv->date.lo : bv->date.hi) : (b->incl ? bv->date.hi : bv->date.lo);
+    switch (v->type) {
+    case DV_DATE:
+        return bv->has_date ? (v->us > edge) - (v->us < edge) : 2;
+    case DV_NUM:
+        return bv->has_num && num_parse(v->s.p, v->s.n, &x) ? num_cmp(&x, &bv->num) : 2;
+    case DV_BOOL:
+        return bv->has_bool ? (int)v->b - (int)bv->b : 2;
+    case DV_STR:
+        if (bv->has_date) {
+            if (*sdate_state == 0)
+                *sdate_state = str_date(q, &v->s, sdate) ? 1 : -1;
+            if (*sdate_state == 1)
+                return (*sdate > edge) - (*sdate < edge);
+        }
+        return bytes_cmp(v->s.p, v->s.n, bv->s, bv->n);
+    default:
+        return 2;
+    }
+}
+
+static bool t_range(const query_t *q, mctx_t *m, const dval_t *v, void *st)
+{
+    if (v->type == DV_NULL || v->type == DV_OBJ)
+        return false;
+    int64_t sdate = 0;
+    int sdate_state = 0;
+    if (q->lo.set) {
+        int r = bound_cmp(q, v, &q->lo, true, &sdate, &sdate_state);
+        if (r == 2 || r < 0 || (r == 0 && !q->lo.incl))
+            return false;
+    }
+    if (q->hi.set) {
+        int r = bound_cmp(q, v, &q->hi, false, &sdate, &sdate_state);
+        if (r == 2 || r > 0 || (r == 0 && !q->hi.incl))
+            return false;
+    }
+    return true;
+}
+
+typedef struct { uint8_t *seen; size_t count; } match_st_t;
+
+static bool t_match(const query_t *q, mctx_t *m, const dval_t *v, void *stp)
+{
+    match_st_t *st = stp;
+    if (v->type != DV_STR) {
+        if (!value_eq(q, v, &q->v))
+            return false;
+        st->count = q->ntoks;   /* the whole query equals a non-text value */
+        return true;
+    }
+    const char *s = v->s.p;
+    for (size_t i = 0, n = v->s.n; i < n;) {
+        if (!is_tok_byte((unsigned char)s[i])) {
+            i++;
+            continue;
+        }
+        size_t start = i;
+        while (i < n && is_tok_byte((unsigned char)s[i]))
+            i++;
+        for (size_t t = 0; t < q->ntoks; t++)
+            if (!st->seen[t] && bytes_eq(s + start, i - start, q->toks[t].p, q->toks[t].n, true)) {
+                st->seen[t] = 1;
+                if (++st->count >= q->need)
+                    return true;
+            }
+    }
+    return false;
+}
+
+static bool eval(const query_t *q, mctx_t *m);
+
+static bool eval_bool(const query_t *q, mctx_t *m)
+{
+    if (q->never)
+        return false;
+    for (int b = B_FILTER; b >= B_MUST; b--)
+        for (size_t i = 0; i < q->nkid[b]; i++)
+            if (!eval(q->kid[b][i], m))
+                return false;
+    for (size_t i = 0; i < q->nkid[B_NOT]; i++)
+        if (eval(q->kid[B_NOT][i], m))
+            return false;
+    size_t got = 0, left = q->nkid[B_SHOULD];
+    for (size_t i = 0; got < q->need && i < q->nkid[B_SHOULD]; i++, left--) {
+        if (got + left < q->need)
+            return false;
+        got += eval(q->kid[B_SHOULD][i], m);
+    }
+    return got >= q->need;
+}
+
+static bool eval(const query_t *q, mctx_t *m)
+{
+    switch (q->kind) {
+    case Q_ALL: return true;
+    case Q_NONE: return false;
+    case Q_TERM: return for_each_value(q, m, t_term, NULL);
+    case Q_TERMS: return for_each_value(q, m, t_terms, NULL);
+    case Q_PREFIX: return for_each_value(q, m, t_prefix, NULL);
+    case Q_EXISTS: return for_each_value(q, m, t_exists, NULL);
+    case Q_RANGE: return for_each_value(q, m, t_range, NULL);
+    case Q_IDS: return sv_bsearch(q->sorted, q->nvals, m->rec->id, m->rec->id_len);
+    case Q_MATCH: {
+        if (q->never)
+            return false;
+        uint8_t seen[MAX_MATCH_TOKENS];
+        memset(seen, 0, q->ntoks);
+        match_st_t st = {seen, 0};
+        for_each_value(q, m, t_match, &st);
+        return st.count >= q->need;
+    }
+    case Q_BOOL: return eval_bool(q, m);
+    default: return false;
+    }
+}
+
+int query_match(const query_t *q, const store_rec_t *rec)
+{
+    mctx_t m = {.rec = rec, .parsed = 0};
+    bool r = eval(q, &m);
+    if (m.parsed != 0)
+        jt_release(&m.tape);
+    return r;
+}

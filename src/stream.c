@@ -1,0 +1,650 @@
+/* stream.c -- GET /stream: history as of a snapshot, then live changes, exactly once per
+ * version, over SSE or NDJSON. One hub per event-loop worker fans new changes out to the
+ * streams that wait at the head; every other stream reads the store itself in bounded
+ * batches when h2o asks for more. See stream.h for the design. */
+#include "stream.h"
+#include "eventid.h"
+#include "log.h"
+#include "sse.h"
+#include "streamreq.h"
+#include "timefmt.h"
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define FILL_TARGET (64 * 1024)   /* bytes handed to one h2o_send */
+#define VISIT_BUDGET 16384        /* records examined per fill before yielding to the loop */
+#define HUB_ARENA_BYTES (8u << 20)
+#define HUB_MAX_ENTRIES 4096
+
+enum { PHASE_HISTORY, PHASE_LIVE, PHASE_DONE };
+
+typedef struct {
+    store_rec_t rec;               /* pointers into the hub arena */
+    const char *frame;             /* the SSE frame, ready to copy */
+    size_t frame_len;
+} hub_entry_t;
+
+struct stream_hub {
+    h2o_context_t *ctx;
+    store_t *st;
+    const stream_settings_t *set;
+    h2o_timeout_t poll_timeout, heartbeat_timeout, write_timeout;
+    h2o_timeout_entry_t poll_entry;
+    h2o_linklist_t streams;        /* every open stream */
+    h2o_linklist_t waiting;        /* idle streams caught up with the change log */
+    uint64_t seq;                  /* the change log is distributed up to here */
+    char *arena;                   /* owned, HUB_ARENA_BYTES, allocated on first use */
+    size_t arena_len;
+    hub_entry_t *entries;          /* owned, HUB_MAX_ENTRIES */
+    size_t nentries;
+    uint64_t batch_last;           /* last seq copied into the batch */
+    sse_buf_t frame;               /* scratch for framing */
+    size_t with_end;               /* open streams that have an end time */
+    int shutting_down;
+    size_t open;
+    stream_counters_t c;
+    _Atomic uint64_t last_tick_ms;
+};
+
+typedef struct {
+    h2o_generator_t super;         /* first: h2o hands it back to proceed/stop */
+    h2o_req_t *req;                /* borrowed; NULL once ended or stopped: never touch it then */
+    stream_hub_t *hub;
+    streamreq_t p;                 /* owned */
+    int phase;
+    uint64_t s0;                   /* snapshot head of the history part */
+    store_tpos_t hpos;             /* last time-index position examined */
+    uint64_t bookmark;             /* last change-log seq examined (live part) */
+    sse_buf_t out[2];              /* owned: out[cur] is filled, the other is lent to h2o */
+    int cur, inflight, finishing, counted;
+    size_t visited;
+    h2o_linklist_t all_link, wait_link;
+    h2o_timeout_entry_t heartbeat_entry, write_entry, defer_entry;
+} stream_t;
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void unlink_timer(h2o_timeout_entry_t *e)
+{
+    if (h2o_timeout_is_linked(e))
+        h2o_timeout_unlink(e);
+}
+
+static void unlink_list(h2o_linklist_t *l)
+{
+    if (h2o_linklist_is_linked(l))
+        h2o_linklist_unlink(l);
+}
+
+/* Forget the request: after this the stream is only memory waiting for the pool's dispose. */
+static void stream_detach(stream_t *s)
+{
+    stream_hub_t *hub = s->hub;
+    if (s->counted) {
+        s->counted = 0;
+        hub->open--;
+        hub->c.closed++;
+        hub->with_end -= s->p.has_end;
+        atomic_fetch_sub(hub->set->open_streams, 1);
+    }
+    unlink_list(&s->all_link);
+    unlink_list(&s->wait_link);
+    unlink_timer(&s->heartbeat_entry);
+    unlink_timer(&s->write_entry);
+    unlink_timer(&s->defer_entry);
+    s->req = NULL;
+}
+
+/* ---- framing ---- */
+
+static int append_event(stream_t *s, const eventid_t *id, const char *event, const char *data, size_t len)
+{
+    char idbuf[EVENTID_MAX];
+    size_t idlen = eventid_format(id, idbuf);
+    if (sse_append_event(&s->out[s->cur], s->p.format, idbuf, idlen, event, data, len) != 0) {
+        log_error("stream", "out of memory framing an event; ending the stream");
+        s->finishing = 1;
+        return -1;
+    }
+    return 0;
+}
+
+static void append_live_marker(stream_t *s)
+{
+    char data[TIMEFMT_RFC3339_MAX + 16] = "{\"at\":\"";
+    size_t n = strlen(data);
+    n += timefmt_format_rfc3339(timefmt_now_us(), data + n);
+    memcpy(data + n, "\"}", 3);
+    eventid_t id = {.kind = EVENTID_LIVE, .seq = s->bookmark};
+    append_event(s, &id, "live", data, n + 2);
+}
+
+static void append_end(stream_t *s)
+{
+    eventid_t id = {.kind = EVENTID_END, .seq = s->phase == PHASE_LIVE ? s->bookmark : s->s0};
+    append_event(s, &id, "end", "{}", 2);
+    s->phase = PHASE_DONE;
+    s->finishing = 1;
+}
+
+static int end_passed(const stream_t *s)
+{
+    return s->p.has_end && timefmt_now_us() >= s->p.end_us;
+}
+
+/* ---- reading the store ---- */
+
+static int batch_full(const stream_t *s)
+{
+    return s->finishing || s->out[s->cur].len >= FILL_TARGET || s->visited >= VISIT_BUDGET;
+}
+
+static int on_history_rec(const store_rec_t *rec, void *ud)
+{
+    stream_t *s = ud;
+    s->hpos.published_us = rec->published_us;
+    s->hpos.seq = rec->seq;
+    s->visited++;
+    if (streamreq_match(&s->p, rec)) {
+        eventid_t id = {.kind = EVENTID_HISTORY, .s0 = s->s0, .published_us = rec->published_us, .seq = rec->seq};
+        if (append_event(s, &id, "activity", rec->data, rec->data_len) == 0)
+            s->hub->c.history_events++;
+    }
+    return batch_full(s);
+}
+
+static const char *event_name(const store_rec_t *rec)
+{
+    return rec->kind == STORE_REC_DELETE ? "delete" : "activity";
+}
+
+static int live_wanted(const stream_t *s, const store_rec_t *rec)
+{
+    return rec->seq > s->bookmark && !(s->p.has_end && rec->published_us >= s->p.end_us) &&
+           streamreq_match(&s->p, rec);
+}
+
+static int on_live_rec(const store_rec_t *rec, void *ud)
+{
+    stream_t *s = ud;
+    s->visited++;
+    if (live_wanted(s, rec)) {
+        eventid_t id = {.kind = EVENTID_LIVE, .seq = rec->seq};
+        if (append_event(s, &id, event_name(rec), rec->data, rec->data_len) == 0)
+            s->hub->c.live_events++;
+    }
+    s->bookmark = rec->seq;
+    return batch_full(s);
+}
+
+static void history_done(stream_t *s)
+{
+    if (s->p.has_end && s->p.end_us <= timefmt_now_us()) {
+        append_end(s);
+        return;
+    }
+    s->phase = PHASE_LIVE;
+    s->bookmark = s->s0;
+    append_live_marker(s);
+}
+
+/* One store read; returns non-zero when another may produce more. */
+static int fill_once(stream_t *s)
+{
+    int rc;
+    if (s->phase == PHASE_HISTORY) {
+        rc = store_scan_time(s->hub->st, s->hpos, s->p.end_us, s->s0, 0, on_history_rec, s, NULL);
+        if (rc == 0)
+            history_done(s);
+    } else if (s->phase == PHASE_LIVE) {
+        if (end_passed(s)) {
+            append_end(s);
+            return 0;
+        }
+        uint64_t head = store_head(s->hub->st);
+        if (s->bookmark >= head)
+            return 0;
+        rc = store_scan_changes(s->hub->st, s->bookmark, head, 0, on_live_rec, s, NULL);
+        if (rc == 0)
+            s->bookmark = head;
+    } else {
+        return 0;
+    }
+    if (rc < 0) {
+        log_error("stream", "store read failed: %s; ending the stream", store_strerror(rc));
+        s->finishing = 1;
+        return 0;
+    }
+    return 1;
+}
+
+static void stream_fill(stream_t *s)
+{
+    s->visited = 0;
+    while (!batch_full(s) && fill_once(s))
+        ;
+}
+
+/* ---- sending ---- */
+
+static void stream_send(stream_t *s)
+{
+    stream_hub_t *hub = s->hub;
+    sse_buf_t *b = &s->out[s->cur];
+    h2o_iovec_t vec = h2o_iovec_init(b->p, b->len);
+    int final = s->finishing;
+    h2o_req_t *req = s->req;
+    s->cur ^= 1;
+    s->out[s->cur].len = 0;
+    s->inflight = 1;
+    hub->c.bytes += vec.len;
+    if (final) {
+        stream_detach(s);
+    } else {
+        unlink_timer(&s->heartbeat_entry);
+        h2o_timeout_link(hub->ctx->loop, &hub->heartbeat_timeout, &s->heartbeat_entry);
+        h2o_timeout_link(hub->ctx->loop, &hub->write_timeout, &s->write_entry);
+    }
+    h2o_send(req, &vec, vec.len ? 1 : 0, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+static void stream_wait(stream_t *s)
+{
+    sse_buf_free(&s->out[0]);
+    sse_buf_free(&s->out[1]);
+    if (!h2o_linklist_is_linked(&s->wait_link))
+        h2o_linklist_insert(&s->hub->waiting, &s->wait_link);
+}
+
+/* Produce and send the next batch, or wait for the hub, or yield and come back. */
+static void stream_pump(stream_t *s)
+{
+    if (!s->req || s->inflight)
+        return;
+    if (!s->finishing)
+        stream_fill(s);
+    if (s->finishing || s->out[s->cur].len) {
+        unlink_list(&s->wait_link);
+        stream_send(s);
+    } else if (s->phase == PHASE_LIVE && s->bookmark >= store_head(s->hub->st)) {
+        stream_wait(s);
+    } else if (!h2o_timeout_is_linked(&s->defer_entry)) {
+        h2o_timeout_link(s->hub->ctx->loop, &s->hub->ctx->zero_timeout, &s->defer_entry);
+    }
+}
+
+static void on_defer(h2o_timeout_entry_t *e)
+{
+    stream_pump(H2O_STRUCT_FROM_MEMBER(stream_t, defer_entry, e));
+}
+
+static void on_proceed(h2o_generator_t *g, h2o_req_t *req)
+{
+    stream_t *s = (stream_t *)g;
+    s->inflight = 0;
+    unlink_timer(&s->write_entry);
+    stream_pump(s);
+}
+
+static void on_stop(h2o_generator_t *g, h2o_req_t *req)
+{
+    stream_detach((stream_t *)g);
+}
+
+static void on_dispose(void *p)
+{
+    stream_t *s = p;
+    stream_detach(s);
+    sse_buf_free(&s->out[0]);
+    sse_buf_free(&s->out[1]);
+    streamreq_free(&s->p);
+}
+
+static void on_heartbeat(h2o_timeout_entry_t *e)
+{
+    stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, heartbeat_entry, e);
+    if (!s->req)
+        return;
+    if (s->inflight) {
+        h2o_timeout_link(s->hub->ctx->loop, &s->hub->heartbeat_timeout, &s->heartbeat_entry);
+        return;
+    }
+    if (sse_append_keepalive(&s->out[s->cur], s->p.format) != 0)
+        s->finishing = 1;
+    unlink_list(&s->wait_link);
+    stream_send(s);
+}
+
+/* A write stuck longer than write_timeout: shut the socket down; h2o then stops the stream
+ * and the client resumes with its last id. */
+static void on_write_timeout(h2o_timeout_entry_t *e)
+{
+    stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, write_entry, e);
+    if (!s->req)
+        return;
+    s->hub->c.write_timeouts++;
+    h2o_socket_t *sock = s->req->conn->callbacks->get_socket ? s->req->conn->callbacks->get_socket(s->req->conn) : NULL;
+    int fd = sock ? h2o_socket_get_fd(sock) : -1;
+    log_warn("stream", "write stuck for %" PRId64 " ms; disconnecting the client", s->hub->set->write_timeout_ms);
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+}
+
+/* ---- the hub ---- */
+
+static int on_hub_rec(const store_rec_t *rec, void *ud)
+{
+    stream_hub_t *hub = ud;
+    sse_buf_t *f = &hub->frame;
+    char idbuf[EVENTID_MAX];
+    eventid_t id = {.kind = EVENTID_LIVE, .seq = rec->seq};
+    size_t idlen = eventid_format(&id, idbuf);
+    f->len = 0;
+    if (sse_append_event(f, SSE_FORMAT_SSE, idbuf, idlen, event_name(rec), rec->data, rec->data_len) != 0)
+        return 1;
+    int json_inside = rec->json >= rec->data && rec->json + rec->json_len <= rec->data + rec->data_len;
+    size_t need = rec->feed_len + rec->id_len + rec->types_len + rec->actor_len + rec->data_len +
+                  (json_inside ? 0 : rec->json_len) + f->len;
+    if (hub->nentries == HUB_MAX_ENTRIES || hub->arena_len + need > HUB_ARENA_BYTES)
+        return 1;
+    char *a = hub->arena + hub->arena_len;
+    hub_entry_t *e = &hub->entries[hub->nentries++];
+    e->rec = *rec;
+#define COPY_FIELD(ptr, len) do { memcpy(a, rec->ptr, rec->len); e->rec.ptr = a; a += rec->len; } while (0)
+    COPY_FIELD(feed, feed_len);
+    COPY_FIELD(id, id_len);
+    COPY_FIELD(types, types_len);
+    COPY_FIELD(actor, actor_len);
+    COPY_FIELD(data, data_len);
+    if (json_inside)
+        e->rec.json = e->rec.data + (rec->json - rec->data);
+    else
+        COPY_FIELD(json, json_len);
+#undef COPY_FIELD
+    memcpy(a, f->p, f->len);
+    e->frame = a;
+    e->frame_len = f->len;
+    hub->arena_len += need;
+    hub->batch_last = rec->seq;
+    return 0;
+}
+
+static int hub_load(stream_hub_t *hub, uint64_t head)
+{
+    if (!hub->arena) {
+        hub->arena = malloc(HUB_ARENA_BYTES);
+        hub->entries = malloc(HUB_MAX_ENTRIES * sizeof *hub->entries);
+        if (!hub->arena || !hub->entries)
+            return -1;
+    }
+    hub->arena_len = hub->nentries = 0;
+    hub->batch_last = hub->seq;
+    int rc = store_scan_changes(hub->st, hub->seq, head, 0, on_hub_rec, hub, NULL);
+    if (rc < 0 || hub->batch_last == hub->seq)
+        return -1; /* a store error, or a record too big for the arena */
+    return 0;
+}
+
+static void hub_deliver(stream_hub_t *hub, stream_t *s)
+{
+    for (size_t i = 0; i < hub->nentries; i++) {
+        const hub_entry_t *e = &hub->entries[i];
+        if (!live_wanted(s, &e->rec))
+            continue;
+        sse_buf_t *b = &s->out[s->cur];
+        int rc = s->p.format == SSE_FORMAT_SSE
+                     ? sse_buf_reserve(b, e->frame_len)
+                     : 0;
+        if (rc == 0 && s->p.format == SSE_FORMAT_SSE) {
+            memcpy(b->p + b->len, e->frame, e->frame_len);
+            b->len += e->frame_len;
+        } else {
+            eventid_t id = {.kind = EVENTID_LIVE, .seq = e->rec.seq};
+            rc = append_event(s, &id, event_name(&e->rec), e->rec.data, e->rec.data_len);
+        }
+        if (rc == 0)
+            hub->c.live_events++;
+    }
+    if (hub->batch_last > s->bookmark)
+        s->bookmark = hub->batch_last;
+}
+
+/* Waiting streams read the store themselves (after a hub failure). */
+static void hub_release_waiting(stream_hub_t *hub)
+{
+    while (!h2o_linklist_is_empty(&hub->waiting)) {
+        stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, wait_link, hub->waiting.next);
+        h2o_linklist_unlink(&s->wait_link);
+        stream_pump(s);
+    }
+}
+
+static void hub_end_due_streams(stream_hub_t *hub)
+{
+    if (!hub->with_end)
+        return;
+    int64_t now = timefmt_now_us();
+    for (h2o_linklist_t *l = hub->streams.next, *next; l != &hub->streams; l = next) {
+        next = l->next;
+        stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, all_link, l);
+        if (s->phase == PHASE_LIVE && s->p.has_end && now >= s->p.end_us && !s->inflight) {
+            unlink_list(&s->wait_link);
+            stream_pump(s);
+        }
+    }
+}
+
+static void hub_poll(stream_hub_t *hub)
+{
+    atomic_store_explicit(&hub->last_tick_ms, mono_ms(), memory_order_relaxed);
+    hub->c.hub_polls++;
+    hub_end_due_streams(hub);
+    uint64_t head = store_head(hub->st);
+    while (hub->seq < head) {
+        if (h2o_linklist_is_empty(&hub->waiting)) {
+            hub->seq = head;
+            break;
+        }
+        if (hub_load(hub, head) != 0) {
+            hub->seq = head;
+            hub_release_waiting(hub);
+            break;
+        }
+        for (h2o_linklist_t *l = hub->waiting.next, *next; l != &hub->waiting; l = next) {
+            next = l->next;
+            stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, wait_link, l);
+            hub_deliver(hub, s);
+            if (s->out[s->cur].len || s->finishing) {
+                h2o_linklist_unlink(&s->wait_link);
+                stream_send(s);
+            }
+        }
+        hub->seq = hub->batch_last;
+    }
+}
+
+static void on_poll_tick(h2o_timeout_entry_t *e)
+{
+    stream_hub_t *hub = H2O_STRUCT_FROM_MEMBER(stream_hub_t, poll_entry, e);
+    hub_poll(hub);
+    h2o_timeout_link(hub->ctx->loop, &hub->poll_timeout, &hub->poll_entry);
+}
+
+void stream_hub_wake(stream_hub_t *hub)
+{
+    hub->c.wakes++;
+    hub_poll(hub);
+}
+
+stream_hub_t *stream_hub_new(h2o_context_t *ctx, store_t *st, const stream_settings_t *settings)
+{
+    stream_hub_t *hub = calloc(1, sizeof *hub);
+    if (!hub)
+        return NULL;
+    hub->ctx = ctx;
+    hub->st = st;
+    hub->set = settings;
+    hub->seq = store_head(st);
+    h2o_linklist_init_anchor(&hub->streams);
+    h2o_linklist_init_anchor(&hub->waiting);
+    h2o_timeout_init(ctx->loop, &hub->poll_timeout, settings->poll_interval_ms);
+    h2o_timeout_init(ctx->loop, &hub->heartbeat_timeout, settings->heartbeat_interval_ms);
+    h2o_timeout_init(ctx->loop, &hub->write_timeout, settings->write_timeout_ms);
+    hub->poll_entry.cb = on_poll_tick;
+    h2o_timeout_link(ctx->loop, &hub->poll_timeout, &hub->poll_entry);
+    atomic_store(&hub->last_tick_ms, mono_ms());
+    return hub;
+}
+
+void stream_hub_free(stream_hub_t *hub)
+{
+    if (!hub)
+        return;
+    unlink_timer(&hub->poll_entry);
+    h2o_timeout_dispose(hub->ctx->loop, &hub->poll_timeout);
+    h2o_timeout_dispose(hub->ctx->loop, &hub->heartbeat_timeout);
+    h2o_timeout_dispose(hub->ctx->loop, &hub->write_timeout);
+    free(hub->arena);
+    free(hub->entries);
+    sse_buf_free(&hub->frame);
+    free(hub);
+}
+
+void stream_hub_shutdown(stream_hub_t *hub)
+{
+    hub->shutting_down = 1;
+    for (h2o_linklist_t *l = hub->streams.next, *next; l != &hub->streams; l = next) {
+        next = l->next;
+        stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, all_link, l);
+        s->finishing = 1;
+        unlink_list(&s->wait_link);
+        if (!s->inflight)
+            stream_send(s);
+    }
+}
+
+size_t stream_hub_open(const stream_hub_t *hub)
+{
+    return hub->open;
+}
+
+void stream_hub_counters(const stream_hub_t *hub, stream_counters_t *out)
+{
+    *out = hub->c;
+}
+
+uint64_t stream_hub_last_tick_ms(const stream_hub_t *hub)
+{
+    return atomic_load_explicit(&hub->last_tick_ms, memory_order_relaxed);
+}
+
+/* ---- accepting a request ---- */
+
+static int admit(stream_hub_t *hub, h2o_req_t *req)
+{
+    if (hub->shutting_down) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+        http_send_error(req, 503, "the server is shutting down; reconnect with your last event id", NULL);
+        return -1;
+    }
+    size_t open = atomic_fetch_add(hub->set->open_streams, 1);
+    if (open >= hub->set->max_streams) {
+        atomic_fetch_sub(hub->set->open_streams, 1);
+        hub->c.rejected_full++;
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("5"));
+        http_send_error(req, 503, "too many open streams (max_streams); retry later", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static void start_position(stream_t *s)
+{
+    const eventid_t *r = &s->p.resume;
+    if (s->p.has_resume && r->kind == EVENTID_HISTORY) {
+        s->phase = PHASE_HISTORY;
+        s->s0 = r->s0;
+        s->hpos.published_us = r->published_us;
+        s->hpos.seq = r->seq;
+    } else if (s->p.has_resume && r->kind == EVENTID_LIVE) {
+        s->phase = PHASE_LIVE;
+        s->bookmark = r->seq;
+        append_live_marker(s);
+    } else {
+        s->phase = PHASE_HISTORY;
+        s->s0 = store_head(s->hub->st);
+        s->hpos.published_us = s->p.start_us;
+        s->hpos.seq = 0;
+    }
+}
+
+static void set_stream_headers(h2o_req_t *req, int format)
+{
+    req->res.status = 200;
+    req->res.reason = "OK";
+    if (format == SSE_FORMAT_NDJSON)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/x-ndjson"));
+    else
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("text/event-stream; charset=utf-8"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-accel-buffering"), 0, NULL, H2O_STRLIT("no"));
+}
+
+void stream_handle(stream_hub_t *hub, h2o_req_t *req)
+{
+    const char *qs, *lei, *accept;
+    size_t qs_len, lei_len, accept_len;
+    char err[512];
+    const char *param = NULL;
+    streamreq_t p;
+    http_query_string(req, &qs, &qs_len);
+    http_header(req, "last-event-id", &lei, &lei_len);
+    http_header(req, "accept", &accept, &accept_len);
+    if (streamreq_parse(&p, qs, qs_len, lei, lei_len, accept, accept_len, req->entity.base, req->entity.len,
+                        timefmt_now_us(), err, sizeof err, &param) != 0) {
+        http_send_error(req, 400, err, param);
+        return;
+    }
+    if (p.has_resume && p.resume.kind == EVENTID_END) {
+        streamreq_free(&p);
+        req->res.status = 204;
+        req->res.reason = "No Content";
+        h2o_send_inline(req, "", 0);
+        return;
+    }
+    if (admit(hub, req) != 0) {
+        streamreq_free(&p);
+        return;
+    }
+    stream_t *s = h2o_mem_alloc_shared(&req->pool, sizeof *s, on_dispose);
+    memset(s, 0, sizeof *s);
+    s->super.proceed = on_proceed;
+    s->super.stop = on_stop;
+    s->req = req;
+    s->hub = hub;
+    s->p = p;
+    s->counted = 1;
+    s->heartbeat_entry.cb = on_heartbeat;
+    s->write_entry.cb = on_write_timeout;
+    s->defer_entry.cb = on_defer;
+    hub->open++;
+    hub->c.opened++;
+    hub->with_end += s->p.has_end;
+    h2o_linklist_insert(&hub->streams, &s->all_link);
+    set_stream_headers(req, s->p.format);
+    h2o_start_response(req, &s->super);
+    sse_append_retry(&s->out[s->cur], s->p.format, hub->set->retry_ms);
+    start_position(s);
+    stream_pump(s);
+}

@@ -1,0 +1,459 @@
+/* test_stream.c -- GET /stream end to end: the real server (AS_SERVER) on a free loopback port,
+ * fed by the real bin/feedsim. History, live, resume across disconnects and restarts, deletes,
+ * finite ranges, keepalives, every 400, limits, and the other endpoints. */
+#include "harness.h"
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    char *dir;
+    int port, sim_port;
+    pid_t server, sim;
+    char base[64], sim_base[64], log[512], conf[4096];
+} env_t;
+
+static env_t E;
+
+#define FEEDSIM_START "2024-01-01T00:00:00Z"
+
+/* Start feedsim (activity-stream style, `count` items, pages of 50) and the server. */
+static void env_up(int count, const char *full_sync, const char *heartbeat, int max_streams)
+{
+    char countbuf[16];
+    memset(&E, 0, sizeof E);
+    E.dir = h_tmpdir();
+    cr_assert_not_null(E.dir);
+    snprintf(countbuf, sizeof countbuf, "%d", count);
+    snprintf(E.log, sizeof E.log, "%s/log", E.dir);
+    E.sim = h_start_feedsim(&E.sim_port, E.log, "--count", countbuf, "--page-size", "50", "--start-time",
+                            FEEDSIM_START, NULL);
+    cr_assert_gt(E.sim, 0, "feedsim did not start");
+    E.port = h_free_port();
+    snprintf(E.conf, sizeof E.conf,
+             "listen: 127.0.0.1:%d\ndata_dir: %s/data\nthreads: 2\npoll_interval: 200ms\n"
+             "heartbeat_interval: %s\nwrite_timeout: 5s\nmax_streams: %d\nretry: 1500ms\n"
+             "cors_origins: [http://app.example]\nweb_root: web\n"
+             "feeds:\n  - id: sim\n    url: http://127.0.0.1:%d/feed\n    poll_interval: 100ms\n"
+             "    full_sync_interval: %s\n    timeout: 5s\n",
+             E.port, E.dir, heartbeat, max_streams, E.sim_port, full_sync);
+    E.server = h_start_server(E.dir, E.conf, E.port, E.log);
+    cr_assert_gt(E.server, 0, "server did not start");
+    snprintf(E.base, sizeof E.base, "http://127.0.0.1:%d", E.port);
+    snprintf(E.sim_base, sizeof E.sim_base, "http://127.0.0.1:%d", E.sim_port);
+}
+
+static void env_restart_server(void)
+{
+    int status = h_stop(E.server, SIGTERM, 8000);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "server did not exit 0 on SIGTERM (status %d)", status);
+    E.server = h_start_server(E.dir, E.conf, E.port, E.log);
+    cr_assert_gt(E.server, 0);
+}
+
+static void env_down(void)
+{
+    if (E.server > 0)
+        h_stop(E.server, SIGTERM, 8000);
+    if (E.sim > 0)
+        h_stop(E.sim, SIGTERM, 3000);
+    if (E.dir)
+        h_rmdir(E.dir);
+    free(E.dir);
+    E.dir = NULL;
+}
+
+static char *url(const char *fmt, const char *arg)
+{
+    static char buf[2048];
+    char path[1900];
+    snprintf(path, sizeof path, fmt, arg);
+    snprintf(buf, sizeof buf, "%s%s", E.base, path);
+    return buf;
+}
+
+static void sim_post(const char *path)
+{
+    char u[512];
+    h_resp_t r;
+    snprintf(u, sizeof u, "%s%s", E.sim_base, path);
+    cr_assert_eq(h_http("POST", u, NULL, NULL, &r, 5000), 0);
+    cr_assert_eq(r.status, 200, "%s -> %ld %s", path, r.status, r.body);
+    h_resp_free(&r);
+}
+
+/* Wait until /feeds reports `n` activities for feed sim. */
+static void wait_count(long n)
+{
+    long seen = -1;
+    for (int i = 0; i < 400; i++) {
+        h_resp_t r;
+        if (h_get(url("/feeds", NULL), &r) == 0 && r.status == 200) {
+            json_t *feeds = json_loads(r.body, 0, NULL), *f = json_array_get(feeds, 0);
+            seen = json_integer_value(json_object_get(f, "activities"));
+            json_decref(feeds);
+        }
+        h_resp_free(&r);
+        if (seen == n)
+            return;
+        usleep(50000);
+    }
+    cr_assert_fail("store holds %ld activities, expected %ld", seen, n);
+}
+
+/* activity id and feedsim version of an event */
+static void event_activity(const h_event_t *e, char *id, size_t idlen, int *version)
+{
+    json_t *d = json_loads(e->data, 0, NULL);
+    cr_assert_not_null(d, "event data is not JSON: %s", e->data);
+    cr_assert_str_eq(json_string_value(json_object_get(d, "feed")), "sim");
+    json_t *a = json_object_get(d, "activity");
+    snprintf(id, idlen, "%s", json_string_value(json_object_get(a, "id")));
+    *version = (int)json_integer_value(json_object_get(a, "feedsim:version"));
+    json_decref(d);
+}
+
+Test(stream, finite_replay_equals_the_store_in_order, .timeout = 60)
+{
+    env_up(300, "10m", "15s", 100);
+    wait_count(300);
+    h_sse_t s = {0};
+    h_sse_read(url("/stream?start=" FEEDSIM_START "&end=now", NULL), NULL, 0, NULL, 20000, &s);
+    cr_assert_eq(s.status, 200);
+    cr_assert(strstr(s.headers, "text/event-stream"), "%s", s.headers);
+    cr_assert(strcasestr(s.headers, "cache-control: no-cache"));
+    cr_assert(strcasestr(s.headers, "x-accel-buffering: no"));
+    cr_assert_eq(s.retry_ms, 1500);
+    cr_assert(s.ended, "a finite stream must end");
+    cr_assert_eq(h_sse_count(&s, "activity"), 300);
+    cr_assert_eq(h_sse_count(&s, "end"), 1);
+    cr_assert_eq(h_sse_count(&s, "live"), 0);
+    cr_assert_str_eq(s.ev[s.n - 1].event, "end");
+    cr_assert_str_eq(s.ev[s.n - 1].data, "{}");
+    for (size_t i = 0; i < 300; i++) { /* feedsim publishes item n at start + n s: order = id order */
+        char id[128], want[128];
+        int v;
+        event_activity(&s.ev[i], id, sizeof id, &v);
+        snprintf(want, sizeof want, "urn:feedsim:1:%zu", i);
+        cr_assert_str_eq(id, want, "event %zu out of order", i);
+        cr_assert_lt(strlen(s.ev[i].id), 64);
+    }
+    /* A reconnect with the id of the finished stream gets 204: EventSource stops. */
+    char hdr[200];
+    snprintf(hdr, sizeof hdr, "Last-Event-ID: %s", s.ev[s.n - 1].id);
+    const char *hdrs[] = {hdr, NULL};
+    h_resp_t r;
+    h_http("GET", url("/stream?start=" FEEDSIM_START "&end=now", NULL), hdrs, NULL, &r, 5000);
+    cr_assert_eq(r.status, 204);
+    h_resp_free(&r);
+    h_sse_free(&s);
+    env_down();
+}
+
+Test(stream, ranges_and_filters_bound_the_history, .timeout = 60)
+{
+    env_up(100, "10m", "15s", 100);
+    wait_count(100);
+    h_sse_t s = {0};
+    /* items 10..19 by time (start inclusive, end exclusive) */
+    h_sse_read(url("/stream?start=2024-01-01T00:00:10Z&end=1704067220000", NULL), NULL, 0, NULL, 10000, &s);
+    cr_assert_eq(h_sse_count(&s, "activity"), 10);
+    h_sse_free(&s);
+    memset(&s, 0, sizeof s);
+    h_sse_read(url("/stream?start=" FEEDSIM_START "&end=now&feed=other", NULL), NULL, 0, NULL, 10000, &s);
+    cr_assert_eq(h_sse_count(&s, "activity"), 0);
+    cr_assert_eq(h_sse_count(&s, "end"), 1);
+    h_sse_free(&s);
+    memset(&s, 0, sizeof s);
+    h_sse_read(url("/stream?start=" FEEDSIM_START "&end=now&format=ndjson", NULL), NULL, 0, NULL, 10000, &s);
+    cr_assert(strstr(s.headers, "application/x-ndjson"));
+    h_sse_free(&s);
+    env_down();
+}
+
+Test(stream, history_then_live_from_a_concurrent_ingest, .timeout = 60)
+{
+    env_up(50, "10m", "15s", 100);
+    wait_count(50);
+    h_sse_t s = {0};
+    h_sse_read(url("/stream?start=" FEEDSIM_START, NULL), NULL, 0, "live", 10000, &s);
+    cr_assert_eq(h_sse_count(&s, "activity"), 50);
+    cr_assert_eq(h_sse_count(&s, "live"), 1);
+    json_t *live = json_loads(s.ev[s.n - 1].data, 0, NULL);
+    cr_assert(json_is_string(json_object_get(live, "at")), "live data: %s", s.ev[s.n - 1].data);
+    json_decref(live);
+    /* resume from the live marker while feedsim gains 5 activities */
+    char hdr[200];
+    snprintf(hdr, sizeof hdr, "Last-Event-ID: %s", s.last_id);
+    const char *hdrs[] = {hdr, NULL};
+    sim_post("/_control/add?n=5");
+    h_sse_t l = {0};
+    h_sse_read(url("/stream?start=" FEEDSIM_START, NULL), hdrs, 6, NULL, 10000, &l);
+    cr_assert_str_eq(l.ev[0].event, "live", "a resumed live stream is marked live first");
+    cr_assert_eq(h_sse_count(&l, "activity"), 5);
+    for (size_t i = 1; i < l.n; i++)
+        cr_assert_eq(l.ev[i].id[0], 'l');
+    h_sse_free(&l);
+    h_sse_free(&s);
+    env_down();
+}
+
+Test(stream, start_now_gets_only_what_arrives_later, .timeout = 60)
+{
+    env_up(20, "10m", "15s", 100);
+    wait_count(20);
+    h_sse_t s = {0};
+    pid_t adder = fork();
+    if (adder == 0) {
+        usleep(700000);
+        char u[256];
+        h_resp_t r;
+        snprintf(u, sizeof u, "%s/_control/add?n=3", E.sim_base);
+        h_http("POST", u, NULL, NULL, &r, 5000);
+        _exit(0);
+    }
+    h_sse_read(url("/stream", NULL), NULL, 4, NULL, 10000, &s);
+    waitpid(adder, NULL, 0);
+    cr_assert_str_eq(s.ev[0].event, "live");
+    cr_assert_eq(h_sse_count(&s, "activity"), 3);
+    h_sse_free(&s);
+    env_down();
+}
+
+/* A client that drops the connection at random moments and resumes with its last id, while
+ * the source adds, updates and deletes, and the server restarts once: every (id, version) exactly
+ * once. */
+Test(stream, resume_delivers_every_version_exactly_once, .timeout = 120)
+{
+    env_up(200, "700ms", "15s", 100);
+    wait_count(200);
+    srand(42);
+    json_t *seen = json_object();
+    char last[128] = "";
+    size_t total = 0;
+    for (int round = 0; round < 14; round++) {
+        if (round % 3 == 1)
+            sim_post("/_control/add?n=7");
+        if (round % 3 == 2)
+            sim_post("/_control/update?n=4");
+        if (round == 5)
+            sim_post("/_control/delete?n=2");
+        if (round == 7)
+            env_restart_server();
+        char hdr[200];
+        snprintf(hdr, sizeof hdr, "Last-Event-ID: %s", last);
+        const char *hdrs[] = {hdr, NULL};
+        h_sse_t s = {0};
+        h_sse_read(url("/stream?start=" FEEDSIM_START, NULL), last[0] ? hdrs : NULL, 1 + rand() % 60, NULL,
+                   round == 13 ? 3000 : 1500, &s);
+        for (size_t i = 0; i < s.n; i++) {
+            if (strcmp(s.ev[i].event, "activity") != 0)
+                continue;
+            char id[128], key[160];
+            int v;
+            event_activity(&s.ev[i], id, sizeof id, &v);
+            snprintf(key, sizeof key, "%s#%d", id, v);
+            cr_assert_null(json_object_get(seen, key), "(%s) delivered twice", key);
+            json_object_set_new(seen, key, json_true());
+            total++;
+        }
+        if (s.last_id[0])
+            strcpy(last, s.last_id);
+        h_sse_free(&s);
+    }
+    /* every current (id, version) at the source was delivered */
+    h_resp_t r;
+    char u[256];
+    snprintf(u, sizeof u, "%s/_control/ids", E.sim_base);
+    cr_assert_eq(h_get(u, &r), 0);
+    size_t current = 0;
+    for (char *line = strtok(r.body, "\n"); line; line = strtok(NULL, "\n")) {
+        json_t *o = json_loads(line, 0, NULL);
+        char key[160];
+        snprintf(key, sizeof key, "%s#%d", json_string_value(json_object_get(o, "id")),
+                 (int)json_integer_value(json_object_get(o, "version")));
+        json_decref(o);
+        cr_assert_not_null(json_object_get(seen, key), "(%s) never delivered", key);
+        current++;
+    }
+    h_resp_free(&r);
+    cr_assert_gt(current, 200);
+    cr_assert_geq(total, current);
+    json_decref(seen);
+    env_down();
+}
+
+Test(stream, deletes_at_the_source_arrive_as_tombstones, .timeout = 60)
+{
+    env_up(30, "500ms", "15s", 100);
+    wait_count(30);
+    h_sse_t s = {0};
+    h_sse_read(url("/stream", NULL), NULL, 1, NULL, 5000, &s); /* the live marker */
+    char hdr[200];
+    snprintf(hdr, sizeof hdr, "Last-Event-ID: %s", s.last_id);
+    const char *hdrs[] = {hdr, NULL};
+    sim_post("/_control/delete?id=urn:feedsim:1:7");
+    h_sse_read(url("/stream", NULL), hdrs, 0, "delete", 10000, &s);
+    cr_assert_eq(h_sse_count(&s, "delete"), 1, "no delete event after a full sync");
+    json_t *d = json_loads(s.ev[s.n - 1].data, 0, NULL);
+    json_t *a = json_object_get(d, "activity");
+    cr_assert_str_eq(json_string_value(json_object_get(d, "feed")), "sim");
+    cr_assert_str_eq(json_string_value(json_object_get(a, "type")), "Tombstone");
+    cr_assert_str_eq(json_string_value(json_object_get(a, "id")), "urn:feedsim:1:7");
+    cr_assert(json_is_string(json_object_get(a, "deleted")));
+    json_decref(d);
+    h_sse_free(&s);
+    env_down();
+}
+
+Test(stream, future_end_goes_live_then_ends, .timeout = 60)
+{
+    env_up(10, "10m", "15s", 100);
+    wait_count(10);
+    char q[128];
+    long long end_ms = (long long)time(NULL) * 1000 + 1500;
+    snprintf(q, sizeof q, "/stream?start=" FEEDSIM_START "&end=%lld", end_ms);
+    h_sse_t s = {0};
+    h_sse_read(url("%s", q), NULL, 0, NULL, 10000, &s);
+    cr_assert(s.ended);
+    cr_assert_eq(h_sse_count(&s, "activity"), 10);
+    cr_assert_eq(h_sse_count(&s, "live"), 1);
+    cr_assert_str_eq(s.ev[s.n - 1].event, "end");
+    h_sse_free(&s);
+    env_down();
+}
+
+Test(stream, keepalive_comments_while_idle, .timeout = 30)
+{
+    env_up(1, "10m", "200ms", 100);
+    h_sse_t s = {0};
+    h_sse_read(url("/stream", NULL), NULL, 0, NULL, 1200, &s);
+    cr_assert_geq(s.comments, 3, "only %d keepalives in 1.2 s at 200 ms", s.comments);
+    h_sse_free(&s);
+    env_down();
+}
+
+static void expect_400(const char *query, const char *param)
+{
+    h_resp_t r;
+    cr_assert_eq(h_get(url("/stream?%s", query), &r), 0);
+    cr_assert_eq(r.status, 400, "%s -> %ld", query, r.status);
+    json_t *o = json_loads(r.body, 0, NULL);
+    cr_assert_not_null(o, "400 body is not JSON: %s", r.body);
+    cr_assert(json_is_string(json_object_get(o, "error")));
+    cr_assert_str_eq(json_string_value(json_object_get(o, "parameter")), param, "%s", r.body);
+    json_decref(o);
+    h_resp_free(&r);
+}
+
+Test(stream, bad_requests_get_400_naming_the_parameter, .timeout = 30)
+{
+    env_up(1, "10m", "15s", 100);
+    expect_400("start=tomorrowish", "start");
+    expect_400("end=12:00", "end");
+    expect_400("start=2024-01-02T00:00:00Z&end=2024-01-01T00:00:00Z", "end");
+    expect_400("last_event_id=bogus", "last_event_id");
+    expect_400("format=csv", "format");
+    expect_400("colour=blue", "colour");
+    h_resp_t r;
+    const char *hdrs[] = {"Last-Event-ID: nope", NULL};
+    h_http("GET", url("/stream", NULL), hdrs, NULL, &r, 5000);
+    cr_assert_eq(r.status, 400);
+    h_resp_free(&r);
+    h_get(url("/nope/../../etc/passwd", NULL), &r);
+    cr_assert_eq(r.status, 404);
+    h_resp_free(&r);
+    h_get(url("/no-such-page", NULL), &r);
+    cr_assert_eq(r.status, 404);
+    h_resp_free(&r);
+    h_http("POST", url("/stream", NULL), NULL, "", &r, 5000);
+    cr_assert_eq(r.status, 405);
+    h_resp_free(&r);
+    h_http("DELETE", url("/feeds", NULL), NULL, NULL, &r, 5000);
+    cr_assert_eq(r.status, 405);
+    h_resp_free(&r);
+    env_down();
+}
+
+Test(stream, max_streams_answers_503_with_retry_after, .timeout = 30)
+{
+    env_up(1, "10m", "15s", 2);
+    pid_t holders[2];
+    for (int i = 0; i < 2; i++) {
+        if ((holders[i] = fork()) == 0) {
+            h_sse_t s = {0};
+            h_sse_read(url("/stream", NULL), NULL, 0, NULL, 4000, &s);
+            _exit(0);
+        }
+    }
+    usleep(800000);
+    h_resp_t r;
+    h_get(url("/stream", NULL), &r);
+    cr_assert_eq(r.status, 503);
+    cr_assert(strcasestr(r.headers, "retry-after:"), "%s", r.headers);
+    h_resp_free(&r);
+    for (int i = 0; i < 2; i++)
+        waitpid(holders[i], NULL, 0);
+    env_down();
+}
+
+Test(stream, other_endpoints_and_cors, .timeout = 30)
+{
+    env_up(5, "10m", "15s", 100);
+    wait_count(5);
+    h_resp_t r;
+    h_get(url("/health", NULL), &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(strstr(r.body, "\"ok\""));
+    h_resp_free(&r);
+    h_get(url("/metrics", NULL), &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert(strstr(r.body, "as_streams_open "));
+    cr_assert(strstr(r.body, "as_changelog_head 5"), "%s", r.body);
+    cr_assert(strstr(r.body, "as_feed_pages_total{feed=\"sim\"}"));
+    h_resp_free(&r);
+    h_get(url("/feeds", NULL), &r);
+    json_t *feeds = json_loads(r.body, 0, NULL), *f = json_array_get(feeds, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(f, "id")), "sim");
+    cr_assert_str_eq(json_string_value(json_object_get(f, "state")), "ok");
+    json_decref(feeds);
+    h_resp_free(&r);
+    const char *allowed[] = {"Origin: http://app.example", NULL};
+    h_http("GET", url("/stream?start=now&end=now", NULL), allowed, NULL, &r, 5000);
+    cr_assert(strcasestr(r.headers, "access-control-allow-origin: http://app.example"), "%s", r.headers);
+    h_resp_free(&r);
+    const char *other[] = {"Origin: http://evil.example", NULL};
+    h_http("GET", url("/stream?start=now&end=now", NULL), other, NULL, &r, 5000);
+    cr_assert_null(strcasestr(r.headers, "access-control-allow-origin"));
+    h_resp_free(&r);
+    h_get(url("/", NULL), &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert(strcasestr(r.headers, "text/html"));
+    h_resp_free(&r);
+    env_down();
+}
+
+Test(stream, sigterm_ends_open_streams_and_exits_zero, .timeout = 30)
+{
+    env_up(5, "10m", "15s", 100);
+    pid_t reader = fork();
+    if (reader == 0) {
+        h_sse_t s = {0};
+        h_sse_read(url("/stream", NULL), NULL, 0, NULL, 10000, &s);
+        _exit(s.ended ? 0 : 1); /* the server ended the response cleanly */
+    }
+    usleep(500000);
+    int status = h_stop(E.server, SIGTERM, 6000);
+    E.server = 0;
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
+    int rs;
+    waitpid(reader, &rs, 0);
+    cr_assert(WIFEXITED(rs) && WEXITSTATUS(rs) == 0, "the stream was not ended cleanly");
+    env_down();
+}

@@ -1,0 +1,158 @@
+/* test_streamreq.c -- GET /stream parameter parsing: every 400 and the filter, without sockets. */
+#include "sse.h"
+#include "store.h"
+#include "streamreq.h"
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <string.h>
+
+#define NOW 1700000000000000LL
+
+typedef struct {
+    int rc;
+    const char *param;
+    char err[512];
+    streamreq_t r;
+} parsed_t;
+
+static parsed_t parse_full(const char *qs, const char *lei, const char *accept, const char *body)
+{
+    parsed_t p;
+    memset(&p, 0, sizeof p);
+    p.rc = streamreq_parse(&p.r, qs, qs ? strlen(qs) : 0, lei, lei ? strlen(lei) : 0, accept,
+                           accept ? strlen(accept) : 0, body, body ? strlen(body) : 0, NOW, p.err, sizeof p.err,
+                           &p.param);
+    return p;
+}
+
+static parsed_t parse(const char *qs)
+{
+    return parse_full(qs, NULL, NULL, NULL);
+}
+
+Test(streamreq, defaults_start_now_no_end_sse)
+{
+    parsed_t p = parse(NULL);
+    cr_assert_eq(p.rc, 0);
+    cr_assert_eq(p.r.start_us, NOW);
+    cr_assert_eq(p.r.end_us, INT64_MAX);
+    cr_assert_not(p.r.has_end);
+    cr_assert_eq(p.r.format, SSE_FORMAT_SSE);
+    cr_assert_not(p.r.has_resume);
+    streamreq_free(&p.r);
+}
+
+Test(streamreq, time_forms)
+{
+    parsed_t p = parse("start=2023-11-14T22:13:20Z&end=1700000001000");
+    cr_assert_eq(p.rc, 0, "%s", p.err);
+    cr_assert_eq(p.r.start_us, NOW);
+    cr_assert_eq(p.r.end_us, NOW + 1000000);
+    cr_assert(p.r.has_end);
+    streamreq_free(&p.r);
+    p = parse("start=2023-11-14T23%3A13%3A20%2B01%3A00&end=now");
+    cr_assert_eq(p.rc, 0, "%s", p.err);
+    cr_assert_eq(p.r.start_us, NOW);
+    cr_assert_eq(p.r.end_us, NOW);
+    streamreq_free(&p.r);
+}
+
+Test(streamreq, lists_split_on_commas_and_repeat)
+{
+    parsed_t p = parse("feed=a,b&type=Create&feed=c&actor=urn%3Ax%3A1");
+    cr_assert_eq(p.rc, 0, "%s", p.err);
+    cr_assert_eq(p.r.feeds.n, 3);
+    cr_assert_str_eq(p.r.feeds.items[2], "c");
+    cr_assert_eq(p.r.types.n, 1);
+    cr_assert_str_eq(p.r.actors.items[0], "urn:x:1");
+    streamreq_free(&p.r);
+}
+
+static void expect_400(const char *qs, const char *lei, const char *param, const char *needle)
+{
+    parsed_t p = parse_full(qs, lei, NULL, NULL);
+    cr_assert_eq(p.rc, -1, "accepted %s", qs);
+    cr_assert_str_eq(p.param, param, "%s -> %s", qs, p.param);
+    cr_assert(strstr(p.err, needle), "'%s' lacks '%s'", p.err, needle);
+}
+
+Test(streamreq, every_bad_parameter_is_named)
+{
+    expect_400("start=yesterday", NULL, "start", "RFC 3339");
+    expect_400("start=2024-13-01T00:00:00Z", NULL, "start", "start");
+    expect_400("end=soon", NULL, "end", "end must be");
+    expect_400("start=2024-01-02T00:00:00Z&end=2024-01-01T00:00:00Z", NULL, "end", "before start");
+    expect_400("format=xml", NULL, "format", "sse or ndjson");
+    expect_400("bogus=1", NULL, "bogus", "unknown parameter");
+    expect_400("last_event_id=zzz", NULL, "last_event_id", "not an event id");
+    expect_400(NULL, "h1_2", "last_event_id", "not an event id");
+    expect_400("start=now&start=now", NULL, "start", "more than once");
+    expect_400("start=%zz", NULL, "query", "percent-encoding");
+    expect_400("q=%7Bnot%20json", NULL, "q", "not valid JSON");
+    expect_400("q=%7B%22fuzzy%22%3A%7B%7D%7D", NULL, "q", "fuzzy");
+}
+
+Test(streamreq, header_last_event_id_wins_over_parameter)
+{
+    parsed_t p = parse_full("last_event_id=l5", "l9", NULL, NULL);
+    cr_assert_eq(p.rc, 0, "%s", p.err);
+    cr_assert_eq(p.r.resume.kind, EVENTID_LIVE);
+    cr_assert_eq(p.r.resume.seq, 9);
+    streamreq_free(&p.r);
+    p = parse("last_event_id=h7_100_3");
+    cr_assert_eq(p.rc, 0, "%s", p.err);
+    cr_assert_eq(p.r.resume.kind, EVENTID_HISTORY);
+    cr_assert_eq(p.r.resume.s0, 7);
+    streamreq_free(&p.r);
+}
+
+Test(streamreq, accept_header_and_format_choose_ndjson)
+{
+    parsed_t p = parse_full(NULL, NULL, "application/x-ndjson", NULL);
+    cr_assert_eq(p.r.format, SSE_FORMAT_NDJSON);
+    streamreq_free(&p.r);
+    p = parse("format=ndjson");
+    cr_assert_eq(p.r.format, SSE_FORMAT_NDJSON);
+    streamreq_free(&p.r);
+    p = parse_full("format=sse", NULL, "application/x-ndjson", NULL);
+    cr_assert_eq(p.r.format, SSE_FORMAT_SSE);
+    streamreq_free(&p.r);
+}
+
+Test(streamreq, query_in_body_or_q_but_not_both)
+{
+    parsed_t p = parse_full(NULL, NULL, NULL, "{\"query\":{\"term\":{\"type\":\"Create\"}}}");
+    cr_assert_eq(p.rc, 0, "%s", p.err);
+    cr_assert_not_null(p.r.query);
+    streamreq_free(&p.r);
+    p = parse_full("q=%7B%22match_all%22%3A%7B%7D%7D", NULL, NULL, "{\"query\":{\"match_all\":{}}}");
+    cr_assert_eq(p.rc, -1);
+    cr_assert_str_eq(p.param, "q");
+}
+
+static store_rec_t rec(const char *feed, const char *types, const char *actor)
+{
+    store_rec_t r = {.seq = 1, .kind = STORE_REC_UPSERT, .feed = feed, .feed_len = strlen(feed), .id = "x",
+                     .id_len = 1, .types = types, .types_len = strlen(types), .actor = actor,
+                     .actor_len = strlen(actor), .json = "{\"id\":\"x\"}", .json_len = 10};
+    r.data = r.json;
+    r.data_len = r.json_len;
+    return r;
+}
+
+Test(streamreq, filters_are_or_within_and_across)
+{
+    parsed_t p = parse("feed=a,b&type=Create,Like&actor=u1");
+    cr_assert_eq(p.rc, 0);
+    store_rec_t ok = rec("b", "Note\x1f" "Like", "u1");
+    cr_assert(streamreq_match(&p.r, &ok));
+    store_rec_t wrong_feed = rec("c", "Create", "u1");
+    cr_assert_not(streamreq_match(&p.r, &wrong_feed));
+    store_rec_t wrong_type = rec("a", "Note", "u1");
+    cr_assert_not(streamreq_match(&p.r, &wrong_type));
+    store_rec_t wrong_actor = rec("a", "Create", "u2");
+    cr_assert_not(streamreq_match(&p.r, &wrong_actor));
+    store_rec_t prefix_type = rec("a", "Creat", "u1");
+    cr_assert_not(streamreq_match(&p.r, &prefix_type));
+    streamreq_free(&p.r);
+}

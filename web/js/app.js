@@ -1,0 +1,281 @@
+// app.js -- wires the dashboard: the settings form (mirrored in the page URL), the /stream
+// subscription, the activity table, the rate chart and the feeds panel.
+
+import {
+  readView, pageQuery, streamPath, clampRows, parseTime, toLocalInput, fromLocalInput,
+  rangeProblem, RELATIVE_STARTS,
+} from './params.js';
+import { RowList } from './rows.js';
+import { RateChart } from './chart.js';
+import { FeedStatus } from './status.js';
+import { StreamClient } from './stream.js';
+
+const $ = (id) => document.getElementById(id);
+
+const ui = {
+  form: $('controls'), start: $('start'), startCustom: $('start-custom'),
+  endOn: $('end-on'), endCustom: $('end-custom'), feed: $('feed'), type: $('type'),
+  actor: $('actor'), q: $('q'), rows: $('rows'), share: $('share'), pause: $('pause'),
+  error: $('error'), phase: $('phase'), conn: $('conn'), rowCount: $('row-count'),
+  empty: $('empty'), region: $('rows-region'), rateNow: $('rate-now'), ratePeak: $('rate-peak'),
+  totalEvents: $('total-events'), totalDeletes: $('total-deletes'), typeNames: $('type-names'),
+  settings: $('settings'), summary: $('view-summary'),
+};
+
+const PHASE_TEXT = { idle: 'idle', replaying: 'replaying history…', live: 'live', ended: 'ended' };
+const FIELD_OF_PARAMETER = { start: 'startCustom', end: 'endCustom', feed: 'feed', type: 'type', actor: 'actor', q: 'q' };
+
+let view = readView(location.search);
+let phase = 'idle';
+let totals = { events: 0, deletes: 0 };
+const seenTypes = new Set([...ui.typeNames.options].map((o) => o.value));
+
+const rows = new RowList($('rows'), {
+  limit: view.rows,
+  onChange(n) {
+    ui.rowCount.textContent = String(n);
+    ui.empty.hidden = n > 0;
+  },
+});
+const chart = new RateChart($('rate-chart'));
+const feeds = new FeedStatus({ tbody: document.querySelector('#feeds tbody'), datalist: $('feed-ids'), updated: $('feeds-updated') });
+
+const client = new StreamClient({
+  onEvent() { chart.count(); totals.events++; },
+  onActivity(d) {
+    if (!d || typeof d !== 'object') return;
+    rows.upsert(d.feed, d.activity);
+    noteType(d.activity?.type);
+  },
+  onDelete(d) {
+    if (!d || typeof d !== 'object') return;
+    totals.deletes++;
+    rows.remove(d.feed, d.activity?.id);
+  },
+  onLive() { setPhase('live'); },
+  onEnd() { setPhase('ended'); },
+  onState(s) {
+    ui.conn.textContent = s;
+    ui.conn.dataset.state = s;
+    updatePauseButton();
+  },
+  onError(e) { showError(e); },
+  onBadEvent(type) { console.warn(`unparseable ${type} event`); },
+});
+
+function noteType(t) {
+  const list = Array.isArray(t) ? t : [t];
+  for (const x of list) {
+    if (typeof x !== 'string' || seenTypes.has(x) || seenTypes.size > 200) continue;
+    seenTypes.add(x);
+    const o = document.createElement('option');
+    o.value = x;
+    ui.typeNames.append(o);
+  }
+}
+
+function setPhase(p) {
+  phase = p;
+  ui.phase.textContent = PHASE_TEXT[p];
+  ui.phase.dataset.phase = p;
+  updateLiveRegion();
+  updatePauseButton();
+}
+
+// Screen readers hear new rows only while they trickle in; a replay or a flood is not read out.
+// New and updated rows are highlighted too, unless they come too fast to see.
+function updateLiveRegion() {
+  const calm = phase === 'live' && chart.rate <= 2;
+  ui.region.setAttribute('aria-live', calm ? 'polite' : 'off');
+  rows.highlight = phase === 'live' && chart.rate <= 20;
+  // In a flood, a few table updates a second show as much and leave the page responsive.
+  rows.minInterval = chart.rate > 300 ? 200 : chart.rate > 60 ? 100 : 0;
+}
+
+function updatePauseButton() {
+  const paused = client.paused;
+  ui.pause.textContent = paused ? 'Resume' : 'Pause';
+  ui.pause.setAttribute('aria-pressed', String(paused));
+  ui.pause.disabled = client.ended || (client.state === 'closed' && !paused);
+}
+
+// ---- errors -------------------------------------------------------------------------
+
+function clearError() {
+  ui.error.hidden = true;
+  ui.error.textContent = '';
+  for (const k of Object.values(FIELD_OF_PARAMETER)) ui[k].removeAttribute('aria-invalid');
+  ui.start.removeAttribute('aria-invalid');
+  ui.endOn.removeAttribute('aria-invalid');
+}
+
+function showError({ status, error, parameter }) {
+  clearError();
+  const strong = document.createElement('strong');
+  strong.textContent = status ? `The server refused the stream (HTTP ${status}): ` : 'Check the settings: ';
+  ui.error.append(strong, error);
+  if (parameter) {
+    const p = document.createElement('span');
+    p.className = 'param';
+    p.textContent = ` — parameter “${parameter}”`;
+    ui.error.append(p);
+    const field = ui[FIELD_OF_PARAMETER[parameter]];
+    if (field) field.setAttribute('aria-invalid', 'true');
+    if (parameter === 'start') ui.start.setAttribute('aria-invalid', 'true');
+    if (parameter === 'end') ui.endOn.setAttribute('aria-invalid', 'true');
+  }
+  ui.error.hidden = false;
+  ui.error.dataset.parameter = parameter || '';
+  setPhase('idle');
+}
+
+// ---- the form <-> the view ------------------------------------------------------------
+
+function viewToForm(v) {
+  if (v.start === 'now' || Object.hasOwn(RELATIVE_STARTS, v.start)) {
+    ui.start.value = v.start;
+    ui.startCustom.value = '';
+  } else {
+    ui.start.value = 'custom';
+    ui.startCustom.value = toLocalInput(parseTime(v.start));
+  }
+  ui.endOn.value = v.end ? 'custom' : '';
+  ui.endCustom.value = v.end ? toLocalInput(parseTime(v.end)) : '';
+  ui.feed.value = v.feed;
+  ui.type.value = v.type;
+  ui.actor.value = v.actor;
+  ui.q.value = v.q;
+  ui.rows.value = String(v.rows);
+  syncCustomInputs();
+}
+
+function syncCustomInputs() {
+  ui.startCustom.hidden = ui.start.value !== 'custom';
+  ui.startCustom.required = !ui.startCustom.hidden;
+  ui.endCustom.hidden = ui.endOn.value !== 'custom';
+  ui.endCustom.required = !ui.endCustom.hidden;
+}
+
+// Returns a view, or a { problem, field } when the form cannot make one.
+function formToView() {
+  let start = ui.start.value;
+  if (start === 'custom') {
+    start = fromLocalInput(ui.startCustom.value);
+    // A start that came from the URL in a form the picker cannot show is kept as given.
+    if (!start && !ui.startCustom.value && !isNamedStart(view.start)) start = view.start;
+    if (!start) return { problem: 'Choose a start date and time.', field: 'startCustom' };
+  }
+  let end = '';
+  if (ui.endOn.value === 'custom') {
+    end = fromLocalInput(ui.endCustom.value);
+    if (!end && !ui.endCustom.value && view.end) end = view.end;
+    if (!end) return { problem: 'Choose an end date and time, or no end.', field: 'endCustom' };
+  }
+  const read = readView(new URLSearchParams({
+    start, end, feed: ui.feed.value, type: ui.type.value, actor: ui.actor.value,
+    q: ui.q.value, rows: ui.rows.value,
+  }));
+  const problem = rangeProblem(read);
+  return problem ? { problem, field: 'endCustom' } : read;
+}
+
+function isNamedStart(s) {
+  return s === 'now' || Object.hasOwn(RELATIVE_STARTS, s);
+}
+
+function reflectInUrl() {
+  const q = pageQuery(view);
+  history.replaceState(null, '', location.pathname + q + location.hash);
+  ui.share.href = location.pathname + q;
+  ui.summary.textContent = describe(view);
+}
+
+// One line for the collapsed settings: "from last day · until … · type Create".
+function describe(v) {
+  const named = { now: 'from now', '1h': 'from the last hour', '1d': 'from the last day' };
+  const when = (s) => { const d = parseTime(s); return d ? d.toLocaleString() : s; };
+  const parts = [named[v.start] ?? `from ${when(v.start)}`];
+  parts.push(v.end ? `until ${when(v.end)}` : 'then live');
+  for (const k of ['feed', 'type', 'actor']) if (v[k]) parts.push(`${k} ${v[k].split(',').join(', ')}`);
+  if (v.q) parts.push('query');
+  return parts.join(' · ');
+}
+
+// ---- the stream -----------------------------------------------------------------------
+
+function startStream() {
+  clearError();
+  rows.clear();
+  rows.setLimit(view.rows);
+  chart.reset();
+  totals = { events: 0, deletes: 0 };
+  setPhase('replaying');
+  client.open(streamPath(view, Date.now()));
+}
+
+ui.form.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const v = formToView();
+  if (v.problem) {
+    showError({ error: v.problem });
+    ui[v.field].setAttribute('aria-invalid', 'true');
+    ui[v.field].focus();
+    return;
+  }
+  view = v;
+  reflectInUrl();
+  startStream();
+});
+
+ui.start.addEventListener('change', () => {
+  if (ui.start.value === 'custom' && !ui.startCustom.value) {
+    ui.startCustom.value = toLocalInput(new Date(Date.now() - 3600 * 1000));
+  }
+  syncCustomInputs();
+});
+ui.endOn.addEventListener('change', () => {
+  if (ui.endOn.value === 'custom' && !ui.endCustom.value) ui.endCustom.value = toLocalInput(new Date());
+  syncCustomInputs();
+});
+
+// The row limit applies at once, without reconnecting.
+ui.rows.addEventListener('change', () => {
+  view = { ...view, rows: clampRows(ui.rows.value) };
+  ui.rows.value = String(view.rows);
+  rows.setLimit(view.rows);
+  reflectInUrl();
+});
+
+ui.pause.addEventListener('click', () => {
+  if (client.paused) {
+    if (phase !== 'ended') setPhase('replaying');   // the resumed stream sends `live` again
+    client.resume();
+  } else {
+    client.pause();
+  }
+  updatePauseButton();
+});
+
+// ---- timers ---------------------------------------------------------------------------
+
+function tick() {
+  const r = chart.tick();
+  ui.rateNow.textContent = String(r);
+  ui.ratePeak.textContent = String(chart.peak);
+  ui.totalEvents.textContent = totals.events.toLocaleString();
+  ui.totalDeletes.textContent = totals.deletes.toLocaleString();
+  updateLiveRegion();
+}
+
+viewToForm(view);
+reflectInUrl();
+if (window.matchMedia('(max-width: 640px)').matches) ui.settings.open = false;   // phones: the list first
+feeds.start();
+setInterval(tick, 1000);
+window.addEventListener('resize', () => chart.draw());
+// The list's column heads stick just below the (sticky) page header.
+new ResizeObserver(([e]) => {
+  document.documentElement.style.setProperty('--header-h', `${Math.ceil(e.target.getBoundingClientRect().height)}px`);
+}).observe(document.querySelector('header.top'));
+tick();
+startStream();
