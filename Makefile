@@ -48,17 +48,23 @@ build/asan/%.o: src/%.c build/pkg.mk
 	@mkdir -p $(@D)
 	$(CC) $(SAN) $(CFLAGS_ALL) -c $< -o $@
 
-bin/activity-stream: build/main.o $(LIB_OBJ)
+# The modules go into an archive, so each program links only the modules it uses.
+build/libas.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+build/asan/libas.a: $(SAN_OBJ)
+	$(AR) rcs $@ $^
+
+bin/activity-stream: build/main.o build/libas.a
 	@mkdir -p $(@D)
 	$(CC) $(OPT) -o $@ $^ $(LIBS)
-build/asan/bin/activity-stream: build/asan/main.o $(SAN_OBJ)
+build/asan/bin/activity-stream: build/asan/main.o build/asan/libas.a
 	@mkdir -p $(@D)
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
 
 build/feedsim/%.o: tests/feedsim/%.c build/pkg.mk
 	@mkdir -p $(@D)
 	$(CC) $(OPT) $(CFLAGS_ALL) -c $< -o $@
-bin/feedsim: $(SIM_SRC:tests/feedsim/%.c=build/feedsim/%.o) $(LIB_OBJ)
+bin/feedsim: $(SIM_SRC:tests/feedsim/%.c=build/feedsim/%.o) build/libas.a
 	@mkdir -p $(@D)
 	$(CC) $(OPT) -o $@ $^ $(LIBS)
 
@@ -70,7 +76,7 @@ build/.deps-test: .ci/install-deps
 build/asan/tests/%.o: tests/%.c build/pkg.mk build/.deps-test
 	@mkdir -p $(@D)
 	$(CC) $(SAN) $(CFLAGS_ALL) -Itests -c $< -o $@
-build/asan/tests/run-tests: $(TST_SRC:tests/%.c=build/asan/tests/%.o) $(SAN_OBJ)
+build/asan/tests/run-tests: $(TST_SRC:tests/%.c=build/asan/tests/%.o) build/asan/libas.a
 	$(CC) $(SAN) -o $@ $^ $(LIBS) -lcriterion
 
 # Sanitizer reports (ASan, LSan, UBSan) of the tests and of the servers they start are
@@ -78,9 +84,10 @@ build/asan/tests/run-tests: $(TST_SRC:tests/%.c=build/asan/tests/%.o) $(SAN_OBJ)
 SAN_LOG  = $(CURDIR)/build/san/report
 TEST_ENV = AS_SERVER=build/asan/bin/activity-stream AS_FEEDSIM=bin/feedsim AS_FIXTURES=tests/fixtures \
            ASAN_OPTIONS=detect_leaks=1:log_path=$(SAN_LOG) \
-           UBSAN_OPTIONS=print_stacktrace=1:log_path=$(SAN_LOG)
+           UBSAN_OPTIONS=print_stacktrace=1:log_path=$(SAN_LOG) \
+           LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
 define check_sanitizers
-	@if ls build/san/report* >/dev/null 2>&1; then cat build/san/report* >&2; \
+	@if [ -n "$$(find build/san -type f -size +0 2>/dev/null)" ]; then find build/san -type f -size +0 -exec cat {} + >&2; \
 	  echo "sanitizer reports above (build/san/)" >&2; exit 1; fi
 endef
 unit: all build/asan/bin/activity-stream build/asan/tests/run-tests
@@ -105,7 +112,7 @@ one: build/pkg.mk build/.deps-test
 build/bench/%.o: tests/bench/%.c build/pkg.mk
 	@mkdir -p $(@D)
 	$(CC) $(OPT) $(CFLAGS_ALL) -Itests -c $< -o $@
-build/bench/%: build/bench/%.o $(LIB_OBJ)
+build/bench/%: build/bench/%.o build/libas.a
 	$(CC) $(OPT) -o $@ $^ $(LIBS)
 bench: all $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done

@@ -26,12 +26,12 @@ typedef struct {
 
 /* Parse. `query_string` is the part after '?' (may be NULL); header values may be NULL.
  * `now_us` resolves `now`. On error returns -1, with a message in err and the offending
- * parameter's name in *param (static string), e.g. ("start must be an RFC 3339 time, Unix
- * milliseconds or now", "start"). On success returns 0; free with streamreq_free. */
+ * parameter's name in param, e.g. ("start must be an RFC 3339 time, Unix milliseconds or now",
+ * "start"). On success returns 0; free with streamreq_free. */
 int streamreq_parse(streamreq_t *out, const char *query_string, size_t qs_len,
                     const char *last_event_id, size_t lei_len, const char *accept, size_t accept_len,
                     const char *body, size_t body_len, int64_t now_us,
-                    char *err, size_t errlen, const char **param);
+                    char *err, size_t errlen, char *param, size_t paramlen);
 void streamreq_free(streamreq_t *r);
 
 /* Does the record pass the feed/type/actor filters and the query? (Time bounds are the

@@ -10,6 +10,7 @@
 #include "hawk.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,6 +197,14 @@ static int parse_url(const char *url, hawk_url_t *u)
     return 0;
 }
 
+/* The request target a client sends for u: "/" when the URL has no path ("http://h?q" -> "/?q"). */
+static int request_target(const hawk_url_t *u, char *out, size_t outlen)
+{
+    const char *slash = u->resource_len && u->resource[0] == '/' ? "" : "/";
+    int n = snprintf(out, outlen, "%s%.*s", slash, (int)u->resource_len, u->resource);
+    return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
 /* `n` random alphanumerics into out (n + 1 bytes). */
 static int random_nonce(char *out, size_t n)
 {
@@ -217,16 +226,9 @@ int hawk_authorization(const char *id, const char *key, const char *method, cons
     char resource[4096], hash[B64_SHA256_LEN + 4], mac[B64_SHA256_LEN + 4];
     char tsbuf[24], nbuf[16];
 
-    if (!id || !key || !method || !url || !out || !attr_ok(id) || parse_url(url, &u) < 0)
+    if (!id || !key || !method || !url || !out || !attr_ok(id) || parse_url(url, &u) < 0
+        || request_target(&u, resource, sizeof resource) < 0)
         return -1;
-    if (u.resource_len + 2 > sizeof resource)
-        return -1;
-    if (u.resource_len == 0)
-        strcpy(resource, "/");
-    else if (u.resource[0] == '?')   /* "http://h?q" addresses "/?q" */
-        snprintf(resource, sizeof resource, "/%.*s", (int)u.resource_len, u.resource);
-    else
-        snprintf(resource, sizeof resource, "%.*s", (int)u.resource_len, u.resource);
     if (!nonce) {
         if (random_nonce(nbuf, 8) < 0)
             return -1;
@@ -329,10 +331,11 @@ static const char *parse_header(const char *h, hawk_attrs_t *a)
 static int parse_ts(const char *s, int64_t *out)
 {
     char *end;
-    if (!isdigit((unsigned char)*s) || strlen(s) > 18)
+    if (!isdigit((unsigned char)*s))
         return -1;
+    errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (*end)
+    if (*end || errno)
         return -1;
     *out = v;
     return 0;
@@ -365,8 +368,9 @@ static const char *verify(const char *header, const char *id, const char *key, c
     size_t maclen = strlen(a.val[A_MAC]);
     if (maclen != strlen(mac) || CRYPTO_memcmp(mac, a.val[A_MAC], maclen) != 0)
         return "bad mac";
-    int64_t d = now_s - ts;
-    if (d > skew_s || d < -(int64_t)skew_s)
+    int64_t lo = ts < now_s ? ts : now_s, hi = ts < now_s ? now_s : ts;
+    uint64_t diff = (uint64_t)hi - (uint64_t)lo;    /* exact: hi >= lo, so no overflow */
+    if (diff > (uint64_t)(skew_s > 0 ? skew_s : 0))
         return "stale timestamp";
     return NULL;
 }

@@ -35,6 +35,7 @@
 #include "as2.h"
 #include "fetch.h"
 #include "log.h"
+#include "pagescan.h"
 #include "timefmt.h"
 #include <inttypes.h>
 #include <jansson.h>
@@ -123,8 +124,7 @@ struct ingest {
     atomic_llong heartbeat_ms;
     pthread_mutex_t mu;       /* guards feeds[].st */
     uint64_t rng;             /* xorshift state for jitter (ingest thread only) */
-    char *dump;               /* scratch: compact JSON of one item */
-    size_t dump_cap;
+    pagescan_t scan;          /* reader of the current response (buffers reused) */
     char *types;              /* scratch: joined types of one item */
     size_t types_cap;
 };
@@ -392,24 +392,6 @@ static void feed_ok(ingest_t *ing, feed_t *f)
 
 /* ---- items ---- */
 
-static int dump_item(ingest_t *ing, json_t *item, size_t *len)
-{
-    for (;;) {
-        size_t n = json_dumpb(item, ing->dump, ing->dump_cap, JSON_COMPACT);
-        if (n == 0)
-            return -1;
-        if (n <= ing->dump_cap) {
-            *len = n;
-            return 0;
-        }
-        char *p = realloc(ing->dump, n * 2);
-        if (!p)
-            return -1;
-        ing->dump = p;
-        ing->dump_cap = n * 2;
-    }
-}
-
 /* Join the types with STORE_TYPE_SEP into ing->types. */
 static int join_types(ingest_t *ing, const as2_activity_t *a, size_t *len)
 {
@@ -435,19 +417,19 @@ static int join_types(ingest_t *ing, const as2_activity_t *a, size_t *len)
     return 0;
 }
 
-static int add_item(ingest_t *ing, feed_t *f, json_t *item, const as2_activity_t *a,
-                    uint64_t gen, char *err, size_t errlen)
+static int add_item(ingest_t *ing, feed_t *f, const pagescan_item_t *it,
+                    const as2_activity_t *a, uint64_t gen, char *err, size_t errlen)
 {
-    size_t json_len, types_len;
-    if (dump_item(ing, item, &json_len) < 0 || join_types(ing, a, &types_len) < 0)
-        return fmt_err(err, errlen, "out of memory serializing activity %s", a->id);
+    size_t types_len;
+    if (join_types(ing, a, &types_len) < 0)
+        return fmt_err(err, errlen, "out of memory reading activity %s", a->id);
     store_activity_t sa = {
         .feed = f->cfg->id, .feed_len = f->id_len,
         .id = a->id, .id_len = strlen(a->id),
         .published_us = a->published_us,
         .types = ing->types, .types_len = types_len,
         .actor = a->actor ? a->actor : "", .actor_len = a->actor ? strlen(a->actor) : 0,
-        .json = ing->dump, .json_len = json_len,
+        .json = ing->scan.items.p + it->json.off, .json_len = it->json.len,
     };
     int rc = store_batch_upsert(ing->batch, &sa, gen);
     if (rc < 0)
@@ -455,22 +437,36 @@ static int add_item(ingest_t *ing, feed_t *f, json_t *item, const as2_activity_t
     return 0;
 }
 
+/* Item i of a page: the envelope holds the pagescan index; the stand-in is what
+ * as2_read_activity reads, the scanned bytes what the store keeps. */
+static int add_page_item(ingest_t *ing, feed_t *f, const as2_page_t *p, size_t i, uint64_t gen,
+                         int64_t now_us, page_t *pg, char *err, size_t errlen)
+{
+    json_int_t k = json_integer_value(as2_page_item(p, i));
+    if (!json_is_integer(as2_page_item(p, i)) || k < 0 || (size_t)k >= ing->scan.nitems)
+        return fmt_err(err, errlen, "internal error: item %zu has no scanned index", i);
+    json_t *item = pagescan_standin(&ing->scan, (size_t)k);
+    if (!item)
+        return fmt_err(err, errlen, "out of memory reading item %zu", i);
+    as2_activity_t a;
+    char why[160];
+    int rc = 0;
+    if (as2_read_activity(item, now_us, &a, why, sizeof why) < 0) {
+        if (pg->skipped++ == 0)
+            snprintf(pg->reason, sizeof pg->reason, "item %zu: %s", i, why);
+    } else if ((rc = add_item(ing, f, &ing->scan.item[k], &a, gen, err, errlen)) == 0) {
+        pg->valid++;
+    }
+    json_decref(item);
+    return rc;
+}
+
 static int add_items(ingest_t *ing, feed_t *f, const as2_page_t *p, uint64_t gen,
                      int64_t now_us, page_t *pg, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < p->nitems; i++) {
-        json_t *item = as2_page_item(p, i);
-        as2_activity_t a;
-        char why[160];
-        if (as2_read_activity(item, now_us, &a, why, sizeof why) < 0) {
-            if (pg->skipped++ == 0)
-                snprintf(pg->reason, sizeof pg->reason, "item %zu: %s", i, why);
-            continue;
-        }
-        if (add_item(ing, f, item, &a, gen, err, errlen) < 0)
+    for (size_t i = 0; i < p->nitems; i++)
+        if (add_page_item(ing, f, p, i, gen, now_us, pg, err, errlen) < 0)
             return -1;
-        pg->valid++;
-    }
     return 0;
 }
 
@@ -508,16 +504,36 @@ static int read_doc(ingest_t *ing, feed_t *f, json_t *root, const char *base, ui
     }
 }
 
-/* Parse the body and read it into the batch. A `next` that points back at the page itself
- * ends the walk (it would loop forever). */
+/* Scan the body (pagescan) and parse its envelope; on a refusal jansson names the error. */
+static json_t *load_page(ingest_t *ing, const fetch_result_t *res, char *err, size_t errlen)
+{
+    json_error_t je;
+    int rc = pagescan_run(&ing->scan, res->body, res->len);
+    if (rc == PAGESCAN_NOMEM)
+        return fmt_err(err, errlen, "out of memory reading %s", res->url), NULL;
+    if (rc == PAGESCAN_INVALID) {
+        json_t *doc = json_loadb(res->body, res->len, 0, &je);
+        if (!doc)
+            return fmt_err(err, errlen, "not JSON: %s at line %d column %d (%s)", je.text,
+                           je.line, je.column, res->url), NULL;
+        json_decref(doc);
+        return fmt_err(err, errlen, "not JSON: %s at byte %zu (%s)", ing->scan.err,
+                       ing->scan.err_pos, res->url), NULL;
+    }
+    json_t *root = json_loadb(ing->scan.env.p, ing->scan.env.len, 0, &je);
+    if (!root)
+        fmt_err(err, errlen, "cannot read %s: %s", res->url, je.text);
+    return root;
+}
+
+/* Read the body into the batch. A `next` that points back at the page itself ends the walk
+ * (it would loop forever). */
 static int parse_response(ingest_t *ing, feed_t *f, const fetch_result_t *res, uint64_t gen,
                           page_t *pg, char *err, size_t errlen)
 {
-    json_error_t je;
-    json_t *root = json_loadb(res->body, res->len, 0, &je);
+    json_t *root = load_page(ing, res, err, errlen);
     if (!root)
-        return fmt_err(err, errlen, "not JSON: %s at line %d column %d (%s)", je.text, je.line,
-                       je.column, res->url);
+        return -1;
     store_batch_reset(ing->batch);
     int rc = read_doc(ing, f, root, res->effective_url, gen, pg, err, errlen);
     json_decref(root);
@@ -955,7 +971,7 @@ static void free_all(ingest_t *ing)
     if (ing->multi)
         curl_multi_cleanup(ing->multi);
     store_batch_free(ing->batch);
-    free(ing->dump);
+    pagescan_free(&ing->scan);
     free(ing->types);
     pthread_mutex_destroy(&ing->mu);
     free(ing);
@@ -971,6 +987,7 @@ int ingest_start(ingest_t **out, const config_t *cfg, store_t *st)
         return -1;
     }
     pthread_mutex_init(&ing->mu, NULL);
+    pagescan_init(&ing->scan);
     ing->cfg = cfg;
     ing->st = st;
     ing->rng = (uint64_t)timefmt_now_us() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;

@@ -97,13 +97,13 @@ static bool bytes_eq(const char *a, size_t an, const char *b, size_t bn, bool ci
     return true;
 }
 
-/* Unsigned byte order (= UTF-8 code point order). */
+/* Unsigned byte order (= UTF-8 code point order): -1, 0 or 1. */
 static int bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
 {
     size_t n = an < bn ? an : bn;
     int r = n ? memcmp(a, b, n) : 0;
     if (r)
-        return r;
+        return r < 0 ? -1 : 1;
     return an < bn ? -1 : an > bn;
 }
 
@@ -1287,7 +1287,8 @@ static int bound_compile(cctx_t *c, const query_t *q, const char *key, json_t *v
     if (json_is_null(v))
         return 0;   /* Elasticsearch: a null bound is unbounded */
     if (b->set)
-        return fail(c, "both '%s' and '%s' given", incl ? "gt" : "gte", key);
+        return fail(c, "both '%s' and '%s' given",
+                    b == &q->lo ? (incl ? "gt" : "gte") : (incl ? "lt" : "lte"), key);
     size_t old = path_push(c, ".%s", key);
     int r;
     if (!json_is_string(v) && !json_is_number(v))
@@ -1584,7 +1585,7 @@ int query_compile_text(const char *text, size_t len, query_t **out, char *err, s
         return -1;
     }
     json_error_t je;
-    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!j) {
         snprintf(err, errlen, "query: malformed JSON at line %d column %d: %s", je.line,
                  je.column, je.text);
@@ -1669,7 +1670,9 @@ static bool visit_values(const query_t *q, mctx_t *m, uint32_t k, value_fn *fn, 
 static bool visit_path(const query_t *q, mctx_t *m, uint32_t k, const char *path, size_t n,
                        value_fn *fn, void *st);
 
-/* Members of object k whose key is `path` or a dotted prefix of it. */
+/* Members of object k whose key is `path`, a dotted prefix of it, or (for a key like
+ * "meta.source" under path "meta") a dotted extension of it: the path then names an object
+ * whose contents are that member's value, which only exists can use. */
 static bool visit_object(const query_t *q, mctx_t *m, uint32_t k, const char *path, size_t n,
                          value_fn *fn, void *st)
 {
@@ -1677,14 +1680,17 @@ static bool visit_object(const query_t *q, mctx_t *m, uint32_t k, const char *pa
     for (uint32_t i = k + 1; i < tok[k].end; i = tok[i + 1].end) {
         scratch_t sc = {.heap = NULL};
         sv_t key = jt_str(&m->tape, i, &sc);
-        bool hit = key.n <= n && (key.n == n || path[key.n] == '.') && key.n > 0 &&
-                   memcmp(key.p, path, key.n) == 0;
-        size_t used = key.n;
+        size_t kn = key.n;
+        bool prefix = kn > 0 && kn <= n && (kn == n || path[kn] == '.') && memcmp(key.p, path, kn) == 0;
+        bool ext = kn > n + 1 && key.p[n] == '.' && memcmp(key.p, path, n) == 0;
         scratch_release(&sc);
-        if (!hit)
-            continue;
-        bool stop = used == n ? visit_values(q, m, i + 1, fn, st)
-                              : visit_path(q, m, i + 1, path + used + 1, n - used - 1, fn, st);
+        bool stop = false;
+        if (prefix && kn == n)
+            stop = visit_values(q, m, i + 1, fn, st);
+        else if (prefix)
+            stop = visit_path(q, m, i + 1, path + kn + 1, n - kn - 1, fn, st);
+        else if (ext && !q->f.keyword)
+            stop = fn(q, m, &(dval_t){.type = DV_OBJ, .tok = i + 1}, st);
         if (stop)
             return true;
     }
@@ -1793,12 +1799,15 @@ static bool t_prefix(const query_t *q, mctx_t *m, const dval_t *v, void *st)
     return v->type == DV_STR && v->s.n >= q->v.n && bytes_eq(v->s.p, q->v.n, q->v.s, q->v.n, q->ci);
 }
 
-/* exists: a value that is not null; an object exists when something non-null is inside. */
+/* exists: a value that is not null; an object exists when something non-null is inside
+ * (DV_OBJ may also point at the value under a dotted key that extends the path). */
 static bool t_exists(const query_t *q, mctx_t *m, const dval_t *v, void *st)
 {
     if (v->type != DV_OBJ)
         return v->type != DV_NULL;
     const jtok_t *tok = m->tape.tok;
+    if (tok[v->tok].type != JT_OBJ && tok[v->tok].type != JT_ARR)
+        return tok[v->tok].type != JT_NULL;
     for (uint32_t i = v->tok + 1; i < tok[v->tok].end; i++)
         if (tok[i].type != JT_OBJ && tok[i].type != JT_ARR && tok[i].type != JT_NULL && !tok[i].key)
             return true;

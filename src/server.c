@@ -533,16 +533,29 @@ void server_stop(server_t *srv)
     srv->started = 0;
 }
 
+/* libh2o 2.2.5 cannot close the connections a context still holds (idle keep-alive ones, or a
+ * stream whose client stopped reading), and disposing of a context with live connections
+ * asserts. So a stopped server's loops, contexts and hubs are left to process exit: it is only
+ * stopped at exit. They stay reachable from here so leak checkers do not report them. */
+static server_t *stopped_servers;
+
 void server_free(server_t *srv)
 {
     if (!srv)
         return;
+    int had_loops = srv->started;
     server_stop(srv);
+    for (size_t i = 0; i < srv->nfds; i++)
+        close(srv->fds[i]);
+    srv->nfds = 0;
+    if (had_loops) {
+        stopped_servers = srv;
+        return;
+    }
+    /* never started: nothing is connected, everything can go */
     for (int i = 0; srv->workers && i < srv->nworkers; i++)
         worker_dispose(&srv->workers[i]);
     free(srv->workers);
-    for (size_t i = 0; i < srv->nfds; i++)
-        close(srv->fds[i]);
     free(srv->fds);
     if (srv->conf_ready)
         h2o_config_dispose(&srv->globalconf);

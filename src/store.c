@@ -43,7 +43,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define SCHEMA_VERSION 1
@@ -123,6 +125,8 @@ typedef struct {
     uint64_t head;                             /* last seq assigned in this attempt */
     uint8_t max_time[16];                      /* largest key in `time` seen so far */
     int have_max_time;
+    uint8_t max_acts[MAX_KEY];                 /* largest key in `acts` seen so far */
+    size_t max_acts_len;                       /* 0: acts is empty */
     char ts[TS_MAX];                           /* "deleted" stamp for tombstones */
     size_t ts_len;
     store_batch_stats_t stats;
@@ -550,11 +554,12 @@ int store_open(store_t **out, const char *dir, uint64_t map_bytes, char *err, si
 {
     if (err && errlen)
         err[0] = 0;
+    if (out)
+        *out = NULL;
     if (!out || !dir || !*dir) {
         set_err(err, errlen, "store: no data directory given");
         return STORE_ERR_INVALID;
     }
-    *out = NULL;
     int rc = make_dir(dir, err, errlen);
     if (rc)
         return rc;
@@ -829,6 +834,33 @@ static int put_time(apply_t *ap, const uint8_t tk[16], const void *rec, size_t l
     return 0;
 }
 
+/* LMDB's default key order: memcmp, then the shorter first. */
+static int key_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+    int d = memcmp(a, b, alen < blen ? alen : blen);
+    return d ? d : (alen > blen) - (alen < blen);
+}
+
+/* Is akey past the last key of `acts` (so it cannot exist, and can be appended)? */
+static int acts_past_end(const apply_t *ap, const MDB_val *akey)
+{
+    return ap->max_acts_len == 0
+           || key_cmp(akey->mv_data, akey->mv_size, ap->max_acts, ap->max_acts_len) > 0;
+}
+
+static int put_acts(apply_t *ap, MDB_val *akey, const acts_val_t *av)
+{
+    MDB_val v = {sizeof *av, (void *)av};
+    if (!acts_past_end(ap, akey))
+        return mdb_put(ap->txn, ap->st->acts, akey, &v, 0);
+    int rc = mdb_put(ap->txn, ap->st->acts, akey, &v, MDB_APPEND);
+    if (rc == 0) {
+        memcpy(ap->max_acts, akey->mv_data, akey->mv_size);
+        ap->max_acts_len = akey->mv_size;
+    }
+    return rc;
+}
+
 static uint64_t next_seq(apply_t *ap)
 {
     uint64_t seq = ++ap->head;
@@ -854,8 +886,7 @@ static int write_version(apply_t *ap, uint8_t *rec, size_t len, MDB_val *akey, u
     if (rc)
         return rc;
     acts_val_t av = {h.published_us, seq, gen};
-    MDB_val v = {sizeof av, &av};
-    return mdb_put(ap->txn, ap->st->acts, akey, &v, 0);
+    return put_acts(ap, akey, &av);
 }
 
 /* Look up the current version of an acts entry: *av and the record in `time` (BORROWED until
@@ -883,7 +914,7 @@ static int apply_upsert(apply_t *ap, const op_t *op, uint8_t *rec)
     uint8_t kb[MAX_KEY + 1], tk[16];
     MDB_val akey = {acts_key(ap->st, kb, feed, h.feed_len, id, h.id_len), kb}, old;
     acts_val_t av;
-    int rc = get_current(ap, &akey, &av, tk, &old);
+    int rc = acts_past_end(ap, &akey) ? MDB_NOTFOUND : get_current(ap, &akey, &av, tk, &old);
     if (rc == MDB_NOTFOUND) {
         rc = write_version(ap, rec, op->len1, &akey, op->gen);
         ap->stats.inserted++;
@@ -1085,7 +1116,16 @@ static int apply_begin(apply_t *ap)
         memcpy(ap->max_time, k.mv_data, 16);
         ap->have_max_time = 1;
     }
-    return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    rc = mdb_cursor_get(ap->c_acts, &k, &v, MDB_LAST);
+    if (rc == 0 && k.mv_size > 0 && k.mv_size <= MAX_KEY) {
+        memcpy(ap->max_acts, k.mv_data, k.mv_size);
+        ap->max_acts_len = k.mv_size;
+    } else if (rc == 0) {
+        rc = MDB_CORRUPTED;
+    }
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 /* One attempt: apply everything and commit. Returns an LMDB code. */
@@ -1115,6 +1155,26 @@ static int commit_once(store_batch_t *b, store_batch_stats_t *stats)
     return 0;
 }
 
+/* LMDB reports a short write as EIO, and a full disk or a file size limit usually shows up as
+ * one. Tell them apart so that the caller sees STORE_ERR_FULL: returns ENOSPC or EFBIG when the
+ * disk (or the limit) has no room for about `need` more bytes, else rc. */
+static int write_error_cause(const store_t *st, int rc, uint64_t need)
+{
+    if (rc != EIO)
+        return rc;
+    struct statvfs vs;
+    if (statvfs(st->path, &vs) == 0 && (uint64_t)vs.f_bavail * vs.f_frsize < need)
+        return ENOSPC;
+    struct rlimit rl;
+    struct stat sb;
+    char file[4096];
+    snprintf(file, sizeof file, "%s/data.mdb", st->path);
+    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+        && stat(file, &sb) == 0 && (uint64_t)sb.st_size + need > rl.rlim_cur)
+        return EFBIG;
+    return rc;
+}
+
 int store_batch_commit(store_batch_t *b, store_batch_stats_t *stats)
 {
     store_batch_stats_t s = {0};
@@ -1132,9 +1192,12 @@ int store_batch_commit(store_batch_t *b, store_batch_stats_t *stats)
             break;
         }
     }
+    if (rc)
+        rc = write_error_cause(st, rc, 3 * (uint64_t)b->len + (16u << 20));
     store_batch_reset(b);
     if (rc) {
-        log_error("store", "%s: batch not committed: %s", st->path, mdb_strerror(rc));
+        log_error("store", "%s: batch not committed: %s%s", st->path,
+                  store_code(rc) == STORE_ERR_FULL ? "no room on disk: " : "", mdb_strerror(rc));
         memset(&s, 0, sizeof s);
     }
     if (stats)

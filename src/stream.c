@@ -605,14 +605,13 @@ void stream_handle(stream_hub_t *hub, h2o_req_t *req)
 {
     const char *qs, *lei, *accept;
     size_t qs_len, lei_len, accept_len;
-    char err[512];
-    const char *param = NULL;
+    char err[512], param[128];
     streamreq_t p;
     http_query_string(req, &qs, &qs_len);
     http_header(req, "last-event-id", &lei, &lei_len);
     http_header(req, "accept", &accept, &accept_len);
     if (streamreq_parse(&p, qs, qs_len, lei, lei_len, accept, accept_len, req->entity.base, req->entity.len,
-                        timefmt_now_us(), err, sizeof err, &param) != 0) {
+                        timefmt_now_us(), err, sizeof err, param, sizeof param) != 0) {
         http_send_error(req, 400, err, param);
         return;
     }

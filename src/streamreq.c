@@ -10,15 +10,14 @@
 #include <strings.h>
 
 typedef struct {
-    char *err;
-    size_t errlen;
-    const char **param;
+    char *err, *param;
+    size_t errlen, paramlen;
 } fail_t;
 
 static int fail(fail_t *f, const char *param, const char *fmt, const char *detail)
 {
     snprintf(f->err, f->errlen, fmt, detail ? detail : "");
-    *f->param = param;
+    snprintf(f->param, f->paramlen, "%s", param);
     return -1;
 }
 
@@ -211,17 +210,17 @@ static int parse_resume(streamreq_t *r, const char *lei, size_t len, fail_t *f)
 int streamreq_parse(streamreq_t *out, const char *query_string, size_t qs_len,
                     const char *last_event_id, size_t lei_len, const char *accept, size_t accept_len,
                     const char *body, size_t body_len, int64_t now_us,
-                    char *err, size_t errlen, const char **param)
+                    char *err, size_t errlen, char *param, size_t paramlen)
 {
-    fail_t f = {err, errlen, param};
+    fail_t f = {err, param, errlen, paramlen};
     seen_t s = {0};
-    *param = NULL;
+    param[0] = '\0';
     memset(out, 0, sizeof *out);
     out->start_us = now_us;
     out->end_us = INT64_MAX;
-    if (accept && accept_len && memmem(accept, accept_len, "application/x-ndjson", 20))
-        out->format = SSE_FORMAT_NDJSON;
     int rc = parse_pairs(out, &s, query_string ? query_string : "", query_string ? qs_len : 0, now_us, &f);
+    if (!s.seen_format && accept && accept_len && memmem(accept, accept_len, "application/x-ndjson", 20))
+        out->format = SSE_FORMAT_NDJSON;
     if (rc == 0 && body_len && s.seen_q)
         rc = fail(&f, "q", "give the query either in q or in the request body, not both%s", NULL);
     else if (rc == 0 && body_len)

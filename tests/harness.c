@@ -265,8 +265,10 @@ typedef struct {
 static void sse_dispatch(sse_reader_t *r)
 {
     h_sse_t *s = r->out;
-    if (!r->have_event)
+    if (!r->have_event) {
+        memset(&r->cur, 0, sizeof r->cur);
         return;
+    }
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 64;
         s->ev = realloc(s->ev, s->cap * sizeof *s->ev);
@@ -301,7 +303,9 @@ static void sse_line(sse_reader_t *r, char *line)
         *colon = '\0';
     if (*val == ' ')
         val++;
-    r->have_event = 1;
+    /* As EventSource does: a block without a data line dispatches nothing. */
+    if (strcmp(line, "data") == 0)
+        r->have_event = 1;
     if (strcmp(line, "id") == 0)
         snprintf(r->cur.id, sizeof r->cur.id, "%s", val);
     else if (strcmp(line, "event") == 0)

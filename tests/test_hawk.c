@@ -110,6 +110,8 @@ Test(hawk, authorization_url_without_path_signs_slash)
     cr_assert_gt(hawk_authorization("id", KEY, "GET", "http://user@[::1]:9000", NULL, NULL, 0, TS, "n1",
                                     out, sizeof out), 0);
     cr_assert_eq(hawk_verify(out, "id", KEY, "GET", "/", "[::1]", 9000, TS, 60, &why), 0, "%s", why);
+    cr_assert_gt(hawk_authorization("id", KEY, "GET", "http://h?x=1", NULL, NULL, 0, TS, "n1", out, sizeof out), 0);
+    cr_assert_eq(hawk_verify(out, "id", KEY, "GET", "/?x=1", "h", 80, TS, 60, &why), 0, "%s", why);
 }
 
 Test(hawk, verify_readme_header_with_ext)
@@ -203,6 +205,8 @@ Test(hawk, verify_skew_too_large_fails)
     cr_assert_str_eq(why, "stale timestamp");
     cr_assert_eq(check(h, "dh4k2", KEY, "/v3/activities?cursor=abc", TS - 61, &why), -1);
     cr_assert_str_eq(why, "stale timestamp");
+    cr_assert_eq(check(h, "dh4k2", KEY, "/v3/activities?cursor=abc", INT64_MIN, &why), -1);   /* no overflow */
+    cr_assert_str_eq(why, "stale timestamp");
 }
 
 Test(hawk, verify_attribute_order_and_spacing_free)
@@ -235,6 +239,8 @@ Test(hawk, verify_malformed_headers_fail)
     assert_malformed("Hawk id=\"a\", id=\"dh4k2\", ts=\"1\", nonce=\"n\", mac=\"x\"");       /* duplicate */
     assert_malformed("Hawk id=\"dh4k2\", ts=\"1\", nonce=\"n\", mac=\"x\", foo=\"y\"");      /* unknown */
     assert_malformed("Hawk id=\"dh4k2\", ts=\"12ab\", nonce=\"n\", mac=\"x\"");               /* ts */
+    assert_malformed("Hawk id=\"dh4k2\", ts=\"99999999999999999999\", nonce=\"n\", mac=\"x\"");  /* range */
+    assert_malformed("Hawk id=\"dh4k2\", ts=\"-5\", nonce=\"n\", mac=\"x\"");                 /* sign */
     assert_malformed("Hawk id=\"dh4k2\", ts=\"1\", nonce=\"n\\\", mac=\"x\"");                /* backslash */
 }
 
@@ -255,4 +261,18 @@ Test(hawk, verify_overlong_attribute_fails)
     snprintf(h, sizeof h, "Hawk id=\"%s\", ts=\"1\", nonce=\"n\", mac=\"x\"", big);
     cr_assert_eq(check(h, "dh4k2", KEY, "/", TS, &why), -1);
     cr_assert_str_eq(why, "malformed header: attribute value too long");
+}
+
+Test(hawk, authorization_fits_512_for_long_ids)
+{
+    char id[128], out[512];
+    memset(id, 'x', sizeof id - 1);
+    id[sizeof id - 1] = '\0';
+    const char *url = "https://a-rather-long-host-name.example.org:65535/some/long/path?with=query&and=more";
+    int n = hawk_authorization(id, KEY, "DELETE", url, NULL, NULL, 0, INT64_MAX, NULL, out, sizeof out);
+    cr_assert_gt(n, 0);
+    cr_assert_lt(n, 512);
+    const char *why = NULL;
+    cr_assert_eq(hawk_verify(out, id, KEY, "DELETE", "/some/long/path?with=query&and=more",
+                             "a-rather-long-host-name.example.org", 65535, INT64_MAX, 0, &why), 0, "%s", why);
 }

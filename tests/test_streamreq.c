@@ -10,7 +10,7 @@
 
 typedef struct {
     int rc;
-    const char *param;
+    char param[128];
     char err[512];
     streamreq_t r;
 } parsed_t;
@@ -21,7 +21,7 @@ static parsed_t parse_full(const char *qs, const char *lei, const char *accept, 
     memset(&p, 0, sizeof p);
     p.rc = streamreq_parse(&p.r, qs, qs ? strlen(qs) : 0, lei, lei ? strlen(lei) : 0, accept,
                            accept ? strlen(accept) : 0, body, body ? strlen(body) : 0, NOW, p.err, sizeof p.err,
-                           &p.param);
+                           p.param, sizeof p.param);
     return p;
 }
 

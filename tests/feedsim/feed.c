@@ -128,7 +128,7 @@ static void json_chars(buf_t *b, const char *s)
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\')
             buf_printf(b, "\\%c", c);
-        else if (c < 0x20)
+        else if (c < 0x20 || c >= 0x7f)   /* keeps the output ASCII whatever the input */
             buf_printf(b, "\\u%04x", c);
         else
             buf_append(b, s, 1);

@@ -405,11 +405,12 @@ static void dispatch(httpd_t *h, conn_t *c, httpd_req_t *req, int minor)
 /* Where the head of the request at the start of c->in ends (0: not complete yet). */
 static size_t head_length(const conn_t *c)
 {
-    char *end = c->in.len ? memmem(c->in.p, c->in.len, "\r\n\r\n", 4) : NULL;
-    if (end)
-        return (size_t)(end - c->in.p) + 4;
-    end = c->in.len ? memmem(c->in.p, c->in.len, "\n\n", 2) : NULL;
-    return end ? (size_t)(end - c->in.p) + 2 : 0;
+    if (c->in.len == 0)
+        return 0;
+    char *crlf = memmem(c->in.p, c->in.len, "\r\n\r\n", 4), *lf = memmem(c->in.p, c->in.len, "\n\n", 2);
+    if (crlf && (!lf || crlf < lf))
+        return (size_t)(crlf - c->in.p) + 4;
+    return lf ? (size_t)(lf - c->in.p) + 2 : 0;
 }
 
 /* Look for a complete request in c->in. Returns 1 when one was handled (state changed),
@@ -418,9 +419,9 @@ static size_t head_length(const conn_t *c)
 static int try_request(httpd_t *h, conn_t *c)
 {
     size_t hlen = head_length(c);
-    if (hlen == 0) {
-        if (c->in.len <= MAX_HEAD)
-            return 0;
+    if (hlen == 0 && c->in.len <= MAX_HEAD)
+        return 0;
+    if (hlen == 0 || hlen > MAX_HEAD) {
         simple_response(c, 431, "request head too large");
         return 1;
     }

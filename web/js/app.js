@@ -30,7 +30,7 @@ let phase = 'idle';
 let totals = { events: 0, deletes: 0 };
 const seenTypes = new Set([...ui.typeNames.options].map((o) => o.value));
 
-const rows = new RowList($('rows'), {
+const rows = new RowList($('activity-list'), {
   limit: view.rows,
   onChange(n) {
     ui.rowCount.textContent = String(n);
@@ -41,7 +41,11 @@ const chart = new RateChart($('rate-chart'));
 const feeds = new FeedStatus({ tbody: document.querySelector('#feeds tbody'), datalist: $('feed-ids'), updated: $('feeds-updated') });
 
 const client = new StreamClient({
-  onEvent() { chart.count(); totals.events++; },
+  onEvent(type) {
+    if (type !== 'activity' && type !== 'delete') return;
+    chart.count();
+    totals.events++;
+  },
   onActivity(d) {
     if (!d || typeof d !== 'object') return;
     rows.upsert(d.feed, d.activity);

@@ -1,0 +1,1223 @@
+/* test_store.c -- the LMDB store: no-op upserts, updates, deletes and sweeps with their change
+ * log, seq continuity across reopen, the three scans, feed state and counts, map growth from a
+ * tiny map (also under concurrent readers), crash safety (a forked writer SIGKILLed at random
+ * moments) and the error paths of store_open and of a commit on a full disk.
+ * Every test runs in a fresh temporary directory (the suite's init/fini). */
+#include "store.h"
+#include "timefmt.h"
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- fixture: one temp dir and (usually) an open store per test ---- */
+
+static char *g_dir;          /* owned */
+static store_t *g_st;        /* owned; NULL when a test closed it */
+static store_batch_t *g_b;   /* owned */
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb; (void)flag; (void)ftw;
+    return remove(path);
+}
+
+static void rm_tree(const char *path)
+{
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static store_t *open_ok(const char *dir, uint64_t map)
+{
+    char err[512] = "";
+    store_t *st = NULL;
+    int rc = store_open(&st, dir, map, err, sizeof err);
+    cr_assert_eq(rc, 0, "store_open(%s): %d %s", dir, rc, err);
+    cr_assert_not_null(st);
+    return st;
+}
+
+static void setup(void)
+{
+    char tmpl[] = "/tmp/test_store.XXXXXX";
+    cr_assert_not_null(mkdtemp(tmpl));
+    g_dir = strdup(tmpl);
+    g_st = open_ok(g_dir, 0);
+    cr_assert_eq(store_batch_new(g_st, &g_b), 0);
+}
+
+static void teardown(void)
+{
+    store_batch_free(g_b);
+    store_close(g_st);
+    rm_tree(g_dir);
+    free(g_dir);
+}
+
+TestSuite(store, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Close and reopen the fixture's store (the batch is rebuilt for the new handle). */
+static void reopen(uint64_t map)
+{
+    store_batch_free(g_b);
+    store_close(g_st);
+    g_st = open_ok(g_dir, map);
+    cr_assert_eq(store_batch_new(g_st, &g_b), 0);
+}
+
+/* ---- building activities ---- */
+
+static store_activity_t act(const char *feed, const char *id, int64_t pub, const char *json)
+{
+    return (store_activity_t){
+        .feed = feed, .feed_len = strlen(feed), .id = id, .id_len = strlen(id),
+        .published_us = pub, .types = "Create\x1fNote", .types_len = 11,
+        .actor = "https://a.example/u/alice", .actor_len = 25, .json = json, .json_len = strlen(json),
+    };
+}
+
+static void upsert(store_batch_t *b, const char *feed, const char *id, int64_t pub, const char *json,
+                   uint64_t gen)
+{
+    store_activity_t a = act(feed, id, pub, json);
+    cr_assert_eq(store_batch_upsert(b, &a, gen), 0);
+}
+
+static store_batch_stats_t commit_ok(store_batch_t *b)
+{
+    store_batch_stats_t s;
+    memset(&s, 0xff, sizeof s);
+    int rc = store_batch_commit(b, &s);
+    cr_assert_eq(rc, 0, "commit: %s", store_strerror(rc));
+    return s;
+}
+
+/* ---- collecting scan results (copies; records are borrowed) ---- */
+
+typedef struct {
+    uint64_t seq;
+    int kind;
+    int64_t pub;
+    char *feed, *id, *types, *actor, *data, *json;
+} crec_t;
+
+typedef struct {
+    crec_t *r;
+    size_t n, cap;
+    size_t stop_at;   /* return 42 after this many (0: never) */
+} coll_t;
+
+static char *dupn(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    cr_assert_not_null(p);
+    memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}
+
+static int collect(const store_rec_t *rec, void *ud)
+{
+    coll_t *c = ud;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 16;
+        c->r = realloc(c->r, c->cap * sizeof *c->r);
+        cr_assert_not_null(c->r);
+    }
+    c->r[c->n++] = (crec_t){
+        rec->seq, rec->kind, rec->published_us, dupn(rec->feed, rec->feed_len),
+        dupn(rec->id, rec->id_len), dupn(rec->types, rec->types_len),
+        dupn(rec->actor, rec->actor_len), dupn(rec->data, rec->data_len),
+        dupn(rec->json, rec->json_len),
+    };
+    return c->stop_at && c->n == c->stop_at ? 42 : 0;
+}
+
+static void coll_free(coll_t *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        crec_t *r = &c->r[i];
+        free(r->feed); free(r->id); free(r->types); free(r->actor); free(r->data); free(r->json);
+    }
+    free(c->r);
+    memset(c, 0, sizeof *c);
+}
+
+static const store_tpos_t T_START = {INT64_MIN, 0};
+static const store_tpos_t T_END = {INT64_MAX, UINT64_MAX};
+
+static void scan_all_time(coll_t *c)
+{
+    cr_assert_eq(store_scan_time(g_st, T_START, INT64_MAX, 0, 0, collect, c, NULL), 0);
+}
+
+static void scan_all_changes(coll_t *c)
+{
+    cr_assert_eq(store_scan_changes(g_st, 0, 0, 0, collect, c, NULL), 0);
+}
+
+/* ---- writes ---- */
+
+Test(store, insert_assigns_seq_and_writes_all_three_indexes)
+{
+    upsert(g_b, "f", "https://x/1", 1000, "{\"id\":\"https://x/1\"}", 1);
+    upsert(g_b, "f", "https://x/2", 2000, "{\"id\":\"https://x/2\"}", 1);
+    store_batch_stats_t s = commit_ok(g_b);
+    cr_assert_eq(s.inserted, 2);
+    cr_assert_eq(s.updated + s.unchanged + s.deleted, 0);
+    cr_assert_eq(s.first_seq, 1);
+    cr_assert_eq(s.last_seq, 2);
+    cr_assert_eq(store_head(g_st), 2);
+    coll_t c = {0};
+    scan_all_time(&c);
+    cr_assert_eq(c.n, 2);
+    cr_assert_str_eq(c.r[0].id, "https://x/1");
+    cr_assert_eq(c.r[0].kind, STORE_REC_UPSERT);
+    cr_assert_eq(c.r[0].pub, 1000);
+    cr_assert_str_eq(c.r[0].json, "{\"id\":\"https://x/1\"}");
+    cr_assert_str_eq(c.r[0].data, "{\"feed\":\"f\",\"activity\":{\"id\":\"https://x/1\"}}");
+    cr_assert_str_eq(c.r[0].types, "Create\x1fNote");
+    cr_assert_str_eq(c.r[0].actor, "https://a.example/u/alice");
+    cr_assert_str_eq(c.r[0].feed, "f");
+    coll_free(&c);
+    scan_all_changes(&c);
+    cr_assert_eq(c.n, 2);
+    cr_assert_eq(c.r[1].seq, 2);
+    coll_free(&c);
+    store_stats_t st;
+    store_stats(g_st, &st);
+    cr_assert_eq(st.activities, 2);
+    cr_assert_eq(st.changes, 2);
+    cr_assert_eq(st.head, 2);
+    cr_assert_gt(st.used_bytes, 0);
+    cr_assert_geq(st.map_size, st.used_bytes);
+}
+
+Test(store, noop_upsert)
+{
+    upsert(g_b, "f", "a", 1000, "{\"v\":1}", 1);
+    commit_ok(g_b);
+    upsert(g_b, "f", "a", 1000, "{\"v\":1}", 2);   /* same bytes: only the generation moves */
+    store_batch_stats_t s = commit_ok(g_b);
+    cr_assert_eq(s.unchanged, 1);
+    cr_assert_eq(s.inserted + s.updated + s.deleted, 0);
+    cr_assert_eq(s.first_seq, 0);
+    cr_assert_eq(s.last_seq, 0);
+    cr_assert_eq(store_head(g_st), 1);
+    store_stats_t st;
+    store_stats(g_st, &st);
+    cr_assert_eq(st.changes, 1);
+    /* The raised generation protects it from a sweep under gen 2; gen 0 leaves it. */
+    upsert(g_b, "f", "a", 1000, "{\"v\":1}", 0);
+    cr_assert_eq(store_batch_sweep(g_b, "f", 2), 0);
+    s = commit_ok(g_b);
+    cr_assert_eq(s.unchanged, 1);
+    cr_assert_eq(s.deleted, 0);
+    cr_assert_eq(store_feed_count(g_st, "f"), 1);
+}
+
+Test(store, update_moves_time_entry)
+{
+    upsert(g_b, "f", "a", 5000, "{\"v\":1}", 1);
+    upsert(g_b, "f", "b", 6000, "{\"v\":1}", 1);
+    commit_ok(g_b);
+    upsert(g_b, "f", "a", 9000, "{\"v\":2}", 1);
+    store_batch_stats_t s = commit_ok(g_b);
+    cr_assert_eq(s.updated, 1);
+    cr_assert_eq(s.inserted, 0);
+    cr_assert_eq(s.first_seq, 3);
+    cr_assert_eq(s.last_seq, 3);
+    coll_t c = {0};
+    scan_all_time(&c);
+    cr_assert_eq(c.n, 2, "the old version's time entry must be gone");
+    cr_assert_str_eq(c.r[0].id, "b");
+    cr_assert_str_eq(c.r[1].id, "a");
+    cr_assert_eq(c.r[1].pub, 9000);
+    cr_assert_eq(c.r[1].seq, 3);
+    cr_assert_str_eq(c.r[1].json, "{\"v\":2}");
+    coll_free(&c);
+    /* Same published, different JSON: still an update. Different published only: also. */
+    upsert(g_b, "f", "a", 9000, "{\"v\":3}", 1);
+    upsert(g_b, "f", "b", 1000, "{\"v\":1}", 1);
+    s = commit_ok(g_b);
+    cr_assert_eq(s.updated, 2);
+    scan_all_time(&c);
+    cr_assert_eq(c.n, 2);
+    cr_assert_str_eq(c.r[0].id, "b");
+    cr_assert_eq(c.r[0].pub, 1000);
+    cr_assert_str_eq(c.r[1].json, "{\"v\":3}");
+    coll_free(&c);
+    scan_all_changes(&c);   /* every version stays in the change log */
+    cr_assert_eq(c.n, 5);
+    cr_assert_str_eq(c.r[0].json, "{\"v\":1}");
+    cr_assert_eq(c.r[0].pub, 5000);
+    coll_free(&c);
+    cr_assert_eq(store_feed_count(g_st, "f"), 2);
+}
+
+Test(store, same_id_twice_in_one_batch)
+{
+    upsert(g_b, "f", "a", 1, "{\"v\":1}", 1);
+    upsert(g_b, "f", "a", 2, "{\"v\":2}", 1);
+    store_batch_stats_t s = commit_ok(g_b);
+    cr_assert_eq(s.inserted, 1);
+    cr_assert_eq(s.updated, 1);
+    coll_t c = {0};
+    scan_all_time(&c);
+    cr_assert_eq(c.n, 1);
+    cr_assert_str_eq(c.r[0].json, "{\"v\":2}");
+    coll_free(&c);
+    cr_assert_eq(store_feed_count(g_st, "f"), 1);
+}
+
+/* Checks a tombstone's data JSON: {"feed":feed,"activity":{"type":"Tombstone","id":id,
+ * "deleted":<RFC 3339 within a minute of now>}}. */
+static void assert_tombstone_data(const char *data, const char *feed, const char *id)
+{
+    json_error_t e;
+    json_t *j = json_loads(data, 0, &e);
+    cr_assert_not_null(j, "tombstone data is not JSON: %s (%s)", data, e.text);
+    cr_assert_eq(json_object_size(j), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "feed")), feed);
+    json_t *a = json_object_get(j, "activity");
+    cr_assert_eq(json_object_size(a), 3);
+    cr_assert_str_eq(json_string_value(json_object_get(a, "type")), "Tombstone");
+    cr_assert_str_eq(json_string_value(json_object_get(a, "id")), id);
+    const char *del = json_string_value(json_object_get(a, "deleted"));
+    cr_assert_not_null(del);
+    int64_t us;
+    cr_assert_eq(timefmt_parse_rfc3339(del, strlen(del), &us, NULL), 0, "deleted: %s", del);
+    int64_t now = timefmt_now_us();
+    cr_assert(us <= now && us > now - 60 * INT64_C(1000000), "deleted %s is not now", del);
+    json_decref(j);
+}
+
+Test(store, delete_writes_tombstone)
+{
+    upsert(g_b, "f", "gone", 7000, "{\"id\":\"gone\",\"v\":1}", 1);
+    upsert(g_b, "f", "stays", 8000, "{\"id\":\"stays\"}", 1);
+    commit_ok(g_b);
+    cr_assert_eq(store_batch_delete(g_b, "f", "gone", 4), 0);
+    cr_assert_eq(store_batch_delete(g_b, "f", "never-there", 11), 0);   /* ignored */
+    store_batch_stats_t s = commit_ok(g_b);
+    cr_assert_eq(s.deleted, 1);
+    cr_assert_eq(s.first_seq, 3);
+    cr_assert_eq(s.last_seq, 3);
+    coll_t c = {0};
+    cr_assert_eq(store_scan_changes(g_st, 2, 0, 0, collect, &c, NULL), 0);
+    cr_assert_eq(c.n, 1);
+    crec_t *t = &c.r[0];
+    cr_assert_eq(t->seq, 3);
+    cr_assert_eq(t->kind, STORE_REC_DELETE);
+    cr_assert_eq(t->pub, 7000, "a tombstone carries the deleted version's published");
+    cr_assert_str_eq(t->id, "gone");
+    cr_assert_str_eq(t->feed, "f");
+    cr_assert_str_eq(t->types, "Create\x1fNote");
+    cr_assert_str_eq(t->actor, "https://a.example/u/alice");
+    cr_assert_str_eq(t->json, "{\"id\":\"gone\",\"v\":1}");
+    assert_tombstone_data(t->data, "f", "gone");
+    coll_free(&c);
+    scan_all_time(&c);
+    cr_assert_eq(c.n, 1);
+    cr_assert_str_eq(c.r[0].id, "stays");
+    coll_free(&c);
+    cr_assert_eq(store_feed_count(g_st, "f"), 1);
+    store_stats_t st;
+    store_stats(g_st, &st);
+    cr_assert_eq(st.activities, 1);
+    cr_assert_eq(st.changes, 3);
+    /* Deleting it again is a no-op; re-creating it is an insert. */
+    cr_assert_eq(store_batch_delete(g_b, "f", "gone", 4), 0);
+    s = commit_ok(g_b);
+    cr_assert_eq(s.deleted + s.last_seq, 0);
+    upsert(g_b, "f", "gone", 7000, "{\"id\":\"gone\",\"v\":1}", 1);
+    s = commit_ok(g_b);
+    cr_assert_eq(s.inserted, 1);
+}
+
+Test(store, upsert_then_delete_in_one_batch)
+{
+    upsert(g_b, "f", "x", 10, "{\"v\":1}", 1);
+    cr_assert_eq(store_batch_delete(g_b, "f", "x", 1), 0);
+    store_batch_stats_t s = commit_ok(g_b);
+    cr_assert_eq(s.inserted, 1);
+    cr_assert_eq(s.deleted, 1);
+    cr_assert_eq(s.last_seq, 2);
+    coll_t c = {0};
+    scan_all_time(&c);
+    cr_assert_eq(c.n, 0);
+    scan_all_changes(&c);
+    cr_assert_eq(c.n, 2);
+    cr_assert_eq(c.r[0].kind, STORE_REC_UPSERT);
+    cr_assert_eq(c.r[1].kind, STORE_REC_DELETE);
+    coll_free(&c);
+    cr_assert_eq(store_feed_count(g_st, "f"), 0);
+}
+
+Test(store, sweep_deletes_only_unseen)
+{
+    upsert(g_b, "f", "a", 1, "{\"v\":\"a\"}", 1);
+    upsert(g_b, "f", "b", 2, "{\"v\":\"b\"}", 1);
+    upsert(g_b, "f", "c", 3, "{\"v\":\"c\"}", 1);
+    upsert(g_b, "f2", "a", 4, "{\"v\":\"f2a\"}", 1);   /* "f\0" must not match "f2\0" */
+    upsert(g_b, "e", "z", 5, "{\"v\":\"ez\"}", 1);
+    commit_ok(g_b);
+    upsert(g_b, "f", "a", 1, "{\"v\":\"a\"}", 2);      /* seen, unchanged */
+    upsert(g_b, "f", "b", 2, "{\"v\":\"b2\"}", 2);     /* seen, changed */
+    cr_assert_eq(store_batch_sweep(g_b, "f", 2), 0);
+    store_batch_stats_t s = commit_ok(g_b);
+    cr_assert_eq(s.unchanged, 1);
+    cr_assert_eq(s.updated, 1);
+    cr_assert_eq(s.deleted, 1);
+    cr_assert_eq(s.first_seq, 6);
+    cr_assert_eq(s.last_seq, 7);
+    coll_t c = {0};
+    cr_assert_eq(store_scan_changes(g_st, 5, 0, 0, collect, &c, NULL), 0);
+    cr_assert_eq(c.n, 2);
+    cr_assert_eq(c.r[1].kind, STORE_REC_DELETE);
+    cr_assert_str_eq(c.r[1].id, "c");
+    cr_assert_str_eq(c.r[1].json, "{\"v\":\"c\"}");
+    assert_tombstone_data(c.r[1].data, "f", "c");
+    coll_free(&c);
+    scan_all_time(&c);
+    cr_assert_eq(c.n, 4);
+    const char *want[] = {"f/a", "f/b", "f2/a", "e/z"};
+    for (size_t i = 0; i < 4; i++) {
+        char got[64];
+        snprintf(got, sizeof got, "%s/%s", c.r[i].feed, c.r[i].id);
+        cr_assert_str_eq(got, want[i]);
+    }
+    coll_free(&c);
+    cr_assert_eq(store_feed_count(g_st, "f"), 2);
+    cr_assert_eq(store_feed_count(g_st, "f2"), 1);
+    cr_assert_eq(store_feed_count(g_st, "e"), 1);
+}
+
+Test(store, sweep_many_deletes_all_unseen)
+{
+    char id[32], json[64];
+    for (int i = 0; i < 500; i++) {
+        snprintf(id, sizeof id, "id-%04d", i);
+        snprintf(json, sizeof json, "{\"n\":%d}", i);
+        upsert(g_b, "f", id, i, json, i % 3 == 0 ? 5 : 4);
+    }
+    commit_ok(g_b);
+    cr_assert_eq(store_batch_sweep(g_b, "f", 5), 0);
+    store_batch_stats_t s = commit_ok(g_b);
+    cr_assert_eq(s.deleted, 333);
+    cr_assert_eq(store_feed_count(g_st, "f"), 167);
+    coll_t c = {0};
+    scan_all_time(&c);
+    cr_assert_eq(c.n, 167);
+    for (size_t i = 0; i < c.n; i++)
+        cr_assert_eq(c.r[i].pub % 3, 0);
+    coll_free(&c);
+}
+
+Test(store, seq_increases_across_reopen)
+{
+    upsert(g_b, "f", "a", 1, "{\"v\":1}", 1);
+    upsert(g_b, "f", "b", 1, "{\"v\":1}", 1);
+    commit_ok(g_b);
+    reopen(0);
+    cr_assert_eq(store_head(g_st), 2);
+    upsert(g_b, "f", "a", 1, "{\"v\":2}", 1);
+    store_batch_stats_t s = commit_ok(g_b);
+    cr_assert_eq(s.first_seq, 3);
+    cr_assert_eq(store_batch_delete(g_b, "f", "b", 1), 0);
+    commit_ok(g_b);
+    reopen(0);
+    cr_assert_eq(store_head(g_st), 4);
+    coll_t c = {0};
+    scan_all_changes(&c);
+    cr_assert_eq(c.n, 4);
+    for (size_t i = 0; i < c.n; i++)
+        cr_assert_eq(c.r[i].seq, i + 1);
+    coll_free(&c);
+}
+
+typedef struct {
+    uint64_t heads[8];
+    int n;
+} hook_log_t;
+
+static void on_commit(uint64_t head, void *ud)
+{
+    hook_log_t *h = ud;
+    cr_assert_lt(h->n, 8);
+    h->heads[h->n++] = head;
+}
+
+Test(store, commit_hook_gets_new_head)
+{
+    hook_log_t log = {0};
+    store_set_commit_hook(g_st, on_commit, &log);
+    upsert(g_b, "f", "a", 1, "{}", 1);
+    upsert(g_b, "f", "b", 1, "{}", 1);
+    commit_ok(g_b);
+    cr_assert_eq(log.n, 1);
+    cr_assert_eq(log.heads[0], 2);
+    cr_assert_eq(store_head(g_st), 2, "head is visible before the hook runs");
+    upsert(g_b, "f", "a", 1, "{}", 1);   /* no-op: nothing appended, no hook */
+    cr_assert_eq(store_batch_put_feed_state(g_b, "f", "s", 1), 0);
+    commit_ok(g_b);
+    cr_assert_eq(store_batch_commit(g_b, NULL), 0);   /* empty batch */
+    cr_assert_eq(log.n, 1);
+    cr_assert_eq(store_batch_delete(g_b, "f", "b", 1), 0);
+    commit_ok(g_b);
+    cr_assert_eq(log.n, 2);
+    cr_assert_eq(log.heads[1], 3);
+}
+
+/* ---- scans ---- */
+
+/* Inserts (published, id) in an order that is not the time order; seqs follow this order. */
+static void load_time_fixture(void)
+{
+    static const struct { int64_t pub; const char *id; } rows[] = {
+        {500, "p500"}, {-2000000000000, "neg-big"}, {0, "zero-a"}, {-1, "neg-1"},
+        {0, "zero-b"}, {INT64_MAX - 1, "max"}, {0, "zero-c"}, {1700000000000000, "now"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        upsert(g_b, "f", rows[i].id, rows[i].pub, "{}", 1);
+    commit_ok(g_b);
+}
+
+static const char *const TIME_ORDER[] = {"neg-big", "neg-1", "zero-a", "zero-b", "zero-c",
+                                         "p500", "now", "max"};
+
+Test(store, scan_time_orders_negative_times_and_ties)
+{
+    load_time_fixture();
+    coll_t c = {0};
+    scan_all_time(&c);
+    cr_assert_eq(c.n, 8);
+    for (size_t i = 0; i < 8; i++)
+        cr_assert_str_eq(c.r[i].id, TIME_ORDER[i], "position %zu", i);
+    cr_assert_lt(c.r[2].seq, c.r[3].seq, "ties on published are broken by seq");
+    cr_assert_lt(c.r[3].seq, c.r[4].seq);
+    coll_free(&c);
+    /* {start, 0} is inclusive of start; end is exclusive. */
+    cr_assert_eq(store_scan_time(g_st, (store_tpos_t){0, 0}, 1700000000000000, 0, 0, collect, &c,
+                                 NULL), 0);
+    cr_assert_eq(c.n, 4);
+    cr_assert_str_eq(c.r[0].id, "zero-a");
+    cr_assert_str_eq(c.r[3].id, "p500");
+    coll_free(&c);
+}
+
+Test(store, scan_time_after_is_strict)
+{
+    load_time_fixture();
+    coll_t c = {0};
+    scan_all_time(&c);
+    store_tpos_t zb = {c.r[3].pub, c.r[3].seq};   /* zero-b */
+    coll_free(&c);
+    cr_assert_eq(store_scan_time(g_st, zb, INT64_MAX, 0, 0, collect, &c, NULL), 0);
+    cr_assert_eq(c.n, 4);
+    cr_assert_str_eq(c.r[0].id, "zero-c");
+    coll_free(&c);
+}
+
+Test(store, scan_time_max_seq_filter)
+{
+    load_time_fixture();   /* seqs 1..8 */
+    upsert(g_b, "f", "late", 250, "{}", 1);   /* seq 9 */
+    commit_ok(g_b);
+    coll_t c = {0};
+    cr_assert_eq(store_scan_time(g_st, T_START, INT64_MAX, 8, 0, collect, &c, NULL), 0);
+    cr_assert_eq(c.n, 8);
+    for (size_t i = 0; i < c.n; i++)
+        cr_assert_str_neq(c.r[i].id, "late");
+    coll_free(&c);
+    cr_assert_eq(store_scan_time(g_st, T_START, INT64_MAX, 4, 0, collect, &c, NULL), 0);
+    cr_assert_eq(c.n, 4);
+    for (size_t i = 0; i < c.n; i++)
+        cr_assert_leq(c.r[i].seq, 4);
+    coll_free(&c);
+}
+
+Test(store, scan_time_limit_and_resume)
+{
+    load_time_fixture();
+    coll_t c = {0};
+    store_tpos_t pos = T_START, last;
+    for (int round = 0; round < 10 && c.n < 8; round++) {
+        size_t before = c.n;
+        cr_assert_eq(store_scan_time(g_st, pos, INT64_MAX, 0, 3, collect, &c, &last), 0);
+        cr_assert_leq(c.n - before, 3);
+        if (c.n == before)
+            break;
+        cr_assert_eq(last.published_us, c.r[c.n - 1].pub);
+        cr_assert_eq(last.seq, c.r[c.n - 1].seq);
+        pos = last;
+    }
+    cr_assert_eq(c.n, 8);
+    for (size_t i = 0; i < 8; i++)
+        cr_assert_str_eq(c.r[i].id, TIME_ORDER[i]);
+    coll_free(&c);
+    /* The exhausted range leaves *last at `after`; a callback stop returns its value. */
+    cr_assert_eq(store_scan_time(g_st, pos, INT64_MAX, 0, 0, collect, &c, &last), 0);
+    cr_assert_eq(c.n, 0);
+    cr_assert_eq(last.seq, pos.seq);
+    c.stop_at = 2;
+    cr_assert_eq(store_scan_time(g_st, T_START, INT64_MAX, 0, 0, collect, &c, &last), 42);
+    cr_assert_eq(c.n, 2);
+    cr_assert_eq(last.seq, c.r[1].seq);
+    coll_free(&c);
+}
+
+Test(store, scan_time_desc)
+{
+    load_time_fixture();
+    coll_t c = {0};
+    cr_assert_eq(store_scan_time_desc(g_st, T_END, INT64_MIN, 0, 0, collect, &c, NULL), 0);
+    cr_assert_eq(c.n, 8);
+    for (size_t i = 0; i < 8; i++)
+        cr_assert_str_eq(c.r[i].id, TIME_ORDER[7 - i]);
+    store_tpos_t zb = {c.r[4].pub, c.r[4].seq};   /* zero-b */
+    coll_free(&c);
+    /* Strictly before zero-b, published >= -1. */
+    store_tpos_t last;
+    cr_assert_eq(store_scan_time_desc(g_st, zb, -1, 0, 0, collect, &c, &last), 0);
+    cr_assert_eq(c.n, 2);
+    cr_assert_str_eq(c.r[0].id, "zero-a");
+    cr_assert_str_eq(c.r[1].id, "neg-1");
+    cr_assert_eq(last.published_us, -1);
+    coll_free(&c);
+    /* Limit and resume. */
+    cr_assert_eq(store_scan_time_desc(g_st, T_END, INT64_MIN, 0, 5, collect, &c, &last), 0);
+    cr_assert_eq(c.n, 5);
+    cr_assert_eq(store_scan_time_desc(g_st, last, INT64_MIN, 0, 5, collect, &c, &last), 0);
+    cr_assert_eq(c.n, 8);
+    for (size_t i = 0; i < 8; i++)
+        cr_assert_str_eq(c.r[i].id, TIME_ORDER[7 - i]);
+    coll_free(&c);
+    /* max_seq: the first three inserted are p500 (1), neg-big (2), zero-a (3). */
+    cr_assert_eq(store_scan_time_desc(g_st, T_END, INT64_MIN, 3, 0, collect, &c, NULL), 0);
+    cr_assert_eq(c.n, 3);
+    cr_assert_str_eq(c.r[0].id, "p500");
+    cr_assert_str_eq(c.r[2].id, "neg-big");
+    coll_free(&c);
+}
+
+Test(store, scan_changes_ranges)
+{
+    for (int i = 0; i < 10; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "c%d", i);
+        upsert(g_b, "f", id, 100 - i, "{}", 1);
+    }
+    commit_ok(g_b);
+    coll_t c = {0};
+    uint64_t last = 99;
+    cr_assert_eq(store_scan_changes(g_st, 2, 4, 0, collect, &c, &last), 0);
+    cr_assert_eq(c.n, 2);
+    cr_assert_eq(c.r[0].seq, 3);
+    cr_assert_eq(c.r[1].seq, 4);
+    cr_assert_eq(last, 4);
+    coll_free(&c);
+    cr_assert_eq(store_scan_changes(g_st, 0, 0, 4, collect, &c, &last), 0);
+    cr_assert_eq(c.n, 4);
+    cr_assert_eq(last, 4);
+    cr_assert_eq(store_scan_changes(g_st, last, 0, 0, collect, &c, &last), 0);
+    cr_assert_eq(c.n, 10);
+    cr_assert_eq(last, 10);
+    for (size_t i = 0; i < c.n; i++)
+        cr_assert_eq(c.r[i].seq, i + 1);
+    coll_free(&c);
+    cr_assert_eq(store_scan_changes(g_st, 10, 0, 0, collect, &c, &last), 0);
+    cr_assert_eq(c.n, 0);
+    cr_assert_eq(last, 10);
+    cr_assert_eq(store_scan_changes(g_st, 5, 100, 0, collect, &c, &last), 0);   /* upto > head */
+    cr_assert_eq(c.n, 5);
+    coll_free(&c);
+    c.stop_at = 3;
+    cr_assert_eq(store_scan_changes(g_st, 0, 0, 0, collect, &c, &last), 42);
+    cr_assert_eq(last, 3);
+    coll_free(&c);
+}
+
+/* A scan callback may call the store's other read functions (nested read transaction). */
+static int nested_reader(const store_rec_t *rec, void *ud)
+{
+    store_t *st = ud;
+    cr_assert_eq(store_feed_count(st, "f"), 2);
+    return 0;
+}
+
+Test(store, scan_callback_may_read_the_store)
+{
+    upsert(g_b, "f", "a", 1, "{}", 1);
+    upsert(g_b, "f", "b", 2, "{}", 1);
+    commit_ok(g_b);
+    cr_assert_eq(store_scan_time(g_st, T_START, INT64_MAX, 0, 0, nested_reader, g_st, NULL), 0);
+}
+
+/* ---- feed state, counts, records ---- */
+
+Test(store, feed_state_round_trip)
+{
+    const char blob[] = "etag=\"abc\"\0binary\xff";
+    upsert(g_b, "f", "a", 1, "{}", 1);
+    cr_assert_eq(store_batch_put_feed_state(g_b, "f", blob, sizeof blob), 0);
+    cr_assert_eq(store_batch_put_feed_state(g_b, "g", "", 0), 0);
+    commit_ok(g_b);
+    void *p;
+    size_t len;
+    cr_assert_eq(store_get_feed_state(g_st, "f", &p, &len), 0);
+    cr_assert_eq(len, sizeof blob);
+    cr_assert_eq(memcmp(p, blob, len), 0);
+    free(p);
+    cr_assert_eq(store_get_feed_state(g_st, "g", &p, &len), 0);
+    cr_assert_eq(len, 0);
+    free(p);
+    cr_assert_eq(store_get_feed_state(g_st, "h", &p, &len), STORE_ERR_NOTFOUND);
+    cr_assert_null(p);
+    cr_assert_eq(store_batch_put_feed_state(g_b, "f", "v2", 2), 0);
+    commit_ok(g_b);
+    reopen(0);
+    cr_assert_eq(store_get_feed_state(g_st, "f", &p, &len), 0);
+    cr_assert_eq(len, 2);
+    cr_assert_eq(memcmp(p, "v2", 2), 0);
+    free(p);
+}
+
+Test(store, feed_counts)
+{
+    upsert(g_b, "f", "1", 1, "{}", 1);
+    upsert(g_b, "f", "2", 1, "{}", 1);
+    upsert(g_b, "f", "3", 1, "{}", 1);
+    upsert(g_b, "g", "1", 1, "{}", 1);
+    upsert(g_b, "g", "2", 1, "{}", 1);
+    commit_ok(g_b);
+    cr_assert_eq(store_feed_count(g_st, "f"), 3);
+    cr_assert_eq(store_feed_count(g_st, "g"), 2);
+    cr_assert_eq(store_feed_count(g_st, "none"), 0);
+    upsert(g_b, "f", "1", 2, "{\"changed\":1}", 1);   /* update: count unchanged */
+    upsert(g_b, "f", "2", 1, "{}", 1);                 /* no-op */
+    cr_assert_eq(store_batch_delete(g_b, "g", "2", 1), 0);
+    cr_assert_eq(store_batch_delete(g_b, "g", "3", 1), 0);   /* absent */
+    commit_ok(g_b);
+    cr_assert_eq(store_feed_count(g_st, "f"), 3);
+    cr_assert_eq(store_feed_count(g_st, "g"), 1);
+    store_stats_t st;
+    store_stats(g_st, &st);
+    cr_assert_eq(st.activities, 4);
+}
+
+Test(store, rec_has_type)
+{
+    store_rec_t r = {.types = "Create\x1fNote\x1f" "Article", .types_len = 19};
+    cr_assert(store_rec_has_type(&r, "Create", 6));
+    cr_assert(store_rec_has_type(&r, "Note", 4));
+    cr_assert(store_rec_has_type(&r, "Article", 7));
+    cr_assert_not(store_rec_has_type(&r, "Crea", 4));
+    cr_assert_not(store_rec_has_type(&r, "Notes", 5));
+    cr_assert_not(store_rec_has_type(&r, "", 0));
+    store_rec_t none = {.types = "", .types_len = 0};
+    cr_assert_not(store_rec_has_type(&none, "Create", 6));
+}
+
+Test(store, data_escapes_feed_and_id)
+{
+    const char *feed = "we\"ird\\feed\t";
+    const char id[] = "https://x/\"q\"\\b\n\x01/é";
+    store_activity_t a = act(feed, id, 5, "{\"id\":\"x\"}");
+    cr_assert_eq(store_batch_upsert(g_b, &a, 1), 0);
+    commit_ok(g_b);
+    coll_t c = {0};
+    scan_all_time(&c);
+    cr_assert_eq(c.n, 1);
+    json_error_t e;
+    json_t *j = json_loads(c.r[0].data, 0, &e);
+    cr_assert_not_null(j, "data is not JSON: %s", c.r[0].data);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "feed")), feed);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "activity"), "id")), "x");
+    json_decref(j);
+    cr_assert_null(strchr(c.r[0].data, '\n'), "data must be one line for SSE");
+    coll_free(&c);
+    cr_assert_eq(store_batch_delete(g_b, feed, id, strlen(id)), 0);
+    store_batch_stats_t s = commit_ok(g_b);
+    cr_assert_eq(s.deleted, 1);
+    scan_all_changes(&c);
+    assert_tombstone_data(c.r[1].data, feed, id);
+    cr_assert_null(strchr(c.r[1].data, '\n'));
+    coll_free(&c);
+}
+
+Test(store, long_ids_stay_distinct)
+{
+    char id1[700], id2[700];
+    memset(id1, 'a', 699);
+    id1[699] = 0;
+    memcpy(id2, id1, sizeof id1);
+    id2[698] = 'b';   /* differ only past the longest LMDB key */
+    upsert(g_b, "f", id1, 1, "{\"n\":1}", 1);
+    upsert(g_b, "f", id2, 2, "{\"n\":2}", 1);
+    commit_ok(g_b);
+    cr_assert_eq(store_feed_count(g_st, "f"), 2);
+    upsert(g_b, "f", id1, 1, "{\"n\":1}", 1);   /* unchanged */
+    upsert(g_b, "f", id2, 2, "{\"n\":3}", 1);   /* updated */
+    store_batch_stats_t s = commit_ok(g_b);
+    cr_assert_eq(s.unchanged, 1);
+    cr_assert_eq(s.updated, 1);
+    cr_assert_eq(store_batch_delete(g_b, "f", id1, strlen(id1)), 0);
+    s = commit_ok(g_b);
+    cr_assert_eq(s.deleted, 1);
+    coll_t c = {0};
+    scan_all_time(&c);
+    cr_assert_eq(c.n, 1);
+    cr_assert_str_eq(c.r[0].id, id2);
+    cr_assert_str_eq(c.r[0].json, "{\"n\":3}");
+    coll_free(&c);
+}
+
+Test(store, invalid_arguments)
+{
+    char feed[STORE_MAX_FEED_LEN + 2];
+    memset(feed, 'f', sizeof feed - 1);
+    feed[sizeof feed - 1] = 0;
+    store_activity_t a = act(feed, "a", 1, "{}");
+    cr_assert_eq(store_batch_upsert(g_b, &a, 1), STORE_ERR_INVALID);
+    feed[STORE_MAX_FEED_LEN] = 0;   /* exactly the maximum is fine */
+    a = act(feed, "a", 1, "{}");
+    cr_assert_eq(store_batch_upsert(g_b, &a, 1), 0);
+    a = act("", "a", 1, "{}");
+    cr_assert_eq(store_batch_upsert(g_b, &a, 1), STORE_ERR_INVALID);
+    a = act("f", "a", 1, "");
+    cr_assert_eq(store_batch_upsert(g_b, &a, 1), STORE_ERR_INVALID);
+    a = act("f", "a", 1, "{}");
+    a.feed_len = 3;
+    a.feed = "f\0g";
+    cr_assert_eq(store_batch_upsert(g_b, &a, 1), STORE_ERR_INVALID);
+    cr_assert_eq(store_batch_delete(g_b, "", "a", 1), STORE_ERR_INVALID);
+    cr_assert_eq(store_batch_sweep(g_b, NULL, 1), STORE_ERR_INVALID);
+    cr_assert_eq(store_batch_put_feed_state(g_b, feed, NULL, 3), STORE_ERR_INVALID);
+    store_batch_stats_t s = commit_ok(g_b);   /* the valid upsert went through */
+    cr_assert_eq(s.inserted, 1);
+    char err[256];
+    store_t *st = (store_t *)1;
+    cr_assert_eq(store_open(&st, "", 0, err, sizeof err), STORE_ERR_INVALID);
+    cr_assert_null(st);
+    cr_assert_gt(strlen(err), 0);
+}
+
+Test(store, strerror_names_every_code)
+{
+    int codes[] = {STORE_OK, STORE_ERR_IO, STORE_ERR_CORRUPT, STORE_ERR_VERSION, STORE_ERR_FULL,
+                   STORE_ERR_NOMEM, STORE_ERR_INVALID, STORE_ERR_NOTFOUND};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        for (size_t j = 0; j < i; j++)
+            cr_assert_str_neq(store_strerror(codes[i]), store_strerror(codes[j]));
+    cr_assert_str_eq(store_strerror(-99), "unknown store error");
+}
+
+/* ---- map growth ---- */
+
+static void pad_json(char *buf, size_t cap, const char *id, int n)
+{
+    int len = snprintf(buf, cap, "{\"id\":\"%s\",\"n\":%d,\"content\":\"", id, n);
+    for (; len < 380; len++)
+        buf[len] = (char)('a' + (n + len) % 26);
+    snprintf(buf + len, cap - (size_t)len, "\"}");
+}
+
+static void write_numbered(store_batch_t *b, int from, int count)
+{
+    char id[32], json[512];
+    for (int i = from; i < from + count; i++) {
+        snprintf(id, sizeof id, "n%06d", i);
+        pad_json(json, sizeof json, id, i);
+        upsert(b, "g", id, i, json, 1);
+    }
+}
+
+static void verify_numbered(int total)
+{
+    coll_t c = {0};
+    scan_all_time(&c);
+    cr_assert_eq(c.n, (size_t)total);
+    char id[32], json[512];
+    for (int i = 0; i < total; i++) {
+        snprintf(id, sizeof id, "n%06d", i);
+        pad_json(json, sizeof json, id, i);
+        cr_assert_str_eq(c.r[i].id, id);
+        cr_assert_str_eq(c.r[i].json, json);
+    }
+    coll_free(&c);
+    cr_assert_eq(store_feed_count(g_st, "g"), (uint64_t)total);
+    cr_assert_eq(store_head(g_st), (uint64_t)total);
+}
+
+Test(store, map_grows_from_tiny)
+{
+    store_batch_free(g_b);   /* start over in the same dir with a tiny map */
+    store_close(g_st);
+    rm_tree(g_dir);
+    g_st = open_ok(g_dir, 64 * 1024);
+    cr_assert_eq(store_batch_new(g_st, &g_b), 0);
+    store_stats_t s0, s1;
+    store_stats(g_st, &s0);
+    cr_assert_leq(s0.map_size, 64 * 1024);
+    int total = 0;
+    write_numbered(g_b, 0, 1500);   /* one batch much larger than the map: several doublings */
+    store_batch_stats_t bs = commit_ok(g_b);
+    cr_assert_eq(bs.inserted, 1500);
+    total = 1500;
+    for (int i = 0; i < 30; i++, total += 100) {
+        write_numbered(g_b, total, 100);
+        commit_ok(g_b);
+    }
+    store_stats(g_st, &s1);
+    cr_assert_gt(s1.map_size, 4 * s0.map_size);
+    cr_assert_leq(s1.used_bytes, s1.map_size);
+    verify_numbered(total);
+    reopen(64 * 1024);   /* a smaller requested map than the data: LMDB keeps what is needed */
+    verify_numbered(total);
+    write_numbered(g_b, total, 500);
+    commit_ok(g_b);
+    verify_numbered(total + 500);
+}
+
+/* Readers scanning while the writer grows the map: every scan sees whole batches only. */
+typedef struct {
+    store_t *st;
+    volatile int stop;
+    int scans, bad;
+} reader_arg_t;
+
+static int count_cb(const store_rec_t *rec, void *ud)
+{
+    size_t *n = ud;
+    (*n)++;
+    return rec->json_len < 380 ? -1 : 0;
+}
+
+static void *reader_main(void *p)
+{
+    reader_arg_t *r = p;
+    while (!r->stop) {
+        size_t n = 0;
+        int rc = store_scan_time(r->st, T_START, INT64_MAX, 0, 0, count_cb, &n, NULL);
+        if (rc != 0 || n % 50 != 0)
+            r->bad++;
+        r->scans++;
+    }
+    return NULL;
+}
+
+Test(store, map_growth_with_concurrent_readers)
+{
+    store_batch_free(g_b);
+    store_close(g_st);
+    rm_tree(g_dir);
+    g_st = open_ok(g_dir, 64 * 1024);
+    cr_assert_eq(store_batch_new(g_st, &g_b), 0);
+    reader_arg_t ra = {.st = g_st};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, reader_main, &ra), 0);
+    for (int i = 0; i < 60; i++) {
+        write_numbered(g_b, i * 50, 50);
+        commit_ok(g_b);
+    }
+    ra.stop = 1;
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    cr_assert_gt(ra.scans, 0);
+    cr_assert_eq(ra.bad, 0, "%d of %d scans saw a partial batch or failed", ra.bad, ra.scans);
+    verify_numbered(60 * 50);
+}
+
+/* ---- crash safety ---- */
+
+#define CRASH_BATCH 100
+
+static uint64_t crash_state(store_t *st)
+{
+    void *p;
+    size_t len;
+    uint64_t n = 0;
+    int rc = store_get_feed_state(st, "crash", &p, &len);
+    if (rc == STORE_ERR_NOTFOUND)
+        return 0;
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(len, sizeof n);
+    memcpy(&n, p, sizeof n);
+    free(p);
+    return n;
+}
+
+/* The child: commit batches of 100 activities + the batch number as feed state, forever. */
+static void crash_child(const char *dir)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    alarm(60);
+    store_t *st;
+    store_batch_t *b;
+    char err[256], id[48], json[512];
+    if (store_open(&st, dir, 1 << 20, err, sizeof err) || store_batch_new(st, &b))
+        _exit(2);
+    for (uint64_t batch = crash_state(st) + 1;; batch++) {
+        for (int i = 0; i < CRASH_BATCH; i++) {
+            snprintf(id, sizeof id, "b%llu-%d", (unsigned long long)batch, i);
+            pad_json(json, sizeof json, id, i);
+            store_activity_t a = act("crash", id, (int64_t)batch * 1000 + i, json);
+            if (store_batch_upsert(b, &a, 1))
+                _exit(3);
+        }
+        if (store_batch_put_feed_state(b, "crash", &batch, sizeof batch) || store_batch_commit(b, NULL))
+            _exit(4);
+    }
+}
+
+static void crash_verify(const char *dir, uint64_t *batches)
+{
+    store_t *st = open_ok(dir, 1 << 20);
+    uint64_t n = crash_state(st);
+    cr_assert_eq(store_feed_count(st, "crash"), n * CRASH_BATCH,
+                 "count %llu but state says %llu whole batches",
+                 (unsigned long long)store_feed_count(st, "crash"), (unsigned long long)n);
+    store_stats_t s;
+    store_stats(st, &s);
+    cr_assert_eq(s.activities, n * CRASH_BATCH);
+    cr_assert_eq(s.changes, n * CRASH_BATCH);
+    cr_assert_eq(s.head, n * CRASH_BATCH);
+    coll_t c = {0};
+    cr_assert_eq(store_scan_time(st, T_START, INT64_MAX, 0, 0, collect, &c, NULL), 0);
+    cr_assert_eq(c.n, n * CRASH_BATCH);
+    for (size_t i = 0; i < c.n; i++)   /* exactly batches 1..n, each whole, in order */
+        cr_assert_eq(c.r[i].pub, (int64_t)(i / CRASH_BATCH + 1) * 1000 + (int64_t)(i % CRASH_BATCH));
+    coll_free(&c);
+    store_close(st);
+    *batches = n;
+}
+
+Test(store, crash_safety)
+{
+    store_batch_free(g_b);
+    g_b = NULL;
+    store_close(g_st);
+    g_st = NULL;
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    uint64_t batches = 0, prev = 0;
+    for (int round = 0; round < 6; round++) {
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0)
+            crash_child(g_dir);
+        usleep(30000 + (useconds_t)(rand() % 200000));
+        cr_assert_eq(kill(pid, SIGKILL), 0);
+        int status;
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                  "child ended on its own (status %d): it failed to write", status);
+        crash_verify(g_dir, &batches);
+        cr_assert_geq(batches, prev);
+        prev = batches;
+    }
+    cr_assert_gt(batches, 0, "no batch was ever committed");
+}
+
+/* ---- a full disk at commit (file size limit in a child process) ---- */
+
+Test(store, full_disk_fails_commit_cleanly)
+{
+    write_numbered(g_b, 0, 100);
+    commit_ok(g_b);
+    store_batch_free(g_b);
+    g_b = NULL;
+    store_close(g_st);
+    g_st = NULL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/data.mdb", g_dir);
+    struct stat sb;
+    cr_assert_eq(stat(path, &sb), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        store_t *st;
+        store_batch_t *b;
+        char err[256], id[32], json[512];
+        if (store_open(&st, g_dir, 0, err, sizeof err) || store_batch_new(st, &b))
+            _exit(10);
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {(rlim_t)sb.st_size + 8192, (rlim_t)sb.st_size + 8192};
+        setrlimit(RLIMIT_FSIZE, &rl);
+        for (int i = 100; i < 1100; i++) {
+            snprintf(id, sizeof id, "n%06d", i);
+            pad_json(json, sizeof json, id, i);
+            store_activity_t a = act("g", id, i, json);
+            store_batch_upsert(b, &a, 1);
+        }
+        store_batch_stats_t s;
+        int rc = store_batch_commit(b, &s);
+        _exit(rc == STORE_ERR_FULL && s.inserted == 0 && store_head(st) == 100 ? 0 : 11);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    g_st = open_ok(g_dir, 0);
+    cr_assert_eq(store_batch_new(g_st, &g_b), 0);
+    verify_numbered(100);   /* nothing of the failed batch, nothing lost */
+    write_numbered(g_b, 100, 10);
+    store_batch_stats_t s = commit_ok(g_b);
+    cr_assert_eq(s.first_seq, 101);
+}
+
+/* ---- store_open error paths ---- */
+
+Test(store, open_creates_missing_dirs)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/a/b/c", g_dir);
+    store_t *st = open_ok(path, 0);
+    struct stat sb;
+    cr_assert_eq(stat(path, &sb), 0);
+    cr_assert(S_ISDIR(sb.st_mode));
+    cr_assert_str_eq(store_path(st), path);
+    cr_assert_eq(store_head(st), 0);
+    store_close(st);
+    store_close(NULL);
+}
+
+Test(store, open_dir_is_a_file)
+{
+    char path[4096], err[512] = "";
+    snprintf(path, sizeof path, "%s/plain", g_dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("x", f);
+    fclose(f);
+    store_t *st = (store_t *)1;
+    cr_assert_eq(store_open(&st, path, 0, err, sizeof err), STORE_ERR_IO);
+    cr_assert_null(st);
+    cr_assert_not_null(strstr(err, path), "err: %s", err);
+    cr_assert_not_null(strstr(err, "not a directory"), "err: %s", err);
+}
+
+static void write_garbage(const char *path, size_t n, unsigned char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = (unsigned char)(i * 131 + 7 + (i >> 8));
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, out, n), (ssize_t)n);
+    close(fd);
+}
+
+static void assert_file_is(const char *path, const unsigned char *want, size_t n)
+{
+    static unsigned char got[16384];
+    int fd = open(path, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    ssize_t r = read(fd, got, sizeof got);
+    close(fd);
+    cr_assert_eq(r, (ssize_t)n, "the file changed size");
+    cr_assert_eq(memcmp(got, want, n), 0, "the file was modified");
+}
+
+Test(store, open_garbage_file_is_corrupt_and_untouched)
+{
+    size_t sizes[] = {12288, 100};
+    for (size_t k = 0; k < 2; k++) {
+        char dir[4096], path[4200], err[512] = "";
+        static unsigned char garbage[12288];
+        snprintf(dir, sizeof dir, "%s/g%zu", g_dir, k);
+        cr_assert_eq(mkdir(dir, 0755), 0);
+        snprintf(path, sizeof path, "%s/data.mdb", dir);
+        write_garbage(path, sizes[k], garbage);
+        store_t *st = (store_t *)1;
+        int rc = store_open(&st, dir, 0, err, sizeof err);
+        cr_assert_eq(rc, STORE_ERR_CORRUPT, "rc %d err %s", rc, err);
+        cr_assert_null(st);
+        cr_assert_not_null(strstr(err, dir), "err: %s", err);
+        cr_assert_null(strchr(err, '\n'));
+        assert_file_is(path, garbage, sizes[k]);
+        rc = store_open(&st, dir, 0, err, sizeof err);   /* and again: still refused */
+        cr_assert_eq(rc, STORE_ERR_CORRUPT);
+        assert_file_is(path, garbage, sizes[k]);
+    }
+}
+
+Test(store, open_newer_schema_is_refused)
+{
+    upsert(g_b, "f", "a", 1, "{}", 1);
+    commit_ok(g_b);
+    store_batch_free(g_b);
+    g_b = NULL;
+    store_close(g_st);
+    g_st = NULL;
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+    cr_assert_eq(mdb_env_open(env, g_dir, 0, 0644), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    uint32_t v = 2;
+    MDB_val k = {6, "schema"}, d = {sizeof v, &v};
+    cr_assert_eq(mdb_put(txn, dbi, &k, &d, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    char err[512] = "", want[4200];
+    store_t *st = (store_t *)1;
+    cr_assert_eq(store_open(&st, g_dir, 0, err, sizeof err), STORE_ERR_VERSION);
+    cr_assert_null(st);
+    snprintf(want, sizeof want, "%s: store schema version 2 is newer than this server supports (1)",
+             g_dir);
+    cr_assert_str_eq(err, want);
+}
+
+Test(store, open_foreign_lmdb_is_refused)
+{
+    char dir[4096], err[512] = "";
+    snprintf(dir, sizeof dir, "%s/foreign", g_dir);
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_open(env, dir, 0, 0644), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+    MDB_val k = {3, "key"}, d = {5, "value"};
+    cr_assert_eq(mdb_put(txn, dbi, &k, &d, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    store_t *st;
+    cr_assert_eq(store_open(&st, dir, 0, err, sizeof err), STORE_ERR_CORRUPT);
+    cr_assert_not_null(strstr(err, dir), "err: %s", err);
+}
+
+Test(store, open_unreadable_dir)
+{
+    if (geteuid() == 0)
+        cr_skip_test("running as root: permissions are not enforced");
+    char dir[4096], err[512] = "";
+    snprintf(dir, sizeof dir, "%s/locked", g_dir);
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    store_t *st = open_ok(dir, 0);
+    store_close(st);
+    cr_assert_eq(chmod(dir, 0), 0);
+    int rc = store_open(&st, dir, 0, err, sizeof err);
+    chmod(dir, 0755);
+    cr_assert_eq(rc, STORE_ERR_IO);
+    cr_assert_not_null(strstr(err, dir), "err: %s", err);
+    cr_assert_not_null(strstr(err, "permission denied"), "err: %s", err);
+}
