@@ -27,7 +27,8 @@ void ingest_stop(ingest_t *ing);
  *    "last_poll": "<RFC 3339>" | null,
  *    "last_error": {"message","at"} | null,
  *    "consecutive_failures","next_retry": "<RFC 3339>" | null,
- *    "skipped_items", "pages_fetched", "bytes_fetched"}
+ *    "skipped_items", "last_skipped": {"message","at"} | null (why an item was skipped),
+ *    "pages_fetched", "bytes_fetched"}
  * Returns a malloc'd NUL-terminated string (caller frees), thread-safe. */
 char *ingest_feeds_json(ingest_t *ing);
 

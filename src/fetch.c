@@ -19,6 +19,7 @@
 
 #define DEFAULT_MAX_PAGE (64ull << 20)
 #define INITIAL_BODY_CAP (64u << 10)
+#define BODY_KEEP (8u << 20)       /* a larger body buffer is freed before the next request */
 #define ACCEPT_HEADER \
     "Accept: application/activity+json, application/ld+json; q=0.9, application/json; q=0.8"
 
@@ -327,6 +328,11 @@ CURL *fetch_prepare(fetch_t *f, const char *url, const char *etag, const char *l
     free(f->url);
     f->headers = headers;
     f->url = copy;
+    if (f->cap > BODY_KEEP) {
+        free(f->body);
+        f->body = NULL;
+        f->cap = 0;
+    }
     f->len = 0;
     f->too_large = f->nomem = 0;
     f->errbuf[0] = '\0';

@@ -6,11 +6,18 @@
  * running full sync; a new full sync when it is due. A full sync therefore never holds up
  * polling for more than one page, and polls never wait for a sync to finish.
  *
- * Newer data is never undone: requests of a feed are strictly sequential and each response
- * is committed before the next request is made, so the store applies the source's states in
+ * Newer data is never undone: requests of a feed are strictly sequential and responses are
+ * committed in the order they were requested, so the store applies the source's states in
  * the order they were observed; a page fetched later always reflects the source at a later
  * time and simply wins (byte-identical upserts are no-ops). No poll commit counter is needed
- * because a full-sync page is never in flight while a poll commits.
+ * because a full-sync page is never in flight while a poll commits. The one overlap: while a
+ * sync page commits (an fsync), the request for the next sync page is already sent when no
+ * poll is due -- still one request in flight, and still committed after the page before it.
+ *
+ * Reading a response: pagescan validates the body in one pass, copies each item minified
+ * (the stored form) and leaves a small envelope for jansson and as2_read_page; each item is
+ * checked by as2_read_activity on a stand-in holding just the members it reads. Invalid items
+ * are skipped, counted and logged once per page (identical lines at most once a minute).
  *
  * Generations: a full sync runs under gen = max(last completed, last started) + 1 and stamps
  * every item it sees; polls stamp with the running sync's generation (else the last completed
@@ -84,10 +91,19 @@ typedef struct {
     int64_t last_poll_us;     /* 0: never */
     char last_error[ERR_MAX];
     int64_t last_error_us;    /* 0: no error yet */
+    char last_skip[ERR_MAX];  /* why the last invalid item was skipped */
+    int64_t last_skip_us;     /* 0: none yet */
     unsigned failures;
     int64_t next_retry_us;    /* 0: none scheduled */
     uint64_t pages, bytes, written, skipped, errors, full_syncs;
 } status_t;
+
+/* Identical warn lines at most once a minute. */
+typedef struct {
+    char last[ERR_MAX];
+    int64_t at_ms;
+    unsigned suppressed;
+} ratelog_t;
 
 typedef struct {
     const config_feed_t *cfg; /* borrowed */
@@ -100,13 +116,11 @@ typedef struct {
     int64_t sync_started_ms;  /* monotonic */
     int poll_active;          /* a poll walk is between pages */
     char *poll_next;          /* owned: next URL of the poll walk */
-    unsigned poll_stage;      /* responses of the current poll walk so far */
     int poll_anchor;          /* the current poll walk recorded the anchor's validators */
     int64_t next_sync_ms, next_poll_ms, retry_ms; /* monotonic deadlines */
     unsigned failures;
-    char logged_err[ERR_MAX]; /* rate limit of identical error log lines */
-    int64_t logged_ms;
-    unsigned suppressed;
+    ratelog_t err_log;        /* feed errors */
+    ratelog_t skip_log;       /* skipped invalid items */
     status_t st;              /* guarded by ingest_t.mu */
 } feed_t;
 
@@ -233,8 +247,8 @@ static void cursor_clear_validators(cursor_t *c)
     set_str(&c->lm, NULL);
 }
 
-/* The state blob: {"v":1,"gen":..,"sync_gen":..,...}. Returns malloc'd JSON or NULL. */
-static char *cursor_dump(const cursor_t *c, size_t *len)
+/* The state blob: {"v":1,"url":..,"gen":..,"sync_gen":..,...}. Returns malloc'd JSON or NULL. */
+static char *cursor_dump(const cursor_t *c, const char *feed_url, size_t *len)
 {
     json_t *last = c->has_last
         ? json_pack("{sIsIsIsIsI}", "started_us", (json_int_t)c->last_started_us,
@@ -242,7 +256,7 @@ static char *cursor_dump(const cursor_t *c, size_t *len)
                     "duration_ms", (json_int_t)c->last_duration_ms,
                     "pages", (json_int_t)c->last_pages, "items", (json_int_t)c->last_items)
         : json_null();
-    json_t *o = json_pack("{sisIsIss?sIsIsIss?ss?ss?ss?so}", "v", 1,
+    json_t *o = json_pack("{sisssIsIss?sIsIsIss?ss?ss?ss?so}", "v", 1, "url", feed_url,
                           "gen", (json_int_t)c->gen, "sync_gen", (json_int_t)c->sync_gen,
                           "sync_next", c->sync_next, "sync_pages", (json_int_t)c->sync_pages,
                           "sync_items", (json_int_t)c->sync_items,
@@ -269,7 +283,9 @@ static int get_str(json_t *o, const char *key, char **dst)
     return set_str(dst, json_string_value(json_object_get(o, key)));
 }
 
-static int cursor_load(cursor_t *c, const void *blob, size_t len)
+/* Read a state blob. When it was written for another feed URL (the config changed), the poll
+ * URL and validators are dropped: they belong to the old source. */
+static int cursor_load(cursor_t *c, const void *blob, size_t len, const char *feed_url)
 {
     json_error_t je;
     json_t *o = json_loadb(blob, len, 0, &je);
@@ -285,6 +301,11 @@ static int cursor_load(cursor_t *c, const void *blob, size_t len)
     int rc = get_str(o, "sync_next", &c->sync_next) | get_str(o, "poll_url", &c->poll_url) |
              get_str(o, "v_url", &c->v_url) | get_str(o, "etag", &c->etag) |
              get_str(o, "last_modified", &c->lm);
+    const char *was = json_string_value(json_object_get(o, "url"));
+    if (rc == 0 && (!was || strcmp(was, feed_url) != 0)) {
+        set_str(&c->poll_url, NULL);
+        cursor_clear_validators(c);
+    }
     json_t *last = json_object_get(o, "last");
     if (json_is_object(last)) {
         c->has_last = 1;
@@ -326,21 +347,22 @@ static void status_refresh(ingest_t *ing, feed_t *f)
     status_unlock(ing);
 }
 
-/* One warn line per error, identical repeats at most once a minute per feed. */
-static void log_feed_error(feed_t *f, const char *msg, int64_t now)
+/* One warn line per message; identical repeats at most once a minute (per feed and kind). */
+static void rate_log(ratelog_t *rl, const char *feed, const char *msg)
 {
-    if (strcmp(msg, f->logged_err) == 0 && now - f->logged_ms < ERROR_LOG_INTERVAL_MS) {
-        f->suppressed++;
+    int64_t now = mono_ms();
+    int same = strcmp(msg, rl->last) == 0;
+    if (same && now - rl->at_ms < ERROR_LOG_INTERVAL_MS) {
+        rl->suppressed++;
         return;
     }
-    if (f->suppressed && strcmp(msg, f->logged_err) == 0)
-        log_warn(MOD, "feed %s: %s (%u more times in the last minute)", f->cfg->id, msg,
-                 f->suppressed);
+    if (same && rl->suppressed)
+        log_warn(MOD, "feed %s: %s (%u more times in the last minute)", feed, msg, rl->suppressed);
     else
-        log_warn(MOD, "feed %s: %s", f->cfg->id, msg);
-    snprintf(f->logged_err, sizeof f->logged_err, "%s", msg);
-    f->logged_ms = now;
-    f->suppressed = 0;
+        log_warn(MOD, "feed %s: %s", feed, msg);
+    snprintf(rl->last, sizeof rl->last, "%s", msg);
+    rl->at_ms = now;
+    rl->suppressed = 0;
 }
 
 /* ---- failures ---- */
@@ -353,7 +375,6 @@ static void abort_poll(feed_t *f)
         cursor_clear_validators(&f->cur);
     f->poll_active = 0;
     f->poll_anchor = 0;
-    f->poll_stage = 0;
     set_str(&f->poll_next, NULL);
 }
 
@@ -372,7 +393,7 @@ static void feed_fail(ingest_t *ing, feed_t *f, req_t kind, const char *msg,
         abort_poll(f);
     if (kind == REQ_SYNC && !transient)
         f->sync_restart = 1;
-    log_feed_error(f, msg, now);
+    rate_log(&f->err_log, f->cfg->id, msg);
     int64_t wall = timefmt_now_us();
     status_lock(ing);
     snprintf(f->st.last_error, sizeof f->st.last_error, "%s", msg);
@@ -470,6 +491,40 @@ static int add_items(ingest_t *ing, feed_t *f, const as2_page_t *p, uint64_t gen
     return 0;
 }
 
+/* A response must be a collection or a page: it has items or links to follow, or its type
+ * says so (an empty terminal page may carry nothing else). A feed URL that returns a Note or
+ * an unrelated document ({} included) is a feed error, not an empty feed. */
+static int is_collection_type(const char *t)
+{
+    size_t n = t ? strlen(t) : 0;
+    return (n >= 10 && strcmp(t + n - 10, "Collection") == 0) ||
+           (n >= 14 && strcmp(t + n - 14, "CollectionPage") == 0);
+}
+
+static int is_page_like(json_t *doc, const as2_page_t *p)
+{
+    if (p->items || p->next.url || p->next.page || p->first.url || p->first.page)
+        return 1;
+    json_t *type = json_object_get(doc, "type"), *t;
+    size_t i;
+    if (is_collection_type(json_string_value(type)))
+        return 1;
+    json_array_foreach(type, i, t)
+        if (is_collection_type(json_string_value(t)))
+            return 1;
+    return 0;
+}
+
+static const char *type_desc(json_t *doc, char *buf, size_t len)
+{
+    const char *t = json_string_value(json_object_get(doc, "type"));
+    if (t)
+        snprintf(buf, len, "type '%.60s'", t);
+    else
+        snprintf(buf, len, "no type");
+    return buf;
+}
+
 /* Read a document: its items and those of embedded pages (next, or first for a collection
  * without items) go into the batch; pg->next gets the URL to fetch next. */
 static int read_doc(ingest_t *ing, feed_t *f, json_t *root, const char *base, uint64_t gen,
@@ -482,6 +537,10 @@ static int read_doc(ingest_t *ing, feed_t *f, json_t *root, const char *base, ui
         char why[200];
         if (as2_read_page(cur, &p, why, sizeof why) < 0)
             return fmt_err(err, errlen, "not an Activity Streams page: %s (%s)", why, base);
+        if (depth == 0 && !is_page_like(cur, &p))
+            return fmt_err(err, errlen, "not an Activity Streams collection or page: %s, and no "
+                           "orderedItems, items, first or next (%s)", type_desc(cur, why,
+                           sizeof why), base);
         if (p.items) {
             pg->has_items = 1;
             if (add_items(ing, f, &p, gen, now_us, pg, err, errlen) < 0)
@@ -502,6 +561,28 @@ static int read_doc(ingest_t *ing, feed_t *f, json_t *root, const char *base, ui
             return fmt_err(err, errlen, "cannot follow link '%.200s' in %s", u, base);
         return 0;
     }
+}
+
+/* Skipped items, for /feeds; `url` names the page. */
+static void note_skips(ingest_t *ing, feed_t *f, const page_t *pg, const char *url)
+{
+    char msg[ERR_MAX];
+    snprintf(msg, sizeof msg, "skipped %zu invalid item%s in %s (first: %s)", pg->skipped,
+             pg->skipped == 1 ? "" : "s", url, pg->reason);
+    rate_log(&f->skip_log, f->cfg->id, msg);
+    int64_t now_us = timefmt_now_us();
+    status_lock(ing);
+    f->st.skipped += pg->skipped;
+    snprintf(f->st.last_skip, sizeof f->st.last_skip, "%s (%s)", pg->reason, url);
+    f->st.last_skip_us = now_us;
+    status_unlock(ing);
+}
+
+static void count_written(ingest_t *ing, feed_t *f, const store_batch_stats_t *stats)
+{
+    status_lock(ing);
+    f->st.written += stats->inserted + stats->updated;
+    status_unlock(ing);
 }
 
 /* Scan the body (pagescan) and parse its envelope; on a refusal jansson names the error. */
@@ -543,8 +624,7 @@ static int parse_response(ingest_t *ing, feed_t *f, const fetch_result_t *res, u
         pg->next = NULL;
     }
     if (rc == 0 && pg->skipped)
-        log_warn(MOD, "feed %s: skipped %zu invalid item%s in %s (first: %s)", f->cfg->id,
-                 pg->skipped, pg->skipped == 1 ? "" : "s", res->url, pg->reason);
+        note_skips(ing, f, pg, res->url);
     return rc;
 }
 
@@ -553,7 +633,7 @@ static int commit(ingest_t *ing, feed_t *f, const cursor_t *c, store_batch_stats
                   char *err, size_t errlen)
 {
     size_t len = 0;
-    char *blob = cursor_dump(c, &len);
+    char *blob = cursor_dump(c, f->cfg->url, &len);
     if (!blob) {
         store_batch_reset(ing->batch);
         return fmt_err(err, errlen, "out of memory serializing the feed state");
@@ -569,14 +649,47 @@ static int commit(ingest_t *ing, feed_t *f, const cursor_t *c, store_batch_stats
     return 0;
 }
 
-static void count_page(ingest_t *ing, feed_t *f, const page_t *pg,
-                       const store_batch_stats_t *stats)
+/* ---- requests ---- */
+
+/* Put a GET of url in flight (conditional when url is the anchor of a poll). */
+static int launch(ingest_t *ing, feed_t *f, req_t kind, const char *url, char *err,
+                  size_t errlen)
 {
-    status_lock(ing);
-    f->st.skipped += pg->skipped;
-    if (stats)
-        f->st.written += stats->inserted + stats->updated;
-    status_unlock(ing);
+    const char *etag = NULL, *lm = NULL;
+    if (kind == REQ_POLL && f->cur.v_url && strcmp(url, f->cur.v_url) == 0) {
+        etag = f->cur.etag;
+        lm = f->cur.lm;
+    }
+    CURL *easy = fetch_prepare(f->fetch, url, etag, lm, err, errlen);
+    if (!easy)
+        return -1;
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)f);
+    if (curl_multi_add_handle(ing->multi, easy) != CURLM_OK)
+        return fmt_err(err, errlen, "libcurl refused the request for %s", url);
+    f->inflight = kind;
+    return 0;
+}
+
+/* Abandon the request in flight, if any. */
+static void cancel(ingest_t *ing, feed_t *f)
+{
+    if (!f->inflight)
+        return;
+    curl_multi_remove_handle(ing->multi, fetch_handle(f->fetch));
+    f->inflight = REQ_NONE;
+}
+
+/* While a sync page commits (an fsync), let the source produce the next one: the request is
+ * sent now and read after the commit. Only when no poll is due, so polls keep their turn.
+ * Still one request in flight: the previous one has completed. */
+static void prefetch(ingest_t *ing, feed_t *f, const char *next)
+{
+    char err[ERR_MAX];
+    int running;
+    if (atomic_load(&ing->stop) || (f->cur.poll_url && mono_ms() >= f->next_poll_ms))
+        return;
+    if (launch(ing, f, REQ_SYNC, next, err, sizeof err) == 0)
+        curl_multi_perform(ing->multi, &running);
 }
 
 /* ---- full sync ---- */
@@ -656,18 +769,21 @@ static int on_sync_page(ingest_t *ing, feed_t *f, const fetch_result_t *res, cha
         free(nc.sync_next);
         nc.sync_next = pg.next;
         pg.next = NULL;
+        prefetch(ing, f, nc.sync_next); /* reuses the fetch slot: `res` is gone after this */
     } else {
         if (finish_sync(ing, f, &nc, res, err, errlen) < 0)
             goto out;
         done = 1;
     }
-    if (commit(ing, f, &nc, &stats, err, errlen) < 0)
+    if (commit(ing, f, &nc, &stats, err, errlen) < 0) {
+        cancel(ing, f);
         goto out;
+    }
     cursor_free(&f->cur);
     f->cur = nc;
     memset(&nc, 0, sizeof nc);
     f->sync_anchor |= anchor;
-    count_page(ing, f, &pg, &stats);
+    count_written(ing, f, &stats);
     if (done)
         sync_finished(ing, f, &stats);
     rc = 0;
@@ -686,7 +802,6 @@ static int start_poll(feed_t *f)
     if (set_str(&f->poll_next, url) < 0)
         return -1;
     f->poll_active = 1;
-    f->poll_stage = 0;
     f->poll_anchor = 0;
     return 0;
 }
@@ -695,7 +810,6 @@ static void poll_finished(ingest_t *ing, feed_t *f)
 {
     f->poll_active = 0;
     f->poll_anchor = 0;
-    f->poll_stage = 0;
     set_str(&f->poll_next, NULL);
     f->next_poll_ms = mono_ms() + (f->cfg->poll_interval_ms > 0 ? f->cfg->poll_interval_ms : 1000);
 }
@@ -736,8 +850,7 @@ static int on_poll_page(ingest_t *ing, feed_t *f, const fetch_result_t *res, cha
     f->cur = nc;
     memset(&nc, 0, sizeof nc);
     f->poll_anchor |= anchor;
-    f->poll_stage++;
-    count_page(ing, f, &pg, &stats);
+    count_written(ing, f, &stats);
     /* outbox: stop at the end or at a page whose items were all already there, unchanged */
     int stop = !pg.next || (outbox && pg.has_items && stats.unchanged >= pg.valid);
     if (stop) {
@@ -820,22 +933,8 @@ static void on_done(ingest_t *ing, feed_t *f, CURLcode code)
 static void start_request(ingest_t *ing, feed_t *f, req_t kind, const char *url)
 {
     char err[ERR_MAX];
-    const char *etag = NULL, *lm = NULL;
-    if (kind == REQ_POLL && f->cur.v_url && strcmp(url, f->cur.v_url) == 0) {
-        etag = f->cur.etag;
-        lm = f->cur.lm;
-    }
-    CURL *easy = fetch_prepare(f->fetch, url, etag, lm, err, sizeof err);
-    if (!easy) {
+    if (launch(ing, f, kind, url, err, sizeof err) < 0)
         feed_fail(ing, f, kind, err, -1, 0);
-        return;
-    }
-    curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)f);
-    if (curl_multi_add_handle(ing->multi, easy) != CURLM_OK) {
-        feed_fail(ing, f, kind, "libcurl refused the request", -1, 1);
-        return;
-    }
-    f->inflight = kind;
 }
 
 /* Start the feed's next request if one is due. Returns how long (ms) until the feed next
@@ -922,7 +1021,7 @@ static void load_cursor(ingest_t *ing, feed_t *f)
     void *blob = NULL;
     size_t len = 0;
     int rc = store_get_feed_state(ing->st, f->cfg->id, &blob, &len);
-    if (rc == 0 && cursor_load(&f->cur, blob, len) < 0) {
+    if (rc == 0 && cursor_load(&f->cur, blob, len, f->cfg->url) < 0) {
         log_error(MOD, "feed %s: unreadable feed state in the store; starting afresh",
                   f->cfg->id);
         cursor_free(&f->cur);
@@ -1062,13 +1161,16 @@ static json_t *feed_json(const config_feed_t *c, const status_t *s, uint64_t act
     json_t *err = s->last_error_us
         ? json_pack("{ssso}", "message", s->last_error, "at", json_time(s->last_error_us))
         : json_null();
-    return json_pack("{sssssssssIsososo sIso sIsIsI}", "id", c->id, "url", c->url,
+    json_t *skip = s->last_skip_us
+        ? json_pack("{ssso}", "message", s->last_skip, "at", json_time(s->last_skip_us))
+        : json_null();
+    return json_pack("{sssssssssIsososo sIso sIsosIsI}", "id", c->id, "url", c->url,
                      "style", style_name(c->style), "state", state_name(s->state),
                      "activities", (json_int_t)activities, "last_full_sync", last,
                      "last_poll", json_time(s->last_poll_us), "last_error", err,
                      "consecutive_failures", (json_int_t)s->failures,
                      "next_retry", json_time(s->failures ? s->next_retry_us : 0),
-                     "skipped_items", (json_int_t)s->skipped,
+                     "skipped_items", (json_int_t)s->skipped, "last_skipped", skip,
                      "pages_fetched", (json_int_t)s->pages, "bytes_fetched", (json_int_t)s->bytes);
 }
 

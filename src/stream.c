@@ -203,7 +203,8 @@ static int fill_once(stream_t *s)
 {
     int rc;
     if (s->phase == PHASE_HISTORY) {
-        rc = store_scan_time(s->hub->st, s->hpos, s->p.end_us, s->s0, 0, on_history_rec, s, NULL);
+        /* An empty snapshot has no history (and max_seq 0 would mean "no limit"). */
+        rc = s->s0 == 0 ? 0 : store_scan_time(s->hub->st, s->hpos, s->p.end_us, s->s0, 0, on_history_rec, s, NULL);
         if (rc == 0)
             history_done(s);
     } else if (s->phase == PHASE_LIVE) {

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 /* A free TCP port on 127.0.0.1 (bound and released; race-tolerant enough for tests). */
 int h_free_port(void);

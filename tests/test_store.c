@@ -63,8 +63,12 @@ static void teardown(void)
 {
     store_batch_free(g_b);
     store_close(g_st);
-    rm_tree(g_dir);
+    if (g_dir)
+        rm_tree(g_dir);
     free(g_dir);
+    g_b = NULL;
+    g_st = NULL;
+    g_dir = NULL;
 }
 
 TestSuite(store, .init = setup, .fini = teardown, .timeout = 120);
@@ -1081,6 +1085,29 @@ Test(store, full_disk_fails_commit_cleanly)
 
 /* ---- store_open error paths ---- */
 
+Test(store, open_on_full_disk_fails_cleanly)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/new", g_dir);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {   /* no room for any file: the store cannot even be created */
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {0, 0};
+        setrlimit(RLIMIT_FSIZE, &rl);
+        char err[512] = "";
+        store_t *st = (store_t *)1;
+        int rc = store_open(&st, dir, 0, err, sizeof err);
+        _exit(rc == STORE_ERR_FULL && st == NULL && strstr(err, dir) && strstr(err, "disk full")
+              ? 0 : 1);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    store_t *st = open_ok(dir, 0);   /* with room again, the same directory works */
+    store_close(st);
+}
+
 Test(store, open_creates_missing_dirs)
 {
     char path[4096];
@@ -1184,6 +1211,31 @@ Test(store, open_newer_schema_is_refused)
     cr_assert_str_eq(err, want);
 }
 
+Test(store, open_without_schema_is_refused)
+{
+    store_batch_free(g_b);
+    g_b = NULL;
+    store_close(g_st);
+    g_st = NULL;
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+    cr_assert_eq(mdb_env_open(env, g_dir, 0, 0644), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    MDB_val k = {6, "schema"};
+    cr_assert_eq(mdb_del(txn, dbi, &k, NULL), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    char err[512] = "";
+    store_t *st;
+    cr_assert_eq(store_open(&st, g_dir, 0, err, sizeof err), STORE_ERR_CORRUPT);
+    cr_assert_not_null(strstr(err, g_dir), "err: %s", err);
+    cr_assert_not_null(strstr(err, "schema"), "err: %s", err);
+}
+
 Test(store, open_foreign_lmdb_is_refused)
 {
     char dir[4096], err[512] = "";
@@ -1207,8 +1259,10 @@ Test(store, open_foreign_lmdb_is_refused)
 
 Test(store, open_unreadable_dir)
 {
-    if (geteuid() == 0)
+    if (geteuid() == 0) {
+        teardown();   /* a skipped test does not get its .fini */
         cr_skip_test("running as root: permissions are not enforced");
+    }
     char dir[4096], err[512] = "";
     snprintf(dir, sizeof dir, "%s/locked", g_dir);
     cr_assert_eq(mkdir(dir, 0755), 0);

@@ -33,7 +33,7 @@ const SIM_ID = (n) => `urn:feedsim:1:${n}`;
 
 const children = [];
 const cleanups = [];
-let tmp, simPort, serverPort, base, ctx;
+let tmp, simPort, serverPort, serverConf, server, base, ctx;
 
 // ---- processes ------------------------------------------------------------------------
 
@@ -71,7 +71,7 @@ function canConnect(port) {
 
 function start(name, cmd, args) {
   const log = path.join(ARTIFACTS, `browser-${name}.log`);
-  const fd = fs.openSync(log, 'w');
+  const fd = fs.openSync(log, 'a');
   const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', fd, fd] });
   fs.closeSync(fd);
   child.name = name;
@@ -124,6 +124,13 @@ async function feedStatus() {
   return list.find((f) => f.id === FEED_ID);
 }
 
+async function startServer() {
+  server = start('server', SERVER, ['--config', serverConf]);
+  const srv = server;
+  await waitFor('the server to listen', () => !srv.exited && canConnect(serverPort), 10000)
+    .catch((e) => { throw new Error(`${e.message}\n${tail(srv.log)}`); });
+}
+
 // ---- the browser -----------------------------------------------------------------------
 
 async function openPage(query, viewport = { width: 1280, height: 900 }) {
@@ -133,8 +140,11 @@ async function openPage(query, viewport = { width: 1280, height: 900 }) {
   page.problems = [];
   page.on('pageerror', (err) => page.problems.push(`uncaught: ${err.message}`));
   page.on('console', (msg) => {
-    // A refused EventSource (400) logs a resource error: that one is expected.
-    if (msg.type() === 'error' && !/status of 400/.test(msg.text())) page.problems.push(`console: ${msg.text()}`);
+    // A refused EventSource (400) logs a resource error: that one is expected, and so are
+    // network errors while the server restarts.
+    if (msg.type() !== 'error' || /status of 400/.test(msg.text())) return;
+    if (page.serverDown && /net::ERR_/.test(msg.text())) return;
+    page.problems.push(`console: ${msg.text()}`);
   });
   await page.goto(`${base}/${query}`);
   return page;
@@ -165,6 +175,7 @@ function assertNoProblems(page) {
 
 before(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
+  for (const name of ['feedsim', 'server']) fs.rmSync(path.join(ARTIFACTS, `browser-${name}.log`), { force: true });
   for (const bin of [SERVER, FEEDSIM]) {
     assert.ok(fs.existsSync(bin), `${bin} is missing: build it with make`);
   }
@@ -186,6 +197,7 @@ before(async () => {
     `web_root: ${JSON.stringify(path.join(ROOT, 'web'))}`,
     'threads: 1',
     'poll_interval: 200ms',
+    'retry: 500ms',
     'feeds:',
     `  - id: ${FEED_ID}`,
     `    url: http://127.0.0.1:${simPort}/feed`,
@@ -193,9 +205,8 @@ before(async () => {
     '    full_sync_interval: 2s',
     '',
   ].join('\n'));
-  const srv = start('server', SERVER, ['--config', conf]);
-  await waitFor('the server to listen', () => !srv.exited && canConnect(serverPort), 10000)
-    .catch((e) => { throw new Error(`${e.message}\n${tail(srv.log)}`); });
+  serverConf = conf;
+  await startServer();
   // The whole history is in the store before the page opens (so counts are exact).
   await waitFor('the first full sync', async () => {
     const f = await feedStatus();
@@ -270,6 +281,20 @@ test('a row deleted at the source disappears after the next full sync', { timeou
   assertNoProblems(live);
 });
 
+test('an activity updated at the source replaces its row', { timeout: 30000 }, async () => {
+  assert.ok(live, 'needs the first test');
+  const target = SIM_ID(120);
+  const row = `#activity-list > li[data-id="${target}"]`;
+  const before = await rowCount(live);
+  const oldText = await live.locator(`${row} .c-object`).textContent();
+  assert.match(oldText, /v1\b/);
+  await control(`update?id=${encodeURIComponent(target)}`);
+  await waitFor('the updated row', async () => /v2\b/.test(await live.locator(`${row} .c-object`).textContent()), 20000);
+  assert.equal(await live.locator(row).count(), 1, 'one row per activity');
+  assert.equal(await rowCount(live), before);
+  assertNoProblems(live);
+});
+
 test('pause, then resume, delivers what arrived meanwhile exactly once', { timeout: 30000 }, async () => {
   assert.ok(live, 'needs the first test');
   // the events counter is updated once a second: let it settle
@@ -302,6 +327,26 @@ test('pause, then resume, delivers what arrived meanwhile exactly once', { timeo
   assert.equal(await rowCount(live), before + 2);
   const ids = await rowIds(live);
   assert.equal(new Set(ids).size, ids.length);
+  assertNoProblems(live);
+});
+
+test('after a server restart the page reconnects by itself and misses nothing', { timeout: 40000 }, async () => {
+  assert.ok(live, 'needs the first test');
+  const before = await rowCount(live);
+  const counted = await eventsCounted(live);
+  live.serverDown = true;
+  await stop(server);
+  await live.waitForSelector('#conn[data-state="reconnecting"]');
+  await control('add?n=1');                              // arrives while the server is down
+  await startServer();
+  await live.waitForSelector('#conn[data-state="open"]', { timeout: 20000 });
+  const newId = SIM_ID(HISTORY + 3);
+  await live.waitForSelector(`#activity-list > li[data-id="${newId}"]`, { timeout: 20000 });
+  await sleep(2500);                                      // a full sync passes: nothing repeated
+  assert.equal(await eventsCounted(live), counted + 1, 'the new activity arrived exactly once');
+  assert.equal(await rowCount(live), before + 1);
+  assert.equal(await textOf(live, '#phase'), 'live');
+  live.serverDown = false;
   assertNoProblems(live);
 });
 
@@ -348,10 +393,12 @@ test('the page URL reflects the controls and restores them', { timeout: 30000 },
   await waitFor('the default start in the URL', () => new URL(page.url()).searchParams.get('start') === '1h', 5000);
 
   await page.selectOption('#start', 'custom');
-  const local = (ms) => {                  // the browser runs on this machine, in its time zone
+  // The browser runs on this machine, in its time zone; the input's value is normalised
+  // (no seconds when they are zero).
+  const local = (ms) => {
     const d = new Date(ms);
     const p = (n) => String(n).padStart(2, '0');
-    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
   };
   await page.fill('#start-custom', local(Date.parse('2023-12-31T00:00:00Z')));
   await page.fill('#type', 'Follow');

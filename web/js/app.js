@@ -35,6 +35,7 @@ const rows = new RowList($('activity-list'), {
   onChange(n) {
     ui.rowCount.textContent = String(n);
     ui.empty.hidden = n > 0;
+    showTotals();
   },
 });
 const chart = new RateChart($('rate-chart'));
@@ -48,7 +49,7 @@ const client = new StreamClient({
   },
   onActivity(d) {
     if (!d || typeof d !== 'object') return;
-    rows.upsert(d.feed, d.activity);
+    rows.upsert(d.feed, d.activity, phase === 'live');
     noteType(d.activity?.type);
   },
   onDelete(d) {
@@ -130,7 +131,7 @@ function showError({ status, error, parameter }) {
   }
   ui.error.hidden = false;
   ui.error.dataset.parameter = parameter || '';
-  setPhase('idle');
+  if (status) setPhase('idle');      // the server refused: no stream runs now
 }
 
 // ---- the form <-> the view ------------------------------------------------------------
@@ -214,7 +215,10 @@ function startStream() {
   chart.reset();
   totals = { events: 0, deletes: 0 };
   setPhase('replaying');
-  client.open(streamPath(view, Date.now()));
+  const now = Date.now();
+  // A pause before the first event id resumes from the moment of connecting, not a new "now".
+  const resume = view.start === 'now' ? streamPath({ ...view, start: String(now) }, now) : undefined;
+  client.open(streamPath(view, now), resume);
 }
 
 ui.form.addEventListener('submit', (ev) => {
@@ -262,12 +266,16 @@ ui.pause.addEventListener('click', () => {
 
 // ---- timers ---------------------------------------------------------------------------
 
+function showTotals() {
+  ui.totalEvents.textContent = totals.events.toLocaleString();
+  ui.totalDeletes.textContent = totals.deletes.toLocaleString();
+}
+
 function tick() {
   const r = chart.tick();
   ui.rateNow.textContent = String(r);
   ui.ratePeak.textContent = String(chart.peak);
-  ui.totalEvents.textContent = totals.events.toLocaleString();
-  ui.totalDeletes.textContent = totals.deletes.toLocaleString();
+  showTotals();
   updateLiveRegion();
 }
 

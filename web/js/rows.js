@@ -23,7 +23,7 @@ export class RowList {
     this.onChange = onChange;
     this.model = new Map();   // key -> { key, feed, act, el }; insertion order = oldest first
     this.pending = [];
-    this.highlight = false;   // animate new and updated rows (off during a replay flood)
+    this.highlight = false;   // animate live new and updated rows (off in a flood)
     this.minInterval = 0;     // ms between flushes; raised by the caller when events flood in
     this.lastFlush = 0;
     this.scheduled = false;
@@ -37,9 +37,10 @@ export class RowList {
 
   get size() { return this.model.size; }
 
-  upsert(feed, activity) {
+  // `live`: the event came after the history replay (such rows may be highlighted).
+  upsert(feed, activity, live = false) {
     if (!activity || activity.id === undefined || activity.id === null) return;
-    this.pending.push({ op: UPSERT, feed: String(feed ?? ''), act: activity });
+    this.pending.push({ op: UPSERT, feed: String(feed ?? ''), act: activity, live });
     this.schedule();
   }
 
@@ -111,15 +112,16 @@ export class RowList {
     const key = rowKey(p.feed, String(p.act.id));
     const e = this.model.get(key);
     if (!e) {
-      const n = { key, feed: p.feed, act: p.act, el: null };
+      const n = { key, feed: p.feed, act: p.act, el: null, live: p.live };
       this.model.set(key, n);
       fresh.push(n);
       return;
     }
     e.act = p.act;
+    e.live = e.live || p.live;
     if (!e.el) return;          // not built yet: insertFresh uses the new content
     this.fill(e.el, e);
-    if (this.highlight) this.flash(e.el);
+    if (this.highlight && p.live) this.flash(e.el);
   }
 
   trim() {
@@ -140,7 +142,7 @@ export class RowList {
       if (this.model.get(e.key) !== e) continue;   // deleted or trimmed in the same batch
       e.el = this.template.cloneNode(true);
       this.fill(e.el, e);
-      if (this.highlight) this.flash(e.el);
+      if (this.highlight && e.live) this.flash(e.el);
       frag.appendChild(e.el);
     }
     this.list.prepend(frag);

@@ -19,6 +19,7 @@ export class StreamClient {
     this.h = handlers;
     this.es = null;
     this.baseUrl = '';
+    this.resumeUrl = '';
     this.url = '';
     this.lastId = '';
     this.urlId = '';          // the last_event_id the current URL carries
@@ -30,10 +31,12 @@ export class StreamClient {
     this.probe = null;        // AbortController of the error fetch
   }
 
-  // Start a new logical stream (forgets the previous one's position).
-  open(url) {
+  // Start a new logical stream (forgets the previous one's position). `resumeUrl` is what to
+  // reopen after a pause when no event id arrived yet (e.g. start=now as an absolute time).
+  open(url, resumeUrl = url) {
     this.shut();
     this.baseUrl = url;
+    this.resumeUrl = resumeUrl;
     this.lastId = '';
     this.ended = false;
     this.paused = false;
@@ -60,7 +63,7 @@ export class StreamClient {
   }
 
   reopen() {
-    this.connect(this.lastId ? withLastEventId(this.baseUrl, this.lastId) : this.baseUrl, this.lastId);
+    this.connect(this.lastId ? withLastEventId(this.baseUrl, this.lastId) : this.resumeUrl, this.lastId);
   }
 
   shut() {

@@ -1,0 +1,892 @@
+/* search.c -- Elasticsearch's _search and _count over the store, without sockets: body in,
+ * status and response body out.
+ *
+ * Order and paging. Hits are sorted by (published, id, feed) ascending, or all three
+ * descending with "sort": [{"published": "desc"}]; without "sort" the order is ascending.
+ * Every hit carries "sort": [published, id, feed] -- published in MICROSECONDS since the
+ * epoch (the store's precision; Elasticsearch gives milliseconds for `date` and nanoseconds for
+ * `date_nanos` fields, and clients pass sort values back opaquely) -- and "search_after" takes
+ * that array back (published may also be an RFC 3339 string). Since (id, feed) is unique, a
+ * search_after page starts exactly after the previous one: nothing is skipped or repeated,
+ * however many activities share a published time.
+ * The time index orders ties by seq, not by id, so the scan collects each run of records with
+ * the same published microsecond that match, sorts it by (id, feed), and emits from it; the run
+ * is kept to at most about twice what the page still needs (sorted and cut when it grows).
+ *
+ * hits.total follows track_total_hits (default 10,000, as Elasticsearch): matches are counted
+ * up to that number and reported as {"value": N, "relation": "eq"}, or {"value": limit,
+ * "relation": "gte"} past it; `true` counts them all, `false` (or -1) leaves hits.total out.
+ * Counting covers the whole store, also the part before a search_after cursor (a second scan);
+ * this is a scan, not an index lookup, so a large limit with a rare match costs a full scan.
+ *
+ * Scores: nothing is scored. Without "sort" every hit has _score 1.0 and max_score is 1.0 (null
+ * without hits), as for a constant-score filter; with "sort", _score and max_score are null, as
+ * Elasticsearch returns them for sorted searches.
+ *
+ * _source: true (default), false, a pattern, a list of patterns, or {"includes": [...],
+ * "excludes": [...]} ("include"/"exclude" too). Patterns are dotted paths with '*' matching any
+ * run of characters (dots too); an included object is included whole; excludes win.
+ *
+ * Bodies: at most 1 MiB, nesting at most 32, an object; unknown keys are errors that name
+ * them. Errors are 400 with Elasticsearch's error shape. A store failure is 500. Out of memory
+ * is 500 too (with no body when even that cannot be allocated).
+ *
+ * search_execute blocks for the whole scan; it holds one LMDB read transaction per scan. */
+#include "search.h"
+#include "query.h"
+#include "timefmt.h"
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_BODY (1024 * 1024)
+#define MAX_DEPTH 32
+#define MAX_WINDOW 10000          /* Elasticsearch's index.max_result_window */
+#define DEFAULT_TRACK 10000       /* Elasticsearch's default track_total_hits */
+#define TRACK_ALL UINT64_MAX
+
+/* ======================================================================================
+ * Output buffer
+ * ====================================================================================== */
+
+typedef struct { char *p; size_t n, cap; bool oom; } buf_t;   /* p: owned */
+
+static void buf_put(buf_t *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->n + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+static void buf_puts(buf_t *b, const char *s) { buf_put(b, s, strlen(s)); }
+
+static void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void buf_printf(buf_t *b, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n >= 0)
+        buf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* A JSON string literal (UTF-8 passed through, controls escaped). */
+static void buf_jstr(buf_t *b, const char *s, size_t n)
+{
+    buf_put(b, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        buf_put(b, s + run, i - run);
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            buf_put(b, e, 2);
+        } else {
+            buf_printf(b, "\\u%04x", c);
+        }
+        run = i + 1;
+    }
+    buf_put(b, s + run, n - run);
+    buf_put(b, "\"", 1);
+}
+
+/* Hand the buffer out as the response. */
+static int buf_give(buf_t *b, int status, char **out, size_t *out_len);
+
+static int respond_oom(char **out, size_t *out_len)
+{
+    static const char body[] = "{\"error\":{\"root_cause\":[{\"type\":\"out_of_memory\",\"reason\":"
+                               "\"out of memory\"}],\"type\":\"out_of_memory\",\"reason\":\"out of "
+                               "memory\"},\"status\":500}";
+    *out = strdup(body);
+    *out_len = *out ? sizeof body - 1 : 0;
+    return 500;
+}
+
+static int buf_give(buf_t *b, int status, char **out, size_t *out_len)
+{
+    if (b->oom || !b->p) {
+        free(b->p);
+        return respond_oom(out, out_len);
+    }
+    *out = b->p;
+    *out_len = b->n;
+    return status;
+}
+
+/* {"error":{"root_cause":[{"type","reason"}],"type","reason"},"status"} */
+static int respond_error(char **out, size_t *out_len, int status, const char *type,
+                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int respond_error(char **out, size_t *out_len, int status, const char *type,
+                         const char *fmt, ...)
+{
+    char reason[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    buf_t b = {0};
+    for (int i = 0; i < 2; i++) {
+        buf_puts(&b, i ? "],\"type\":" : "{\"error\":{\"root_cause\":[{\"type\":");
+        buf_jstr(&b, type, strlen(type));
+        buf_puts(&b, ",\"reason\":");
+        buf_jstr(&b, reason, strlen(reason));
+        if (i == 0)
+            buf_puts(&b, "}");
+    }
+    buf_printf(&b, "},\"status\":%d}", status);
+    return buf_give(&b, status, out, out_len);
+}
+
+/* ======================================================================================
+ * Request
+ * ====================================================================================== */
+
+typedef struct {
+    int kind;                       /* SEARCH_SEARCH or SEARCH_COUNT */
+    query_t *q;                     /* owned; NULL: match everything */
+    size_t size, from;
+    bool sort_given, desc;
+    bool after;                     /* search_after given: */
+    int64_t after_us;
+    const char *after_id, *after_feed;   /* borrowed from body */
+    size_t after_id_len, after_feed_len;
+    uint64_t track;                 /* count matches up to this; 0: do not count */
+    bool src_none;
+    const char **incl, **excl;      /* owned arrays of patterns borrowed from body */
+    size_t nincl, nexcl;
+    json_t *body;                   /* owned: the parsed body, which the fields above borrow */
+    char err[1024];                 /* the 400 reason */
+} req_t;
+
+static void req_free(req_t *rq)
+{
+    query_free(rq->q);
+    json_decref(rq->body);
+    free(rq->incl);
+    free(rq->excl);
+}
+
+static int bad(req_t *rq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(req_t *rq, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rq->err, sizeof rq->err, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Nesting depth of a JSON text, strings skipped; stops counting past `limit`. */
+static int text_depth(const char *s, size_t len, int limit)
+{
+    int depth = 0, max = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < len && max <= limit; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max)
+                max = depth;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return max;
+}
+
+static int parse_window(req_t *rq, json_t *size, json_t *from)
+{
+    json_int_t sz = 10, fr = 0;
+    if (size && !json_is_integer(size))
+        return bad(rq, "[size] must be an integer");
+    if (from && !json_is_integer(from))
+        return bad(rq, "[from] must be an integer");
+    if (size)
+        sz = json_integer_value(size);
+    if (from)
+        fr = json_integer_value(from);
+    if (sz < 0)
+        return bad(rq, "[size] parameter cannot be negative, found [%lld]", (long long)sz);
+    if (fr < 0)
+        return bad(rq, "[from] parameter cannot be negative, found [%lld]", (long long)fr);
+    if (sz > MAX_WINDOW || fr > MAX_WINDOW || sz + fr > MAX_WINDOW)
+        return bad(rq, "Result window is too large, from + size must be less than or equal to: "
+                       "[%d] but was [%lld]", MAX_WINDOW,
+                   (long long)(sz > MAX_WINDOW || fr > MAX_WINDOW ? (sz > fr ? sz : fr) : sz + fr));
+    rq->size = (size_t)sz;
+    rq->from = (size_t)fr;
+    return 0;
+}
+
+static int sort_order(req_t *rq, json_t *v)
+{
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+    if (s && strcmp(s, "asc") == 0)
+        rq->desc = false;
+    else if (s && strcmp(s, "desc") == 0)
+        rq->desc = true;
+    else
+        return bad(rq, "[sort] order must be \"asc\" or \"desc\"");
+    return 0;
+}
+
+/* One sort element: "published", {"published": "asc"}, {"published": {"order": "desc"}}. */
+static int parse_sort_one(req_t *rq, json_t *e)
+{
+    const char *field;
+    json_t *spec = NULL;
+    if (json_is_string(e)) {
+        field = json_string_value(e);
+    } else if (json_is_object(e) && json_object_size(e) == 1) {
+        field = json_object_iter_key(json_object_iter(e));
+        spec = json_object_iter_value(json_object_iter(e));
+    } else {
+        return bad(rq, "[sort] elements must be a field name or an object with one field");
+    }
+    if (strcmp(field, "published") != 0)
+        return bad(rq, "unknown sort field [%s]; only [published] is supported (ties are broken by "
+                       "id and feed)", field);
+    rq->sort_given = true;
+    if (!spec)
+        return 0;
+    if (json_is_string(spec))
+        return sort_order(rq, spec);
+    if (!json_is_object(spec))
+        return bad(rq, "[sort.published] must be \"asc\", \"desc\" or {\"order\": ...}");
+    const char *k;
+    json_t *v;
+    json_object_foreach(spec, k, v) {
+        if (strcmp(k, "order") != 0)
+            return bad(rq, "unknown key [%s] in [sort.published]; supported: order", k);
+        if (sort_order(rq, v) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int parse_sort(req_t *rq, json_t *v)
+{
+    if (!json_is_array(v))
+        return parse_sort_one(rq, v);
+    if (json_array_size(v) > 1)
+        return bad(rq, "[sort] on more than one field is not supported; only [published] "
+                       "(ties are broken by id and feed)");
+    return json_array_size(v) ? parse_sort_one(rq, json_array_get(v, 0)) : 0;
+}
+
+/* [published (microseconds, or RFC 3339), id, feed]: a hit's "sort" array. */
+static int parse_after(req_t *rq, json_t *v)
+{
+    static const char want[] = "[search_after] must be the \"sort\" array of a hit: "
+                               "[published microseconds, id, feed]";
+    if (!json_is_array(v) || json_array_size(v) != 3)
+        return bad(rq, "%s", want);
+    json_t *p = json_array_get(v, 0), *id = json_array_get(v, 1), *feed = json_array_get(v, 2);
+    if (!json_is_string(id) || !json_is_string(feed))
+        return bad(rq, "%s", want);
+    if (json_is_integer(p)) {
+        rq->after_us = json_integer_value(p);
+    } else if (!json_is_string(p) ||
+               timefmt_parse_rfc3339(json_string_value(p), json_string_length(p), &rq->after_us, NULL)) {
+        return bad(rq, "%s", want);
+    }
+    rq->after = true;
+    rq->after_id = json_string_value(id);
+    rq->after_id_len = json_string_length(id);
+    rq->after_feed = json_string_value(feed);
+    rq->after_feed_len = json_string_length(feed);
+    return 0;
+}
+
+static int parse_track(req_t *rq, json_t *v)
+{
+    if (json_is_boolean(v)) {
+        rq->track = json_is_true(v) ? TRACK_ALL : 0;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < -1)
+        return bad(rq, "[track_total_hits] must be true, false or a non-negative integer");
+    rq->track = json_integer_value(v) < 0 ? 0 : (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+/* Patterns: a string or an array of strings, appended to *arr. */
+static int patterns(req_t *rq, json_t *v, const char ***arr, size_t *n, const char *what)
+{
+    size_t cnt = json_is_array(v) ? json_array_size(v) : 1;
+    if (!json_is_array(v) && !json_is_string(v))
+        return bad(rq, "[_source.%s] must be a string or an array of strings", what);
+    const char **a = realloc(*arr, (*n + cnt + 1) * sizeof *a);
+    if (!a)
+        return bad(rq, "out of memory");
+    *arr = a;
+    for (size_t i = 0; i < cnt; i++) {
+        json_t *e = json_is_array(v) ? json_array_get(v, i) : v;
+        if (!json_is_string(e))
+            return bad(rq, "[_source.%s] must be a string or an array of strings", what);
+        a[(*n)++] = json_string_value(e);
+    }
+    return 0;
+}
+
+static int parse_source(req_t *rq, json_t *v)
+{
+    if (json_is_boolean(v)) {
+        rq->src_none = json_is_false(v);
+        return 0;
+    }
+    if (json_is_string(v) || json_is_array(v))
+        return patterns(rq, v, &rq->incl, &rq->nincl, "includes");
+    if (!json_is_object(v))
+        return bad(rq, "[_source] must be true, false, a pattern, a list of patterns or "
+                       "{\"includes\": [...], \"excludes\": [...]}");
+    const char *k;
+    json_t *e;
+    json_object_foreach(v, k, e) {
+        int r;
+        if (strcmp(k, "includes") == 0 || strcmp(k, "include") == 0)
+            r = patterns(rq, e, &rq->incl, &rq->nincl, "includes");
+        else if (strcmp(k, "excludes") == 0 || strcmp(k, "exclude") == 0)
+            r = patterns(rq, e, &rq->excl, &rq->nexcl, "excludes");
+        else
+            r = bad(rq, "unknown key [%s] in [_source]; supported: includes, excludes", k);
+        if (r < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int parse_query(req_t *rq, json_t *v)
+{
+    char err[768];
+    if (query_compile(v, &rq->q, err, sizeof err) < 0)
+        return bad(rq, "%s", err);
+    return 0;
+}
+
+static const char *const search_keys[] = {"query", "size", "from", "sort", "search_after",
+                                          "_source", "track_total_hits", NULL};
+static const char *const count_keys[] = {"query", NULL};
+
+static int parse_body(req_t *rq, json_t *body)
+{
+    const char *const *keys = rq->kind == SEARCH_COUNT ? count_keys : search_keys;
+    json_t *vals[7] = {NULL};
+    const char *k;
+    json_t *v;
+    json_object_foreach(body, k, v) {
+        size_t i = 0;
+        while (keys[i] && strcmp(keys[i], k) != 0)
+            i++;
+        if (!keys[i])
+            return bad(rq, rq->kind == SEARCH_COUNT
+                               ? "unknown key [%s] in the count body; supported: query"
+                               : "unknown key [%s] in the search body; supported: query, size, from, "
+                                 "sort, search_after, _source, track_total_hits", k);
+        vals[i] = v;
+    }
+    if ((vals[0] && parse_query(rq, vals[0]) < 0) || parse_window(rq, vals[1], vals[2]) < 0 ||
+        (vals[3] && parse_sort(rq, vals[3]) < 0) || (vals[4] && parse_after(rq, vals[4]) < 0) ||
+        (vals[5] && parse_source(rq, vals[5]) < 0) || (vals[6] && parse_track(rq, vals[6]) < 0))
+        return -1;
+    if (rq->after && rq->from > 0)
+        return bad(rq, "[from] parameter must be set to 0 when [search_after] is used");
+    return 0;
+}
+
+static bool blank(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+            return false;
+    return true;
+}
+
+/* Parse and check the body into rq. Returns 0 or -1 with rq->err set. */
+static int parse_request(req_t *rq, const char *body, size_t len)
+{
+    rq->size = 10;
+    rq->track = DEFAULT_TRACK;
+    if (len > MAX_BODY)
+        return bad(rq, "request body is larger than 1 MiB (%zu bytes)", len);
+    if (!body || blank(body, len))
+        return 0;
+    if (text_depth(body, len, MAX_DEPTH) > MAX_DEPTH)
+        return bad(rq, "request body nested deeper than %d", MAX_DEPTH);
+    json_error_t je;
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (!j)
+        return bad(rq, "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
+    rq->body = j;
+    return json_is_object(j) ? parse_body(rq, j) : bad(rq, "request body must be a JSON object");
+}
+
+/* ======================================================================================
+ * Scanning
+ * ====================================================================================== */
+
+typedef struct {
+    int64_t pub;
+    const char *feed, *id, *json;   /* into mem */
+    size_t feed_len, id_len, json_len;
+    char *mem;                      /* owned */
+} hit_t;
+
+typedef struct {
+    const req_t *rq;
+    uint64_t total, cap;            /* cap: stop counting here (0: count nothing) */
+    hit_t *page;                    /* owned, `need` entries */
+    size_t npage, need;
+    hit_t *grp;                     /* owned: matches sharing grp_pub, not yet sorted */
+    size_t ngrp, grpcap;
+    int64_t grp_pub;
+    bool nomem;
+} scan_t;
+
+static void hit_free(hit_t *h) { free(h->mem); }
+
+static int cmp_bytes(const char *a, size_t an, const char *b, size_t bn)
+{
+    size_t n = an < bn ? an : bn;
+    int r = n ? memcmp(a, b, n) : 0;
+    if (r)
+        return r < 0 ? -1 : 1;
+    return an < bn ? -1 : an > bn;
+}
+
+/* (published, id, feed) of the record against the cursor, ascending order: -1, 0, 1. */
+static int cursor_cmp(const req_t *rq, const store_rec_t *r)
+{
+    if (r->published_us != rq->after_us)
+        return r->published_us < rq->after_us ? -1 : 1;
+    int c = cmp_bytes(r->id, r->id_len, rq->after_id, rq->after_id_len);
+    return c ? c : cmp_bytes(r->feed, r->feed_len, rq->after_feed, rq->after_feed_len);
+}
+
+static bool past_cursor(const req_t *rq, const store_rec_t *r)
+{
+    if (!rq->after)
+        return true;
+    int c = cursor_cmp(rq, r);
+    return rq->desc ? c < 0 : c > 0;
+}
+
+static bool matches(const req_t *rq, const store_rec_t *r)
+{
+    return !rq->q || query_match(rq->q, r);
+}
+
+static int hit_cmp_asc(const void *a, const void *b)
+{
+    const hit_t *x = a, *y = b;
+    int c = cmp_bytes(x->id, x->id_len, y->id, y->id_len);
+    return c ? c : cmp_bytes(x->feed, x->feed_len, y->feed, y->feed_len);
+}
+
+static int hit_cmp_desc(const void *a, const void *b) { return hit_cmp_asc(b, a); }
+
+/* Sort the run and keep its first `keep` entries. */
+static void group_cut(scan_t *s, size_t keep)
+{
+    qsort(s->grp, s->ngrp, sizeof *s->grp, s->rq->desc ? hit_cmp_desc : hit_cmp_asc);
+    for (size_t i = keep; i < s->ngrp; i++)
+        hit_free(&s->grp[i]);
+    if (keep < s->ngrp)
+        s->ngrp = keep;
+}
+
+/* The run is complete: move what the page still needs into it, in order. */
+static void group_flush(scan_t *s)
+{
+    size_t want = s->need - s->npage;
+    group_cut(s, want);
+    memcpy(s->page + s->npage, s->grp, s->ngrp * sizeof *s->grp);
+    s->npage += s->ngrp;
+    s->ngrp = 0;
+}
+
+static int group_add(scan_t *s, const store_rec_t *r)
+{
+    if (s->ngrp == s->grpcap) {
+        size_t cap = s->grpcap ? s->grpcap * 2 : 64;
+        hit_t *g = realloc(s->grp, cap * sizeof *g);
+        if (!g)
+            return -1;
+        s->grp = g;
+        s->grpcap = cap;
+    }
+    char *mem = malloc(r->feed_len + r->id_len + r->json_len + 1);
+    if (!mem)
+        return -1;
+    hit_t *h = &s->grp[s->ngrp++];
+    h->mem = mem;
+    h->pub = r->published_us;
+    h->feed = memcpy(mem, r->feed, r->feed_len);
+    h->id = memcpy(mem + r->feed_len, r->id, r->id_len);
+    h->json = memcpy(mem + r->feed_len + r->id_len, r->json, r->json_len);
+    h->feed_len = r->feed_len;
+    h->id_len = r->id_len;
+    h->json_len = r->json_len;
+    s->grp_pub = r->published_us;
+    size_t want = s->need - s->npage;
+    if (s->ngrp >= 64 && s->ngrp >= 2 * want)
+        group_cut(s, want);
+    return 0;
+}
+
+static bool done(const scan_t *s) { return s->npage >= s->need && s->total >= s->cap; }
+
+/* The page scan, in sort order from the cursor: counts and collects. */
+static int page_cb(const store_rec_t *r, void *ud)
+{
+    scan_t *s = ud;
+    if (!past_cursor(s->rq, r) || !matches(s->rq, r))
+        return 0;
+    if (s->total < s->cap)
+        s->total++;
+    if (s->npage < s->need) {
+        if (s->ngrp && r->published_us != s->grp_pub)
+            group_flush(s);
+        if (s->npage < s->need && group_add(s, r) < 0) {
+            s->nomem = true;
+            return 1;
+        }
+    }
+    return done(s);
+}
+
+/* The count of what lies before the cursor. */
+static int count_cb(const store_rec_t *r, void *ud)
+{
+    scan_t *s = ud;
+    if (!past_cursor(s->rq, r) && matches(s->rq, r))
+        s->total++;
+    return s->total >= s->cap;
+}
+
+/* Every match, for _count. */
+static int all_cb(const store_rec_t *r, void *ud)
+{
+    scan_t *s = ud;
+    s->total += matches(s->rq, r);
+    return 0;
+}
+
+static int scan_page(store_t *st, scan_t *s)
+{
+    const req_t *rq = s->rq;
+    int r;
+    if (!rq->desc) {
+        store_tpos_t from = {rq->after ? rq->after_us : INT64_MIN, 0};
+        r = store_scan_time(st, from, INT64_MAX, 0, 0, page_cb, s, NULL);
+    } else {
+        store_tpos_t before = {rq->after ? rq->after_us : INT64_MAX, UINT64_MAX};
+        r = store_scan_time_desc(st, before, INT64_MIN, 0, 0, page_cb, s, NULL);
+    }
+    if (r < 0)
+        return r;
+    if (s->ngrp && !s->nomem)
+        group_flush(s);
+    return 0;
+}
+
+/* Matches before the cursor, for hits.total. */
+static int scan_before(store_t *st, scan_t *s)
+{
+    const req_t *rq = s->rq;
+    if (!rq->after || s->total >= s->cap)
+        return 0;
+    if (!rq->desc) {
+        int64_t end = rq->after_us == INT64_MAX ? INT64_MAX : rq->after_us + 1;
+        return store_scan_time(st, (store_tpos_t){INT64_MIN, 0}, end, 0, 0, count_cb, s, NULL);
+    }
+    return store_scan_time(st, (store_tpos_t){rq->after_us, 0}, INT64_MAX, 0, 0, count_cb, s, NULL);
+}
+
+/* ======================================================================================
+ * _source filtering
+ * ====================================================================================== */
+
+/* Does `s` match glob `p` ('*' = any run, dots included)? */
+static bool glob(const char *p, const char *s)
+{
+    const char *star = NULL, *resume = NULL;
+    while (*s) {
+        if (*p == '*') {
+            star = p++;
+            resume = s;
+        } else if (*p == *s) {
+            p++;
+            s++;
+        } else if (star) {
+            p = star + 1;
+            s = ++resume;
+        } else {
+            return false;
+        }
+    }
+    while (*p == '*')
+        p++;
+    return *p == '\0';
+}
+
+static bool any_glob(const char **pats, size_t n, const char *path)
+{
+    for (size_t i = 0; i < n; i++)
+        if (glob(pats[i], path))
+            return true;
+    return false;
+}
+
+/* Could some include pattern match a path below `path` (path + "." + ...)? */
+static bool may_include_below(const req_t *rq, const char *path)
+{
+    size_t pl = strlen(path);
+    for (size_t i = 0; i < rq->nincl; i++) {
+        const char *p = rq->incl[i];
+        size_t lit = strcspn(p, "*");
+        bool has_star = p[lit] == '*';
+        if (lit > pl && strncmp(p, path, pl) == 0 && p[pl] == '.')
+            return true;   /* the pattern's literal part goes through path. */
+        if (has_star && (lit <= pl ? strncmp(p, path, lit) == 0 : strncmp(p, path, pl) == 0))
+            return true;   /* a star may reach below */
+    }
+    return false;
+}
+
+static char *path_join(const char *path, const char *key)
+{
+    size_t a = strlen(path), b = strlen(key);
+    char *p = malloc(a + b + 2);
+    if (!p)
+        return NULL;
+    memcpy(p, path, a);
+    if (a)
+        p[a++] = '.';
+    memcpy(p + a, key, b + 1);
+    return p;
+}
+
+static json_t *src_filter(const req_t *rq, json_t *v, const char *path, bool inc, bool *oom);
+
+static json_t *src_filter_object(const req_t *rq, json_t *v, const char *path, bool inc, bool *oom)
+{
+    json_t *out = json_object();
+    const char *k;
+    json_t *child;
+    if (!out)
+        goto nomem;
+    json_object_foreach(v, k, child) {
+        char *cp = path_join(path, k);
+        if (!cp)
+            goto nomem;
+        bool cinc = inc || any_glob(rq->incl, rq->nincl, cp);
+        json_t *kept = NULL;
+        if (!any_glob(rq->excl, rq->nexcl, cp) && (cinc || may_include_below(rq, cp)))
+            kept = src_filter(rq, child, cp, cinc, oom);
+        free(cp);
+        if (kept && json_object_set_new(out, k, kept) < 0)
+            goto nomem;
+    }
+    if (*oom || (!inc && json_object_size(out) == 0)) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+nomem:
+    *oom = true;
+    json_decref(out);
+    return NULL;
+}
+
+static json_t *src_filter_array(const req_t *rq, json_t *v, const char *path, bool inc, bool *oom)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *e;
+    if (!out) {
+        *oom = true;
+        return NULL;
+    }
+    json_array_foreach(v, i, e) {
+        json_t *kept = src_filter(rq, e, path, inc, oom);
+        if (kept && json_array_append_new(out, kept) < 0)
+            *oom = true;
+    }
+    if (*oom || (!inc && json_array_size(out) == 0)) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* What of `v` (at dotted `path`; `inc`: an ancestor was included) the patterns keep, or NULL.
+ * Objects in arrays are filtered at the array's path, as Elasticsearch does. */
+static json_t *src_filter(const req_t *rq, json_t *v, const char *path, bool inc, bool *oom)
+{
+    if (json_is_object(v))
+        return src_filter_object(rq, v, path, inc, oom);
+    if (json_is_array(v))
+        return src_filter_array(rq, v, path, inc, oom);
+    return inc ? json_incref(v) : NULL;
+}
+
+static void put_source(buf_t *b, const req_t *rq, const hit_t *h)
+{
+    if (!rq->nincl && !rq->nexcl) {
+        buf_put(b, h->json, h->json_len);
+        return;
+    }
+    json_t *doc = json_loadb(h->json, h->json_len, 0, NULL);
+    bool oom = false;
+    json_t *kept = doc ? src_filter(rq, doc, "", rq->nincl == 0, &oom) : NULL;
+    char *text = kept ? json_dumps(kept, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    if (oom || (kept && !text))
+        b->oom = true;
+    buf_puts(b, text ? text : doc ? "{}" : "null");
+    free(text);
+    json_decref(kept);
+    json_decref(doc);
+}
+
+/* ======================================================================================
+ * Responses
+ * ====================================================================================== */
+
+static void put_hit(buf_t *b, const req_t *rq, const hit_t *h)
+{
+    buf_puts(b, "{\"_index\":");
+    buf_jstr(b, h->feed, h->feed_len);
+    buf_puts(b, ",\"_id\":");
+    buf_jstr(b, h->id, h->id_len);
+    buf_puts(b, rq->sort_given ? ",\"_score\":null" : ",\"_score\":1.0");
+    if (!rq->src_none) {
+        buf_puts(b, ",\"_source\":");
+        put_source(b, rq, h);
+    }
+    buf_printf(b, ",\"sort\":[%lld,", (long long)h->pub);
+    buf_jstr(b, h->id, h->id_len);
+    buf_puts(b, ",");
+    buf_jstr(b, h->feed, h->feed_len);
+    buf_puts(b, "]}");
+}
+
+static int respond_search(const req_t *rq, const scan_t *s, int64_t t0, char **out, size_t *out_len)
+{
+    buf_t b = {0};
+    size_t nhits = s->npage > rq->from ? s->npage - rq->from : 0;
+    buf_printf(&b, "{\"took\":%lld,\"timed_out\":false,\"_shards\":{\"total\":1,\"successful\":1,"
+                   "\"skipped\":0,\"failed\":0},\"hits\":{",
+               (long long)((timefmt_now_us() - t0) / 1000));
+    if (rq->track) {
+        bool over = rq->track != TRACK_ALL && s->total > rq->track;
+        buf_printf(&b, "\"total\":{\"value\":%llu,\"relation\":\"%s\"},",
+                   (unsigned long long)(over ? rq->track : s->total), over ? "gte" : "eq");
+    }
+    buf_puts(&b, rq->sort_given || nhits == 0 ? "\"max_score\":null,\"hits\":[" : "\"max_score\":1.0,\"hits\":[");
+    for (size_t i = rq->from; i < s->npage; i++) {
+        if (i > rq->from)
+            buf_puts(&b, ",");
+        put_hit(&b, rq, &s->page[i]);
+    }
+    buf_puts(&b, "]}}");
+    return buf_give(&b, 200, out, out_len);
+}
+
+static int respond_count(uint64_t n, char **out, size_t *out_len)
+{
+    buf_t b = {0};
+    buf_printf(&b, "{\"count\":%llu,\"_shards\":{\"total\":1,\"successful\":1,\"skipped\":0,"
+                   "\"failed\":0}}", (unsigned long long)n);
+    return buf_give(&b, 200, out, out_len);
+}
+
+static int respond_store_error(int code, char **out, size_t *out_len)
+{
+    return respond_error(out, out_len, 500, "store_exception", "store failure: %s", store_strerror(code));
+}
+
+static int run_count(store_t *st, const req_t *rq, char **out, size_t *out_len)
+{
+    scan_t s = {.rq = rq, .cap = TRACK_ALL};
+    if (!rq->q) {
+        store_stats_t stats;
+        store_stats(st, &stats);
+        return respond_count(stats.activities, out, out_len);
+    }
+    int r = store_scan_time(st, (store_tpos_t){INT64_MIN, 0}, INT64_MAX, 0, 0, all_cb, &s, NULL);
+    if (r < 0)
+        return respond_store_error(r, out, out_len);
+    return respond_count(s.total, out, out_len);
+}
+
+static int run_search(store_t *st, const req_t *rq, int64_t t0, char **out, size_t *out_len)
+{
+    scan_t s = {.rq = rq, .need = rq->from + rq->size};
+    s.cap = rq->track == 0 ? 0 : rq->track == TRACK_ALL ? TRACK_ALL : rq->track + 1;
+    int status;
+    if (s.need && !(s.page = calloc(s.need, sizeof *s.page)))
+        return respond_oom(out, out_len);
+    int r = done(&s) ? 0 : scan_page(st, &s);
+    if (r == 0 && !s.nomem)
+        r = scan_before(st, &s);
+    if (s.nomem)
+        status = respond_oom(out, out_len);
+    else if (r < 0)
+        status = respond_store_error(r, out, out_len);
+    else
+        status = respond_search(rq, &s, t0, out, out_len);
+    for (size_t i = 0; i < s.npage; i++)
+        hit_free(&s.page[i]);
+    for (size_t i = 0; i < s.ngrp; i++)
+        hit_free(&s.grp[i]);
+    free(s.page);
+    free(s.grp);
+    return status;
+}
+
+int search_execute(store_t *st, int kind, const char *body, size_t len, char **out, size_t *out_len)
+{
+    int64_t t0 = timefmt_now_us();
+    req_t rq = {.kind = kind};
+    *out = NULL;
+    *out_len = 0;
+    int status;
+    if (parse_request(&rq, body, len) < 0)
+        status = respond_error(out, out_len, 400, "parsing_exception", "%s", rq.err);
+    else if (kind == SEARCH_COUNT)
+        status = run_count(st, &rq, out, out_len);
+    else
+        status = run_search(st, &rq, t0, out, out_len);
+    req_free(&rq);
+    return status;
+}

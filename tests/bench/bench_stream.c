@@ -1,0 +1,1619 @@
+/* bench_stream.c -- streaming benchmarks and the SSE load client.
+ *
+ *   stream.history   one client replays N stored ~400-byte activities (a finite stream);
+ *                    events/s, and that rate as a fraction of the rate at which the same
+ *                    number of bytes crosses a loopback socket from a file (sendfile).
+ *   stream.live      S streams fed by ingest at R activities/s (feedsim); latency from the
+ *                    commit (observed by polling the change log of the server's LMDB store
+ *                    every 1 ms from this process) to the client's read; missed events.
+ *   stream.idle_mem  growth of the server's VmRSS per idle stream.
+ *
+ * The load client is one epoll thread with non-blocking sockets speaking HTTP/1.0, so the
+ * responses are close-delimited (no chunked encoding); it parses only the SSE lines it needs
+ * (`retry:`, `id: l<seq>`, `event: ...`) with a small per-connection carry for a partial line.
+ * --idle-only N is the client of the load test (tests/test_load.c): N idle streams held 3 s.
+ *
+ * Binaries: AS_SERVER (default bin/activity-stream), AS_FEEDSIM (default bin/feedsim).
+ * Children and temporary directories are removed at exit, on SIGINT/SIGTERM/SIGHUP, and the
+ * children get SIGKILL if this process dies (PR_SET_PDEATHSIG).
+ * Exit status: 0 when every check passed (targets missed are reported, not failed), 1 when a
+ * check failed (wrong event count, streams that could not be opened or were dropped, missed
+ * events, a server that crashed or did not stop cleanly). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "store.h"
+#include "timefmt.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define START_US 1704067200000000LL      /* 2024-01-01T00:00:00Z */
+#define HISTORY_BATCH 1000
+#define READ_BUF (256 * 1024)            /* history client and loopback receiver */
+#define PREFIX_KEEP (4u << 20)           /* body bytes kept to build the loopback file */
+#define MAX_PENDING 256                  /* streams connecting or waiting for `live` */
+#define MAX_RETRIES 5                    /* reconnects per stream while opening */
+#define OPEN_TIMEOUT_MS 90000
+#define HIST_BUCKET_NS 100000            /* 0.1 ms */
+#define HIST_BUCKETS 100000              /* up to 10 s */
+#define MAX_LINES 8
+
+/* ---------------------------------------------------------------------------------------- */
+/* Small utilities                                                                            */
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static const char *env_or(const char *name, const char *dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : dflt;
+}
+
+/* The summary table printed at the end; each line is also printed when it is produced. */
+static char g_lines[MAX_LINES][512];
+static int g_nlines;
+
+static void report(const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    printf("%s\n", line);
+    fflush(stdout);
+    if (g_nlines < MAX_LINES)
+        snprintf(g_lines[g_nlines++], sizeof g_lines[0], "%s", line);
+}
+
+static void machine_line(char *out, size_t cap)
+{
+    struct utsname u;
+    char model[256] = "unknown cpu", line[512];
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    while (f && fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (strncmp(line, "model name", 10) == 0 && colon) {
+            snprintf(model, sizeof model, "%s", colon + 2);
+            model[strcspn(model, "\n")] = 0;
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    uname(&u);
+    snprintf(out, cap, "machine: %s, %ld cores, %s", u.machine, sysconf(_SC_NPROCESSORS_ONLN), model);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Cleanup: children and temporary directories, at exit and on a fatal signal               */
+
+#define MAX_CHILDREN 8
+#define MAX_DIRS 8
+static volatile pid_t g_child[MAX_CHILDREN];
+static char g_dir[MAX_DIRS][256];
+static volatile sig_atomic_t g_dir_used[MAX_DIRS];
+
+static void child_register(pid_t pid)
+{
+    for (int i = 0; i < MAX_CHILDREN; i++)
+        if (g_child[i] == 0) {
+            g_child[i] = pid;
+            return;
+        }
+}
+
+static void child_forget(pid_t pid)
+{
+    for (int i = 0; i < MAX_CHILDREN; i++)
+        if (g_child[i] == pid)
+            g_child[i] = 0;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb; (void)flag; (void)ftw;
+    return remove(path);
+}
+
+/* mkdtemp under /tmp, registered for removal. Returns the slot's path (static) or NULL. */
+static const char *tmpdir_new(void)
+{
+    for (int i = 0; i < MAX_DIRS; i++) {
+        if (g_dir_used[i])
+            continue;
+        snprintf(g_dir[i], sizeof g_dir[i], "/tmp/bench_stream.XXXXXX");
+        if (!mkdtemp(g_dir[i])) {
+            perror("mkdtemp");
+            return NULL;
+        }
+        g_dir_used[i] = 1;
+        return g_dir[i];
+    }
+    return NULL;
+}
+
+static void tmpdir_remove(const char *dir)
+{
+    for (int i = 0; i < MAX_DIRS; i++)
+        if (g_dir_used[i] && g_dir[i] == dir) {
+            nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+            g_dir_used[i] = 0;
+        }
+}
+
+static void cleanup_at_exit(void)
+{
+    for (int i = 0; i < MAX_CHILDREN; i++) {
+        pid_t pid = g_child[i];
+        if (pid <= 0)
+            continue;
+        kill(pid, SIGTERM);
+        for (int t = 0; t < 500 && waitpid(pid, NULL, WNOHANG) == 0; t++)
+            sleep_ms(10);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        g_child[i] = 0;
+    }
+    for (int i = 0; i < MAX_DIRS; i++)
+        if (g_dir_used[i])
+            tmpdir_remove(g_dir[i]);
+}
+
+/* Async-signal-safe: kill and reap the children, `rm -rf` the directories, die of `sig`. */
+static void on_fatal_signal(int sig)
+{
+    for (int i = 0; i < MAX_CHILDREN; i++)
+        if (g_child[i] > 0) {
+            kill(g_child[i], SIGKILL);
+            waitpid(g_child[i], NULL, 0);
+            g_child[i] = 0;
+        }
+    for (int i = 0; i < MAX_DIRS; i++) {
+        if (!g_dir_used[i])
+            continue;
+        pid_t pid = fork();
+        if (pid == 0) {
+            execl("/bin/rm", "rm", "-rf", g_dir[i], (char *)NULL);
+            _exit(127);
+        }
+        if (pid > 0)
+            waitpid(pid, NULL, 0);
+        g_dir_used[i] = 0;
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void install_cleanup(void)
+{
+    atexit(cleanup_at_exit);
+    signal(SIGINT, on_fatal_signal);
+    signal(SIGTERM, on_fatal_signal);
+    signal(SIGHUP, on_fatal_signal);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Child processes                                                                          */
+
+/* fork/exec argv with stdout and stderr into log_path; the child dies with us. */
+static pid_t spawn(char *const argv[], const char *log_path)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        return -1;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        signal(SIGPIPE, SIG_DFL);
+        execv(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    child_register(pid);
+    return pid;
+}
+
+/* SIGTERM, wait up to timeout_ms, then SIGKILL. Returns the wait status; *took_ms (may be
+ * NULL) gets how long the exit took. */
+static int child_stop(pid_t pid, int timeout_ms, long *took_ms)
+{
+    int status = 0;
+    int64_t t0 = mono_ns();
+    kill(pid, SIGTERM);
+    pid_t r;
+    while ((r = waitpid(pid, &status, WNOHANG)) == 0 && mono_ns() - t0 < (int64_t)timeout_ms * 1000000)
+        sleep_ms(5);
+    if (r == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    if (took_ms)
+        *took_ms = (long)((mono_ns() - t0) / 1000000);
+    child_forget(pid);
+    return status;
+}
+
+static int free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static struct sockaddr_in loopback(int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    return a;
+}
+
+static int connect_blocking(int port)
+{
+    struct sockaddr_in a = loopback(port);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void print_log_tail(const char *path)
+{
+    char buf[4096];
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return;
+    off_t size = lseek(fd, 0, SEEK_END);
+    off_t from = size > (off_t)sizeof buf - 1 ? size - (off_t)sizeof buf + 1 : 0;
+    ssize_t n = pread(fd, buf, sizeof buf - 1, from);
+    close(fd);
+    if (n > 0) {
+        buf[n] = 0;
+        fprintf(stderr, "---- end of %s ----\n%s\n----\n", path, buf);
+    }
+}
+
+/* Wait until 127.0.0.1:port accepts, while `pid` lives. Returns 0, or -1 (pid reaped). */
+static int wait_port(int port, pid_t pid, int timeout_ms)
+{
+    int64_t t0 = mono_ns();
+    while (mono_ns() - t0 < (int64_t)timeout_ms * 1000000) {
+        int fd = connect_blocking(port);
+        if (fd >= 0) {
+            close(fd);
+            return 0;
+        }
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            child_forget(pid);
+            fprintf(stderr, "bench: process %d exited (status %d) before listening\n", (int)pid, status);
+            return -1;
+        }
+        sleep_ms(20);
+    }
+    fprintf(stderr, "bench: port %d not listening after %d ms\n", port, timeout_ms);
+    return -1;
+}
+
+/* The activity-stream server under test. */
+typedef struct {
+    pid_t pid;
+    int port;
+    char log[PATH_MAX];
+} server_t;
+
+/* Write dir/server.conf (listen on a free port, data_dir, 2 threads, max_streams, and the
+ * `extra` YAML) and start AS_SERVER with it. Returns 0 once it listens. */
+static int server_start(server_t *s, const char *dir, const char *data_dir, long max_streams, const char *extra)
+{
+    char conf[PATH_MAX];
+    s->pid = -1;
+    s->port = free_port();
+    snprintf(conf, sizeof conf, "%s/server.conf", dir);
+    snprintf(s->log, sizeof s->log, "%s/server.log", dir);
+    FILE *f = fopen(conf, "w");
+    if (!f || s->port < 0) {
+        fprintf(stderr, "bench: cannot write %s\n", conf);
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    fprintf(f, "listen: 127.0.0.1:%d\ndata_dir: %s\nthreads: 2\nmax_streams: %ld\nweb_root: %s\n%s",
+            s->port, data_dir, max_streams, dir, extra ? extra : "");
+    fclose(f);
+    char *argv[] = {(char *)env_or("AS_SERVER", "bin/activity-stream"), "--config", conf, NULL};
+    s->pid = spawn(argv, s->log);
+    if (s->pid < 0)
+        return -1;
+    if (wait_port(s->port, s->pid, 30000) != 0) {
+        print_log_tail(s->log);
+        s->pid = -1;
+        return -1;
+    }
+    return 0;
+}
+
+/* SIGTERM the server; returns 0 when it exited 0 within 5 s (the shutdown promise). */
+static int server_stop(server_t *s)
+{
+    if (s->pid <= 0)
+        return -1;
+    long took;
+    int status;
+    if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+        child_forget(s->pid);
+        s->pid = -1;
+        fprintf(stderr, "bench: the server had already %s %d before it was asked to stop\n",
+                WIFSIGNALED(status) ? "died of signal" : "exited with status",
+                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+        print_log_tail(s->log);
+        return -1;
+    }
+    status = child_stop(s->pid, 10000, &took);
+    s->pid = -1;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && took <= 5000)
+        return 0;
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "bench: the server died of signal %d (after SIGTERM, %ld ms)\n", WTERMSIG(status), took);
+    else
+        fprintf(stderr, "bench: the server exited with status %d, %ld ms after SIGTERM\n",
+                WIFEXITED(status) ? WEXITSTATUS(status) : -1, took);
+    print_log_tail(s->log);
+    return -1;
+}
+
+static long proc_rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    long kib = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+/* User + system CPU seconds of a process. */
+static double proc_cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double self_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* History                                                                                  */
+
+/* A realistic ~400-byte compact activity, published i seconds after 2024-01-01. */
+static size_t history_json(char *buf, size_t cap, long i, char *id, size_t *id_len, char *actor, size_t *actor_len)
+{
+    char when[TIMEFMT_RFC3339_MAX];
+    timefmt_format_rfc3339(START_US + (int64_t)i * 1000000, when);
+    *id_len = (size_t)snprintf(id, 96, "https://bench.example/activities/%08ld", i);
+    *actor_len = (size_t)snprintf(actor, 96, "https://bench.example/users/u%ld", i % 997);
+    return (size_t)snprintf(buf, cap,
+        "{\"@context\":\"https://www.w3.org/ns/activitystreams\",\"type\":\"Create\",\"id\":\"%s\","
+        "\"published\":\"%s\",\"actor\":{\"type\":\"Person\",\"id\":\"%s\",\"name\":\"User %ld\"},"
+        "\"object\":{\"type\":\"Note\",\"id\":\"https://bench.example/notes/%08ld\","
+        "\"content\":\"Lorem ipsum dolor sit amet, sed do eiusmod tempor incididunt (note %ld).\"}}",
+        id, when, actor, i % 997, i, i);
+}
+
+/* Write n activities of feed "bench" into the store at data_dir, 1000 per commit. */
+static int history_write(const char *data_dir, long n)
+{
+    store_t *st = NULL;
+    store_batch_t *b = NULL;
+    char err[512], json[1024], id[96], actor[96];
+    int rc = store_open(&st, data_dir, 0, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "bench: %s\n", err);
+        return -1;
+    }
+    if ((rc = store_batch_new(st, &b)) != 0)
+        goto out;
+    for (long i = 0; i < n && rc == 0; i++) {
+        size_t id_len, actor_len;
+        size_t len = history_json(json, sizeof json, i, id, &id_len, actor, &actor_len);
+        store_activity_t a = {.feed = "bench", .feed_len = 5, .id = id, .id_len = id_len,
+                              .published_us = START_US + (int64_t)i * 1000000, .types = "Create",
+                              .types_len = 6, .actor = actor, .actor_len = actor_len,
+                              .json = json, .json_len = len};
+        rc = store_batch_upsert(b, &a, 1);
+        if (rc == 0 && ((i + 1) % HISTORY_BATCH == 0 || i + 1 == n))
+            rc = store_batch_commit(b, NULL);
+    }
+out:
+    if (rc)
+        fprintf(stderr, "bench: writing the store: %s\n", store_strerror(rc));
+    store_batch_free(b);
+    store_close(st);
+    return rc ? -1 : 0;
+}
+
+typedef struct {
+    uint64_t events;      /* "\nevent: activity\n" occurrences */
+    uint64_t bytes;       /* whole response, headers included */
+    double seconds;       /* connect to EOF */
+    int port;
+    int status_ok, ended; /* 200; the body ends with the `end` event */
+    char *prefix;         /* owned: the first PREFIX_KEEP bytes */
+    size_t prefix_len;
+    char tail[64];        /* the last bytes */
+    size_t tail_len;
+} history_result_t;
+
+/* Count occurrences of pat in buf[0..n). The caller carries the last plen-1 bytes of one
+ * read to the front of the next: no match fits wholly inside them, so a match straddling two
+ * reads is counted once, when it completes. (The pattern can only overlap itself at its
+ * newline, hence the plen-1 step.) */
+static uint64_t count_matches(const char *buf, size_t n, const char *pat, size_t plen)
+{
+    uint64_t count = 0;
+    const char *p = buf, *end = buf + n;
+    while ((size_t)(end - p) >= plen && (p = memmem(p, (size_t)(end - p), pat, plen)) != NULL) {
+        count++;
+        p += plen - 1;
+    }
+    return count;
+}
+
+static void keep_prefix(history_result_t *r, const char *buf, size_t n)
+{
+    size_t room = PREFIX_KEEP - r->prefix_len;
+    size_t k = n < room ? n : room;
+    memcpy(r->prefix + r->prefix_len, buf, k);
+    r->prefix_len += k;
+}
+
+/* Keep the last sizeof(r->tail) bytes seen. */
+static void keep_tail(history_result_t *r, const char *buf, size_t n)
+{
+    size_t cap = sizeof r->tail;
+    if (n >= cap) {
+        memcpy(r->tail, buf + n - cap, cap);
+        r->tail_len = cap;
+        return;
+    }
+    size_t keep = r->tail_len + n > cap ? cap - n : r->tail_len;
+    memmove(r->tail, r->tail + r->tail_len - keep, keep);
+    memcpy(r->tail + keep, buf, n);
+    r->tail_len = keep + n;
+}
+
+/* One client: GET the finite stream over HTTP/1.0 and read it to EOF, counting events. */
+static int history_read(history_result_t *r)
+{
+    static const char req[] = "GET /stream?start=2024-01-01T00:00:00Z&end=now HTTP/1.0\r\n\r\n";
+    static const char pat[] = "\nevent: activity\n";
+    const size_t plen = sizeof pat - 1;
+    char *buf = malloc(READ_BUF + plen);
+    size_t carried = 0;
+    ssize_t n = -1;
+    int fd = -1;
+    r->prefix = malloc(PREFIX_KEEP);
+    if (!buf || !r->prefix)
+        goto out;
+    int64_t t0 = mono_ns();
+    fd = connect_blocking(r->port);
+    if (fd < 0 || write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
+        perror("bench: history request");
+        goto out;
+    }
+    while ((n = read(fd, buf + carried, READ_BUF)) > 0) {
+        size_t total = carried + (size_t)n;
+        r->events += count_matches(buf, total, pat, plen);
+        keep_prefix(r, buf + carried, (size_t)n);
+        keep_tail(r, buf + carried, (size_t)n);
+        r->bytes += (uint64_t)n;
+        carried = total < plen - 1 ? total : plen - 1;
+        memmove(buf, buf + total - carried, carried);
+    }
+    r->seconds = (mono_ns() - t0) / 1e9;
+    if (n < 0)
+        perror("bench: history read");
+out:
+    if (fd >= 0)
+        close(fd);
+    free(buf);
+    r->status_ok = r->prefix && r->prefix_len >= 12 && memcmp(r->prefix, "HTTP/1.", 7) == 0 &&
+                   memcmp(r->prefix + 9, "200", 3) == 0;
+    r->ended = r->tail_len >= 4 && memmem(r->tail, r->tail_len, "\nevent: end\n", 12) != NULL &&
+               memcmp(r->tail + r->tail_len - 2, "\n\n", 2) == 0;
+    return n == 0 ? 0 : -1;
+}
+
+/* Write `size` bytes to path by repeating `chunk` (the start of the history response). */
+static int write_repeated(const char *path, const char *chunk, size_t chunk_len, uint64_t size)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || chunk_len == 0)
+        goto fail;
+    for (uint64_t done = 0; done < size;) {
+        size_t k = size - done < chunk_len ? (size_t)(size - done) : chunk_len;
+        ssize_t w = write(fd, chunk, k);
+        if (w <= 0)
+            goto fail;
+        done += (uint64_t)w;
+    }
+    close(fd);
+    return 0;
+fail:
+    perror("bench: writing the loopback file");
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+typedef struct {
+    int lfd;
+    const char *path;
+    uint64_t size;
+    int rc;
+} sender_t;
+
+static void *sender_main(void *arg)
+{
+    sender_t *s = arg;
+    s->rc = -1;
+    int cfd = accept(s->lfd, NULL, NULL);
+    int ffd = open(s->path, O_RDONLY | O_CLOEXEC);
+    off_t off = 0;
+    while (cfd >= 0 && ffd >= 0 && (uint64_t)off < s->size) {
+        ssize_t w = sendfile(cfd, ffd, &off, s->size - (uint64_t)off);
+        if (w <= 0)
+            break;
+    }
+    if ((uint64_t)off == s->size)
+        s->rc = 0;
+    if (cfd >= 0)
+        close(cfd);
+    if (ffd >= 0)
+        close(ffd);
+    return NULL;
+}
+
+/* The physical limit: a thread sendfile()s `path` over a loopback TCP connection to a
+ * receiver reading with the history client's buffer size. Returns bytes/s, or < 0. */
+static double loopback_rate(const char *path, uint64_t size)
+{
+    struct sockaddr_in a = loopback(0);
+    socklen_t alen = sizeof a;
+    sender_t s = {.path = path, .size = size, .rc = -1};
+    pthread_t th;
+    char *buf = malloc(READ_BUF);
+    double rate = -1;
+    s.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (!buf || s.lfd < 0 || bind(s.lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(s.lfd, 1) != 0 ||
+        getsockname(s.lfd, (struct sockaddr *)&a, &alen) != 0 || pthread_create(&th, NULL, sender_main, &s) != 0)
+        goto out;
+    int64_t t0 = mono_ns();
+    int fd = connect_blocking(ntohs(a.sin_port));
+    uint64_t got = 0;
+    ssize_t n;
+    while (fd >= 0 && (n = read(fd, buf, READ_BUF)) > 0)
+        got += (uint64_t)n;
+    double secs = (mono_ns() - t0) / 1e9;
+    if (fd >= 0)
+        close(fd);
+    pthread_join(th, NULL);
+    if (s.rc == 0 && got == size)
+        rate = (double)size / secs;
+out:
+    if (s.lfd >= 0)
+        close(s.lfd);
+    free(buf);
+    return rate;
+}
+
+static int bench_history(long n)
+{
+    const char *dir = tmpdir_new();
+    char data[PATH_MAX], body[PATH_MAX];
+    server_t srv = {.pid = -1};
+    history_result_t r = {0};
+    int rc = -1;
+    if (!dir)
+        return -1;
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(body, sizeof body, "%s/body.bin", dir);
+    int64_t t0 = mono_ns();
+    if (history_write(data, n) != 0)
+        goto out;
+    printf("  (history: wrote %ld activities with the store API in %.1f s)\n", n, (mono_ns() - t0) / 1e9);
+    if (server_start(&srv, dir, data, 20000, NULL) != 0)
+        goto out;
+    double cpu0 = proc_cpu_s(srv.pid);
+    r.port = srv.port;
+    int read_rc = history_read(&r);
+    double server_cpu = proc_cpu_s(srv.pid) - cpu0;
+    int stop_rc = server_stop(&srv);
+    if (read_rc != 0 || !r.status_ok || r.events != (uint64_t)n || !r.ended || stop_rc != 0) {
+        fprintf(stderr, "bench: history FAILED: %" PRIu64 " events of %ld, status %s, %s, server stop %s\n",
+                r.events, n, r.status_ok ? "200" : "not 200", r.ended ? "ended with `end`" : "no `end` event at the end",
+                stop_rc == 0 ? "ok" : "failed");
+        goto out;
+    }
+    double lo = -1;
+    if (write_repeated(body, r.prefix, r.prefix_len, r.bytes) == 0)
+        lo = loopback_rate(body, r.bytes);
+    unlink(body);
+    if (lo <= 0) {
+        fprintf(stderr, "bench: the loopback measurement failed\n");
+        goto out;
+    }
+    double hist_bps = r.bytes / r.seconds;
+    report("stream.history   %.0f events/s  (target >= 1000000)  = %.2f of loopback file rate (%.0f MB/s)"
+           "  [%ld events, %.0f bytes/event, %.0f MB/s, %.2f s; server CPU %.2f s]",
+           n / r.seconds, hist_bps / lo, lo / 1e6, n, (double)r.bytes / n, hist_bps / 1e6, r.seconds, server_cpu);
+    rc = 0;
+out:
+    if (srv.pid > 0)
+        server_stop(&srv);
+    free(r.prefix);
+    tmpdir_remove(dir);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Commit observer: when each change-log seq became visible, seen from this process          */
+
+typedef struct {
+    store_t *st;                 /* owned: the server's store, opened a second time */
+    _Atomic int64_t *seen_ns;    /* owned, [cap]: monotonic time seq was first seen; 0: not yet */
+    uint64_t cap;
+    uint64_t last;               /* last seq seen (observer thread only) */
+    atomic_int stop;
+    int64_t scan_ns;             /* time of the current scan */
+    pthread_t th;
+    int running;
+} observer_t;
+
+static int on_observed(const store_rec_t *rec, void *ud)
+{
+    observer_t *o = ud;
+    if (rec->seq < o->cap)
+        atomic_store_explicit(&o->seen_ns[rec->seq], o->scan_ns, memory_order_release);
+    return 0;
+}
+
+/* Every 1 ms: a read transaction on the change log after the last seq seen. The scan bound is
+ * UINT64_MAX, not 0, because store_head() only knows this process's commits. */
+static void *observer_main(void *arg)
+{
+    observer_t *o = arg;
+    while (!atomic_load(&o->stop)) {
+        o->scan_ns = mono_ns();
+        uint64_t last = o->last;
+        if (store_scan_changes(o->st, o->last, UINT64_MAX, 0, on_observed, o, &last) < 0)
+            fprintf(stderr, "bench: observer scan failed\n");
+        o->last = last;
+        sleep_ms(1);
+    }
+    return NULL;
+}
+
+static int observer_start(observer_t *o, const char *data_dir, uint64_t cap)
+{
+    char err[512];
+    memset(o, 0, sizeof *o);
+    o->cap = cap;
+    o->seen_ns = calloc(cap, sizeof *o->seen_ns);
+    if (!o->seen_ns)
+        return -1;
+    if (store_open(&o->st, data_dir, 0, err, sizeof err) != 0) {
+        fprintf(stderr, "bench: observer: %s\n", err);
+        return -1;
+    }
+    if (pthread_create(&o->th, NULL, observer_main, o) != 0)
+        return -1;
+    o->running = 1;
+    return 0;
+}
+
+static void observer_stop(observer_t *o)
+{
+    if (o->running) {
+        atomic_store(&o->stop, 1);
+        pthread_join(o->th, NULL);
+        o->running = 0;
+    }
+    store_close(o->st);
+    o->st = NULL;
+    free((void *)o->seen_ns);
+    o->seen_ns = NULL;
+}
+
+static int64_t observed_at(const observer_t *o, uint64_t seq)
+{
+    return seq < o->cap ? atomic_load_explicit(&o->seen_ns[seq], memory_order_acquire) : 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Live measurement: latency histogram, gaps, receipts that beat the observer                */
+
+typedef struct {
+    uint64_t seq;
+    int64_t recv_ns;
+} receipt_t;
+
+typedef struct {
+    uint32_t conn;
+    uint64_t from, to;           /* seqs a stream skipped, inclusive */
+} gap_t;
+
+typedef struct {
+    observer_t *obs;             /* borrowed */
+    int64_t t0, t1;              /* the measurement window (commit times); empty until set */
+    uint32_t *hist;              /* owned, HIST_BUCKETS + 1 (the last one: overflow) */
+    uint64_t samples, early;     /* early: received before the observer saw the commit */
+    int64_t max_ns;
+    receipt_t *unseen;           /* owned: receipts whose commit the observer had not seen */
+    size_t nunseen, capunseen;
+    gap_t *gaps;                 /* owned */
+    size_t ngaps, capgaps;
+    uint64_t dropped;            /* receipts or gaps not recorded (out of memory) */
+    uint64_t received, dups;     /* change events received; repeated or out-of-order seqs */
+} live_meas_t;
+
+static void hist_add(live_meas_t *m, int64_t ns)
+{
+    if (ns < 0) {
+        m->early++;
+        ns = 0;
+    }
+    uint64_t b = (uint64_t)ns / HIST_BUCKET_NS;
+    m->hist[b < HIST_BUCKETS ? b : HIST_BUCKETS]++;
+    m->samples++;
+    if (ns > m->max_ns)
+        m->max_ns = ns;
+}
+
+/* Upper bound of the bucket holding the p-quantile, in ms. */
+static double hist_quantile_ms(const live_meas_t *m, double p)
+{
+    uint64_t want = (uint64_t)(p * (double)m->samples + 0.999999), cum = 0;
+    for (size_t b = 0; b <= HIST_BUCKETS; b++) {
+        cum += m->hist[b];
+        if (cum >= want && cum > 0)
+            return (double)(b + 1) * HIST_BUCKET_NS / 1e6;
+    }
+    return 0;
+}
+
+static int grow(void **arr, size_t *cap, size_t elem)
+{
+    size_t ncap = *cap ? *cap * 2 : 4096;
+    void *p = realloc(*arr, ncap * elem);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+static void gap_add(live_meas_t *m, uint32_t conn, uint64_t from, uint64_t to)
+{
+    if (m->ngaps == m->capgaps && grow((void **)&m->gaps, &m->capgaps, sizeof *m->gaps) != 0) {
+        m->dropped++;
+        return;
+    }
+    m->gaps[m->ngaps++] = (gap_t){conn, from, to};
+}
+
+static int in_window(const live_meas_t *m, int64_t commit_ns)
+{
+    return commit_ns >= m->t0 && commit_ns <= m->t1;
+}
+
+/* A change event with this seq arrived at recv_ns. */
+static void latency_add(live_meas_t *m, uint64_t seq, int64_t recv_ns)
+{
+    int64_t commit = observed_at(m->obs, seq);
+    if (commit) {
+        if (in_window(m, commit))
+            hist_add(m, recv_ns - commit);
+        return;
+    }
+    if (m->nunseen == m->capunseen && grow((void **)&m->unseen, &m->capunseen, sizeof *m->unseen) != 0) {
+        m->dropped++;
+        return;
+    }
+    m->unseen[m->nunseen++] = (receipt_t){seq, recv_ns};
+}
+
+/* Receipts that beat the observer: their commit time is known now. */
+static void latency_resolve(live_meas_t *m)
+{
+    for (size_t k = 0; k < m->nunseen; k++) {
+        int64_t commit = observed_at(m->obs, m->unseen[k].seq);
+        if (commit && in_window(m, commit))
+            hist_add(m, m->unseen[k].recv_ns - commit);
+    }
+    m->nunseen = 0;
+}
+
+static void meas_free(live_meas_t *m)
+{
+    free(m->hist);
+    free(m->unseen);
+    free(m->gaps);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The SSE load client: one epoll thread, non-blocking sockets, HTTP/1.0                    */
+
+enum { C_IDLE, C_CONNECTING, C_SENT, C_OPEN, C_DONE };
+#define CARRY 40   /* the lines that matter (status, retry:, id: l<seq>, event:) are shorter */
+
+typedef struct {
+    int fd;
+    uint8_t state, retries, carry_len;
+    unsigned status_seen : 1, status_ok : 1, hdr_done : 1, got_retry : 1, got_live : 1,
+             pend_valid : 1, truncated : 1;
+    char carry[CARRY];           /* the start of a line that the last read cut */
+    uint64_t pend_seq;           /* id: l<seq> of the event being read */
+    uint64_t last_seq;           /* last change seq received (the snapshot head at `live`) */
+    uint64_t events;             /* change events received */
+} conn_t;
+
+typedef struct {
+    int ep;
+    struct sockaddr_in addr;
+    conn_t *c;                   /* owned, [n] */
+    size_t n;
+    size_t next;                 /* the first connection never opened */
+    uint32_t *retry_q;           /* owned, [n]: connections to open again */
+    size_t nretry;
+    size_t pending;              /* connecting, or connected and waiting for `live` */
+    size_t live;                 /* open and past `live` */
+    size_t failed;               /* could not be opened within MAX_RETRIES */
+    size_t dropped;              /* closed after `live` */
+    size_t bad_status;           /* responses other than 200 */
+    uint64_t retries, unexpected, bytes;
+    int64_t wait_ns;             /* time spent in epoll_wait (the rest: busy or preempted) */
+    char *rbuf;                  /* owned, READ_BUF */
+    live_meas_t *m;              /* borrowed; NULL outside the live benchmark */
+} client_t;
+
+static const char stream_req[] = "GET /stream HTTP/1.0\r\n\r\n";
+
+static int client_init(client_t *cl, int port, size_t n)
+{
+    memset(cl, 0, sizeof *cl);
+    cl->addr = loopback(port);
+    cl->n = n;
+    cl->ep = epoll_create1(EPOLL_CLOEXEC);
+    cl->c = calloc(n, sizeof *cl->c);
+    cl->retry_q = calloc(n, sizeof *cl->retry_q);
+    cl->rbuf = malloc(READ_BUF);
+    if (cl->ep < 0 || !cl->c || !cl->retry_q || !cl->rbuf)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        cl->c[i].fd = -1;
+    return 0;
+}
+
+static void client_free(client_t *cl)
+{
+    for (size_t i = 0; cl->c && i < cl->n; i++)
+        if (cl->c[i].fd >= 0)
+            close(cl->c[i].fd);
+    if (cl->ep >= 0)
+        close(cl->ep);
+    free(cl->c);
+    free(cl->retry_q);
+    free(cl->rbuf);
+    memset(cl, 0, sizeof *cl);
+    cl->ep = -1;
+}
+
+/* Start a non-blocking connect. Returns 0, or -1 to try again later (the socket is closed). */
+static int conn_open(client_t *cl, uint32_t i)
+{
+    conn_t *c = &cl->c[i];
+    uint8_t retries = c->retries;
+    memset(c, 0, sizeof *c);
+    c->retries = retries;
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) {
+        perror("bench: socket");
+        return -1;
+    }
+    struct epoll_event ev = {.events = EPOLLOUT, .data.u32 = i};
+    if ((connect(c->fd, (struct sockaddr *)&cl->addr, sizeof cl->addr) != 0 && errno != EINPROGRESS) ||
+        epoll_ctl(cl->ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
+        close(c->fd);
+        c->fd = -1;
+        return -1;
+    }
+    c->state = C_CONNECTING;
+    cl->pending++;
+    return 0;
+}
+
+/* Queue i to be opened again, or give up on it. */
+static void conn_requeue(client_t *cl, uint32_t i)
+{
+    conn_t *c = &cl->c[i];
+    c->state = C_IDLE;
+    if (c->retries++ < MAX_RETRIES) {
+        cl->retries++;
+        cl->retry_q[cl->nretry++] = i;
+    } else {
+        c->state = C_DONE;
+        cl->failed++;
+    }
+}
+
+static void conn_close(client_t *cl, uint32_t i)
+{
+    conn_t *c = &cl->c[i];
+    if (c->fd >= 0)
+        close(c->fd);   /* also removes it from the epoll set */
+    c->fd = -1;
+    if (c->got_live) {
+        c->state = C_DONE;
+        cl->live--;
+        cl->dropped++;
+        return;
+    }
+    cl->pending--;
+    if (c->status_seen && !c->status_ok)
+        cl->bad_status++;
+    conn_requeue(cl, i);
+}
+
+/* Open connections while fewer than MAX_PENDING are on their way (the listen backlog stays
+ * far from full). */
+static void client_fill(client_t *cl)
+{
+    while (cl->pending < MAX_PENDING) {
+        uint32_t i;
+        if (cl->nretry)
+            i = cl->retry_q[--cl->nretry];
+        else if (cl->next < cl->n)
+            i = (uint32_t)cl->next++;
+        else
+            return;
+        if (conn_open(cl, i) != 0) {
+            conn_requeue(cl, i);
+            return;
+        }
+    }
+}
+
+static void conn_writable(client_t *cl, uint32_t i)
+{
+    conn_t *c = &cl->c[i];
+    int err = 0;
+    socklen_t len = sizeof err;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u32 = i};
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0 ||
+        write(c->fd, stream_req, sizeof stream_req - 1) != (ssize_t)(sizeof stream_req - 1) ||
+        epoll_ctl(cl->ep, EPOLL_CTL_MOD, c->fd, &ev) != 0) {
+        conn_close(cl, i);   /* ECONNREFUSED, ECONNRESET...: retried */
+        return;
+    }
+    c->state = C_SENT;
+}
+
+static uint64_t parse_u64(const char *s, size_t len)
+{
+    uint64_t v = 0;
+    for (size_t k = 0; k < len && s[k] >= '0' && s[k] <= '9'; k++)
+        v = v * 10 + (uint64_t)(s[k] - '0');
+    return v;
+}
+
+static void on_live(client_t *cl, conn_t *c)
+{
+    if (c->got_live)
+        return;
+    c->got_live = 1;
+    c->last_seq = c->pend_valid ? c->pend_seq : 0;
+    c->state = C_OPEN;
+    cl->pending--;
+    cl->live++;
+}
+
+/* An `activity` or `delete` event whose id line said l<seq>. */
+static void on_change(client_t *cl, uint32_t i, int64_t now)
+{
+    conn_t *c = &cl->c[i];
+    live_meas_t *m = cl->m;
+    c->events++;
+    if (!c->got_live || !c->pend_valid) {
+        cl->unexpected++;
+        return;
+    }
+    if (!m)
+        return;
+    uint64_t seq = c->pend_seq;
+    m->received++;
+    if (seq <= c->last_seq) {
+        m->dups++;
+        return;
+    }
+    if (seq != c->last_seq + 1)
+        gap_add(m, i, c->last_seq + 1, seq - 1);
+    c->last_seq = seq;
+    latency_add(m, seq, now);
+}
+
+static void header_line(client_t *cl, conn_t *c, const char *s, size_t len)
+{
+    if (!c->status_seen) {
+        c->status_seen = 1;
+        c->status_ok = len >= 12 && memcmp(s, "HTTP/1.", 7) == 0 && memcmp(s + 9, "200", 3) == 0;
+    } else if (len == 0) {
+        c->hdr_done = 1;
+    }
+}
+
+static int line_is(const char *s, size_t len, const char *lit)
+{
+    size_t n = strlen(lit);
+    return len == n && memcmp(s, lit, n) == 0;
+}
+
+/* One line of the response (without its \n). Only a few kinds matter. */
+static void process_line(client_t *cl, uint32_t i, const char *s, size_t len, int64_t now)
+{
+    conn_t *c = &cl->c[i];
+    if (len && s[len - 1] == '\r')
+        len--;
+    if (!c->hdr_done) {
+        header_line(cl, c, s, len);
+        return;
+    }
+    if (len == 0) {
+        c->pend_valid = 0;
+        return;
+    }
+    if (s[0] == 'i' && len > 5 && memcmp(s, "id: ", 4) == 0) {
+        c->pend_valid = s[4] == 'l';
+        c->pend_seq = c->pend_valid ? parse_u64(s + 5, len - 5) : 0;
+    } else if (s[0] == 'e' && len > 7 && memcmp(s, "event: ", 7) == 0) {
+        s += 7;
+        len -= 7;
+        if (line_is(s, len, "live"))
+            on_live(cl, c);
+        else if (line_is(s, len, "activity") || line_is(s, len, "delete"))
+            on_change(cl, i, now);
+    } else if (s[0] == 'r' && len >= 6 && memcmp(s, "retry:", 6) == 0) {
+        c->got_retry = 1;
+    }
+}
+
+/* Split a read into lines; a line cut by the read boundary is carried (its first CARRY bytes;
+ * a longer one is a data line and is ignored). */
+static void parse_chunk(client_t *cl, uint32_t i, const char *p, size_t n, int64_t now)
+{
+    conn_t *c = &cl->c[i];
+    const char *end = p + n;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t seg = (size_t)((nl ? nl : end) - p);
+        if (nl && !c->carry_len && !c->truncated) {
+            process_line(cl, i, p, seg, now);
+        } else {
+            size_t room = CARRY - c->carry_len, k = seg < room ? seg : room;
+            memcpy(c->carry + c->carry_len, p, k);
+            c->carry_len += (uint8_t)k;
+            c->truncated |= k < seg;
+            if (!nl)
+                return;
+            if (!c->truncated)
+                process_line(cl, i, c->carry, c->carry_len, now);
+            c->carry_len = 0;
+            c->truncated = 0;
+        }
+        p = nl + 1;
+    }
+}
+
+static void conn_readable(client_t *cl, uint32_t i)
+{
+    for (int round = 0; round < 4; round++) {
+        ssize_t n = read(cl->c[i].fd, cl->rbuf, READ_BUF);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n <= 0) {
+            conn_close(cl, i);
+            return;
+        }
+        cl->bytes += (uint64_t)n;
+        parse_chunk(cl, i, cl->rbuf, (size_t)n, mono_ns());
+        if ((size_t)n < READ_BUF)
+            return;
+    }
+}
+
+/* One epoll_wait and its events, then open more connections. */
+static void client_poll(client_t *cl, int timeout_ms)
+{
+    struct epoll_event evs[1024];
+    int64_t t0 = mono_ns();
+    int n = epoll_wait(cl->ep, evs, 1024, timeout_ms);
+    cl->wait_ns += mono_ns() - t0;
+    for (int k = 0; k < n; k++) {
+        uint32_t i = evs[k].data.u32;
+        if (cl->c[i].fd < 0)
+            continue;
+        if (cl->c[i].state == C_CONNECTING)
+            conn_writable(cl, i);
+        else
+            conn_readable(cl, i);
+    }
+    client_fill(cl);
+}
+
+static void client_run_until(client_t *cl, int64_t deadline_ns)
+{
+    int64_t now;
+    while ((now = mono_ns()) < deadline_ns) {
+        int64_t ms = (deadline_ns - now) / 1000000;
+        client_poll(cl, ms > 50 ? 50 : (int)ms);
+    }
+}
+
+/* Open every stream and wait until each got `live`. Returns 0 when all did. */
+static int client_open_all(client_t *cl, int timeout_ms)
+{
+    int64_t t0 = mono_ns(), deadline = t0 + (int64_t)timeout_ms * 1000000;
+    client_fill(cl);
+    while (cl->live + cl->failed + cl->dropped < cl->n && mono_ns() < deadline)
+        client_poll(cl, 50);
+    printf("  (%zu of %zu streams live in %.1f s; %" PRIu64 " reconnects, %zu failed, %zu dropped, %zu non-200)\n",
+           cl->live, cl->n, (mono_ns() - t0) / 1e9, cl->retries, cl->failed, cl->dropped, cl->bad_status);
+    fflush(stdout);
+    return cl->live == cl->n ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Live fan-out                                                                             */
+
+typedef struct {
+    uint64_t lo, hi;             /* seqs committed inside the window; hi < lo: none */
+    uint64_t commits;            /* distinct observation times in the window (~ commits) */
+    uint64_t missed, gaps;       /* window events not received; gaps that touch the window */
+    size_t short_streams;        /* streams that missed any */
+} window_result_t;
+
+/* The seqs whose observed commit time lies in [t0, t1] (the change log is contiguous and the
+ * observer sees it in order, so they form a range). */
+static void window_range(const live_meas_t *m, window_result_t *w)
+{
+    w->lo = 1;
+    w->hi = 0;
+    int found = 0;
+    for (uint64_t s = 1; s < m->obs->cap; s++) {
+        int64_t t = observed_at(m->obs, s);
+        if (t == 0 || t > m->t1)
+            break;
+        if (t < m->t0)
+            continue;
+        if (!found || t != observed_at(m->obs, s - 1))
+            w->commits++;
+        if (!found)
+            w->lo = s;
+        found = 1;
+        w->hi = s;
+    }
+}
+
+static uint64_t overlap(uint64_t a, uint64_t b, uint64_t lo, uint64_t hi)
+{
+    uint64_t x = a > lo ? a : lo, y = b < hi ? b : hi;
+    return y >= x ? y - x + 1 : 0;
+}
+
+/* Every stream must have received every seq of the window: count what is missing. */
+static void window_missed(const client_t *cl, const live_meas_t *m, window_result_t *w)
+{
+    uint64_t *missed = calloc(cl->n, sizeof *missed);
+    for (size_t i = 0; i < cl->n && w->hi >= w->lo; i++) {
+        const conn_t *c = &cl->c[i];
+        uint64_t tail = c->last_seq < w->hi ? w->hi - (c->last_seq >= w->lo ? c->last_seq : w->lo - 1) : 0;
+        if (missed)
+            missed[i] += tail;
+        w->missed += tail;
+    }
+    for (size_t g = 0; g < m->ngaps && w->hi >= w->lo; g++) {
+        uint64_t k = overlap(m->gaps[g].from, m->gaps[g].to, w->lo, w->hi);
+        w->gaps += k > 0;
+        w->missed += k;
+        if (missed)
+            missed[m->gaps[g].conn] += k;
+    }
+    for (size_t i = 0; missed && i < cl->n; i++)
+        w->short_streams += missed[i] > 0;
+    free(missed);
+}
+
+static int all_reached(const client_t *cl, uint64_t seq)
+{
+    for (size_t i = 0; i < cl->n; i++)
+        if (cl->c[i].state == C_OPEN && cl->c[i].last_seq < seq)
+            return 0;
+    return 1;
+}
+
+/* After the window: read until every open stream has the window's last seq (at most 10 s). */
+static void live_drain(client_t *cl, live_meas_t *m, window_result_t *w)
+{
+    int64_t settle = m->t1 + 20 * 1000000LL, deadline = m->t1 + 10 * 1000000000LL;
+    client_run_until(cl, settle);
+    window_range(m, w);
+    while (mono_ns() < deadline && !all_reached(cl, w->hi))
+        client_run_until(cl, mono_ns() + 20 * 1000000LL);
+}
+
+typedef struct {
+    long streams, rate, seconds;
+} live_opts_t;
+
+static int start_feedsim(const char *dir, long rate, pid_t *pid, int *port)
+{
+    char log[PATH_MAX], portarg[16], ratearg[32];
+    snprintf(log, sizeof log, "%s/feedsim.log", dir);
+    *port = free_port();
+    snprintf(portarg, sizeof portarg, "%d", *port);
+    snprintf(ratearg, sizeof ratearg, "%ld", rate);
+    char *argv[] = {(char *)env_or("AS_FEEDSIM", "bin/feedsim"), "--port", portarg, "--count", "0",
+                    "--rate", ratearg, NULL};
+    *pid = spawn(argv, log);
+    if (*pid < 0 || wait_port(*port, *pid, 10000) != 0) {
+        print_log_tail(log);
+        *pid = -1;
+        return -1;
+    }
+    return 0;
+}
+
+/* The measurement itself, once the streams are live. */
+static int live_measure(client_t *cl, live_meas_t *m, const live_opts_t *o, pid_t server, pid_t sim)
+{
+    window_result_t w = {0};
+    client_run_until(cl, mono_ns() + 1000000000LL);   /* warm-up */
+    double scpu = proc_cpu_s(server), fcpu = proc_cpu_s(sim), bcpu = self_cpu_s();
+    int64_t waited = cl->wait_ns;
+    m->t0 = mono_ns();
+    m->t1 = m->t0 + o->seconds * 1000000000LL;
+    client_run_until(cl, m->t1);
+    double secs = (mono_ns() - m->t0) / 1e9;
+    double busy = 1 - (cl->wait_ns - waited) / 1e9 / secs;
+    scpu = (proc_cpu_s(server) - scpu) / secs;
+    fcpu = (proc_cpu_s(sim) - fcpu) / secs;
+    bcpu = (self_cpu_s() - bcpu) / secs;
+    live_drain(cl, m, &w);
+    latency_resolve(m);
+    window_missed(cl, m, &w);
+    uint64_t events = w.hi >= w.lo ? w.hi - w.lo + 1 : 0;
+    report("stream.live      %ld streams, %ld activities/s: p50 %.1f ms  p99 %.1f ms  max %.1f ms  "
+           "(target p99 <= 50 ms), missed %" PRIu64,
+           o->streams, o->rate, hist_quantile_ms(m, 0.50), hist_quantile_ms(m, 0.99), m->max_ns / 1e6, w.missed);
+    printf("  (window %.1f s: %" PRIu64 " activities committed in %" PRIu64 " commits, %" PRIu64 " deliveries timed of %" PRIu64
+           " expected; %zu streams short, %" PRIu64 " gaps, %" PRIu64 " duplicates, %zu streams dropped, "
+           "%" PRIu64 " received before the 1 ms observer saw the commit (counted as 0 ms))\n",
+           secs, events, w.commits, m->samples, events * (uint64_t)o->streams, w.short_streams, w.gaps, m->dups,
+           cl->dropped, m->early);
+    printf("  (CPU during the window, in cores: server %.2f, feedsim %.2f, this client + observer %.2f; the "
+           "client's epoll thread was out of epoll_wait (reading, or waiting for a core) %.0f%% of the time; "
+           "all share the same %ld cores, so latency includes waiting for a core)\n",
+           scpu, fcpu, bcpu, busy * 100, sysconf(_SC_NPROCESSORS_ONLN));
+    if (events == 0)
+        fprintf(stderr, "bench: no activity was committed during the window (is feedsim ingesting?)\n");
+    return events > 0 && w.missed == 0 && m->dups == 0 && cl->dropped == 0 && m->dropped == 0 ? 0 : -1;
+}
+
+static int bench_live(const live_opts_t *o)
+{
+    const char *dir = tmpdir_new();
+    char data[PATH_MAX], extra[512];
+    server_t srv = {.pid = -1};
+    observer_t obs = {0};
+    live_meas_t m = {.obs = &obs, .t0 = INT64_MAX, .t1 = INT64_MIN};
+    client_t cl = {.ep = -1};
+    pid_t sim = -1;
+    int sim_port, rc = -1;
+    if (!dir)
+        return -1;
+    snprintf(data, sizeof data, "%s/data", dir);
+    if (start_feedsim(dir, o->rate, &sim, &sim_port) != 0)
+        goto out;
+    snprintf(extra, sizeof extra,
+             "poll_interval: 1s\nfeeds:\n  - id: live\n    url: http://127.0.0.1:%d/feed\n"
+             "    poll_interval: 100ms\n    full_sync_interval: 10m\n", sim_port);
+    if (server_start(&srv, dir, data, o->streams + 100, extra) != 0)
+        goto out;
+    uint64_t cap = (uint64_t)o->rate * (uint64_t)(o->seconds + 300) + (1u << 16);
+    m.hist = calloc(HIST_BUCKETS + 1, sizeof *m.hist);
+    if (!m.hist || observer_start(&obs, data, cap) != 0 || client_init(&cl, srv.port, (size_t)o->streams) != 0)
+        goto out;
+    cl.m = &m;
+    if (client_open_all(&cl, OPEN_TIMEOUT_MS) != 0)
+        goto out;
+    rc = live_measure(&cl, &m, o, srv.pid, sim);
+out:
+    observer_stop(&obs);
+    if (srv.pid > 0 && server_stop(&srv) != 0)
+        rc = -1;
+    if (sim > 0)
+        child_stop(sim, 5000, NULL);
+    client_free(&cl);
+    meas_free(&m);
+    if (rc != 0)
+        fprintf(stderr, "bench: stream.live FAILED (see above)\n");
+    tmpdir_remove(dir);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Idle streams: memory per stream, and the load test's check                               */
+
+typedef struct {
+    size_t ok, no_retry, no_live, closed, bad;
+} idle_check_t;
+
+static void idle_check(const client_t *cl, idle_check_t *k)
+{
+    memset(k, 0, sizeof *k);
+    for (size_t i = 0; i < cl->n; i++) {
+        const conn_t *c = &cl->c[i];
+        int open = c->state == C_OPEN && c->fd >= 0;
+        k->no_retry += !c->got_retry;
+        k->no_live += !c->got_live;
+        k->closed += !open;
+        k->bad += c->status_seen && !c->status_ok;
+        k->ok += open && c->got_retry && c->got_live && c->status_ok;
+    }
+}
+
+/* Start a fresh server with no feeds, open n idle streams, hold them hold_ms. `idle_only` is
+ * the load test: every stream must have got `retry:` and `live` and still be open. */
+static int bench_idle(long n, long hold_ms, int idle_only)
+{
+    const char *dir = tmpdir_new();
+    char data[PATH_MAX];
+    server_t srv = {.pid = -1};
+    client_t cl = {.ep = -1};
+    idle_check_t k = {0};
+    long rss0 = -1, rss1 = -1;
+    int rc = -1, opened = -1, alive = 0, stopped = -1;
+    if (!dir)
+        return -1;
+    snprintf(data, sizeof data, "%s/data", dir);
+    if (server_start(&srv, dir, data, n + 100, NULL) != 0 || client_init(&cl, srv.port, (size_t)n) != 0)
+        goto out;
+    sleep_ms(200);
+    rss0 = proc_rss_kib(srv.pid);
+    opened = client_open_all(&cl, OPEN_TIMEOUT_MS);
+    client_run_until(&cl, mono_ns() + hold_ms * 1000000LL);
+    rss1 = proc_rss_kib(srv.pid);
+    idle_check(&cl, &k);
+    alive = waitpid(srv.pid, NULL, WNOHANG) == 0;
+    stopped = server_stop(&srv);   /* with the streams open: the shutdown path ends them */
+    double per = (rss1 - rss0) / (double)n;
+    if (idle_only) {
+        report("load.idle        %ld streams held %.1f s: %zu ok; %zu without retry:, %zu without live, "
+               "%zu closed, %zu non-200; server %s, %s after SIGTERM; RSS +%.1f KiB/stream",
+               n, hold_ms / 1000.0, k.ok, k.no_retry, k.no_live, k.closed, k.bad,
+               alive ? "alive" : "DEAD", stopped == 0 ? "exit 0 within 5 s" : "NOT a clean exit", per);
+        rc = opened == 0 && k.ok == (size_t)n && alive && stopped == 0 ? 0 : -1;
+        goto out;
+    }
+    if (opened == 0 && alive && rss0 > 0 && rss1 > 0)
+        report("stream.idle_mem  %.1f KiB per idle stream (target <= 12 KiB)  [VmRSS %ld -> %ld KiB with %ld "
+               "streams; kernel socket memory not included]", per, rss0, rss1, n);
+    rc = opened == 0 && alive && stopped == 0 && rss0 > 0 && rss1 > 0 ? 0 : -1;
+out:
+    if (srv.pid > 0)
+        server_stop(&srv);
+    client_free(&cl);
+    if (rc != 0)
+        fprintf(stderr, "bench: %s FAILED (see above)\n", idle_only ? "load.idle" : "stream.idle_mem");
+    tmpdir_remove(dir);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* main                                                                                     */
+
+typedef struct {
+    long history, streams, rate, seconds, idle_only;
+    const char *only;            /* NULL: all three */
+} opts_t;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: bench_stream [options]\n"
+        "  --history N     activities replayed by stream.history (default 1000000)\n"
+        "  --streams N     streams of stream.live and stream.idle_mem (default 10000)\n"
+        "  --rate R        activities/s ingested during stream.live (default 100)\n"
+        "  --seconds S     stream.live measurement window (default 10)\n"
+        "  --only B        run one benchmark: history | live | idle\n"
+        "  --idle-only N   load test: N idle streams held 3 s, each must get retry: and live\n"
+        "                  and stay open; exit 0 or 1\n"
+        "Binaries: AS_SERVER (default bin/activity-stream), AS_FEEDSIM (default bin/feedsim).\n");
+}
+
+static int parse_long(const char *s, long min, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, opts_t *o)
+{
+    *o = (opts_t){.history = 1000000, .streams = 10000, .rate = 100, .seconds = 10, .idle_only = -1};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0;
+        if (strcmp(a, "--help") == 0) {
+            usage(stdout);
+            exit(0);
+        } else if (!v) {
+            bad = 1;
+        } else if (strcmp(a, "--history") == 0) {
+            bad = parse_long(v, 1, &o->history);
+        } else if (strcmp(a, "--streams") == 0) {
+            bad = parse_long(v, 1, &o->streams);
+        } else if (strcmp(a, "--rate") == 0) {
+            bad = parse_long(v, 1, &o->rate);
+        } else if (strcmp(a, "--seconds") == 0) {
+            bad = parse_long(v, 1, &o->seconds);
+        } else if (strcmp(a, "--idle-only") == 0) {
+            bad = parse_long(v, 1, &o->idle_only);
+        } else if (strcmp(a, "--only") == 0) {
+            o->only = v;
+            bad = strcmp(v, "history") && strcmp(v, "live") && strcmp(v, "idle");
+        } else {
+            bad = 1;
+        }
+        if (bad) {
+            fprintf(stderr, "bench_stream: bad option %s%s%s\n", a, v ? " " : "", v ? v : "");
+            usage(stderr);
+            return -1;
+        }
+        i++;
+    }
+    return 0;
+}
+
+/* The client needs one descriptor per stream. */
+static int raise_nofile(long streams)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return -1;
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)streams + 64) {
+        fprintf(stderr, "bench_stream: the open-file limit is %llu, below the %ld streams + 64 needed "
+                        "(raise the hard limit: ulimit -Hn)\n", (unsigned long long)rl.rlim_cur, streams);
+        return -1;
+    }
+    return 0;
+}
+
+static int wants(const opts_t *o, const char *name)
+{
+    return !o->only || strcmp(o->only, name) == 0;
+}
+
+int main(int argc, char **argv)
+{
+    opts_t o;
+    char machine[512];
+    int failed = 0;
+    if (parse_args(argc, argv, &o) != 0)
+        return 2;
+    install_cleanup();
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (raise_nofile(o.idle_only > 0 ? o.idle_only : o.streams) != 0)
+        return 1;
+    if (o.idle_only > 0)
+        return bench_idle(o.idle_only, 3000, 1) == 0 ? 0 : 1;
+    if (wants(&o, "history"))
+        failed |= bench_history(o.history) != 0;
+    if (wants(&o, "live")) {
+        live_opts_t lo = {.streams = o.streams, .rate = o.rate, .seconds = o.seconds};
+        failed |= bench_live(&lo) != 0;
+    }
+    if (wants(&o, "idle"))
+        failed |= bench_idle(o.streams, 1000, 0) != 0;
+    machine_line(machine, sizeof machine);
+    report("%s", machine);
+    printf("\n== stream benchmarks%s\n", failed ? " (some FAILED: see above)" : "");
+    for (int i = 0; i < g_nlines; i++)
+        printf("%s\n", g_lines[i]);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,128 @@
+/* test_http2.c -- the same /stream over HTTP/2: cleartext with prior knowledge (h2c) and TLS
+ * with ALPN, against the real server with a throwaway self-signed certificate. */
+#include "harness.h"
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    size_t bytes, activities, ends;
+} count_t;
+
+static size_t count_events(char *data, size_t size, size_t nmemb, void *ud)
+{
+    count_t *c = ud;
+    size_t n = size * nmemb;
+    for (char *p = data; (p = memmem(p, n - (p - data), "event: ", 7)) != NULL; p += 7) {
+        c->activities += strncmp(p + 7, "activity", 8) == 0;
+        c->ends += strncmp(p + 7, "end", 3) == 0;
+    }
+    c->bytes += n;
+    return n;
+}
+
+/* GET url with the given HTTP version; returns the negotiated version. */
+static long fetch(const char *url, long version, count_t *c)
+{
+    CURL *h = curl_easy_init();
+    long got = 0, status = 0;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, version);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L); /* a throwaway certificate on loopback */
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, count_events);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+    cr_assert_eq(curl_easy_perform(h), CURLE_OK, "%s", url);
+    curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &got);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    cr_assert_eq(status, 200);
+    curl_easy_cleanup(h);
+    return got;
+}
+
+static pid_t start(const char *dir, int port, int sim_port, const char *tls)
+{
+    char conf[2048], log[512];
+    snprintf(conf, sizeof conf,
+             "listen: 127.0.0.1:%d\ndata_dir: %s/data\nthreads: 1\n%s"
+             "feeds:\n  - id: sim\n    url: http://127.0.0.1:%d/feed\n    poll_interval: 100ms\n",
+             port, dir, tls, sim_port);
+    snprintf(log, sizeof log, "%s/log", dir);
+    return h_start_server(dir, conf, port, log);
+}
+
+static void wait_for_history(const char *base)
+{
+    char u[256];
+    snprintf(u, sizeof u, "%s/feeds", base);
+    cr_assert_eq(h_wait_body_contains(u, "\"activities\":120", 20000), 0, "feed never synced");
+}
+
+Test(http2, h2c_prior_knowledge_and_tls_alpn_stream_the_same_history, .timeout = 60)
+{
+    char *dir = h_tmpdir(), cmd[1024], tls[1024], u[256], base[64];
+    int sim_port, port = h_free_port(), tport = h_free_port();
+    pid_t sim = h_start_feedsim(&sim_port, NULL, "--count", "120", "--page-size", "40", NULL);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 -keyout %s/key.pem "
+             "-out %s/cert.pem >/dev/null 2>&1", dir, dir);
+    cr_assert_eq(system(cmd), 0, "openssl could not make a certificate");
+
+    pid_t plain = start(dir, port, sim_port, "");
+    cr_assert_gt(plain, 0);
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
+    wait_for_history(base);
+    snprintf(u, sizeof u, "%s/stream?start=2024-01-01T00:00:00Z&end=now", base);
+    count_t h1 = {0}, h2c = {0}, h2 = {0};
+    cr_assert_eq(fetch(u, CURL_HTTP_VERSION_1_1, &h1), CURL_HTTP_VERSION_1_1);
+    cr_assert_eq(fetch(u, CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE, &h2c), CURL_HTTP_VERSION_2_0);
+    cr_assert_eq(h1.activities, 120);
+    cr_assert_eq(h2c.activities, 120);
+    cr_assert_eq(h2c.ends, 1);
+    cr_assert_eq(h2c.bytes, h1.bytes);
+    h_stop(plain, SIGTERM, 6000);
+
+    char *tdir = h_tmpdir();
+    snprintf(cmd, sizeof cmd, "cp -r %s/data %s/ && cp %s/*.pem %s/", dir, tdir, dir, tdir);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(tls, sizeof tls, "tls: {cert: %s/cert.pem, key: %s/key.pem}\n", tdir, tdir);
+    pid_t secure = start(tdir, tport, sim_port, tls);
+    cr_assert_gt(secure, 0);
+    snprintf(u, sizeof u, "https://127.0.0.1:%d/stream?start=2024-01-01T00:00:00Z&end=now", tport);
+    cr_assert_eq(fetch(u, CURL_HTTP_VERSION_2TLS, &h2), CURL_HTTP_VERSION_2_0, "ALPN did not choose h2");
+    cr_assert_eq(h2.activities, 120);
+    h_stop(secure, SIGTERM, 6000);
+    h_stop(sim, SIGTERM, 3000);
+    h_rmdir(dir);
+    h_rmdir(tdir);
+    free(dir);
+    free(tdir);
+}
+
+Test(http2, tls_with_a_missing_certificate_refuses_to_start, .timeout = 30)
+{
+    char *dir = h_tmpdir(), conf[1024], path[512], log[512];
+    int port = h_free_port();
+    snprintf(conf, sizeof conf, "listen: 127.0.0.1:%d\ndata_dir: %s/data\ntls: {cert: %s/none.pem, key: %s/none.pem}\n",
+             port, dir, dir, dir);
+    snprintf(path, sizeof path, "%s/server.conf", dir);
+    snprintf(log, sizeof log, "%s/log", dir);
+    h_write_file(path, conf);
+    char *argv[] = {getenv("AS_SERVER") ? getenv("AS_SERVER") : "bin/activity-stream", "--config", path, NULL};
+    pid_t pid = h_spawn(argv, log);
+    int status = h_stop(pid, 0, 5000); /* signal 0: just wait for it to exit */
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+    h_resp_t r = {0};
+    FILE *f = fopen(log, "r");
+    char line[512] = "";
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    fclose(f);
+    cr_assert(strstr(line, "tls.cert") && strstr(line, "none.pem"), "%s", line);
+    h_resp_free(&r);
+    h_rmdir(dir);
+    free(dir);
+}
