@@ -23,15 +23,17 @@
 #ifndef PAGESCAN_H
 #define PAGESCAN_H
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 
 #define PAGESCAN_NMEMBERS 5        /* id, type, published, updated, actor */
 #define PAGESCAN_MAX_DEPTH 2048
+#define PAGESCAN_MAX_LEN 0xFFFFFFF0u  /* offsets are 32-bit */
 
 enum { PAGESCAN_OK = 0, PAGESCAN_INVALID = -1, PAGESCAN_NOMEM = -2 };
 
 typedef struct {
-    size_t off, len;               /* bytes in pagescan_t.items; len 0: absent */
+    uint32_t off, len;             /* bytes in pagescan_t.items; len 0: absent */
 } pagescan_range_t;
 
 typedef struct {
@@ -59,8 +61,9 @@ typedef struct {
 void pagescan_init(pagescan_t *ps);
 void pagescan_free(pagescan_t *ps);   /* frees the buffers; NULL is a no-op */
 
-/* Scan `len` bytes. Returns PAGESCAN_OK, PAGESCAN_INVALID (err, err_pos set) or
- * PAGESCAN_NOMEM. Results stay valid until the next run. */
+/* Scan `len` bytes (at most PAGESCAN_MAX_LEN). Returns PAGESCAN_OK, PAGESCAN_INVALID (err,
+ * err_pos set; also for a larger input) or PAGESCAN_NOMEM. Results stay valid until the next
+ * run. Memory: the items' copy is at most `len` bytes, plus 60 bytes of bookkeeping per item. */
 int pagescan_run(pagescan_t *ps, const char *buf, size_t len);
 
 /* A NEW reference to the stand-in of item i (i < nitems): an object with the recorded members

@@ -411,7 +411,7 @@ static int member_value(sc_t *s, int to, const rec_t *rec, size_t key_off, size_
     if (value(s, to, sub.id_only ? &sub : NULL) < 0)
         return -1;
     if (dst)
-        *dst = (pagescan_range_t){start, b->len - start};
+        *dst = (pagescan_range_t){(uint32_t)start, (uint32_t)(b->len - start)};
     return 0;
 }
 
@@ -500,11 +500,11 @@ static int item(sc_t *s)
         return -1;
     skip_ws(s);
     it->is_object = s->p < s->end && *s->p == '{';
-    it->json.off = s->ps->items.len;
+    it->json.off = (uint32_t)s->ps->items.len;
     rec_t rec = {it, NULL};
     if (value(s, TO_ITEMS, &rec) < 0)
         return -1;
-    it->json.len = s->ps->items.len - it->json.off;
+    it->json.len = (uint32_t)(s->ps->items.len - it->json.off);
     char num[24];
     int n = snprintf(num, sizeof num, "%zu", s->ps->nitems++);
     return put(s, &s->ps->env, num, (size_t)n);
@@ -584,6 +584,8 @@ int pagescan_run(pagescan_t *ps, const char *buf, size_t len)
     ps->err_pos = 0;
     sc_t s = {.ps = ps, .begin = (const unsigned char *)buf, .p = (const unsigned char *)buf,
               .end = (const unsigned char *)buf + len};
+    if (len > PAGESCAN_MAX_LEN)
+        return bad(&s, "document larger than 4 GiB");
     if ((ps->items.cap < len + 1 && grow(&ps->items, len + 1) < 0) ||
         (ps->env.cap < 4096 && grow(&ps->env, 4096) < 0))
         return PAGESCAN_NOMEM;

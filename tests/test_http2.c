@@ -10,18 +10,31 @@
 
 typedef struct {
     size_t bytes, activities, ends;
+    char *body;     /* the whole response, counted once complete */
 } count_t;
 
-static size_t count_events(char *data, size_t size, size_t nmemb, void *ud)
+static size_t collect(char *data, size_t size, size_t nmemb, void *ud)
 {
     count_t *c = ud;
     size_t n = size * nmemb;
-    for (char *p = data; (p = memmem(p, n - (p - data), "event: ", 7)) != NULL; p += 7) {
-        c->activities += strncmp(p + 7, "activity", 8) == 0;
-        c->ends += strncmp(p + 7, "end", 3) == 0;
-    }
+    char *body = realloc(c->body, c->bytes + n + 1);
+    if (!body)
+        return 0;
+    memcpy(body + c->bytes, data, n);
+    c->body = body;
     c->bytes += n;
+    c->body[c->bytes] = '\0';
     return n;
+}
+
+static void count_events(count_t *c)
+{
+    for (char *p = c->body; p && (p = strstr(p, "\nevent: ")) != NULL; p += 8) {
+        c->activities += strncmp(p + 8, "activity\n", 9) == 0;
+        c->ends += strncmp(p + 8, "end\n", 4) == 0;
+    }
+    free(c->body);
+    c->body = NULL;
 }
 
 /* GET url with the given HTTP version; returns the negotiated version. */
@@ -33,7 +46,7 @@ static long fetch(const char *url, long version, count_t *c)
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, version);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L); /* a throwaway certificate on loopback */
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, count_events);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
     cr_assert_eq(curl_easy_perform(h), CURLE_OK, "%s", url);
@@ -41,6 +54,7 @@ static long fetch(const char *url, long version, count_t *c)
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     cr_assert_eq(status, 200);
     curl_easy_cleanup(h);
+    count_events(c);
     return got;
 }
 
@@ -119,9 +133,11 @@ Test(http2, tls_with_a_missing_certificate_refuses_to_start, .timeout = 30)
     h_resp_t r = {0};
     FILE *f = fopen(log, "r");
     char line[512] = "";
-    cr_assert_not_null(fgets(line, sizeof line, f));
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, "tls.cert") && strstr(line, "none.pem");
     fclose(f);
-    cr_assert(strstr(line, "tls.cert") && strstr(line, "none.pem"), "%s", line);
+    cr_assert(found, "no line names tls.cert and the file");
     h_resp_free(&r);
     h_rmdir(dir);
     free(dir);

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -66,6 +68,26 @@ static void rig_open(rig_t *r)
     cr_assert_eq(store_open(&r->st, r->dir, 0, err, sizeof err), 0, "store_open: %s", err);
 }
 
+/* Like h_spawn, but the child dies with the test process even when a failed assertion
+ * skips the cleanup. */
+static pid_t spawn_child(char *const argv[], const char *log_path)
+{
+    pid_t parent = getpid(), pid = fork();
+    if (pid != 0)
+        return pid;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(1);
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+    }
+    execv(argv[0], argv);
+    _exit(127);
+}
+
 /* Start feedsim on a free port with extra arguments; returns its index in the rig. */
 #define rig_sim(r, ...) rig_sim_(r, __VA_ARGS__, (char *)NULL)
 static size_t rig_sim_(rig_t *r, const char *a0, ...)
@@ -86,7 +108,7 @@ static size_t rig_sim_(rig_t *r, const char *a0, ...)
         argv[n++] = (char *)a;
     va_end(ap);
     argv[n] = NULL;
-    r->sim[i] = h_spawn(argv, log);
+    r->sim[i] = spawn_child(argv, log);
     cr_assert(r->sim[i] > 0 && h_wait_port(r->port[i], 10000) == 0, "feedsim did not start");
     return i;
 }
@@ -129,9 +151,23 @@ static void rig_close(rig_t *r)
     r->st = NULL;
     for (size_t i = 0; i < r->nsims; i++)
         h_stop(r->sim[i], SIGTERM, 2000);
+    r->nsims = 0;
     h_rmdir(r->dir);
     free(r->dir);
+    r->dir = NULL;
 }
+
+/* Each test process has one rig. It is not on the test's stack, since the ingest thread may
+ * outlive a failed assertion, and the suite's fini closes it whatever happened. */
+static rig_t r;
+
+static void rig_teardown(void)
+{
+    if (r.dir)
+        rig_close(&r);
+}
+
+TestSuite(ingest, .fini = rig_teardown);
 
 /* The status object of one feed (new reference). */
 static json_t *feed_status(ingest_t *ing, const char *id)
@@ -539,7 +575,6 @@ static config_feed_t *files_feed(rig_t *r, files_t *fs, const char *id, const ch
 
 Test(ingest, full_sync_equals_source)
 {
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     size_t s = rig_sim(&r, "--count", "2500", "--page-size", "100");
     rig_sim_feed(&r, "demo", s, "/feed");
@@ -581,7 +616,6 @@ Test(ingest, full_sync_equals_source)
 
 Test(ingest, poll_picks_up_new_items)
 {
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     size_t s = rig_sim(&r, "--count", "1000", "--page-size", "100");
     rig_sim_feed(&r, "demo", s, "/feed");
@@ -599,7 +633,6 @@ Test(ingest, poll_picks_up_new_items)
 
 Test(ingest, updates_replace_with_one_change_each)
 {
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     size_t s = rig_sim(&r, "--count", "1000", "--page-size", "100");
     rig_sim_feed(&r, "demo", s, "/feed");
@@ -619,7 +652,6 @@ Test(ingest, updates_replace_with_one_change_each)
 
 Test(ingest, deletions_disappear_after_full_sync)
 {
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     size_t s = rig_sim(&r, "--count", "1000", "--page-size", "100");
     rig_sim_feed(&r, "demo", s, "/feed")->full_sync_interval_ms = 300;
@@ -636,7 +668,6 @@ Test(ingest, deletions_disappear_after_full_sync)
 
 Test(ingest, restart_with_unchanged_source_adds_no_changes)
 {
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     size_t s = rig_sim(&r, "--count", "800", "--page-size", "100");
     rig_sim_feed(&r, "demo", s, "/feed");
@@ -655,7 +686,6 @@ Test(ingest, restart_with_unchanged_source_adds_no_changes)
 
 Test(ingest, a_changed_feed_url_replaces_the_old_source)
 {
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     size_t a = rig_sim(&r, "--count", "300", "--page-size", "100", "--seed", "1");
     size_t b = rig_sim(&r, "--count", "200", "--page-size", "100", "--seed", "2");
@@ -676,7 +706,6 @@ Test(ingest, a_changed_feed_url_replaces_the_old_source)
 
 Test(ingest, conditional_get_on_the_polled_page)
 {
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     size_t s = rig_sim(&r, "--count", "300", "--page-size", "100");
     rig_sim_feed(&r, "demo", s, "/feed");
@@ -696,7 +725,6 @@ Test(ingest, conditional_get_on_the_polled_page)
 
 Test(ingest, outbox_full_sync_and_poll)
 {
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     size_t s = rig_sim(&r, "--style", "outbox", "--count", "1050", "--page-size", "100");
     rig_sim_feed(&r, "masto", s, "/outbox")->style = FEED_STYLE_OUTBOX;
@@ -722,7 +750,6 @@ Test(ingest, outbox_full_sync_and_poll)
 
 Test(ingest, failed_sync_deletes_nothing)
 {
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     size_t s = rig_sim(&r, "--count", "2000", "--page-size", "100");
     rig_sim_feed(&r, "demo", s, "/feed")->full_sync_interval_ms = 300;
@@ -755,7 +782,6 @@ Test(ingest, failed_sync_deletes_nothing)
 
 Test(ingest, retry_after_is_honoured)
 {
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     size_t s = rig_sim(&r, "--count", "200", "--page-size", "100", "--fault-429", "1",
                        "--retry-after", "3");
@@ -780,7 +806,6 @@ Test(ingest, retry_after_is_honoured)
 
 Test(ingest, errors_back_off_exponentially)
 {
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     size_t s = rig_sim(&r, "--count", "200", "--fault-5xx", "1");
     rig_sim_feed(&r, "demo", s, "/feed");
@@ -800,7 +825,6 @@ Test(ingest, errors_back_off_exponentially)
 
 Test(ingest, failing_feed_does_not_stop_the_other)
 {
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     size_t s = rig_sim(&r, "--count", "1500", "--page-size", "100");
     char dead[128];
@@ -821,7 +845,6 @@ Test(ingest, failing_feed_does_not_stop_the_other)
 
 Test(ingest, page_larger_than_the_limit_is_a_feed_error)
 {
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     size_t s = rig_sim(&r, "--count", "500", "--page-size", "100");
     rig_sim_feed(&r, "demo", s, "/feed")->max_page_bytes = 10000;
@@ -836,7 +859,6 @@ Test(ingest, page_larger_than_the_limit_is_a_feed_error)
 
 Test(ingest, invalid_and_truncated_bodies_are_feed_errors)
 {
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     size_t a = rig_sim(&r, "--count", "300", "--fault-invalid", "1");
     size_t b = rig_sim(&r, "--count", "300", "--fault-truncate", "1");
@@ -856,7 +878,6 @@ Test(ingest, invalid_and_truncated_bodies_are_feed_errors)
 
 Test(ingest, unreachable_host_times_out_with_a_clear_error)
 {
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     /* a listening socket that never answers: the request times out */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -881,7 +902,6 @@ Test(ingest, unreachable_host_times_out_with_a_clear_error)
 
 Test(ingest, hawk_header_is_verified_by_the_source)
 {
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     size_t s = rig_sim(&r, "--count", "500", "--page-size", "100", "--hawk-id", "demo",
                        "--hawk-key", "s3cret-key");
@@ -899,7 +919,6 @@ Test(ingest, hawk_header_is_verified_by_the_source)
 
 Test(ingest, hawk_with_a_wrong_key_is_a_feed_error)
 {
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     size_t s = rig_sim(&r, "--count", "500", "--hawk-id", "demo", "--hawk-key", "s3cret-key");
     config_feed_t *f = rig_sim_feed(&r, "demo", s, "/feed");
@@ -924,6 +943,7 @@ static void run_child_ingest(const char *dir, const char *url)
                        .full_sync_interval_ms = 3600000, .timeout_ms = 5000,
                        .connect_timeout_ms = 2000, .max_page_bytes = 64ull << 20};
     config_t cfg = {.data_dir = (char *)dir, .feeds = &f, .nfeeds = 1};
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (store_open(&st, dir, 0, err, sizeof err) < 0 || ingest_start(&ing, &cfg, st) < 0)
         _exit(2);
     sleep(30);
@@ -932,7 +952,6 @@ static void run_child_ingest(const char *dir, const char *url)
 
 Test(ingest, kill_9_mid_sync_then_restart_gives_the_same_store)
 {
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     size_t s = rig_sim(&r, "--count", "3000", "--page-size", "100", "--fault-slow", "40");
     config_feed_t *f = rig_sim_feed(&r, "demo", s, "/feed");
@@ -1002,7 +1021,6 @@ Test(ingest, invalid_fixtures_give_clear_feed_errors)
     snprintf(root, sizeof root, "%s/as2/invalid", fixtures);
     static files_t fs;
     files_start(&fs, root);
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     for (size_t i = 0; i < n; i++) {
         char id[16];
@@ -1042,7 +1060,6 @@ static int synced(json_t *st, const void *arg)
 Test(ingest, requests_carry_auth_headers_user_agent_and_encodings)
 {
     static files_t fs;
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     const char *page = "{\"type\":\"Collection\",\"orderedItems\":[{\"id\":\"urn:x:1\"}]}";
     write_doc(r.dir, "bearer.json", page);
@@ -1085,7 +1102,6 @@ Test(ingest, requests_carry_auth_headers_user_agent_and_encodings)
 Test(ingest, relative_links_embedded_pages_and_self_links)
 {
     static files_t fs;
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     char sub[600];
     snprintf(sub, sizeof sub, "%s/sub", r.dir);
@@ -1130,7 +1146,6 @@ Test(ingest, relative_links_embedded_pages_and_self_links)
 Test(ingest, repolled_items_without_times_make_no_new_versions)
 {
     static files_t fs;
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     /* DIT pages carry items without `published`: they are dated at ingest, and re-reading
      * them unchanged must not create versions or events */
@@ -1153,7 +1168,6 @@ Test(ingest, repolled_items_without_times_make_no_new_versions)
 Test(ingest, redirect_loops_and_other_schemes_are_feed_errors)
 {
     static files_t fs;
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     files_start(&fs, r.dir);
     files_feed(&r, &fs, "loop", "loop");
@@ -1180,7 +1194,6 @@ Test(ingest, redirect_loops_and_other_schemes_are_feed_errors)
 
 Test(ingest, start_refuses_an_overlong_feed_id)
 {
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     char id[300];
     memset(id, 'x', sizeof id - 1);
@@ -1199,7 +1212,6 @@ Test(ingest, start_refuses_an_overlong_feed_id)
 
 Test(ingest, stop_is_prompt_while_requests_are_in_flight)
 {
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     size_t s = rig_sim(&r, "--count", "500", "--fault-slow", "3000");
     rig_sim_feed(&r, "demo", s, "/feed");
@@ -1215,7 +1227,6 @@ Test(ingest, stop_is_prompt_while_requests_are_in_flight)
 
 Test(ingest, no_feeds_and_null_stop)
 {
-    static rig_t r; /* static: the ingest thread may outlive a failed assertion */
     rig_open(&r);
     rig_start(&r);
     char *s = ingest_feeds_json(r.ing);

@@ -57,17 +57,21 @@ static void env_restart_server(void)
     cr_assert_gt(E.server, 0);
 }
 
+/* Also the suite's .fini, so a failed assertion leaves no process behind. */
 static void env_down(void)
 {
     if (E.server > 0)
         h_stop(E.server, SIGTERM, 8000);
     if (E.sim > 0)
         h_stop(E.sim, SIGTERM, 3000);
+    E.server = E.sim = 0;
     if (E.dir)
         h_rmdir(E.dir);
     free(E.dir);
     E.dir = NULL;
 }
+
+TestSuite(stream, .fini = env_down);
 
 static char *url(const char *fmt, const char *arg)
 {
@@ -455,5 +459,27 @@ Test(stream, sigterm_ends_open_streams_and_exits_zero, .timeout = 30)
     int rs;
     waitpid(reader, &rs, 0);
     cr_assert(WIFEXITED(rs) && WEXITSTATUS(rs) == 0, "the stream was not ended cleanly");
+    env_down();
+}
+
+Test(stream, empty_store_then_live_delivers_each_activity_once, .timeout = 60)
+{
+    env_up(0, "10m", "15s", 100);
+    usleep(500000); /* the first full sync of an empty feed */
+    h_sse_t s = {0};
+    pid_t adder = fork();
+    if (adder == 0) {
+        usleep(800000);
+        char u[256];
+        h_resp_t r;
+        snprintf(u, sizeof u, "%s/_control/add?n=2", E.sim_base);
+        h_http("POST", u, NULL, NULL, &r, 5000);
+        _exit(0);
+    }
+    h_sse_read(url("/stream?start=" FEEDSIM_START, NULL), NULL, 0, NULL, 2500, &s);
+    waitpid(adder, NULL, 0);
+    cr_assert_str_eq(s.ev[0].event, "live");
+    cr_assert_eq(h_sse_count(&s, "activity"), 2, "got %zu activity events", h_sse_count(&s, "activity"));
+    h_sse_free(&s);
     env_down();
 }

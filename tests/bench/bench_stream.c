@@ -151,13 +151,14 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
-/* mkdtemp under /tmp, registered for removal. Returns the slot's path (static) or NULL. */
+/* mkdtemp under $TMPDIR (default /tmp), registered for removal. Returns the slot's path
+ * (static) or NULL. */
 static const char *tmpdir_new(void)
 {
     for (int i = 0; i < MAX_DIRS; i++) {
         if (g_dir_used[i])
             continue;
-        snprintf(g_dir[i], sizeof g_dir[i], "/tmp/bench_stream.XXXXXX");
+        snprintf(g_dir[i], sizeof g_dir[i], "%s/bench_stream.XXXXXX", env_or("TMPDIR", "/tmp"));
         if (!mkdtemp(g_dir[i])) {
             perror("mkdtemp");
             return NULL;
@@ -713,9 +714,12 @@ static int bench_history(long n)
                 stop_rc == 0 ? "ok" : "failed");
         goto out;
     }
-    double lo = -1;
+    double lo = -1;   /* the physical limit: the best of three runs */
     if (write_repeated(body, r.prefix, r.prefix_len, r.bytes) == 0)
-        lo = loopback_rate(body, r.bytes);
+        for (int k = 0; k < 3; k++) {
+            double rate = loopback_rate(body, r.bytes);
+            lo = rate > lo ? rate : lo;
+        }
     unlink(body);
     if (lo <= 0) {
         fprintf(stderr, "bench: the loopback measurement failed\n");
@@ -723,7 +727,7 @@ static int bench_history(long n)
     }
     double hist_bps = r.bytes / r.seconds;
     report("stream.history   %.0f events/s  (target >= 1000000)  = %.2f of loopback file rate (%.0f MB/s)"
-           "  [%ld events, %.0f bytes/event, %.0f MB/s, %.2f s; server CPU %.2f s]",
+           "  [best of 3 sendfile runs; %ld events, %.0f bytes/event, %.0f MB/s, %.2f s; server CPU %.2f s]",
            n / r.seconds, hist_bps / lo, lo / 1e6, n, (double)r.bytes / n, hist_bps / 1e6, r.seconds, server_cpu);
     rc = 0;
 out:
@@ -1375,16 +1379,18 @@ static int live_measure(client_t *cl, live_meas_t *m, const live_opts_t *o, pid_
            o->streams, o->rate, hist_quantile_ms(m, 0.50), hist_quantile_ms(m, 0.99), m->max_ns / 1e6, w.missed);
     printf("  (window %.1f s: %" PRIu64 " activities committed in %" PRIu64 " commits, %" PRIu64 " deliveries timed of %" PRIu64
            " expected; %zu streams short, %" PRIu64 " gaps, %" PRIu64 " duplicates, %zu streams dropped, "
-           "%" PRIu64 " received before the 1 ms observer saw the commit (counted as 0 ms))\n",
+           "%" PRIu64 " events without a live id; %" PRIu64 " received before the 1 ms observer saw the commit "
+           "(counted as 0 ms))\n",
            secs, events, w.commits, m->samples, events * (uint64_t)o->streams, w.short_streams, w.gaps, m->dups,
-           cl->dropped, m->early);
+           cl->dropped, cl->unexpected, m->early);
     printf("  (CPU during the window, in cores: server %.2f, feedsim %.2f, this client + observer %.2f; the "
            "client's epoll thread was out of epoll_wait (reading, or waiting for a core) %.0f%% of the time; "
            "all share the same %ld cores, so latency includes waiting for a core)\n",
            scpu, fcpu, bcpu, busy * 100, sysconf(_SC_NPROCESSORS_ONLN));
     if (events == 0)
         fprintf(stderr, "bench: no activity was committed during the window (is feedsim ingesting?)\n");
-    return events > 0 && w.missed == 0 && m->dups == 0 && cl->dropped == 0 && m->dropped == 0 ? 0 : -1;
+    return events > 0 && w.missed == 0 && m->dups == 0 && cl->dropped == 0 && m->dropped == 0 &&
+                   cl->unexpected == 0 ? 0 : -1;
 }
 
 static int bench_live(const live_opts_t *o)
