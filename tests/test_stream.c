@@ -3,6 +3,7 @@
  * finite ranges, keepalives, every 400, limits, and the other endpoints. */
 #include "harness.h"
 #include <criterion/criterion.h>
+#include <curl/curl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -482,4 +483,47 @@ Test(stream, empty_store_then_live_delivers_each_activity_once, .timeout = 60)
     cr_assert_eq(h_sse_count(&s, "activity"), 2, "got %zu activity events", h_sse_count(&s, "activity"));
     h_sse_free(&s);
     env_down();
+}
+
+/* The same query through a finite /stream and through /activities/_search: same ids, same
+ * order (feedsim publishes one activity per second, so there are no ties to break). */
+Test(stream, query_through_stream_and_search_agree, .timeout = 60)
+{
+    env_up(150, "10m", "15s", 100);
+    wait_count(150);
+    const char *query = "{\"bool\":{\"must\":[{\"terms\":{\"type\":[\"Create\",\"Like\"]}}],"
+                        "\"must_not\":[{\"range\":{\"published\":{\"lt\":\"2024-01-01T00:00:20Z\"}}}]}}";
+    char *enc = curl_easy_escape(NULL, query, 0), path[1024], body[1024];
+    snprintf(path, sizeof path, "/stream?start=" FEEDSIM_START "&end=now&q=%s", enc);
+    curl_free(enc);
+    h_sse_t s = {0};
+    h_sse_read(url("%s", path), NULL, 0, NULL, 10000, &s);
+    cr_assert_eq(s.status, 200);
+    snprintf(body, sizeof body, "{\"query\":%s,\"size\":1000,\"sort\":[{\"published\":\"asc\"}]}", query);
+    h_resp_t r;
+    const char *json_hdr[] = {"Content-Type: application/json", NULL};
+    cr_assert_eq(h_http("POST", url("/activities/_search", NULL), json_hdr, body, &r, 10000), 0);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    json_t *res = json_loads(r.body, 0, NULL), *hits = json_object_get(json_object_get(res, "hits"), "hits");
+    size_t nstream = h_sse_count(&s, "activity");
+    cr_assert_gt(nstream, 10, "the query should match a good share of 150 activities");
+    cr_assert_lt(nstream, 140);
+    cr_assert_eq(json_array_size(hits), nstream);
+    for (size_t i = 0; i < nstream; i++) {
+        char id[128];
+        int v;
+        event_activity(&s.ev[i], id, sizeof id, &v);
+        json_t *hit = json_array_get(hits, i);
+        cr_assert_str_eq(json_string_value(json_object_get(hit, "_id")), id, "hit %zu", i);
+        cr_assert_str_eq(json_string_value(json_object_get(hit, "_index")), "sim");
+    }
+    json_decref(res);
+    h_resp_free(&r);
+    cr_assert_eq(h_http("GET", url("/activities/_count", NULL), json_hdr, "{\"query\":{\"match_all\":{}}}", &r, 5000), 0);
+    cr_assert(strstr(r.body, "\"count\":150"), "%s", r.body);
+    h_resp_free(&r);
+    cr_assert_eq(h_http("POST", url("/activities/_search", NULL), json_hdr, "{\"query\":{\"fuzzy\":{}}}", &r, 5000), 0);
+    cr_assert_eq(r.status, 400);
+    h_resp_free(&r);
+    h_sse_free(&s);
 }

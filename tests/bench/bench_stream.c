@@ -13,7 +13,8 @@
  * (`retry:`, `id: l<seq>`, `event: ...`) with a small per-connection carry for a partial line.
  * --idle-only N is the client of the load test (tests/test_load.c): N idle streams held 3 s.
  *
- * Binaries: AS_SERVER (default bin/activity-stream), AS_FEEDSIM (default bin/feedsim).
+ * Binaries: AS_SERVER (default bin/activity-stream), AS_FEEDSIM (default bin/feedsim); the
+ * temporary directories (stores, configs, logs) go under $TMPDIR (default /tmp).
  * Children and temporary directories are removed at exit, on SIGINT/SIGTERM/SIGHUP, and the
  * children get SIGKILL if this process dies (PR_SET_PDEATHSIG).
  * Exit status: 0 when every check passed (targets missed are reported, not failed), 1 when a
