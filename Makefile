@@ -83,6 +83,7 @@ build/asan/tests/run-tests: $(TST_SRC:tests/%.c=build/asan/tests/%.o) build/asan
 # written to build/san/; any report fails the run (Criterion alone would not see a leak).
 SAN_LOG  = $(CURDIR)/build/san/report
 TEST_ENV = AS_SERVER=build/asan/bin/activity-stream AS_FEEDSIM=bin/feedsim AS_FIXTURES=tests/fixtures \
+           AS_BENCH_STREAM=build/bench/bench_stream \
            ASAN_OPTIONS=detect_leaks=1:log_path=$(SAN_LOG) \
            UBSAN_OPTIONS=print_stacktrace=1:log_path=$(SAN_LOG) \
            LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
@@ -90,7 +91,7 @@ define check_sanitizers
 	@if [ -n "$$(find build/san -type f -size +0 2>/dev/null)" ]; then find build/san -type f -size +0 -exec cat {} + >&2; \
 	  echo "sanitizer reports above (build/san/)" >&2; exit 1; fi
 endef
-unit: all build/asan/bin/activity-stream build/asan/tests/run-tests
+unit: all build/asan/bin/activity-stream build/asan/tests/run-tests build/bench/bench_stream
 	@rm -rf build/san && mkdir -p build/san
 	$(TEST_ENV) build/asan/tests/run-tests --jobs 2 $(TEST_ARGS)
 	$(check_sanitizers)

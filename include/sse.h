@@ -1,6 +1,6 @@
 /* sse.h -- framing of stream events as Server-Sent Events or NDJSON lines into a growable
- * byte buffer. Pure; no I/O. Event data is expected to be compact JSON; any CR/LF in it is
- * still framed correctly (one `data:` line per line). */
+ * byte buffer. Pure; no I/O. Event data must be one line: compact JSON, which never holds a
+ * raw CR or LF (the store refuses activities that do, so nothing is scanned per event). */
 #ifndef SSE_H
 #define SSE_H
 #include <stddef.h>

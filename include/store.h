@@ -61,7 +61,8 @@ typedef struct {
     int64_t published_us;
     const char *types; size_t types_len;   /* types joined by STORE_TYPE_SEP; may be empty */
     const char *actor; size_t actor_len;   /* actor id; may be empty */
-    const char *json;  size_t json_len;    /* compact activity JSON, serialized once at ingest */
+    const char *json;  size_t json_len;    /* compact activity JSON, serialized once at ingest;
+                                              no raw CR or LF (else STORE_ERR_INVALID) */
 } store_activity_t;
 
 typedef struct store_batch store_batch_t;

@@ -1,24 +1,53 @@
 /* eventid.c -- stream event ids (see eventid.h for the format). */
 #include "eventid.h"
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
+
+/* Decimal digits of v at p; returns the end. (snprintf was a sixth of history replay.) */
+static char *put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+static char *put_i64(char *p, int64_t v)
+{
+    if (v < 0) {
+        *p++ = '-';
+        return put_u64(p, 0 - (uint64_t)v);
+    }
+    return put_u64(p, (uint64_t)v);
+}
 
 size_t eventid_format(const eventid_t *id, char *buf)
 {
-    int n;
+    char *p = buf;
     switch (id->kind) {
     case EVENTID_HISTORY:
-        n = snprintf(buf, EVENTID_MAX, "h%" PRIu64 "_%" PRId64 "_%" PRIu64, id->s0, id->published_us, id->seq);
+        *p++ = 'h';
+        p = put_u64(p, id->s0);
+        *p++ = '_';
+        p = put_i64(p, id->published_us);
+        *p++ = '_';
+        p = put_u64(p, id->seq);
         break;
     case EVENTID_LIVE:
-        n = snprintf(buf, EVENTID_MAX, "l%" PRIu64, id->seq);
+        *p++ = 'l';
+        p = put_u64(p, id->seq);
         break;
     default:
-        n = snprintf(buf, EVENTID_MAX, "e%" PRIu64, id->seq);
+        *p++ = 'e';
+        p = put_u64(p, id->seq);
         break;
     }
-    return (size_t)n;
+    *p = '\0';
+    return (size_t)(p - buf);
 }
 
 /* Parse decimal digits (with an optional '-' when `sign`) from *p up to end. */

@@ -6,6 +6,7 @@
 #include "server.h"
 #include "store.h"
 #include "version.h"
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,14 @@ static void block_signals(sigset_t *set)
     pthread_sigmask(SIG_BLOCK, set, NULL);
 }
 
+/* Stream buffers come and go with every fan-out; keep freed memory in the allocator instead of
+ * handing it back to the kernel each time (that was a sixth of the live path's CPU). */
+static void tune_allocator(void)
+{
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+}
+
 static int run(const char *path)
 {
     config_t cfg;
@@ -75,6 +84,7 @@ static int run(const char *path)
         return 1;
     }
     block_signals(&set);
+    tune_allocator();
     raise_nofile(cfg.max_streams);
     if (store_open(&st, cfg.data_dir, cfg.map_size, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);

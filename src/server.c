@@ -13,6 +13,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ struct server_worker {
     h2o_socket_t **listeners;          /* one per listen fd (dup'ed) */
     h2o_multithread_receiver_t wake;   /* lets other threads interrupt the loop */
     _Atomic int commit_pending;
+    int init_rc;
     stream_hub_t *hub;
     int stopping;
     uint64_t stop_deadline_ms, idle_since_ms;
@@ -60,6 +62,7 @@ struct server {
     stream_settings_t stream_settings;
     _Atomic size_t open_streams;
     _Atomic int stopping;
+    sem_t ready;                       /* posted by each worker once its loop is set up */
 };
 
 static uint64_t mono_ms(void)
@@ -400,25 +403,9 @@ static int worker_done(worker_t *w)
     return now - w->idle_since_ms >= 100;
 }
 
-static void *worker_main(void *arg)
+static int worker_init(worker_t *w)
 {
-    worker_t *w = arg;
-    for (;;) {
-        h2o_evloop_run(w->loop, w->stopping ? 20 : INT32_MAX); /* -1 on EINTR: just go round */
-        if (atomic_exchange(&w->commit_pending, 0))
-            stream_hub_wake(w->hub);
-        if (!w->stopping && atomic_load(&w->srv->stopping))
-            worker_begin_stop(w);
-        if (w->stopping && worker_done(w))
-            break;
-    }
-    return NULL;
-}
-
-static int worker_init(server_t *srv, worker_t *w, int index)
-{
-    w->srv = srv;
-    w->index = index;
+    server_t *srv = w->srv;
     w->loop = h2o_evloop_create();
     h2o_context_init(&w->ctx, w->loop, &srv->globalconf);
     w->accept_ctx.ctx = &w->ctx;
@@ -440,18 +427,24 @@ static int worker_init(server_t *srv, worker_t *w, int index)
     return 0;
 }
 
-static void worker_dispose(worker_t *w)
+/* libh2o's allocators are per thread: a loop must be created and run on the same thread. */
+static void *worker_main(void *arg)
 {
-    if (!w->loop)
-        return;
-    for (size_t i = 0; w->listeners && i < w->srv->nfds; i++)
-        if (w->listeners[i])
-            h2o_socket_close(w->listeners[i]);
-    free(w->listeners);
-    stream_hub_free(w->hub);
-    h2o_multithread_unregister_receiver(w->ctx.queue, &w->wake);
-    h2o_context_dispose(&w->ctx);
-    /* h2o 2.2.5 has no h2o_evloop_destroy: the loop's memory goes with the process. */
+    worker_t *w = arg;
+    w->init_rc = worker_init(w);
+    sem_post(&w->srv->ready);
+    if (w->init_rc != 0)
+        return NULL;
+    for (;;) {
+        h2o_evloop_run(w->loop, w->stopping ? 20 : INT32_MAX); /* -1 on EINTR: just go round */
+        if (atomic_exchange(&w->commit_pending, 0))
+            stream_hub_wake(w->hub);
+        if (!w->stopping && atomic_load(&w->srv->stopping))
+            worker_begin_stop(w);
+        if (w->stopping && worker_done(w))
+            break;
+    }
+    return NULL;
 }
 
 void server_set_ingest(server_t *srv, ingest_t *ing)
@@ -505,14 +498,24 @@ int server_start(server_t **out, const config_t *cfg, store_t *st, ingest_t *ing
     srv->workers = calloc(srv->nworkers, sizeof *srv->workers);
     if (!srv->workers)
         goto fail;
+    sem_init(&srv->ready, 0, 0);
     for (int i = 0; i < srv->nworkers; i++) {
-        if (worker_init(srv, &srv->workers[i], i) != 0) {
-            snprintf(err, errlen, "event loop %d: out of memory or file descriptors", i);
-            goto fail;
-        }
-    }
-    for (int i = 0; i < srv->nworkers; i++)
+        srv->workers[i].srv = srv;
+        srv->workers[i].index = i;
         pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]);
+    }
+    int failed = -1;
+    for (int i = 0; i < srv->nworkers; i++)
+        sem_wait(&srv->ready);
+    for (int i = 0; i < srv->nworkers; i++)
+        if (srv->workers[i].init_rc != 0)
+            failed = i;
+    srv->started = 1;
+    if (failed >= 0) {
+        snprintf(err, errlen, "event loop %d: out of memory or file descriptors", failed);
+        server_free(srv);
+        return -1;
+    }
     srv->started = 1;
     *out = srv;
     return 0;
@@ -527,7 +530,8 @@ void server_stop(server_t *srv)
         return;
     atomic_store(&srv->stopping, 1);
     for (int i = 0; i < srv->nworkers; i++)
-        h2o_multithread_send_message(&srv->workers[i].wake, NULL);
+        if (srv->workers[i].init_rc == 0)
+            h2o_multithread_send_message(&srv->workers[i].wake, NULL);
     for (int i = 0; i < srv->nworkers; i++)
         pthread_join(srv->workers[i].thread, NULL);
     srv->started = 0;
@@ -552,9 +556,7 @@ void server_free(server_t *srv)
         stopped_servers = srv;
         return;
     }
-    /* never started: nothing is connected, everything can go */
-    for (int i = 0; srv->workers && i < srv->nworkers; i++)
-        worker_dispose(&srv->workers[i]);
+    /* no loop ever ran: nothing is connected, everything can go */
     free(srv->workers);
     free(srv->fds);
     if (srv->conf_ready)

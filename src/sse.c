@@ -34,38 +34,13 @@ static void put(sse_buf_t *b, const char *s, size_t n)
 }
 #define PUT_LIT(b, s) put(b, s, sizeof(s) - 1)
 
-/* data lines: one "data: " per line of the payload (CR, LF and CRLF all end a line). */
-static int put_data_lines(sse_buf_t *b, const char *data, size_t len)
-{
-    size_t lines = 1;
-    for (size_t i = 0; i < len; i++)
-        lines += data[i] == '\n' || (data[i] == '\r' && (i + 1 == len || data[i + 1] != '\n'));
-    if (sse_buf_reserve(b, len + lines * 7 + 2) != 0)
-        return -1;
-    for (size_t i = 0; i < len;) {
-        size_t j = i;
-        while (j < len && data[j] != '\n' && data[j] != '\r')
-            j++;
-        PUT_LIT(b, "data: ");
-        put(b, data + i, j - i);
-        PUT_LIT(b, "\n");
-        if (j + 1 < len && data[j] == '\r' && data[j + 1] == '\n')
-            j++;
-        i = j + 1;
-    }
-    PUT_LIT(b, "\n");
-    return 0;
-}
-
 int sse_append_event(sse_buf_t *b, int format, const char *id, size_t id_len, const char *event,
                      const char *data, size_t data_len)
 {
     size_t ev_len = strlen(event);
-    if (sse_buf_reserve(b, id_len + ev_len + 48) != 0)
+    if (sse_buf_reserve(b, id_len + ev_len + data_len + 48) != 0)
         return -1;
     if (format == SSE_FORMAT_NDJSON) {
-        if (sse_buf_reserve(b, id_len + ev_len + data_len + 40) != 0)
-            return -1;
         PUT_LIT(b, "{\"id\":");
         if (id_len) {
             PUT_LIT(b, "\"");
@@ -88,16 +63,10 @@ int sse_append_event(sse_buf_t *b, int format, const char *id, size_t id_len, co
     }
     PUT_LIT(b, "event: ");
     put(b, event, ev_len);
-    PUT_LIT(b, "\n");
-    if (!memchr(data, '\n', data_len) && !memchr(data, '\r', data_len)) {
-        if (sse_buf_reserve(b, data_len + 8) != 0)
-            return -1;
-        PUT_LIT(b, "data: ");
-        put(b, data, data_len);
-        PUT_LIT(b, "\n\n");
-        return 0;
-    }
-    return put_data_lines(b, data, data_len);
+    PUT_LIT(b, "\ndata: ");
+    put(b, data, data_len);
+    PUT_LIT(b, "\n\n");
+    return 0;
 }
 
 int sse_append_retry(sse_buf_t *b, int format, int64_t ms)

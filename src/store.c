@@ -71,7 +71,7 @@
 /* On-disk layouts                                                                           */
 
 typedef struct {
-    uint64_t seq;             /* first, so that everything after it can be compared at once */
+    uint64_t seq;             /* seq and published first: what follows is compared at once */
     int64_t published_us;
     uint32_t kind;            /* STORE_REC_* */
     uint32_t feed_len, id_len, types_len, actor_len, data_len;
@@ -740,6 +740,9 @@ int store_batch_upsert(store_batch_t *b, const store_activity_t *a, uint64_t gen
     if (!b || !a || check_feed(a->feed, a->feed_len) || !a->json || a->json_len == 0
         || (a->id_len && !a->id) || (a->types_len && !a->types) || (a->actor_len && !a->actor))
         return STORE_ERR_INVALID;
+    /* Event data goes out as one SSE line: compact JSON never holds a raw CR or LF. */
+    if (memchr(a->json, '\n', a->json_len) || memchr(a->json, '\r', a->json_len))
+        return STORE_ERR_INVALID;
     size_t max = sizeof(rec_hdr_t) + a->feed_len + 8 + JSON_STR_MAX(a->feed_len) + 12 + 1;
     if (a->id_len > UINT32_MAX / 4 || a->types_len > UINT32_MAX / 4
         || a->actor_len > UINT32_MAX / 4 || a->json_len > UINT32_MAX / 4
@@ -961,7 +964,9 @@ static int apply_upsert(apply_t *ap, const op_t *op, uint8_t *rec)
     }
     if (rc)
         return rc;
-    if (old.mv_size == op->len1 && memcmp((uint8_t *)old.mv_data + 8, rec + 8, op->len1 - 8) == 0) {
+    /* Same bytes after seq and published: unchanged. The time is left out because an activity
+     * without published/updated is dated at ingest, so every re-poll would date it anew. */
+    if (old.mv_size == op->len1 && memcmp((uint8_t *)old.mv_data + 16, rec + 16, op->len1 - 16) == 0) {
         ap->stats.unchanged++;
         if (op->gen <= av.gen)
             return 0;

@@ -25,12 +25,6 @@ Test(sse, event_without_id_omits_the_id_line)
     cr_assert_str_eq(frame(SSE_FORMAT_SSE, "", "end", "{}"), "event: end\ndata: {}\n\n");
 }
 
-Test(sse, newlines_in_data_become_separate_data_lines)
-{
-    cr_assert_str_eq(frame(SSE_FORMAT_SSE, "l1", "x", "a\nb\r\nc\rd"),
-                     "id: l1\nevent: x\ndata: a\ndata: b\ndata: c\ndata: d\n\n");
-}
-
 Test(sse, ndjson_line_wraps_data_verbatim)
 {
     cr_assert_str_eq(frame(SSE_FORMAT_NDJSON, "h1_2_1", "activity", "{\"feed\":\"f\"}"),

@@ -253,19 +253,21 @@ Test(store, update_moves_time_entry)
     cr_assert_eq(c.r[1].seq, 3);
     cr_assert_str_eq(c.r[1].json, "{\"v\":2}");
     coll_free(&c);
-    /* Same published, different JSON: still an update. Different published only: also. */
+    /* Same published, different JSON: an update. Same JSON, other published (an activity
+     * without published/updated is dated at ingest): a no-op that keeps the first time. */
     upsert(g_b, "f", "a", 9000, "{\"v\":3}", 1);
     upsert(g_b, "f", "b", 1000, "{\"v\":1}", 1);
     s = commit_ok(g_b);
-    cr_assert_eq(s.updated, 2);
+    cr_assert_eq(s.updated, 1);
+    cr_assert_eq(s.unchanged, 1);
     scan_all_time(&c);
     cr_assert_eq(c.n, 2);
     cr_assert_str_eq(c.r[0].id, "b");
-    cr_assert_eq(c.r[0].pub, 1000);
+    cr_assert_eq(c.r[0].pub, 6000);
     cr_assert_str_eq(c.r[1].json, "{\"v\":3}");
     coll_free(&c);
     scan_all_changes(&c);   /* every version stays in the change log */
-    cr_assert_eq(c.n, 5);
+    cr_assert_eq(c.n, 4);
     cr_assert_str_eq(c.r[0].json, "{\"v\":1}");
     cr_assert_eq(c.r[0].pub, 5000);
     coll_free(&c);
@@ -807,6 +809,10 @@ Test(store, invalid_arguments)
     a = act("f", "a", 1, "{}");
     a.feed_len = 3;
     a.feed = "f\0g";
+    cr_assert_eq(store_batch_upsert(g_b, &a, 1), STORE_ERR_INVALID);
+    a = act("f", "a", 1, "{\"a\":\n1}");   /* a raw LF would split the SSE data line */
+    cr_assert_eq(store_batch_upsert(g_b, &a, 1), STORE_ERR_INVALID);
+    a = act("f", "a", 1, "{\"a\":\r1}");
     cr_assert_eq(store_batch_upsert(g_b, &a, 1), STORE_ERR_INVALID);
     cr_assert_eq(store_batch_delete(g_b, "", "a", 1), STORE_ERR_INVALID);
     cr_assert_eq(store_batch_sweep(g_b, NULL, 1), STORE_ERR_INVALID);
