@@ -61,7 +61,7 @@ typedef struct {
     store_tpos_t hpos;             /* last time-index position examined */
     uint64_t bookmark;             /* last change-log seq examined (live part) */
     sse_buf_t out[2];              /* owned: out[cur] is filled, the other is lent to h2o */
-    int cur, inflight, finishing, counted;
+    int cur, inflight, finishing, counted, input_released;
     size_t visited;
     h2o_linklist_t all_link, wait_link;
     h2o_timeout_entry_t heartbeat_entry, write_entry, defer_entry;
@@ -259,8 +259,27 @@ static void stream_send(stream_t *s)
     h2o_send(req, &vec, vec.len ? 1 : 0, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
 }
 
+/* An HTTP/1 connection that carries a stream serves nothing after it (EventSource always opens
+ * a new one), so it is not kept alive, and the 8 KiB buffer that held the request goes back to
+ * the allocator for the stream's whole life: most of an idle stream's memory. Called once the
+ * response headers are out; h2o stopped reading this socket after the request. */
+static void release_request_buffer(stream_t *s)
+{
+    if (s->input_released || s->req->version >= 0x200)
+        return;
+    s->input_released = 1;
+    h2o_conn_t *conn = s->req->conn;
+    h2o_socket_t *sock = conn->callbacks->get_socket ? conn->callbacks->get_socket(conn) : NULL;
+    if (!sock)
+        return;
+    s->req->http1_is_persistent = 0;
+    h2o_buffer_dispose(&sock->input);
+    h2o_buffer_init(&sock->input, &h2o_socket_buffer_prototype);
+}
+
 static void stream_wait(stream_t *s)
 {
+    release_request_buffer(s);
     sse_buf_free(&s->out[0]);
     sse_buf_free(&s->out[1]);
     if (!h2o_linklist_is_linked(&s->wait_link))
