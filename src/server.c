@@ -5,6 +5,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "offload.h"
 #include "search.h"
 #include "stream.h"
 #include "version.h"
@@ -199,17 +200,33 @@ static void handle_metrics(server_t *srv, h2o_req_t *req)
     free(text);
 }
 
+typedef struct {
+    store_t *st;
+    int kind;
+    size_t len;
+    char body[];                 /* the request body, copied: the request may go first */
+} search_job_t;
+
+static int run_search(void *arg, char **body, size_t *len)
+{
+    search_job_t *job = arg;
+    return search_execute(job->st, job->kind, job->body, job->len, body, len);
+}
+
+/* A search may scan the whole store: it runs on a helper thread, not on the loop. */
 static void handle_search(server_t *srv, h2o_req_t *req, int kind)
 {
-    char *out = NULL;
-    size_t len = 0;
-    int status = search_execute(srv->st, kind, req->entity.base, req->entity.len, &out, &len);
-    if (!out) {
+    search_job_t *job = malloc(sizeof *job + req->entity.len + 1);
+    if (!job) {
         http_send_error(req, 500, "out of memory", NULL);
         return;
     }
-    http_send(req, status, NULL, "application/json; charset=utf-8", out, len);
-    free(out);
+    job->st = srv->st;
+    job->kind = kind;
+    job->len = req->entity.len;
+    memcpy(job->body, req->entity.base ? req->entity.base : "", req->entity.len);
+    job->body[job->len] = '\0';
+    offload_request(req, &worker_of(req)->wake, run_search, job, free, "application/json; charset=utf-8");
 }
 
 static int is_method(h2o_req_t *req, const char *m)
@@ -370,9 +387,11 @@ static void setup_globalconf(server_t *srv)
 
 /* ---- workers ---- */
 
+/* Wake-ups carry no message (the loop checks its flags after every iteration); finished
+ * offloaded requests do. */
 static void on_wake_message(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
-    /* Wake-ups carry no message; the loop checks its flags after every iteration. */
+    offload_deliver(messages);
 }
 
 static void worker_begin_stop(worker_t *w)
@@ -534,6 +553,9 @@ void server_stop(server_t *srv)
             h2o_multithread_send_message(&srv->workers[i].wake, NULL);
     for (int i = 0; i < srv->nworkers; i++)
         pthread_join(srv->workers[i].thread, NULL);
+    /* searches still running read the store, which the caller closes next */
+    for (int waited = 0; offload_running() > 0 && waited < 5000; waited += 10)
+        usleep(10000);
     srv->started = 0;
 }
 
