@@ -7,7 +7,7 @@
  *   listen: 127.0.0.1:8080 (a string or a list; "host:port", "[v6]:port" or ":port")
  *   data_dir: ./data          map_size: 64GiB          threads: number of cores
  *   poll_interval: 1s (live bookmark poll)            heartbeat_interval: 15s
- *   retry: 3s (SSE retry hint)  write_timeout: 60s    max_streams: 20000
+ *   retry: 3s (SSE retry hint)  write_timeout: 60s    max_streams: 10000
  *   cors_origins: []           web_root: ./web        ca_file: (system bundle)
  *   tls: {cert: FILE, key: FILE}   (optional)
  *   feeds: [...]  (see config_feed_t; may be empty)

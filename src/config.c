@@ -969,7 +969,7 @@ int config_defaults(config_t *cfg)
     cfg->heartbeat_interval_ms = 15 * 1000;
     cfg->retry_ms = 3 * 1000;
     cfg->write_timeout_ms = 60 * 1000;
-    cfg->max_streams = 20000;
+    cfg->max_streams = 10000;
     cfg->listen = calloc(1, sizeof *cfg->listen);
     if (cfg->listen && (cfg->listen[0] = strdup("127.0.0.1:8080")))
         cfg->nlisten = 1;

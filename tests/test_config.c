@@ -66,7 +66,7 @@ Test(config, full_example_loads_every_key)
     cr_assert_eq(cfg.ncors_origins, 2);
     cr_assert_str_eq(cfg.cors_origins[0], "https://dashboard.example.org");
     cr_assert_str_eq(cfg.web_root, "./web");
-    cr_assert_eq(cfg.max_streams, 20000);
+    cr_assert_eq(cfg.max_streams, 10000);
     cr_assert_eq(cfg.threads, 4);
     cr_assert_eq(cfg.poll_interval_ms, 1000);
     cr_assert_eq(cfg.heartbeat_interval_ms, 15000);
@@ -124,7 +124,7 @@ static void assert_top_defaults(const config_t *cfg)
     cr_assert_eq(cfg->heartbeat_interval_ms, 15000);
     cr_assert_eq(cfg->retry_ms, 3000);
     cr_assert_eq(cfg->write_timeout_ms, 60000);
-    cr_assert_eq(cfg->max_streams, 20000);
+    cr_assert_eq(cfg->max_streams, 10000);
     cr_assert_eq(cfg->ncors_origins, 0);
     cr_assert_null(cfg->ca_file);
     cr_assert_null(cfg->tls_cert);
