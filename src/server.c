@@ -23,7 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_BODY_BYTES (1024 * 1024)
+/* h2o refuses larger bodies with 413 before a handler sees them; the endpoints themselves
+ * answer 400 above their own 1 MiB limit, with a message that says so. */
+#define MAX_BODY_BYTES (8 * 1024 * 1024)
+#define MAX_URL_BYTES 8192           /* longer: 414 */
+#define MAX_HEADER_BYTES (64 * 1024)  /* all request headers together; more: 431 */
 #define SHUTDOWN_GRACE_MS 4000
 #define MAX_FEEDS_IN_METRICS 1024
 
@@ -248,9 +252,28 @@ static route_t route_of(h2o_req_t *req)
     return R_NONE;
 }
 
+/* Answers requests over the URL or header limits; returns 1 when it did. */
+static int refuse_oversized(h2o_req_t *req)
+{
+    size_t header_bytes = 0;
+    for (size_t i = 0; i < req->headers.size; i++)
+        header_bytes += req->headers.entries[i].name->len + req->headers.entries[i].value.len;
+    if (req->path.len > MAX_URL_BYTES) {
+        http_send_error(req, 414, "the URL is longer than 8192 bytes", NULL);
+        return 1;
+    }
+    if (header_bytes > MAX_HEADER_BYTES) {
+        http_send_error(req, 431, "the request headers are larger than 64 KiB", NULL);
+        return 1;
+    }
+    return 0;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     server_t *srv = ((api_handler_t *)self)->srv;
+    if (refuse_oversized(req))
+        return 0;
     route_t r = route_of(req);
     if (r == R_NONE)
         return -1; /* the static file handler comes next */

@@ -383,6 +383,34 @@ Test(stream, bad_requests_get_400_naming_the_parameter, .timeout = 30)
     h_http("DELETE", url("/feeds", NULL), NULL, NULL, &r, 5000);
     cr_assert_eq(r.status, 405);
     h_resp_free(&r);
+    /* size limits: URL, headers, and a search body over 1 MiB */
+    size_t big = 2 * 1024 * 1024;
+    char *huge = malloc(big + 64);
+    memset(huge, 'a', big);
+    int n = snprintf(huge, big, "%s/stream?start=now&x=", E.base);
+    huge[n] = 'a';
+    huge[n + 9000] = '\0';
+    h_get(huge, &r);
+    cr_assert_eq(r.status, 414);
+    h_resp_free(&r);
+    char *hdr = malloc(70000 + 16);
+    memcpy(hdr, "X-Big: ", 7);
+    memset(hdr + 7, 'b', 70000);
+    hdr[70007] = '\0';
+    const char *big_hdrs[] = {hdr, NULL};
+    h_http("GET", url("/stream", NULL), big_hdrs, NULL, &r, 5000);
+    cr_assert_eq(r.status, 431);
+    h_resp_free(&r);
+    free(hdr);
+    const char *head = "{\"size\":1,\"query\":{\"match\":{\"x\":\"";
+    memcpy(huge, head, strlen(head));
+    memset(huge + strlen(head), 'a', big - 5 - strlen(head));
+    strcpy(huge + big - 5, "\"}}}");
+    h_http("POST", url("/activities/_search", NULL), NULL, huge, &r, 10000);
+    cr_assert_eq(r.status, 400, "%ld", r.status);
+    cr_assert(strstr(r.body, "1 MiB"), "%.200s", r.body);
+    h_resp_free(&r);
+    free(huge);
     env_down();
 }
 
