@@ -8,13 +8,26 @@
  *           exactly maxkey bytes long; every plain key is shorter, so the two never meet. (A
  *           feed that forged a hash collision could only overwrite its own activities.)
  *   time    be64(published ^ 1<<63) be64(seq) -> record       (sign bit flipped: negatives first)
- *   changes be64(seq)                         -> record        (always MDB_APPEND)
+ *   changes be64(seq)                         -> pointer or record
  *   feeds   feed                              -> state blob (owned by ingest)
  *   meta    "schema" -> u32, "head" -> u64, "count\0<feed>" -> u64 activities of the feed
  * A record is rec_hdr_t (48 bytes, seq first) then feed, id, types, actor, data and, for a
  * tombstone only, the deleted version's JSON. For an upsert the JSON is a slice of data
  * ({"feed":...,"activity":<json>}); json_off says where, counted from the record start. Two
  * versions are "unchanged" when their records are equal byte for byte after the seq.
+ *
+ * Each record is written once (schema 2). The record of a CURRENT version lives in `time`
+ * only; its change-log entry is a pointer: the 8-byte published_us (shorter than any record,
+ * so the length tells them apart), which with the entry's seq is its `time` key. When a
+ * version stops being current (superseded by an update, deleted, swept), the apply step first
+ * moves its record into changes[its seq], overwriting the pointer, then deletes it from
+ * `time`: every version stays readable from the change log. Tombstones are records in
+ * `changes` only. New change-log entries are appended (MDB_APPEND); a move overwrites an
+ * existing key. store_scan_changes resolves a pointer through a cursor on `time` in the same
+ * read transaction (a pointer without its `time` entry is corruption). A store of schema 1
+ * (a record in both indexes) is valid schema 2 data, so opening one only raises its version,
+ * which keeps older servers, which cannot read pointers, away from it; the full copies of its
+ * current versions in `changes` stay until those versions are superseded.
  *
  * Writing: a batch copies every operation into one growing arena it owns (reused across
  * commits, so the hot path does not allocate); the record of an upsert is built there once.
@@ -30,8 +43,9 @@
  * survives a process crash and a power loss. MDB_NOMETASYNC would keep the store consistent but
  * let a power loss undo the last commit, whose seqs may already have gone out to clients as
  * event ids and would then be reused for other changes. It was measured too: within the noise
- * of the shared test VM, where a commit of 1,000 activities (~1.4 MB: the record is stored in
- * both `time` and `changes`) is bound by the disk's sync bandwidth either way.
+ * of the shared test VM, where a commit of 1,000 activities (~0.75 MB of pages) is bound by the
+ * disk's sync bandwidth either way. (That is why a record is written once: schema 1 stored it
+ * in both `time` and `changes`, twice the bytes to sync.)
  * MDB_WRITEMAP is not used: it makes the data file as large as the map (sparse), and a full
  * disk then arrives as SIGBUS instead of ENOSPC. For the same reason lock.mdb is given real
  * blocks before LMDB maps it (lock_file_prealloc).
@@ -59,7 +73,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define DEFAULT_MAP_BYTES (64ULL << 30)
 #define MAX_KEY 511               /* LMDB's default MDB_MAXKEYSIZE; we never use more */
 #define MAX_GROW_ATTEMPTS 48
@@ -529,6 +543,19 @@ static int schema_create(store_t *st, MDB_txn *txn, char *err, size_t errlen)
     return mdb_put(txn, st->meta, &k, &d, 0);
 }
 
+/* Schema 1 data is valid schema 2 data (see the top of the file): only the version changes,
+ * committed with the rest of the opening transaction. Returns an LMDB code. */
+static int schema_upgrade(store_t *st, MDB_txn *txn, uint32_t from)
+{
+    uint32_t v = SCHEMA_VERSION;
+    MDB_val k = {6, "schema"}, d = {sizeof v, &v};
+    int rc = mdb_put(txn, st->meta, &k, &d, 0);
+    if (!rc)
+        log_info("store", "%s: raising the store schema from version %u to %d (servers older "
+                 "than this one will refuse it)", st->path, from, SCHEMA_VERSION);
+    return rc;
+}
+
 /* In an open write txn: check the schema of an existing store (before creating anything) or
  * initialize a new one. Returns an LMDB code, or a STORE_ERR_* code with err set. */
 static int schema_check(store_t *st, MDB_txn *txn, char *err, size_t errlen)
@@ -554,7 +581,7 @@ static int schema_check(store_t *st, MDB_txn *txn, char *err, size_t errlen)
                 st->path, v, SCHEMA_VERSION);
         return STORE_ERR_VERSION;
     }
-    return 0;
+    return v < SCHEMA_VERSION ? schema_upgrade(st, txn, v) : 0;
 }
 
 static int schema_init(store_t *st, char *err, size_t errlen)

@@ -3,6 +3,7 @@
 #include "harness.h"
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +140,54 @@ Test(http2, tls_with_a_missing_certificate_refuses_to_start, .timeout = 30)
     fclose(f);
     cr_assert(found, "no line names tls.cert and the file");
     h_resp_free(&r);
+    h_rmdir(dir);
+    free(dir);
+}
+
+/* Ingest over HTTPS: the real server, with TLS, serves a static AS2 page from its web_root; a
+ * second server pulls it once with the certificate as its CA bundle (verified: ok) and once
+ * with the system bundle (refused, with a clear feed error). */
+Test(http2, ingest_verifies_tls_against_the_configured_ca_bundle, .timeout = 60)
+{
+    char *dir = h_tmpdir(), cmd[1024], conf[2048], log[512], u[256];
+    int tport = h_free_port(), port = h_free_port();
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s/www %s/a %s/b && openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 "
+             "-addext subjectAltName=IP:127.0.0.1 -days 1 -keyout %s/key.pem -out %s/cert.pem >/dev/null 2>&1",
+             dir, dir, dir, dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s/www/page.json", dir);
+    h_write_file(cmd, "{\"type\":\"OrderedCollectionPage\",\"orderedItems\":["
+                      "{\"id\":\"urn:tls:1\",\"type\":\"Create\",\"published\":\"2024-01-01T00:00:00Z\"},"
+                      "{\"id\":\"urn:tls:2\",\"type\":\"Create\",\"published\":\"2024-01-01T00:00:01Z\"}]}");
+    snprintf(conf, sizeof conf, "listen: 127.0.0.1:%d\ndata_dir: %s/a/data\nweb_root: %s/www\n"
+             "tls: {cert: %s/cert.pem, key: %s/key.pem}\n", tport, dir, dir, dir, dir);
+    snprintf(log, sizeof log, "%s/a/log", dir);
+    snprintf(cmd, sizeof cmd, "%s/a", dir);
+    pid_t source = h_start_server(cmd, conf, tport, log);
+    cr_assert_gt(source, 0);
+    snprintf(conf, sizeof conf,
+             "listen: 127.0.0.1:%d\ndata_dir: %s/b/data\nfeeds:\n"
+             "  - {id: verified, url: \"https://127.0.0.1:%d/page.json\", ca_file: %s/cert.pem}\n"
+             "  - {id: strict, url: \"https://127.0.0.1:%d/page.json\"}\n",
+             port, dir, tport, dir, tport);
+    snprintf(log, sizeof log, "%s/b/log", dir);
+    snprintf(cmd, sizeof cmd, "%s/b", dir);
+    pid_t puller = h_start_server(cmd, conf, port, log);
+    cr_assert_gt(puller, 0);
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/feeds", port);
+    cr_assert_eq(h_wait_body_contains(u, "certificate", 10000), 0, "no certificate error for the strict feed");
+    cr_assert_eq(h_wait_body_contains(u, "\"activities\":2", 10000), 0, "the verified feed did not sync");
+    h_resp_t r;
+    h_get(u, &r);
+    json_t *feeds = json_loads(r.body, 0, NULL);
+    json_t *verified = json_array_get(feeds, 0), *strict = json_array_get(feeds, 1);
+    cr_assert_str_eq(json_string_value(json_object_get(verified, "state")), "ok", "%s", r.body);
+    cr_assert_str_eq(json_string_value(json_object_get(strict, "state")), "failing", "%s", r.body);
+    json_decref(feeds);
+    h_resp_free(&r);
+    h_stop(puller, SIGTERM, 6000);
+    h_stop(source, SIGTERM, 6000);
     h_rmdir(dir);
     free(dir);
 }
