@@ -4,7 +4,8 @@
  * Databases inside the environment:
  *   acts    (feed, activity id)  -> where the current version lives + generation that saw it
  *   time    (published us, seq)  -> the record (header, event data, activity JSON)
- *   changes seq                  -> the record of that version, or a tombstone record
+ *   changes seq                  -> a pointer into `time` while that version is current, its
+ *                                   record once superseded or deleted, or a tombstone record
  *   feeds   feed id              -> opaque feed state blob (owned by ingest) + activity count
  *   meta    schema version, change-log head
  * Every write is a batch committed in one transaction; seq numbers are assigned at commit,

@@ -23,11 +23,13 @@
  * moves its record into changes[its seq], overwriting the pointer, then deletes it from
  * `time`: every version stays readable from the change log. Tombstones are records in
  * `changes` only. New change-log entries are appended (MDB_APPEND); a move overwrites an
- * existing key. store_scan_changes resolves a pointer through a cursor on `time` in the same
- * read transaction (a pointer without its `time` entry is corruption). A store of schema 1
- * (a record in both indexes) is valid schema 2 data, so opening one only raises its version,
- * which keeps older servers, which cannot read pointers, away from it; the full copies of its
- * current versions in `changes` stay until those versions are superseded.
+ * existing key, rewriting (and maybe splitting) an older page of `changes`, so inserts write
+ * half the bytes they did while updates and deletes cost about the same. store_scan_changes
+ * resolves a pointer through a cursor on `time` in the same read transaction (a pointer
+ * without its `time` entry is corruption). A store of schema 1 (a record in both indexes) is
+ * valid schema 2 data, so opening one only raises its version number, which makes older
+ * servers (they cannot read pointers) refuse it; the full copies of its current versions in
+ * `changes` stay until those versions are superseded.
  *
  * Writing: a batch copies every operation into one growing arena it owns (reused across
  * commits, so the hot path does not allocate); the record of an upsert is built there once.
@@ -43,7 +45,7 @@
  * survives a process crash and a power loss. MDB_NOMETASYNC would keep the store consistent but
  * let a power loss undo the last commit, whose seqs may already have gone out to clients as
  * event ids and would then be reused for other changes. It was measured too: within the noise
- * of the shared test VM, where a commit of 1,000 activities (~0.75 MB of pages) is bound by the
+ * of the shared test VM, where a commit of 1,000 activities (~0.8 MB of pages) is bound by the
  * disk's sync bandwidth either way. (That is why a record is written once: schema 1 stored it
  * in both `time` and `changes`, twice the bytes to sync.)
  * MDB_WRITEMAP is not used: it makes the data file as large as the map (sparse), and a full
@@ -80,6 +82,7 @@
 #define ARENA_KEEP (64u << 20)    /* a reset batch frees an arena larger than this */
 #define JSON_STR_MAX(n) (6 * (size_t)(n) + 2)
 #define TS_MAX TIMEFMT_RFC3339_MAX
+#define PTR_LEN sizeof(int64_t)   /* a change-log pointer: published_us; a record is longer */
 
 /* ---------------------------------------------------------------------------------------- */
 /* On-disk layouts                                                                           */
@@ -92,6 +95,7 @@ typedef struct {
     uint32_t json_off, json_len;
 } rec_hdr_t;
 _Static_assert(sizeof(rec_hdr_t) == 48, "record header must stay 48 bytes, no padding");
+_Static_assert(PTR_LEN < sizeof(rec_hdr_t), "a pointer must be shorter than any record");
 
 typedef struct {
     int64_t published_us;     /* where the current version sits in `time` */
@@ -137,6 +141,8 @@ struct store_batch {
     size_t len, cap;
     uint8_t *scratch;                 /* owned: tombstone records under construction */
     size_t scratch_cap;
+    uint8_t *hold;                    /* owned: copy of the record of a version being retired */
+    size_t hold_cap;
     count_delta_t *deltas;            /* owned: per-feed count changes of one attempt */
     size_t ndeltas, deltas_cap;
 };
@@ -692,6 +698,7 @@ void store_batch_free(store_batch_t *b)
         return;
     free(b->ops);
     free(b->scratch);
+    free(b->hold);
     free(b->deltas);
     free(b);
 }
@@ -870,7 +877,20 @@ static int flush_counts(apply_t *ap)
     return 0;
 }
 
-/* Append rec to the change log under seq. */
+/* At least n bytes in the owned buffer *buf of capacity *cap; NULL on malloc failure. */
+static uint8_t *buf_room(uint8_t **buf, size_t *cap, size_t n)
+{
+    if (n <= *cap)
+        return *buf;
+    uint8_t *p = realloc(*buf, n);
+    if (!p)
+        return NULL;
+    *buf = p;
+    *cap = n;
+    return p;
+}
+
+/* Append an entry (a pointer or a record) to the change log under seq. */
 static int put_change(apply_t *ap, uint64_t seq, const void *rec, size_t len)
 {
     uint8_t kb[8];
@@ -939,14 +959,15 @@ static uint64_t next_seq(apply_t *ap)
     return seq;
 }
 
-/* Write a new current version (the record in the arena gets its seq patched in). */
+/* Write a new current version (the record in the arena gets its seq patched in): its record
+ * into `time`, a pointer to it into the change log. */
 static int write_version(apply_t *ap, uint8_t *rec, size_t len, MDB_val *akey, uint64_t gen)
 {
     rec_hdr_t h;
     memcpy(&h, rec, sizeof h);
     uint64_t seq = next_seq(ap);
     memcpy(rec, &seq, sizeof seq);
-    int rc = put_change(ap, seq, rec, len);
+    int rc = put_change(ap, seq, &h.published_us, PTR_LEN);
     if (rc)
         return rc;
     uint8_t tk[16];
@@ -975,6 +996,28 @@ static int get_current(apply_t *ap, MDB_val *akey, acts_val_t *av, uint8_t tk[16
     return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
 }
 
+/* The version whose record `old` sits at tk in `time` stops being current: copy the record
+ * into the batch's hold buffer (`old` points into a page that the writes below may move or
+ * free), move it into changes[its seq], overwriting the pointer, and delete it from `time`.
+ * *copy (may be NULL) receives the copy, valid until the next retire. */
+static int retire_version(apply_t *ap, const uint8_t tk[16], const MDB_val *old,
+                          const uint8_t **copy)
+{
+    uint8_t *rec = buf_room(&ap->b->hold, &ap->b->hold_cap, old->mv_size);
+    if (!rec)
+        return ENOMEM;
+    memcpy(rec, old->mv_data, old->mv_size);
+    MDB_val k = {8, (void *)(tk + 8)}, v = {old->mv_size, rec};   /* be64(seq): a changes key */
+    int rc = mdb_put(ap->txn, ap->st->changes, &k, &v, 0);
+    if (rc)
+        return rc;
+    k = (MDB_val){16, (void *)tk};
+    rc = mdb_del(ap->txn, ap->st->time, &k, NULL);
+    if (copy)
+        *copy = rec;
+    return rc;
+}
+
 static int apply_upsert(apply_t *ap, const op_t *op, uint8_t *rec)
 {
     rec_hdr_t h;
@@ -1001,24 +1044,11 @@ static int apply_upsert(apply_t *ap, const op_t *op, uint8_t *rec)
         MDB_val v = {sizeof av, &av};
         return mdb_put(ap->txn, ap->st->acts, &akey, &v, 0);
     }
-    MDB_val k = {16, tk};
-    rc = mdb_del(ap->txn, ap->st->time, &k, NULL);
+    rc = retire_version(ap, tk, &old, NULL);
     if (rc)
         return rc;
     ap->stats.updated++;
     return write_version(ap, rec, op->len1, &akey, op->gen > av.gen ? op->gen : av.gen);
-}
-
-static uint8_t *scratch_room(store_batch_t *b, size_t n)
-{
-    if (n <= b->scratch_cap)
-        return b->scratch;
-    uint8_t *p = realloc(b->scratch, n);
-    if (!p)
-        return NULL;
-    b->scratch = p;
-    b->scratch_cap = n;
-    return p;
 }
 
 /* Build the tombstone record of the version `old` into the batch's scratch. */
@@ -1032,7 +1062,7 @@ static int tomb_build(apply_t *ap, const MDB_val *old, uint8_t **out, size_t *le
                  + 3 + r.json_len;
     if (max > UINT32_MAX)
         return MDB_BAD_VALSIZE;
-    uint8_t *rec = scratch_room(ap->b, max);
+    uint8_t *rec = buf_room(&ap->b->scratch, &ap->b->scratch_cap, max);
     if (!rec)
         return ENOMEM;
     uint8_t *p = rec + sizeof(rec_hdr_t);
@@ -1060,17 +1090,19 @@ static int tomb_build(apply_t *ap, const MDB_val *old, uint8_t **out, size_t *le
     return 0;
 }
 
-/* Delete the current version behind akey (whose value is av): tombstone, time, acts, count. */
+/* Delete the current version behind akey, whose record `old` sits at tk in `time`: move the
+ * record into the change log, remove it from time and acts, append a tombstone, count. */
 static int remove_current(apply_t *ap, const char *feed, size_t flen, MDB_val *akey,
                           const uint8_t tk[16], const MDB_val *old)
 {
-    uint8_t *tomb;
-    size_t tlen;
-    int rc = tomb_build(ap, old, &tomb, &tlen);   /* copies `old` before anything changes */
+    const uint8_t *copy;
+    int rc = retire_version(ap, tk, old, &copy);
     if (rc)
         return rc;
-    MDB_val k = {16, (void *)tk};
-    rc = mdb_del(ap->txn, ap->st->time, &k, NULL);
+    MDB_val kept = {old->mv_size, (void *)copy};
+    uint8_t *tomb;
+    size_t tlen;
+    rc = tomb_build(ap, &kept, &tomb, &tlen);
     if (!rc)
         rc = mdb_del(ap->txn, ap->st->acts, akey, NULL);
     if (rc)
@@ -1503,6 +1535,42 @@ int store_scan_time_desc(store_t *st, store_tpos_t before, int64_t start_us, uin
     return scan_finish(st, txn, c, &s, rc);
 }
 
+/* Turn the change-log entry *v of seq into its record: a record is left as is; a pointer is
+ * looked up in `time` through ct, a cursor of the same read txn (*ct_set: it sits on the last
+ * entry found). Seqs written together are mostly neighbours in `time` too, so the entry after
+ * the cursor's is tried first; else MDB_SET, which searches the cursor's page before the tree.
+ * Returns 0, an LMDB code, or STORE_ERR_CORRUPT (logged here) when the pointer leads nowhere. */
+static int change_record(store_t *st, MDB_cursor *ct, int *ct_set, uint64_t seq, MDB_val *v)
+{
+    if (v->mv_size != PTR_LEN)
+        return 0;
+    int64_t pub;
+    memcpy(&pub, v->mv_data, sizeof pub);
+    uint8_t tk[16];
+    time_key(tk, pub, seq);
+    MDB_val k = {16, tk}, next;
+    int rc = MDB_NOTFOUND;
+    if (*ct_set) {
+        rc = mdb_cursor_get(ct, &next, v, MDB_NEXT);
+        if (rc == 0 && (next.mv_size != 16 || memcmp(next.mv_data, tk, 16) != 0))
+            rc = MDB_NOTFOUND;
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = mdb_cursor_get(ct, &k, v, MDB_SET);
+    *ct_set = rc == 0;
+    if (rc == 0)
+        prefetch_next(v, 16, 1);
+    uint64_t rec_seq = 0;
+    if (rc == 0 && v->mv_size >= sizeof(rec_hdr_t))
+        memcpy(&rec_seq, v->mv_data, sizeof rec_seq);
+    if (rc == MDB_NOTFOUND || (rc == 0 && rec_seq != seq)) {
+        log_error("store", "%s: scan: store corrupt: change %llu points to no record in the time "
+                  "index", st->path, (unsigned long long)seq);
+        return STORE_ERR_CORRUPT;
+    }
+    return rc;
+}
+
 int store_scan_changes(store_t *st, uint64_t after_seq, uint64_t upto_seq, size_t limit,
                        store_scan_fn *fn, void *ud, uint64_t *last_seq)
 {
@@ -1516,10 +1584,17 @@ int store_scan_changes(store_t *st, uint64_t after_seq, uint64_t upto_seq, size_
         return 0;
     scan_t s = {.fn = fn, .ud = ud, .limit = limit};
     MDB_txn *txn;
-    MDB_cursor *c;
+    MDB_cursor *c, *ct;
+    int ct_set = 0;
     int rc = scan_open(st, st->changes, &txn, &c);
     if (rc)
         return read_fail(st, "scan", rc);
+    rc = mdb_cursor_open(txn, st->time, &ct);
+    if (rc) {
+        mdb_cursor_close(c);
+        read_end(st, txn);
+        return read_fail(st, "scan", rc);
+    }
     uint8_t kb[8];
     put_be64(kb, after_seq + 1);
     MDB_val k = {8, kb}, v;
@@ -1533,12 +1608,17 @@ int store_scan_changes(store_t *st, uint64_t after_seq, uint64_t upto_seq, size_
         uint64_t seq = get_be64(k.mv_data);
         if (seq > upto_seq)
             break;
-        if ((rc = scan_visit(&s, &v)) != 0)
+        if ((rc = change_record(st, ct, &ct_set, seq, &v)) != 0 || (rc = scan_visit(&s, &v)) != 0)
             break;
         if (last_seq)
             *last_seq = seq;
         if (scan_stop(&s))
             break;
+    }
+    mdb_cursor_close(ct);
+    if (rc == STORE_ERR_CORRUPT) {   /* a dangling pointer, already logged */
+        scan_finish(st, txn, c, &s, 0);
+        return rc;
     }
     return scan_finish(st, txn, c, &s, rc);
 }

@@ -1,7 +1,9 @@
 /* test_store.c -- the LMDB store: no-op upserts, updates, deletes and sweeps with their change
- * log, seq continuity across reopen, the three scans, feed state and counts, map growth from a
- * tiny map (also under concurrent readers), crash safety (a forked writer SIGKILLed at random
- * moments) and the error paths of store_open and of a commit on a full disk.
+ * log, the change log's layout (pointers to current versions, records moved in when a version is
+ * retired; checked with raw LMDB) and its pointer resolution, the upgrade of a schema-1 store,
+ * seq continuity across reopen, the three scans, feed state and counts, map growth from a tiny
+ * map (also replaying moves, and under concurrent readers), crash safety (a forked writer
+ * SIGKILLed at random moments) and the error paths of store_open and of a commit on a full disk.
  * Every test runs in a fresh temporary directory (the suite's init/fini). */
 #include "store.h"
 #include "timefmt.h"
@@ -371,6 +373,387 @@ Test(store, upsert_then_delete_in_one_batch)
     cr_assert_eq(c.r[1].kind, STORE_REC_DELETE);
     coll_free(&c);
     cr_assert_eq(store_feed_count(g_st, "f"), 0);
+}
+
+/* ---- the change log's layout: pointers to current versions, records of retired ones ---- */
+
+/* Close the fixture's store: raw LMDB access needs it closed (one env per file per process). */
+static void close_fixture(void)
+{
+    store_batch_free(g_b);
+    g_b = NULL;
+    store_close(g_st);
+    g_st = NULL;
+}
+
+static MDB_env *raw_env(void)
+{
+    MDB_env *env;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+    cr_assert_eq(mdb_env_open(env, g_dir, 0, 0644), 0);
+    return env;
+}
+
+static void be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+/* The store's `time` key of (published, seq). */
+static void raw_time_key(uint8_t k[16], int64_t pub, uint64_t seq)
+{
+    be64(k, (uint64_t)pub ^ (1ULL << 63));
+    be64(k + 8, seq);
+}
+
+/* Check with raw LMDB that changes[1], changes[2], ... are each a pointer ('P', 8 bytes) or a
+ * record ('R', 48 bytes or more) as `want` says, then reopen the fixture. */
+static void assert_change_layout(const char *want)
+{
+    close_fixture();
+    MDB_env *env = raw_env();
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *c;
+    cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "changes", 0, &dbi), 0);
+    cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+    char got[64];
+    size_t n = 0;
+    MDB_val k, v;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && n < sizeof got - 1;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        uint8_t want_key[8];
+        be64(want_key, n + 1);
+        cr_assert(k.mv_size == 8 && memcmp(k.mv_data, want_key, 8) == 0, "seq gap at %zu", n + 1);
+        got[n++] = v.mv_size == 8 ? 'P' : v.mv_size >= 48 ? 'R' : '?';
+    }
+    got[n] = 0;
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    cr_assert_str_eq(got, want, "change log layout %s, expected %s", got, want);
+    reopen(0);
+}
+
+/* Checks one collected change against what was written. */
+static void assert_change(const crec_t *r, uint64_t seq, int kind, const char *id, int64_t pub,
+                          const char *json)
+{
+    cr_assert_eq(r->seq, seq);
+    cr_assert_eq(r->kind, kind, "seq %llu kind %d", (unsigned long long)seq, r->kind);
+    cr_assert_str_eq(r->feed, "f");
+    cr_assert_str_eq(r->id, id);
+    cr_assert_eq(r->pub, pub, "seq %llu published %lld", (unsigned long long)seq, (long long)r->pub);
+    cr_assert_str_eq(r->json, json, "seq %llu", (unsigned long long)seq);
+    cr_assert_str_eq(r->types, "Create\x1fNote");
+    cr_assert_str_eq(r->actor, "https://a.example/u/alice");
+    if (kind == STORE_REC_DELETE) {
+        assert_tombstone_data(r->data, "f", id);
+        return;
+    }
+    char data[512];
+    snprintf(data, sizeof data, "{\"feed\":\"f\",\"activity\":%s}", json);
+    cr_assert_str_eq(r->data, data);
+}
+
+Test(store, insert_logs_a_pointer_and_update_moves_the_record)
+{
+    upsert(g_b, "f", "a", 5000, "{\"v\":1}", 1);
+    upsert(g_b, "f", "b", 6000, "{\"v\":1}", 1);
+    commit_ok(g_b);
+    assert_change_layout("PP");   /* current versions: the record is in `time` only */
+    coll_t c = {0};
+    scan_all_changes(&c);         /* resolved through `time` into full records */
+    cr_assert_eq(c.n, 2);
+    assert_change(&c.r[0], 1, STORE_REC_UPSERT, "a", 5000, "{\"v\":1}");
+    assert_change(&c.r[1], 2, STORE_REC_UPSERT, "b", 6000, "{\"v\":1}");
+    coll_free(&c);
+    upsert(g_b, "f", "a", 9000, "{\"v\":2}", 1);
+    commit_ok(g_b);
+    assert_change_layout("RPP");  /* a's first version moved into the change log */
+    scan_all_changes(&c);
+    cr_assert_eq(c.n, 3);
+    assert_change(&c.r[0], 1, STORE_REC_UPSERT, "a", 5000, "{\"v\":1}");
+    assert_change(&c.r[1], 2, STORE_REC_UPSERT, "b", 6000, "{\"v\":1}");
+    assert_change(&c.r[2], 3, STORE_REC_UPSERT, "a", 9000, "{\"v\":2}");
+    coll_free(&c);
+    /* A resume from the middle sees the same records. */
+    cr_assert_eq(store_scan_changes(g_st, 1, 0, 1, collect, &c, NULL), 0);
+    cr_assert_eq(c.n, 1);
+    assert_change(&c.r[0], 2, STORE_REC_UPSERT, "b", 6000, "{\"v\":1}");
+    coll_free(&c);
+    store_stats_t st;
+    store_stats(g_st, &st);
+    cr_assert_eq(st.changes, 3);
+    cr_assert_eq(st.activities, 2);
+}
+
+Test(store, update_twice_in_one_batch_keeps_every_version)
+{
+    upsert(g_b, "f", "a", 1000, "{\"v\":1}", 1);
+    commit_ok(g_b);
+    upsert(g_b, "f", "a", 2000, "{\"v\":2}", 1);
+    upsert(g_b, "f", "a", 3000, "{\"v\":3}", 1);
+    upsert(g_b, "f", "b", 500, "{\"w\":1}", 1);    /* inserted and updated twice in this batch */
+    upsert(g_b, "f", "b", 400, "{\"w\":2}", 1);
+    upsert(g_b, "f", "b", 600, "{\"w\":3}", 1);
+    store_batch_stats_t s = commit_ok(g_b);
+    cr_assert_eq(s.updated, 4);
+    cr_assert_eq(s.inserted, 1);
+    cr_assert_eq(s.last_seq, 6);
+    assert_change_layout("RRPRRP");
+    coll_t c = {0};
+    scan_all_changes(&c);
+    cr_assert_eq(c.n, 6);
+    assert_change(&c.r[0], 1, STORE_REC_UPSERT, "a", 1000, "{\"v\":1}");
+    assert_change(&c.r[1], 2, STORE_REC_UPSERT, "a", 2000, "{\"v\":2}");
+    assert_change(&c.r[2], 3, STORE_REC_UPSERT, "a", 3000, "{\"v\":3}");
+    assert_change(&c.r[3], 4, STORE_REC_UPSERT, "b", 500, "{\"w\":1}");
+    assert_change(&c.r[4], 5, STORE_REC_UPSERT, "b", 400, "{\"w\":2}");
+    assert_change(&c.r[5], 6, STORE_REC_UPSERT, "b", 600, "{\"w\":3}");
+    coll_free(&c);
+    scan_all_time(&c);
+    cr_assert_eq(c.n, 2, "only the current versions are in the time index");
+    assert_change(&c.r[0], 6, STORE_REC_UPSERT, "b", 600, "{\"w\":3}");
+    assert_change(&c.r[1], 3, STORE_REC_UPSERT, "a", 3000, "{\"v\":3}");
+    coll_free(&c);
+    cr_assert_eq(store_feed_count(g_st, "f"), 2);
+}
+
+Test(store, update_then_delete_in_one_batch_keeps_both_versions)
+{
+    upsert(g_b, "f", "a", 1000, "{\"v\":1}", 1);
+    upsert(g_b, "f", "keep", 1500, "{\"k\":1}", 1);
+    commit_ok(g_b);
+    upsert(g_b, "f", "a", 2000, "{\"v\":2}", 1);
+    cr_assert_eq(store_batch_delete(g_b, "f", "a", 1), 0);
+    store_batch_stats_t s = commit_ok(g_b);
+    cr_assert_eq(s.updated, 1);
+    cr_assert_eq(s.deleted, 1);
+    assert_change_layout("RPRR");
+    coll_t c = {0};
+    scan_all_changes(&c);
+    cr_assert_eq(c.n, 4);
+    assert_change(&c.r[0], 1, STORE_REC_UPSERT, "a", 1000, "{\"v\":1}");
+    assert_change(&c.r[1], 2, STORE_REC_UPSERT, "keep", 1500, "{\"k\":1}");
+    assert_change(&c.r[2], 3, STORE_REC_UPSERT, "a", 2000, "{\"v\":2}");
+    assert_change(&c.r[3], 4, STORE_REC_DELETE, "a", 2000, "{\"v\":2}");
+    coll_free(&c);
+    scan_all_time(&c);
+    cr_assert_eq(c.n, 1);
+    cr_assert_str_eq(c.r[0].id, "keep");
+    coll_free(&c);
+    cr_assert_eq(store_feed_count(g_st, "f"), 1);
+}
+
+Test(store, sweep_of_an_updated_activity_keeps_its_versions)
+{
+    upsert(g_b, "f", "a", 1000, "{\"v\":1}", 1);
+    upsert(g_b, "f", "b", 1100, "{\"b\":1}", 1);
+    commit_ok(g_b);
+    upsert(g_b, "f", "a", 1200, "{\"v\":2}", 1);
+    commit_ok(g_b);
+    upsert(g_b, "f", "b", 1100, "{\"b\":1}", 2);   /* seen, unchanged: survives */
+    cr_assert_eq(store_batch_sweep(g_b, "f", 2), 0);
+    store_batch_stats_t s = commit_ok(g_b);
+    cr_assert_eq(s.deleted, 1);
+    cr_assert_eq(s.unchanged, 1);
+    assert_change_layout("RPRR");
+    coll_t c = {0};
+    scan_all_changes(&c);
+    cr_assert_eq(c.n, 4);
+    assert_change(&c.r[0], 1, STORE_REC_UPSERT, "a", 1000, "{\"v\":1}");
+    assert_change(&c.r[1], 2, STORE_REC_UPSERT, "b", 1100, "{\"b\":1}");
+    assert_change(&c.r[2], 3, STORE_REC_UPSERT, "a", 1200, "{\"v\":2}");
+    assert_change(&c.r[3], 4, STORE_REC_DELETE, "a", 1200, "{\"v\":2}");
+    coll_free(&c);
+    cr_assert_eq(store_feed_count(g_st, "f"), 1);
+}
+
+/* Many seqs whose time keys are out of seq order, some updated: the change log visits every
+ * version in seq order, current ones resolved through `time` to the same records. */
+Test(store, scan_changes_resolves_pointers_out_of_time_order)
+{
+    enum { N = 400 };
+    char id[32], json[64];
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "p%03d", i);
+        snprintf(json, sizeof json, "{\"n\":%d}", i);
+        upsert(g_b, "f", id, (i * 7919) % 1000, json, 1);
+    }
+    commit_ok(g_b);
+    for (int i = 0; i < N; i += 3) {   /* seqs N+1 .. : updates of every third */
+        snprintf(id, sizeof id, "p%03d", i);
+        snprintf(json, sizeof json, "{\"n\":%d,\"u\":1}", i);
+        upsert(g_b, "f", id, 5000 + i, json, 1);
+    }
+    commit_ok(g_b);
+    uint64_t head = store_head(g_st);
+    cr_assert_eq(head, N + (N + 2) / 3);
+    coll_t c = {0};
+    uint64_t last = 0;
+    for (int guard = 0; guard < 100 && last < head; guard++)   /* in slices of 37 */
+        cr_assert_eq(store_scan_changes(g_st, last, 0, 37, collect, &c, &last), 0);
+    cr_assert_eq(c.n, head);
+    for (size_t s = 0; s < c.n; s++) {
+        crec_t *r = &c.r[s];
+        int i = s < N ? (int)s : (int)(s - N) * 3;
+        snprintf(id, sizeof id, "p%03d", i);
+        if (s < N)
+            snprintf(json, sizeof json, "{\"n\":%d}", i);
+        else
+            snprintf(json, sizeof json, "{\"n\":%d,\"u\":1}", i);
+        assert_change(r, s + 1, STORE_REC_UPSERT, id, s < N ? (i * 7919) % 1000 : 5000 + i, json);
+    }
+    /* Current versions: identical to what the time index hands out. */
+    coll_t t = {0};
+    scan_all_time(&t);
+    cr_assert_eq(t.n, N);
+    for (size_t j = 0; j < t.n; j++) {
+        crec_t *a = &t.r[j], *b = &c.r[a->seq - 1];
+        cr_assert_str_eq(a->data, b->data);
+        cr_assert_str_eq(a->json, b->json);
+        cr_assert_eq(a->pub, b->pub);
+    }
+    coll_free(&t);
+    coll_free(&c);
+}
+
+Test(store, pointer_without_time_entry_is_corrupt)
+{
+    upsert(g_b, "f", "a", 1000, "{\"v\":1}", 1);
+    upsert(g_b, "f", "b", 2000, "{\"v\":1}", 1);
+    commit_ok(g_b);
+    close_fixture();
+    MDB_env *env = raw_env();   /* damage it: b's record leaves `time`, its pointer stays */
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "time", 0, &dbi), 0);
+    uint8_t tk[16];
+    raw_time_key(tk, 2000, 2);
+    MDB_val k = {16, tk};
+    cr_assert_eq(mdb_del(txn, dbi, &k, NULL), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    reopen(0);
+    coll_t c = {0};
+    uint64_t last = 99;
+    cr_assert_eq(store_scan_changes(g_st, 0, 0, 0, collect, &c, &last), STORE_ERR_CORRUPT);
+    cr_assert_eq(c.n, 1, "seq 1 is intact and was visited");
+    cr_assert_eq(last, 1);
+    coll_free(&c);
+    cr_assert_eq(store_scan_changes(g_st, 1, 0, 0, collect, &c, NULL), STORE_ERR_CORRUPT);
+    cr_assert_eq(c.n, 0);
+    coll_free(&c);
+}
+
+/* Turn the (closed) fixture store into what schema 1 wrote: the record of every version in the
+ * change log (each pointer replaced by the record it points to) and schema 1 in meta. */
+static void make_schema1(void)
+{
+    MDB_env *env = raw_env();
+    MDB_txn *txn;
+    MDB_dbi time_dbi, changes, meta;
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "time", 0, &time_dbi), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "changes", 0, &changes), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    for (uint64_t seq = 1;; seq++) {
+        uint8_t kb[8], tk[16];
+        be64(kb, seq);
+        MDB_val k = {8, kb}, v;
+        int rc = mdb_get(txn, changes, &k, &v);
+        if (rc == MDB_NOTFOUND)
+            break;
+        cr_assert_eq(rc, 0);
+        if (v.mv_size != 8)
+            continue;
+        int64_t pub;
+        memcpy(&pub, v.mv_data, 8);
+        raw_time_key(tk, pub, seq);
+        MDB_val tkv = {16, tk}, rec;
+        cr_assert_eq(mdb_get(txn, time_dbi, &tkv, &rec), 0);
+        char *copy = dupn(rec.mv_data, rec.mv_size);
+        MDB_val cv = {rec.mv_size, copy};
+        cr_assert_eq(mdb_put(txn, changes, &k, &cv, 0), 0);
+        free(copy);
+    }
+    uint32_t ver = 1;
+    MDB_val sk = {6, "schema"}, sv = {sizeof ver, &ver};
+    cr_assert_eq(mdb_put(txn, meta, &sk, &sv, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+static uint32_t raw_schema(void)
+{
+    MDB_env *env = raw_env();
+    MDB_txn *txn;
+    MDB_dbi meta;
+    cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    MDB_val k = {6, "schema"}, v;
+    uint32_t ver = 0;
+    cr_assert_eq(mdb_get(txn, meta, &k, &v), 0);
+    cr_assert_eq(v.mv_size, sizeof ver);
+    memcpy(&ver, v.mv_data, sizeof ver);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return ver;
+}
+
+/* A schema-1 store (every record in both indexes) is valid schema-2 data: opening it raises the
+ * version (so an older server refuses it afterwards) and it reads and writes as before. */
+Test(store, schema1_store_is_upgraded_in_place)
+{
+    upsert(g_b, "f", "a", 1000, "{\"v\":1}", 1);
+    upsert(g_b, "f", "b", 2000, "{\"b\":1}", 1);
+    upsert(g_b, "f", "c", 3000, "{\"c\":1}", 1);
+    commit_ok(g_b);
+    upsert(g_b, "f", "a", 1500, "{\"v\":2}", 1);
+    commit_ok(g_b);
+    coll_t before = {0}, c = {0};
+    scan_all_changes(&before);
+    close_fixture();
+    make_schema1();
+    cr_assert_eq(raw_schema(), 1);
+    assert_change_layout("RRRR");   /* (reopens the store: the upgrade) */
+    cr_assert_eq(store_head(g_st), 4);
+    scan_all_changes(&c);
+    cr_assert_eq(c.n, before.n);
+    for (size_t i = 0; i < c.n; i++) {
+        cr_assert_eq(c.r[i].seq, before.r[i].seq);
+        cr_assert_eq(c.r[i].pub, before.r[i].pub);
+        cr_assert_str_eq(c.r[i].data, before.r[i].data);
+        cr_assert_str_eq(c.r[i].json, before.r[i].json);
+    }
+    coll_free(&c);
+    coll_free(&before);
+    /* Writes on the upgraded store: a full entry of a current version is "moved" onto itself. */
+    upsert(g_b, "f", "b", 2500, "{\"b\":2}", 1);
+    cr_assert_eq(store_batch_delete(g_b, "f", "c", 1), 0);
+    upsert(g_b, "f", "d", 4000, "{\"d\":1}", 1);
+    store_batch_stats_t s = commit_ok(g_b);
+    cr_assert_eq(s.first_seq, 5);
+    cr_assert_eq(s.last_seq, 7);
+    assert_change_layout("RRRRPRP");
+    scan_all_changes(&c);
+    cr_assert_eq(c.n, 7);
+    assert_change(&c.r[0], 1, STORE_REC_UPSERT, "a", 1000, "{\"v\":1}");
+    assert_change(&c.r[1], 2, STORE_REC_UPSERT, "b", 2000, "{\"b\":1}");
+    assert_change(&c.r[2], 3, STORE_REC_UPSERT, "c", 3000, "{\"c\":1}");
+    assert_change(&c.r[3], 4, STORE_REC_UPSERT, "a", 1500, "{\"v\":2}");
+    assert_change(&c.r[4], 5, STORE_REC_UPSERT, "b", 2500, "{\"b\":2}");
+    assert_change(&c.r[5], 6, STORE_REC_DELETE, "c", 3000, "{\"c\":1}");
+    assert_change(&c.r[6], 7, STORE_REC_UPSERT, "d", 4000, "{\"d\":1}");
+    coll_free(&c);
+    cr_assert_eq(store_feed_count(g_st, "f"), 3);
+    close_fixture();
+    cr_assert_eq(raw_schema(), 2);
 }
 
 Test(store, sweep_deletes_only_unseen)
@@ -903,6 +1286,52 @@ Test(store, map_grows_from_tiny)
     verify_numbered(total + 500);
 }
 
+/* Moves grow the change log inside the batch: a full map aborts, grows and replays them. */
+Test(store, map_growth_replays_moves)
+{
+    close_fixture();
+    rm_tree(g_dir);
+    g_st = open_ok(g_dir, 64 * 1024);
+    cr_assert_eq(store_batch_new(g_st, &g_b), 0);
+    write_numbered(g_b, 0, 300);
+    commit_ok(g_b);
+    char id[32], json[512];
+    for (int i = 0; i < 300; i++) {   /* every activity updated, every sixth then deleted */
+        snprintf(id, sizeof id, "n%06d", i);
+        pad_json(json, sizeof json, id, i + 1000);
+        upsert(g_b, "g", id, i, json, 1);
+        if (i % 6 == 0)
+            cr_assert_eq(store_batch_delete(g_b, "g", id, strlen(id)), 0);
+    }
+    store_stats_t s0, s1;
+    store_stats(g_st, &s0);
+    store_batch_stats_t s = commit_ok(g_b);
+    store_stats(g_st, &s1);
+    cr_assert_gt(s1.map_size, s0.map_size, "the batch was meant to need a bigger map");
+    cr_assert_eq(s.updated, 300);
+    cr_assert_eq(s.deleted, 50);
+    cr_assert_eq(s.last_seq, 650);
+    coll_t c = {0};
+    scan_all_changes(&c);
+    cr_assert_eq(c.n, 650);
+    size_t seq = 300;
+    for (int i = 0; i < 300; i++) {
+        snprintf(id, sizeof id, "n%06d", i);
+        pad_json(json, sizeof json, id, i);
+        cr_assert_str_eq(c.r[i].json, json);   /* the first versions, moved */
+        pad_json(json, sizeof json, id, i + 1000);
+        cr_assert_eq(c.r[seq].kind, STORE_REC_UPSERT);
+        cr_assert_str_eq(c.r[seq].id, id);
+        cr_assert_str_eq(c.r[seq++].json, json);
+        if (i % 6 == 0) {
+            cr_assert_eq(c.r[seq].kind, STORE_REC_DELETE);
+            cr_assert_str_eq(c.r[seq++].json, json);
+        }
+    }
+    coll_free(&c);
+    cr_assert_eq(store_feed_count(g_st, "g"), 250);
+}
+
 /* Readers scanning while the writer grows the map: every scan sees whole batches only. */
 typedef struct {
     store_t *st;
@@ -956,6 +1385,7 @@ Test(store, map_growth_with_concurrent_readers)
 /* ---- crash safety ---- */
 
 #define CRASH_BATCH 100
+#define CRASH_UPDATES 10   /* activities of the previous batch that each batch updates */
 
 static uint64_t crash_state(store_t *st)
 {
@@ -972,7 +1402,9 @@ static uint64_t crash_state(store_t *st)
     return n;
 }
 
-/* The child: commit batches of 100 activities + the batch number as feed state, forever. */
+/* The child: commit batches of 100 new activities, updates of 10 of the previous batch's (same
+ * published, new content: their old records move into the change log) and the batch number as
+ * feed state, forever. */
 static void crash_child(const char *dir)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -990,6 +1422,13 @@ static void crash_child(const char *dir)
             if (store_batch_upsert(b, &a, 1))
                 _exit(3);
         }
+        for (int i = 0; batch > 1 && i < CRASH_BATCH; i += CRASH_BATCH / CRASH_UPDATES) {
+            snprintf(id, sizeof id, "b%llu-%d", (unsigned long long)batch - 1, i);
+            pad_json(json, sizeof json, id, i + 1);
+            store_activity_t a = act("crash", id, (int64_t)(batch - 1) * 1000 + i, json);
+            if (store_batch_upsert(b, &a, 1))
+                _exit(3);
+        }
         if (store_batch_put_feed_state(b, "crash", &batch, sizeof batch) || store_batch_commit(b, NULL))
             _exit(4);
     }
@@ -1004,10 +1443,16 @@ static void crash_verify(const char *dir, uint64_t *batches)
                  (unsigned long long)store_feed_count(st, "crash"), (unsigned long long)n);
     store_stats_t s;
     store_stats(st, &s);
+    uint64_t head = n * CRASH_BATCH + (n ? n - 1 : 0) * CRASH_UPDATES;
     cr_assert_eq(s.activities, n * CRASH_BATCH);
-    cr_assert_eq(s.changes, n * CRASH_BATCH);
-    cr_assert_eq(s.head, n * CRASH_BATCH);
+    cr_assert_eq(s.changes, head);
+    cr_assert_eq(s.head, head);
     coll_t c = {0};
+    cr_assert_eq(store_scan_changes(st, 0, 0, 0, collect, &c, NULL), 0);   /* every version */
+    cr_assert_eq(c.n, head);
+    for (size_t i = 0; i < c.n; i++)
+        cr_assert_eq(c.r[i].seq, i + 1);
+    coll_free(&c);
     cr_assert_eq(store_scan_time(st, T_START, INT64_MAX, 0, 0, collect, &c, NULL), 0);
     cr_assert_eq(c.n, n * CRASH_BATCH);
     for (size_t i = 0; i < c.n; i++)   /* exactly batches 1..n, each whole, in order */
@@ -1203,7 +1648,7 @@ Test(store, open_newer_schema_is_refused)
     cr_assert_eq(mdb_env_open(env, g_dir, 0, 0644), 0);
     cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
     cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
-    uint32_t v = 2;
+    uint32_t v = 3;
     MDB_val k = {6, "schema"}, d = {sizeof v, &v};
     cr_assert_eq(mdb_put(txn, dbi, &k, &d, 0), 0);
     cr_assert_eq(mdb_txn_commit(txn), 0);
@@ -1212,7 +1657,7 @@ Test(store, open_newer_schema_is_refused)
     store_t *st = (store_t *)1;
     cr_assert_eq(store_open(&st, g_dir, 0, err, sizeof err), STORE_ERR_VERSION);
     cr_assert_null(st);
-    snprintf(want, sizeof want, "%s: store schema version 2 is newer than this server supports (1)",
+    snprintf(want, sizeof want, "%s: store schema version 3 is newer than this server supports (2)",
              g_dir);
     cr_assert_str_eq(err, want);
 }

@@ -1,10 +1,12 @@
 /* bench_store.c -- store throughput: write 1,000,000 ~400-byte activities in batches of 1,000
  * into a temporary store under $TMPDIR (default /tmp), then scan 500,000 records of the time
- * index from its middle; then the same writes again under /dev/shm (tmpfs, where fsync is
- * free) to show the store's own cost apart from the disk's. Prints one line per measure
- * ("store.write  N activities/s (target >= 500000)") and the machine. Only store calls are
- * timed (building the test JSON is not). Stores are removed afterwards. Exit status 0 unless a
- * store call failed. */
+ * index from its middle, 500,000 entries of the change log from its middle (each resolved
+ * through the time index), and update 100,000 activities spread over the store (every tenth:
+ * each update moves the old record into the change log); then the same writes again under
+ * /dev/shm (tmpfs, where fsync is free) to show the store's own cost apart from the disk's.
+ * Prints one line per measure ("store.write  N activities/s (target >= 500000)") and the
+ * machine. Only store calls are timed (building the test JSON is not). Stores are removed
+ * afterwards. Exit status 0 unless a store call failed. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -21,6 +23,7 @@
 #define N_ACTS 1000000
 #define BATCH 1000
 #define SCAN_N 500000
+#define UPDATE_N 100000
 #define BASE_US 1700000000000000LL
 
 static double now_s(void)
@@ -62,8 +65,9 @@ static void print_machine(void)
     printf("machine  %s, %s, %ld cores online\n", u.machine, model, sysconf(_SC_NPROCESSORS_ONLN));
 }
 
-/* A ~400-byte compact activity (published i ms after BASE_US). */
-static size_t make_json(char *buf, size_t cap, long i, char *id, size_t *id_len)
+/* A ~400-byte compact activity (published i ms after BASE_US); `rev` > 0 makes an edited
+ * version of it. */
+static size_t make_json(char *buf, size_t cap, long i, int rev, char *id, size_t *id_len)
 {
     *id_len = (size_t)snprintf(id, 96, "https://bench.example/activities/%08ld", i);
     return (size_t)snprintf(buf, cap,
@@ -72,8 +76,19 @@ static size_t make_json(char *buf, size_t cap, long i, char *id, size_t *id_len)
         "\"published\":\"2023-11-14T22:13:20.%03ldZ\",\"object\":{\"type\":\"Note\","
         "\"id\":\"https://bench.example/notes/%08ld\",\"content\":\"Lorem ipsum dolor sit amet, "
         "consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore "
-        "magna aliqua. Ut enim ad minim veniam, quis nostrud %ld.\"}}",
-        id, i % 97, i % 1000, i, i);
+        "magna aliqua. Ut enim ad minim veniam, quis nostrud %ld%s.\"}}",
+        id, i % 97, i % 1000, i, i, rev ? " (edited)" : "");
+}
+
+static store_activity_t bench_act(const char *id, size_t id_len, long i, const char *json,
+                                  size_t json_len)
+{
+    return (store_activity_t){
+        .feed = "bench", .feed_len = 5, .id = id, .id_len = id_len,
+        .published_us = BASE_US + i * 1000, .types = "Create", .types_len = 6,
+        .actor = "https://bench.example/users/u1", .actor_len = 30,
+        .json = json, .json_len = json_len,
+    };
 }
 
 /* Write N_ACTS activities; prints "<label>  N activities/s ..." (wall clock) and the CPU rate. */
@@ -87,15 +102,10 @@ static int bench_write(store_t *st, const char *label, const char *where)
     double spent = 0, cpu = 0;
     for (long base = 0; base < N_ACTS; base += BATCH) {
         for (int j = 0; j < BATCH; j++)
-            jlen[j] = make_json(json[j], sizeof json[j], base + j, ids[j], &idlen[j]);
+            jlen[j] = make_json(json[j], sizeof json[j], base + j, 0, ids[j], &idlen[j]);
         double t0 = now_s(), c0 = cpu_s();
         for (int j = 0; j < BATCH; j++) {
-            store_activity_t a = {
-                .feed = "bench", .feed_len = 5, .id = ids[j], .id_len = idlen[j],
-                .published_us = BASE_US + (base + j) * 1000, .types = "Create", .types_len = 6,
-                .actor = "https://bench.example/users/u1", .actor_len = 30,
-                .json = json[j], .json_len = jlen[j],
-            };
+            store_activity_t a = bench_act(ids[j], idlen[j], base + j, json[j], jlen[j]);
             if (store_batch_upsert(b, &a, 1))
                 return -1;
         }
@@ -111,6 +121,38 @@ static int bench_write(store_t *st, const char *label, const char *where)
     printf("%s  %.0f activities/s (target >= 500000)  [%s; %d x %d, %.0f-byte JSON, %.2f s wall, "
            "%.0f/s per CPU-second]\n", label, N_ACTS / spent, where, N_ACTS / BATCH, BATCH,
            (double)jlen[0], spent, N_ACTS / cpu);
+    return 0;
+}
+
+/* Edit UPDATE_N activities, every tenth of the store, in batches of BATCH. */
+static int bench_update(store_t *st)
+{
+    store_batch_t *b;
+    if (store_batch_new(st, &b))
+        return -1;
+    static char json[BATCH][512], ids[BATCH][96];
+    static size_t jlen[BATCH], idlen[BATCH];
+    double spent = 0;
+    for (long base = 0; base < UPDATE_N; base += BATCH) {
+        for (int j = 0; j < BATCH; j++)
+            jlen[j] = make_json(json[j], sizeof json[j], (base + j) * 10, 1, ids[j], &idlen[j]);
+        double t0 = now_s();
+        for (int j = 0; j < BATCH; j++) {
+            store_activity_t a = bench_act(ids[j], idlen[j], (base + j) * 10, json[j], jlen[j]);
+            if (store_batch_upsert(b, &a, 1))
+                return -1;
+        }
+        store_batch_stats_t s;
+        int rc = store_batch_commit(b, &s);
+        spent += now_s() - t0;
+        if (rc || s.updated != BATCH) {
+            fprintf(stderr, "update commit: %s, %zu updated\n", store_strerror(rc), s.updated);
+            return -1;
+        }
+    }
+    store_batch_free(b);
+    printf("store.update  %.0f activities/s  [%d x %d edits of every tenth activity, %.2f s wall]\n",
+           UPDATE_N / spent, UPDATE_N / BATCH, BATCH, spent);
     return 0;
 }
 
@@ -151,6 +193,27 @@ static int bench_scan(store_t *st)
     return 0;
 }
 
+/* The change log from its middle, as a client resuming from an event id reads it. */
+static int bench_scan_changes(store_t *st)
+{
+    double best = 0;
+    for (int round = 0; round < 3; round++) {
+        tally_t t = {0, 0};
+        double t0 = now_s();
+        int rc = store_scan_changes(st, N_ACTS / 2, 0, SCAN_N, count_rec, &t, NULL);
+        double dt = now_s() - t0;
+        if (rc || t.n != SCAN_N || t.bytes < 400 * t.n) {
+            fprintf(stderr, "change scan failed: rc %d, %llu records\n", rc, (unsigned long long)t.n);
+            return -1;
+        }
+        if (SCAN_N / dt > best)
+            best = SCAN_N / dt;
+    }
+    printf("store.scan.changes  %.0f records/s  [%d change-log entries from the middle, best of 3]\n",
+           best, SCAN_N);
+    return 0;
+}
+
 /* Open a fresh store under `parent`, write (and scan when asked), remove it. */
 static int run(const char *parent, const char *label, const char *where, int scan)
 {
@@ -168,12 +231,16 @@ static int run(const char *parent, const char *label, const char *where, int sca
         rc = bench_write(st, label, where);
     if (rc == 0 && scan)
         rc = bench_scan(st);
+    if (rc == 0 && scan)
+        rc = bench_scan_changes(st);
     if (st && scan) {
         store_stats_t s;
         store_stats(st, &s);
         printf("store.size  %.1f MiB used for %llu activities\n", s.used_bytes / 1048576.0,
                (unsigned long long)s.activities);
     }
+    if (rc == 0 && scan)
+        rc = bench_update(st);
     store_close(st);
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return rc;
