@@ -109,11 +109,15 @@ one: build/pkg.mk build/.deps-test
 	$(TEST_ENV) build/asan/one-$(T) $(TEST_ARGS)
 	$(check_sanitizers)
 
-# Benchmarks: release objects, one program per tests/bench/*.c, run in order.
+# Benchmarks: release objects, one program per tests/bench/*.c (tests/bench/bench.h is their
+# shared header), each linked with tests/harness.c built with the same flags; run in order.
 build/bench/%.o: tests/bench/%.c build/pkg.mk
 	@mkdir -p $(@D)
 	$(CC) $(OPT) $(CFLAGS_ALL) -Itests -c $< -o $@
-build/bench/%: build/bench/%.o build/libas.a
+build/bench/harness.o: tests/harness.c build/pkg.mk
+	@mkdir -p $(@D)
+	$(CC) $(OPT) $(CFLAGS_ALL) -Itests -c $< -o $@
+build/bench/%: build/bench/%.o build/bench/harness.o build/libas.a
 	$(CC) $(OPT) -o $@ $^ $(LIBS)
 bench: all $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done

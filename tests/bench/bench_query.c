@@ -9,16 +9,14 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "bench.h"
+#include "harness.h"
 #include "query.h"
 #include "store.h"
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
-#include <sys/utsname.h>
-#include <time.h>
-#include <unistd.h>
 
 #define N_ACTS 1000000
 #define BATCH 1000
@@ -34,38 +32,6 @@ static const char *const words[] = {
     "anim", "id", "est", "laborum", "some", "word", "Words", "SOME", "wordy", "awesome",
 };
 #define N_WORDS (sizeof words / sizeof words[0])
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(path);
-}
-
-static void print_machine(void)
-{
-    struct utsname u;
-    char model[256] = "unknown", line[512];
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    while (f && fgets(line, sizeof line, f)) {
-        char *colon = strchr(line, ':');
-        if (strncmp(line, "model name", 10) == 0 && colon) {
-            snprintf(model, sizeof model, "%s", colon + 2);
-            model[strcspn(model, "\n")] = 0;
-            break;
-        }
-    }
-    if (f)
-        fclose(f);
-    uname(&u);
-    printf("machine  %s, %s, %ld cores online\n", u.machine, model, sysconf(_SC_NPROCESSORS_ONLN));
-}
 
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 static uint64_t next_rand(void)
@@ -93,7 +59,7 @@ static size_t make_json(char *buf, size_t cap, long i, char *id, size_t *id_len,
     *type = i % 4 == 3 ? "Update" : "Create";
     t->creates += i % 4 != 3;
     t->some_word += hit;
-    *id_len = (size_t)snprintf(id, 96, "https://bench.example/activities/%08ld", i);
+    *id_len = bench_activity_id(id, i);
     return (size_t)snprintf(buf, cap,
         "{\"@context\":\"https://www.w3.org/ns/activitystreams\",\"type\":\"%s\",\"id\":\"%s\","
         "\"actor\":{\"id\":\"https://bench.example/users/u%ld\",\"type\":\"Person\"},"
@@ -109,7 +75,7 @@ static int build(store_t *st, truth_t *t)
         return -1;
     static char json[BATCH][640], ids[BATCH][96], actors[BATCH][64];
     size_t total = 0;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (long base = 0; base < N_ACTS; base += BATCH) {
         for (int j = 0; j < BATCH; j++) {
             long i = base + j;
@@ -134,7 +100,7 @@ static int build(store_t *st, truth_t *t)
     }
     store_batch_free(b);
     printf("query.setup  %d activities of %.0f bytes on average written in %.1f s\n", N_ACTS,
-           (double)total / N_ACTS, now_s() - t0);
+           (double)total / N_ACTS, bench_now_s() - t0);
     return 0;
 }
 
@@ -161,9 +127,9 @@ static int bench_one(store_t *st, const char *label, const char *text, long want
     double best = 0;
     for (int round = 0; round < 3; round++) {
         scan_st_t s = {q, 0, 0};
-        double t0 = now_s();
+        double t0 = bench_now_s();
         int rc = store_scan_time(st, (store_tpos_t){INT64_MIN, 0}, INT64_MAX, 0, 0, on_rec, &s, NULL);
-        double rate = s.n / (now_s() - t0);
+        double rate = s.n / (bench_now_s() - t0);
         if (rc || s.n != N_ACTS || (q && s.matched != want)) {
             fprintf(stderr, "%s: rc %d, %ld scanned, %ld matched (want %ld)\n", label, rc, s.n,
                     s.matched, want);
@@ -186,7 +152,7 @@ int main(void)
     /* the store's write speed is bench_store's business: build in memory when there is room */
     if (statvfs("/dev/shm", &vs) == 0 && (double)vs.f_bavail * vs.f_frsize > 4e9)
         tmp = "/dev/shm";
-    print_machine();
+    bench_print_machine();
     char dir[4096], err[512];
     snprintf(dir, sizeof dir, "%s/bench_query.XXXXXX", tmp);
     if (!mkdtemp(dir)) {
@@ -209,6 +175,6 @@ int main(void)
         rc = bench_one(st, "query.match_content", "{\"match\":{\"object.content\":\"some word\"}}",
                        t.some_word, " (target >= 300000)");
     store_close(st);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    h_rmdir(dir);
     return rc ? 1 : 0;
 }

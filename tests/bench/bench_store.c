@@ -10,15 +10,13 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "bench.h"
+#include "harness.h"
 #include "store.h"
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
-#include <sys/utsname.h>
-#include <time.h>
-#include <unistd.h>
 
 #define N_ACTS 1000000
 #define BATCH 1000
@@ -26,50 +24,11 @@
 #define UPDATE_N 100000
 #define BASE_US 1700000000000000LL
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(path);
-}
-
-static void print_machine(void)
-{
-    struct utsname u;
-    char model[256] = "unknown", line[512];
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    while (f && fgets(line, sizeof line, f)) {
-        char *colon = strchr(line, ':');
-        if (strncmp(line, "model name", 10) == 0 && colon) {
-            snprintf(model, sizeof model, "%s", colon + 2);
-            model[strcspn(model, "\n")] = 0;
-            break;
-        }
-    }
-    if (f)
-        fclose(f);
-    uname(&u);
-    printf("machine  %s, %s, %ld cores online\n", u.machine, model, sysconf(_SC_NPROCESSORS_ONLN));
-}
-
 /* A ~400-byte compact activity (published i ms after BASE_US); `rev` > 0 makes an edited
  * version of it. */
 static size_t make_json(char *buf, size_t cap, long i, int rev, char *id, size_t *id_len)
 {
-    *id_len = (size_t)snprintf(id, 96, "https://bench.example/activities/%08ld", i);
+    *id_len = bench_activity_id(id, i);
     return (size_t)snprintf(buf, cap,
         "{\"@context\":\"https://www.w3.org/ns/activitystreams\",\"type\":\"Create\","
         "\"id\":\"%s\",\"actor\":\"https://bench.example/users/u%ld\","
@@ -103,15 +62,15 @@ static int bench_write(store_t *st, const char *label, const char *where)
     for (long base = 0; base < N_ACTS; base += BATCH) {
         for (int j = 0; j < BATCH; j++)
             jlen[j] = make_json(json[j], sizeof json[j], base + j, 0, ids[j], &idlen[j]);
-        double t0 = now_s(), c0 = cpu_s();
+        double t0 = bench_now_s(), c0 = bench_cpu_s();
         for (int j = 0; j < BATCH; j++) {
             store_activity_t a = bench_act(ids[j], idlen[j], base + j, json[j], jlen[j]);
             if (store_batch_upsert(b, &a, 1))
                 return -1;
         }
         int rc = store_batch_commit(b, NULL);
-        spent += now_s() - t0;
-        cpu += cpu_s() - c0;
+        spent += bench_now_s() - t0;
+        cpu += bench_cpu_s() - c0;
         if (rc) {
             fprintf(stderr, "commit: %s\n", store_strerror(rc));
             return -1;
@@ -136,7 +95,7 @@ static int bench_update(store_t *st)
     for (long base = 0; base < UPDATE_N; base += BATCH) {
         for (int j = 0; j < BATCH; j++)
             jlen[j] = make_json(json[j], sizeof json[j], (base + j) * 10, 1, ids[j], &idlen[j]);
-        double t0 = now_s();
+        double t0 = bench_now_s();
         for (int j = 0; j < BATCH; j++) {
             store_activity_t a = bench_act(ids[j], idlen[j], (base + j) * 10, json[j], jlen[j]);
             if (store_batch_upsert(b, &a, 1))
@@ -144,7 +103,7 @@ static int bench_update(store_t *st)
         }
         store_batch_stats_t s;
         int rc = store_batch_commit(b, &s);
-        spent += now_s() - t0;
+        spent += bench_now_s() - t0;
         if (rc || s.updated != BATCH) {
             fprintf(stderr, "update commit: %s, %zu updated\n", store_strerror(rc), s.updated);
             return -1;
@@ -174,10 +133,10 @@ static int bench_scan(store_t *st)
     for (int round = 0; round < 3; round++) {
         tally_t t = {0, 0};
         store_tpos_t last;
-        double t0 = now_s();
+        double t0 = bench_now_s();
         int rc = store_scan_time(st, (store_tpos_t){BASE_US + (N_ACTS / 2) * 1000LL, 0},
                                  INT64_MAX, 0, SCAN_N, count_rec, &t, &last);
-        double dt = now_s() - t0;
+        double dt = bench_now_s() - t0;
         if (rc || t.n != SCAN_N || t.bytes < 400 * t.n) {
             fprintf(stderr, "scan failed: rc %d, %llu records\n", rc, (unsigned long long)t.n);
             return -1;
@@ -199,9 +158,9 @@ static int bench_scan_changes(store_t *st)
     double best = 0;
     for (int round = 0; round < 3; round++) {
         tally_t t = {0, 0};
-        double t0 = now_s();
+        double t0 = bench_now_s();
         int rc = store_scan_changes(st, N_ACTS / 2, 0, SCAN_N, count_rec, &t, NULL);
-        double dt = now_s() - t0;
+        double dt = bench_now_s() - t0;
         if (rc || t.n != SCAN_N || t.bytes < 400 * t.n) {
             fprintf(stderr, "change scan failed: rc %d, %llu records\n", rc, (unsigned long long)t.n);
             return -1;
@@ -242,14 +201,14 @@ static int run(const char *parent, const char *label, const char *where, int sca
     if (rc == 0 && scan)
         rc = bench_update(st);
     store_close(st);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    h_rmdir(dir);
     return rc;
 }
 
 int main(void)
 {
     const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    print_machine();
+    bench_print_machine();
     char where[4200];
     snprintf(where, sizeof where, "%s, durable: fsync per commit", tmp);
     if (run(tmp, "store.write", where, 1))

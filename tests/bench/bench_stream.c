@@ -16,19 +16,23 @@
  * Binaries: AS_SERVER (default bin/activity-stream), AS_FEEDSIM (default bin/feedsim); the
  * temporary directories (stores, configs, logs) go under $TMPDIR (default /tmp).
  * Children and temporary directories are removed at exit, on SIGINT/SIGTERM/SIGHUP, and the
- * children get SIGKILL if this process dies (PR_SET_PDEATHSIG).
+ * children get SIGKILL if this process dies (PR_SET_PDEATHSIG). Ports, directory removal,
+ * config files and stopping children use tests/harness.c, the clocks and the machine line
+ * tests/bench/bench.h; spawning stays here (the child must set PR_SET_PDEATHSIG before exec
+ * and be registered for the async-signal-safe cleanup on a fatal signal).
  * Exit status: 0 when every check passed (targets missed are reported, not failed), 1 when a
  * check failed (wrong event count, streams that could not be opened or were dropped, missed
  * events, a server that crashed or did not stop cleanly). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "bench.h"
+#include "harness.h"
 #include "store.h"
 #include "timefmt.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -45,8 +49,6 @@
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,13 +66,6 @@
 
 /* ---------------------------------------------------------------------------------------- */
 /* Small utilities                                                                            */
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void sleep_ms(long ms)
 {
@@ -102,25 +97,6 @@ static void report(const char *fmt, ...)
         snprintf(g_lines[g_nlines++], sizeof g_lines[0], "%s", line);
 }
 
-static void machine_line(char *out, size_t cap)
-{
-    struct utsname u;
-    char model[256] = "unknown cpu", line[512];
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    while (f && fgets(line, sizeof line, f)) {
-        char *colon = strchr(line, ':');
-        if (strncmp(line, "model name", 10) == 0 && colon) {
-            snprintf(model, sizeof model, "%s", colon + 2);
-            model[strcspn(model, "\n")] = 0;
-            break;
-        }
-    }
-    if (f)
-        fclose(f);
-    uname(&u);
-    snprintf(out, cap, "machine: %s, %ld cores, %s", u.machine, sysconf(_SC_NPROCESSORS_ONLN), model);
-}
-
 /* ---------------------------------------------------------------------------------------- */
 /* Cleanup: children and temporary directories, at exit and on a fatal signal               */
 
@@ -146,12 +122,6 @@ static void child_forget(pid_t pid)
             g_child[i] = 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(path);
-}
-
 /* mkdtemp under $TMPDIR (default /tmp), registered for removal. Returns the slot's path
  * (static) or NULL. */
 static const char *tmpdir_new(void)
@@ -174,7 +144,7 @@ static void tmpdir_remove(const char *dir)
 {
     for (int i = 0; i < MAX_DIRS; i++)
         if (g_dir_used[i] && g_dir[i] == dir) {
-            nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+            h_rmdir(dir);
             g_dir_used[i] = 0;
         }
 }
@@ -185,11 +155,7 @@ static void cleanup_at_exit(void)
         pid_t pid = g_child[i];
         if (pid <= 0)
             continue;
-        kill(pid, SIGTERM);
-        for (int t = 0; t < 500 && waitpid(pid, NULL, WNOHANG) == 0; t++)
-            sleep_ms(10);
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
+        h_stop(pid, SIGTERM, 5000);
         g_child[i] = 0;
     }
     for (int i = 0; i < MAX_DIRS; i++)
@@ -266,34 +232,12 @@ static pid_t spawn(char *const argv[], const char *log_path)
  * NULL) gets how long the exit took. */
 static int child_stop(pid_t pid, int timeout_ms, long *took_ms)
 {
-    int status = 0;
-    int64_t t0 = mono_ns();
-    kill(pid, SIGTERM);
-    pid_t r;
-    while ((r = waitpid(pid, &status, WNOHANG)) == 0 && mono_ns() - t0 < (int64_t)timeout_ms * 1000000)
-        sleep_ms(5);
-    if (r == 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-    }
+    int64_t t0 = bench_mono_ns();
+    int status = h_stop(pid, SIGTERM, timeout_ms);
     if (took_ms)
-        *took_ms = (long)((mono_ns() - t0) / 1000000);
+        *took_ms = (long)((bench_mono_ns() - t0) / 1000000);
     child_forget(pid);
     return status;
-}
-
-static int free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
 }
 
 static struct sockaddr_in loopback(int port)
@@ -335,20 +279,16 @@ static void print_log_tail(const char *path)
 /* Wait until 127.0.0.1:port accepts, while `pid` lives. Returns 0, or -1 (pid reaped). */
 static int wait_port(int port, pid_t pid, int timeout_ms)
 {
-    int64_t t0 = mono_ns();
-    while (mono_ns() - t0 < (int64_t)timeout_ms * 1000000) {
-        int fd = connect_blocking(port);
-        if (fd >= 0) {
-            close(fd);
+    int64_t t0 = bench_mono_ns();
+    while (bench_mono_ns() - t0 < (int64_t)timeout_ms * 1000000) {
+        if (h_wait_port(port, 0) == 0)   /* one attempt, then 20 ms of sleep on failure */
             return 0;
-        }
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
             child_forget(pid);
             fprintf(stderr, "bench: process %d exited (status %d) before listening\n", (int)pid, status);
             return -1;
         }
-        sleep_ms(20);
     }
     fprintf(stderr, "bench: port %d not listening after %d ms\n", port, timeout_ms);
     return -1;
@@ -365,21 +305,18 @@ typedef struct {
  * `extra` YAML) and start AS_SERVER with it. Returns 0 once it listens. */
 static int server_start(server_t *s, const char *dir, const char *data_dir, long max_streams, const char *extra)
 {
-    char conf[PATH_MAX];
+    char conf[PATH_MAX], yaml[2 * PATH_MAX + 1024];
     s->pid = -1;
-    s->port = free_port();
+    s->port = h_free_port();
     snprintf(conf, sizeof conf, "%s/server.conf", dir);
     snprintf(s->log, sizeof s->log, "%s/server.log", dir);
-    FILE *f = fopen(conf, "w");
-    if (!f || s->port < 0) {
+    int len = snprintf(yaml, sizeof yaml,
+                       "listen: 127.0.0.1:%d\ndata_dir: %s\nthreads: 2\nmax_streams: %ld\nweb_root: %s\n%s",
+                       s->port, data_dir, max_streams, dir, extra ? extra : "");
+    if (s->port < 0 || len < 0 || (size_t)len >= sizeof yaml || h_write_file(conf, yaml) != 0) {
         fprintf(stderr, "bench: cannot write %s\n", conf);
-        if (f)
-            fclose(f);
         return -1;
     }
-    fprintf(f, "listen: 127.0.0.1:%d\ndata_dir: %s\nthreads: 2\nmax_streams: %ld\nweb_root: %s\n%s",
-            s->port, data_dir, max_streams, dir, extra ? extra : "");
-    fclose(f);
     char *argv[] = {(char *)env_or("AS_SERVER", "bin/activity-stream"), "--config", conf, NULL};
     s->pid = spawn(argv, s->log);
     if (s->pid < 0)
@@ -455,13 +392,6 @@ static double proc_cpu_s(pid_t pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-static double self_cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
 /* ---------------------------------------------------------------------------------------- */
 /* History                                                                                  */
 
@@ -470,7 +400,7 @@ static size_t history_json(char *buf, size_t cap, long i, char *id, size_t *id_l
 {
     char when[TIMEFMT_RFC3339_MAX];
     timefmt_format_rfc3339(START_US + (int64_t)i * 1000000, when);
-    *id_len = (size_t)snprintf(id, 96, "https://bench.example/activities/%08ld", i);
+    *id_len = bench_activity_id(id, i);
     *actor_len = (size_t)snprintf(actor, 96, "https://bench.example/users/u%ld", i % 997);
     return (size_t)snprintf(buf, cap,
         "{\"@context\":\"https://www.w3.org/ns/activitystreams\",\"type\":\"Create\",\"id\":\"%s\","
@@ -575,7 +505,7 @@ static int history_read(history_result_t *r)
     r->prefix = malloc(PREFIX_KEEP);
     if (!buf || !r->prefix)
         goto out;
-    int64_t t0 = mono_ns();
+    int64_t t0 = bench_mono_ns();
     fd = connect_blocking(r->port);
     if (fd < 0 || write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
         perror("bench: history request");
@@ -590,7 +520,7 @@ static int history_read(history_result_t *r)
         carried = total < plen - 1 ? total : plen - 1;
         memmove(buf, buf + total - carried, carried);
     }
-    r->seconds = (mono_ns() - t0) / 1e9;
+    r->seconds = (bench_mono_ns() - t0) / 1e9;
     if (n < 0)
         perror("bench: history read");
 out:
@@ -668,13 +598,13 @@ static double loopback_rate(const char *path, uint64_t size)
     if (!buf || s.lfd < 0 || bind(s.lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(s.lfd, 1) != 0 ||
         getsockname(s.lfd, (struct sockaddr *)&a, &alen) != 0 || pthread_create(&th, NULL, sender_main, &s) != 0)
         goto out;
-    int64_t t0 = mono_ns();
+    int64_t t0 = bench_mono_ns();
     int fd = connect_blocking(ntohs(a.sin_port));
     uint64_t got = 0;
     ssize_t n;
     while (fd >= 0 && (n = read(fd, buf, READ_BUF)) > 0)
         got += (uint64_t)n;
-    double secs = (mono_ns() - t0) / 1e9;
+    double secs = (bench_mono_ns() - t0) / 1e9;
     if (fd >= 0)
         close(fd);
     pthread_join(th, NULL);
@@ -698,10 +628,10 @@ static int bench_history(long n)
         return -1;
     snprintf(data, sizeof data, "%s/data", dir);
     snprintf(body, sizeof body, "%s/body.bin", dir);
-    int64_t t0 = mono_ns();
+    int64_t t0 = bench_mono_ns();
     if (history_write(data, n) != 0)
         goto out;
-    printf("  (history: wrote %ld activities with the store API in %.1f s)\n", n, (mono_ns() - t0) / 1e9);
+    printf("  (history: wrote %ld activities with the store API in %.1f s)\n", n, (bench_mono_ns() - t0) / 1e9);
     if (server_start(&srv, dir, data, 20000, NULL) != 0)
         goto out;
     double cpu0 = proc_cpu_s(srv.pid);
@@ -767,7 +697,7 @@ static void *observer_main(void *arg)
 {
     observer_t *o = arg;
     while (!atomic_load(&o->stop)) {
-        o->scan_ns = mono_ns();
+        o->scan_ns = bench_mono_ns();
         uint64_t last = o->last;
         if (store_scan_changes(o->st, o->last, UINT64_MAX, 0, on_observed, o, &last) < 0)
             fprintf(stderr, "bench: observer scan failed\n");
@@ -1208,7 +1138,7 @@ static void conn_readable(client_t *cl, uint32_t i)
             return;
         }
         cl->bytes += (uint64_t)n;
-        parse_chunk(cl, i, cl->rbuf, (size_t)n, mono_ns());
+        parse_chunk(cl, i, cl->rbuf, (size_t)n, bench_mono_ns());
         if ((size_t)n < READ_BUF)
             return;
     }
@@ -1218,9 +1148,9 @@ static void conn_readable(client_t *cl, uint32_t i)
 static void client_poll(client_t *cl, int timeout_ms)
 {
     struct epoll_event evs[1024];
-    int64_t t0 = mono_ns();
+    int64_t t0 = bench_mono_ns();
     int n = epoll_wait(cl->ep, evs, 1024, timeout_ms);
-    cl->wait_ns += mono_ns() - t0;
+    cl->wait_ns += bench_mono_ns() - t0;
     for (int k = 0; k < n; k++) {
         uint32_t i = evs[k].data.u32;
         if (cl->c[i].fd < 0)
@@ -1236,7 +1166,7 @@ static void client_poll(client_t *cl, int timeout_ms)
 static void client_run_until(client_t *cl, int64_t deadline_ns)
 {
     int64_t now;
-    while ((now = mono_ns()) < deadline_ns) {
+    while ((now = bench_mono_ns()) < deadline_ns) {
         int64_t ms = (deadline_ns - now) / 1000000;
         client_poll(cl, ms > 50 ? 50 : (int)ms);
     }
@@ -1245,12 +1175,12 @@ static void client_run_until(client_t *cl, int64_t deadline_ns)
 /* Open every stream and wait until each got `live`. Returns 0 when all did. */
 static int client_open_all(client_t *cl, int timeout_ms)
 {
-    int64_t t0 = mono_ns(), deadline = t0 + (int64_t)timeout_ms * 1000000;
+    int64_t t0 = bench_mono_ns(), deadline = t0 + (int64_t)timeout_ms * 1000000;
     client_fill(cl);
-    while (cl->live + cl->failed + cl->dropped < cl->n && mono_ns() < deadline)
+    while (cl->live + cl->failed + cl->dropped < cl->n && bench_mono_ns() < deadline)
         client_poll(cl, 50);
     printf("  (%zu of %zu streams live in %.1f s; %" PRIu64 " reconnects, %zu failed, %zu dropped, %zu non-200)\n",
-           cl->live, cl->n, (mono_ns() - t0) / 1e9, cl->retries, cl->failed, cl->dropped, cl->bad_status);
+           cl->live, cl->n, (bench_mono_ns() - t0) / 1e9, cl->retries, cl->failed, cl->dropped, cl->bad_status);
     fflush(stdout);
     return cl->live == cl->n ? 0 : -1;
 }
@@ -1330,8 +1260,8 @@ static void live_drain(client_t *cl, live_meas_t *m, window_result_t *w)
     int64_t settle = m->t1 + 20 * 1000000LL, deadline = m->t1 + 10 * 1000000000LL;
     client_run_until(cl, settle);
     window_range(m, w);
-    while (mono_ns() < deadline && !all_reached(cl, w->hi))
-        client_run_until(cl, mono_ns() + 20 * 1000000LL);
+    while (bench_mono_ns() < deadline && !all_reached(cl, w->hi))
+        client_run_until(cl, bench_mono_ns() + 20 * 1000000LL);
 }
 
 typedef struct {
@@ -1342,7 +1272,7 @@ static int start_feedsim(const char *dir, long rate, pid_t *pid, int *port)
 {
     char log[PATH_MAX], portarg[16], ratearg[32];
     snprintf(log, sizeof log, "%s/feedsim.log", dir);
-    *port = free_port();
+    *port = h_free_port();
     snprintf(portarg, sizeof portarg, "%d", *port);
     snprintf(ratearg, sizeof ratearg, "%ld", rate);
     char *argv[] = {(char *)env_or("AS_FEEDSIM", "bin/feedsim"), "--port", portarg, "--count", "0",
@@ -1360,17 +1290,17 @@ static int start_feedsim(const char *dir, long rate, pid_t *pid, int *port)
 static int live_measure(client_t *cl, live_meas_t *m, const live_opts_t *o, pid_t server, pid_t sim)
 {
     window_result_t w = {0};
-    client_run_until(cl, mono_ns() + 1000000000LL);   /* warm-up */
-    double scpu = proc_cpu_s(server), fcpu = proc_cpu_s(sim), bcpu = self_cpu_s();
+    client_run_until(cl, bench_mono_ns() + 1000000000LL);   /* warm-up */
+    double scpu = proc_cpu_s(server), fcpu = proc_cpu_s(sim), bcpu = bench_cpu_s();
     int64_t waited = cl->wait_ns;
-    m->t0 = mono_ns();
+    m->t0 = bench_mono_ns();
     m->t1 = m->t0 + o->seconds * 1000000000LL;
     client_run_until(cl, m->t1);
-    double secs = (mono_ns() - m->t0) / 1e9;
+    double secs = (bench_mono_ns() - m->t0) / 1e9;
     double busy = 1 - (cl->wait_ns - waited) / 1e9 / secs;
     scpu = (proc_cpu_s(server) - scpu) / secs;
     fcpu = (proc_cpu_s(sim) - fcpu) / secs;
-    bcpu = (self_cpu_s() - bcpu) / secs;
+    bcpu = (bench_cpu_s() - bcpu) / secs;
     live_drain(cl, m, &w);
     latency_resolve(m);
     window_missed(cl, m, &w);
@@ -1476,7 +1406,7 @@ static int bench_idle(long n, long hold_ms, int idle_only)
     sleep_ms(200);
     rss0 = proc_rss_kib(srv.pid);
     opened = client_open_all(&cl, OPEN_TIMEOUT_MS);
-    client_run_until(&cl, mono_ns() + hold_ms * 1000000LL);
+    client_run_until(&cl, bench_mono_ns() + hold_ms * 1000000LL);
     rss1 = proc_rss_kib(srv.pid);
     idle_check(&cl, &k);
     alive = waitpid(srv.pid, NULL, WNOHANG) == 0;
@@ -1599,7 +1529,7 @@ static int wants(const opts_t *o, const char *name)
 int main(int argc, char **argv)
 {
     opts_t o;
-    char machine[512];
+    bench_machine_t mach;
     int failed = 0;
     if (parse_args(argc, argv, &o) != 0)
         return 2;
@@ -1617,8 +1547,8 @@ int main(int argc, char **argv)
     }
     if (wants(&o, "idle"))
         failed |= bench_idle(o.streams, 1000, 0) != 0;
-    machine_line(machine, sizeof machine);
-    report("%s", machine);
+    bench_machine(&mach, "unknown cpu");
+    report("machine: %s, %ld cores, %s", mach.arch, mach.cores, mach.model);
     printf("\n== stream benchmarks%s\n", failed ? " (some FAILED: see above)" : "");
     for (int i = 0; i < g_nlines; i++)
         printf("%s\n", g_lines[i]);
