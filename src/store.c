@@ -1458,11 +1458,13 @@ static store_tpos_t tpos_of(const MDB_val *k)
     return (store_tpos_t){time_key_published(k->mv_data), get_be64((const uint8_t *)k->mv_data + 8)};
 }
 
-int store_scan_time(store_t *st, store_tpos_t after, int64_t end_us, uint64_t max_seq,
-                    size_t limit, store_scan_fn *fn, void *ud, store_tpos_t *last)
+/* Walk `time` from `from` (exclusive) towards `bound_us`: ascending, up to published < bound;
+ * descending, down to published >= bound. */
+static int scan_time_dir(store_t *st, store_tpos_t from, int64_t bound_us, uint64_t max_seq, size_t limit,
+                         store_scan_fn *fn, void *ud, store_tpos_t *last, int ascending)
 {
     if (last)
-        *last = after;
+        *last = from;
     if (!st || !fn)
         return STORE_ERR_INVALID;
     scan_t s = {.fn = fn, .ud = ud, .max_seq = max_seq, .limit = limit};
@@ -1472,19 +1474,22 @@ int store_scan_time(store_t *st, store_tpos_t after, int64_t end_us, uint64_t ma
     if (rc)
         return read_fail(st, "scan", rc);
     uint8_t kb[16];
-    time_key(kb, after.published_us, after.seq);
+    time_key(kb, from.published_us, from.seq);
     MDB_val k = {16, kb}, v;
+    MDB_cursor_op step = ascending ? MDB_NEXT : MDB_PREV;
     rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-    if (rc == 0 && k.mv_size == 16 && memcmp(k.mv_data, kb, 16) == 0)
+    if (!ascending)
+        rc = mdb_cursor_get(c, &k, &v, rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
+    else if (rc == 0 && k.mv_size == 16 && memcmp(k.mv_data, kb, 16) == 0)
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-    for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, step)) {
         if (k.mv_size != 16) {
             rc = MDB_CORRUPTED;
             break;
         }
-        prefetch_next(&v, 16, 1);
+        prefetch_next(&v, 16, ascending);
         store_tpos_t pos = tpos_of(&k);
-        if (pos.published_us >= end_us)
+        if (ascending ? pos.published_us >= bound_us : pos.published_us < bound_us)
             break;
         size_t before = s.visited;
         if ((rc = scan_visit(&s, &v)) != 0)
@@ -1497,42 +1502,16 @@ int store_scan_time(store_t *st, store_tpos_t after, int64_t end_us, uint64_t ma
     return scan_finish(st, txn, c, &s, rc);
 }
 
+int store_scan_time(store_t *st, store_tpos_t after, int64_t end_us, uint64_t max_seq,
+                    size_t limit, store_scan_fn *fn, void *ud, store_tpos_t *last)
+{
+    return scan_time_dir(st, after, end_us, max_seq, limit, fn, ud, last, 1);
+}
+
 int store_scan_time_desc(store_t *st, store_tpos_t before, int64_t start_us, uint64_t max_seq,
                          size_t limit, store_scan_fn *fn, void *ud, store_tpos_t *last)
 {
-    if (last)
-        *last = before;
-    if (!st || !fn)
-        return STORE_ERR_INVALID;
-    scan_t s = {.fn = fn, .ud = ud, .max_seq = max_seq, .limit = limit};
-    MDB_txn *txn;
-    MDB_cursor *c;
-    int rc = scan_open(st, st->time, &txn, &c);
-    if (rc)
-        return read_fail(st, "scan", rc);
-    uint8_t kb[16];
-    time_key(kb, before.published_us, before.seq);
-    MDB_val k = {16, kb}, v;
-    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-    rc = mdb_cursor_get(c, &k, &v, rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
-    for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
-        if (k.mv_size != 16) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        prefetch_next(&v, 16, 0);
-        store_tpos_t pos = tpos_of(&k);
-        if (pos.published_us < start_us)
-            break;
-        size_t prev = s.visited;
-        if ((rc = scan_visit(&s, &v)) != 0)
-            break;
-        if (last && s.visited != prev)
-            *last = pos;
-        if (scan_stop(&s))
-            break;
-    }
-    return scan_finish(st, txn, c, &s, rc);
+    return scan_time_dir(st, before, start_us, max_seq, limit, fn, ud, last, 0);
 }
 
 /* Turn the change-log entry *v of seq into its record: a record is left as is; a pointer is
