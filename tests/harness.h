@@ -19,8 +19,9 @@ void h_rmdir(const char *path);
 /* Write `text` to `path` (truncating). Returns 0. */
 int h_write_file(const char *path, const char *text);
 
-/* Spawn argv[0] with argv (NULL-terminated); stdout/stderr go to `log_path` (may be NULL:
- * inherited). Returns the pid. */
+/* Spawn argv[0] with argv (NULL-terminated); stdout/stderr are appended to `log_path` (may be
+ * NULL: inherited). The child dies with the calling process (PR_SET_PDEATHSIG) and starts with
+ * SIGPIPE at its default. Returns the pid, or -1 when fork failed. */
 pid_t h_spawn(char *const argv[], const char *log_path);
 
 /* Block until 127.0.0.1:port accepts a connection or timeout_ms passes. Returns 0 or -1. */
@@ -51,6 +52,11 @@ void h_resp_free(h_resp_t *r);
 int h_http(const char *method, const char *url, const char *const *headers, const char *body,
            h_resp_t *out, long timeout_ms);
 int h_get(const char *url, h_resp_t *out);
+
+/* Same, asking for a CURL_HTTP_VERSION_* (certificates are not verified: loopback test
+ * servers use throwaway ones); *got_version (may be NULL) receives the version used. */
+int h_http_ex(const char *method, const char *url, const char *const *headers, const char *body,
+              h_resp_t *out, long timeout_ms, long http_version, long *got_version);
 
 /* Poll GET url every 50 ms until the body contains `needle` (or timeout). Returns 0 or -1. */
 int h_wait_body_contains(const char *url, const char *needle, int timeout_ms);

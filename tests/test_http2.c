@@ -11,51 +11,21 @@
 
 typedef struct {
     size_t bytes, activities, ends;
-    char *body;     /* the whole response, counted once complete */
 } count_t;
 
-static size_t collect(char *data, size_t size, size_t nmemb, void *ud)
+/* GET url with the given HTTP version, count its events; returns the negotiated version. */
+static long fetch(const char *url, long version, count_t *c)
 {
-    count_t *c = ud;
-    size_t n = size * nmemb;
-    char *body = realloc(c->body, c->bytes + n + 1);
-    if (!body)
-        return 0;
-    memcpy(body + c->bytes, data, n);
-    c->body = body;
-    c->bytes += n;
-    c->body[c->bytes] = '\0';
-    return n;
-}
-
-static void count_events(count_t *c)
-{
-    for (char *p = c->body; p && (p = strstr(p, "\nevent: ")) != NULL; p += 8) {
+    h_resp_t r;
+    long got = 0;
+    cr_assert_eq(h_http_ex("GET", url, NULL, NULL, &r, 20000, version, &got), 0, "%s", url);
+    cr_assert_eq(r.status, 200);
+    for (char *p = r.body; (p = strstr(p, "\nevent: ")) != NULL; p += 8) {
         c->activities += strncmp(p + 8, "activity\n", 9) == 0;
         c->ends += strncmp(p + 8, "end\n", 4) == 0;
     }
-    free(c->body);
-    c->body = NULL;
-}
-
-/* GET url with the given HTTP version; returns the negotiated version. */
-static long fetch(const char *url, long version, count_t *c)
-{
-    CURL *h = curl_easy_init();
-    long got = 0, status = 0;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, version);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L); /* a throwaway certificate on loopback */
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
-    cr_assert_eq(curl_easy_perform(h), CURLE_OK, "%s", url);
-    curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &got);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    cr_assert_eq(status, 200);
-    curl_easy_cleanup(h);
-    count_events(c);
+    c->bytes = r.len;
+    h_resp_free(&r);
     return got;
 }
 

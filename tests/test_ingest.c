@@ -68,26 +68,6 @@ static void rig_open(rig_t *r)
     cr_assert_eq(store_open(&r->st, r->dir, 0, err, sizeof err), 0, "store_open: %s", err);
 }
 
-/* Like h_spawn, but the child dies with the test process even when a failed assertion
- * skips the cleanup. */
-static pid_t spawn_child(char *const argv[], const char *log_path)
-{
-    pid_t parent = getpid(), pid = fork();
-    if (pid != 0)
-        return pid;
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-        _exit(1);
-    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-        close(fd);
-    }
-    execv(argv[0], argv);
-    _exit(127);
-}
-
 /* Start feedsim on a free port with extra arguments; returns its index in the rig. */
 #define rig_sim(r, ...) rig_sim_(r, __VA_ARGS__, (char *)NULL)
 static size_t rig_sim_(rig_t *r, const char *a0, ...)
@@ -108,7 +88,7 @@ static size_t rig_sim_(rig_t *r, const char *a0, ...)
         argv[n++] = (char *)a;
     va_end(ap);
     argv[n] = NULL;
-    r->sim[i] = spawn_child(argv, log);
+    r->sim[i] = h_spawn(argv, log);
     cr_assert(r->sim[i] > 0 && h_wait_port(r->port[i], 10000) == 0, "feedsim did not start");
     return i;
 }

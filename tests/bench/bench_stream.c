@@ -45,7 +45,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -200,31 +199,14 @@ static void install_cleanup(void)
 /* ---------------------------------------------------------------------------------------- */
 /* Child processes                                                                          */
 
-/* fork/exec argv with stdout and stderr into log_path; the child dies with us. */
+/* h_spawn (the child dies with us), remembered for the cleanup on fatal signals. */
 static pid_t spawn(char *const argv[], const char *log_path)
 {
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
+    pid_t pid = h_spawn(argv, log_path);
+    if (pid < 0)
         perror("fork");
-        return -1;
-    }
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        signal(SIGPIPE, SIG_DFL);
-        execv(argv[0], argv);
-        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    child_register(pid);
+    else
+        child_register(pid);
     return pid;
 }
 
