@@ -4,7 +4,10 @@
 #include "harness.h"
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -554,4 +557,23 @@ Test(stream, query_through_stream_and_search_agree, .timeout = 60)
     cr_assert_eq(r.status, 400);
     h_resp_free(&r);
     h_sse_free(&s);
+}
+
+/* A client that stops reading: its write stays stuck, and after write_timeout (5 s here) the
+ * server disconnects it instead of buffering the history in memory. */
+Test(stream, a_client_that_stops_reading_is_cut_off_after_write_timeout, .timeout = 90)
+{
+    env_up(20000, "10m", "15s", 100);
+    wait_count(20000);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(E.port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    const char *req = "GET /stream?start=" FEEDSIM_START " HTTP/1.1\r\nHost: test\r\n\r\n";
+    cr_assert_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    /* never read */
+    cr_assert_eq(h_wait_body_contains(url("/metrics", NULL), "as_stream_write_timeouts_total 1\n", 20000), 0,
+                 "the stuck client was not disconnected");
+    cr_assert_eq(h_wait_body_contains(url("/metrics", NULL), "as_streams_open 0\n", 5000), 0);
+    close(fd);
 }
