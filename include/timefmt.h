@@ -26,6 +26,16 @@ int timefmt_parse_duration(const char *s, int64_t *out_ms);
  * Returns 0 or -1. */
 int timefmt_parse_size(const char *s, uint64_t *out_bytes);
 
+/* Civil dates (proleptic Gregorian calendar, Hinnant's algorithms), for modules that do calendar
+ * arithmetic (datemath). Days are counted from 1970-01-01 (day 0); months are 1-12, days 1-31.
+ * Exact for every day an int64_t of microseconds can reach, and far beyond. Not validated:
+ * days_from_civil expects a real date (timefmt_days_in_month gives a month's last day). */
+int64_t timefmt_days_from_civil(int64_t y, unsigned m, unsigned d);
+void timefmt_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
+
+/* Days in month m (1-12) of year y: 28-31, leap years included. */
+unsigned timefmt_days_in_month(int64_t y, unsigned m);
+
 /* Wall clock now, in microseconds since the epoch. */
 int64_t timefmt_now_us(void);
 

@@ -27,12 +27,12 @@
  * (UTF-8 code point order, as keyword range does). null, [] and [null] are no value (exists
  * is false), as in Elasticsearch.
  *
- * Dates in a query: RFC 3339 (timefmt), a bare YYYY-MM-DD, epoch milliseconds (or seconds with
- * "format": "epoch_second"), and date math ("now-1d/d", "2024-01-01||+1M"). As Elasticsearch
- * does, a date covers what it leaves unsaid: "2024-01-01" is that whole day, "...T10:00Z" that
- * minute, "now/d" today; gte and lt use its first microsecond, gt and lte its last, and term
- * matches anything inside ("Missing date components" and "Date math and rounding" in the range
- * query reference). "now" is read once, at compile time.
+ * Dates in a query (datemath.h): RFC 3339 (timefmt), a bare YYYY-MM-DD, epoch milliseconds (or
+ * seconds with "format": "epoch_second"), and date math ("now-1d/d", "2024-01-01||+1M"). As
+ * Elasticsearch does, a date covers what it leaves unsaid: "2024-01-01" is that whole day,
+ * "...T10:00Z" that minute, "now/d" today; gte and lt use its first microsecond, gt and lte its
+ * last, and term matches anything inside ("Missing date components" and "Date math and
+ * rounding" in the range query reference). "now" is read once, at compile time.
  *
  * match tokenizes both sides on ASCII non-alphanumerics (bytes >= 0x80 are kept inside tokens,
  * so UTF-8 words stay whole) and lowercases ASCII only. Tokens of all values of the field
@@ -42,14 +42,16 @@
  * but has no effect, as in a filter context.
  *
  * Reading the activity: clauses on other fields read rec->json at most once per query_match
- * call, lazily, into a flat token tape (see "JSON tape" below) -- jansson's tree parse measured
+ * call, lazily, into a flat token tape (jsontape.h) -- jansson's tree parse measured
  * 145,000 activities/s here, under the 300,000/s the match benchmark needs. A record whose JSON
  * does not parse (or memory running out for a huge one) is treated as having no JSON fields.
  *
  * Memory: compile returns -1 with "out of memory" on allocation failure. query_match never
- * allocates for activities under JT_STACK tokens and never writes to the query, so one
+ * allocates for activities under JSONTAPE_STACK tokens and never writes to the query, so one
  * compiled query serves any number of threads. */
 #include "query.h"
+#include "datemath.h"
+#include "jsontape.h"
 #include "timefmt.h"
 #include <errno.h>
 #include <math.h>
@@ -62,7 +64,6 @@
 #include <strings.h>
 
 #define US_PER_SEC INT64_C(1000000)
-#define US_PER_DAY (INT64_C(86400) * US_PER_SEC)
 #define MAX_FIELD_LEN 1024
 #define MAX_MATCH_TOKENS 1024   /* Elasticsearch caps clauses too (max_clause_count) */
 #define MAX_TERMS 65536         /* Elasticsearch's index.max_terms_count default */
@@ -120,7 +121,7 @@ static bool sv_bsearch(const sv_t *sorted, size_t n, const char *p, size_t len)
 }
 
 /* ======================================================================================
- * Numbers and dates
+ * Numbers
  * ====================================================================================== */
 
 typedef struct { bool is_int; int64_t i; double d; } num_t;
@@ -165,531 +166,6 @@ static int num_cmp(const num_t *a, const num_t *b)
     return (a->d > b->d) - (a->d < b->d);
 }
 
-/* A date as Elasticsearch reads one from a query: the microseconds it covers, [lo, hi]. */
-typedef struct { int64_t lo, hi; } span_t;
-
-/* Hinnant's days_from_civil / civil_from_days (proleptic Gregorian), for date math. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const int64_t yoe = y - era * 400;
-    const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const int64_t doe = z - era * 146097;
-    const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b < 0) ? q - 1 : q;
-}
-
-static bool looks_like_date(const char *s, size_t n)
-{
-    return n >= 10 && is_digit(s[0]) && is_digit(s[1]) && is_digit(s[2]) && is_digit(s[3]) &&
-           s[4] == '-' && s[7] == '-';
-}
-
-/* RFC 3339 (as timefmt accepts it) or a bare YYYY-MM-DD. The span covers the precision
- * written: a day, a minute (no seconds), a second (no fraction), or the instant. */
-static bool date_parse(const char *s, size_t n, span_t *out)
-{
-    int64_t us;
-    if (!looks_like_date(s, n))
-        return false;
-    if (n == 10) {
-        char buf[24];
-        memcpy(buf, s, 10);
-        memcpy(buf + 10, "T00:00:00Z", 10);
-        if (timefmt_parse_rfc3339(buf, 20, &us, NULL) != 0)
-            return false;
-        *out = (span_t){us, us + US_PER_DAY - 1};
-        return true;
-    }
-    if (timefmt_parse_rfc3339(s, n, &us, NULL) != 0)
-        return false;
-    int64_t unit = 1;
-    if (n <= 16 || s[16] != ':')
-        unit = 60 * US_PER_SEC;
-    else if (n <= 19 || s[19] != '.')
-        unit = US_PER_SEC;
-    *out = (span_t){us, us + unit - 1};
-    return true;
-}
-
-/* A doc value's date: the instant it names. */
-static bool date_point(const char *s, size_t n, int64_t *us)
-{
-    span_t sp;
-    if (!date_parse(s, n, &sp))
-        return false;
-    *us = sp.lo;
-    return true;
-}
-
-/* Add `k` units to t (calendar arithmetic for months and years, clamping the day). */
-static bool date_add(int64_t t, char unit, int64_t k, int64_t *out)
-{
-    int64_t step;
-    switch (unit) {
-    case 's': step = US_PER_SEC; break;
-    case 'm': step = 60 * US_PER_SEC; break;
-    case 'h': case 'H': step = 3600 * US_PER_SEC; break;
-    case 'd': step = US_PER_DAY; break;
-    case 'w': step = 7 * US_PER_DAY; break;
-    case 'M': case 'y': {
-        int64_t days = floor_div(t, US_PER_DAY), in_day = t - days * US_PER_DAY, y;
-        int m, d;
-        civil_from_days(days, &y, &m, &d);
-        int64_t months = y * 12 + (m - 1) + (unit == 'y' ? k * 12 : k);
-        y = floor_div(months, 12);
-        m = (int)(months - y * 12) + 1;
-        static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-        int last = mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
-        if (d > last)
-            d = last;
-        if (y < 0 || y > 9999)
-            return false;
-        *out = days_from_civil(y, m, d) * US_PER_DAY + in_day;
-        return true;
-    }
-    default: return false;
-    }
-    if (k > INT64_MAX / step / 2 || k < -(INT64_MAX / step / 2))
-        return false;
-    *out = t + k * step;
-    return true;
-}
-
-/* Round t down to the start of its unit (weeks start on Monday, as in Elasticsearch). */
-static bool date_floor(int64_t t, char unit, int64_t *out)
-{
-    int64_t days = floor_div(t, US_PER_DAY), y;
-    int m, d;
-    switch (unit) {
-    case 's': *out = floor_div(t, US_PER_SEC) * US_PER_SEC; return true;
-    case 'm': *out = floor_div(t, 60 * US_PER_SEC) * 60 * US_PER_SEC; return true;
-    case 'h': case 'H': *out = floor_div(t, 3600 * US_PER_SEC) * 3600 * US_PER_SEC; return true;
-    case 'd': *out = days * US_PER_DAY; return true;
-    case 'w': /* 1970-01-01 was a Thursday: Mondays are days -3 + 7k */
-        *out = (floor_div(days + 3, 7) * 7 - 3) * US_PER_DAY;
-        return true;
-    case 'M': case 'y':
-        civil_from_days(days, &y, &m, &d);
-        *out = days_from_civil(y, unit == 'y' ? 1 : m, 1) * US_PER_DAY;
-        return true;
-    default: return false;
-    }
-}
-
-/* Date math: ("now" | <date> "||") then any of [+-]<n><unit> and /<unit>, units y M w d h H
- * m s. Returns 1 and the span, 0 when s is not date math, -1 when it is but is invalid. */
-static int datemath_parse(const char *s, size_t n, int64_t now_us, span_t *out)
-{
-    span_t sp;
-    size_t i;
-    if (n >= 3 && memcmp(s, "now", 3) == 0) {
-        sp = (span_t){now_us, now_us};
-        i = 3;
-    } else {
-        const char *bars = NULL;
-        for (size_t k = 0; k + 1 < n && !bars; k++)
-            if (s[k] == '|' && s[k + 1] == '|')
-                bars = s + k;
-        if (!bars)
-            return 0;
-        if (!date_parse(s, (size_t)(bars - s), &sp))
-            return -1;
-        i = (size_t)(bars - s) + 2;
-    }
-    while (i < n) {
-        char op = s[i++];
-        if (op == '/') {
-            if (i >= n || !date_floor(sp.lo, s[i], &sp.lo) || !date_floor(sp.hi, s[i], &sp.hi) ||
-                !date_add(sp.hi, s[i], 1, &sp.hi))
-                return -1;
-            sp.hi -= 1;
-            i++;
-            continue;
-        }
-        if (op != '+' && op != '-')
-            return -1;
-        int64_t k = 0;
-        size_t start = i;
-        while (i < n && is_digit(s[i]) && k < 100000000)
-            k = k * 10 + (s[i++] - '0');
-        if (i == start || i >= n)
-            return -1;
-        if (op == '-')
-            k = -k;
-        if (!date_add(sp.lo, s[i], k, &sp.lo) || !date_add(sp.hi, s[i], k, &sp.hi))
-            return -1;
-        i++;
-    }
-    *out = sp;
-    return 1;
-}
-
-/* ======================================================================================
- * JSON tape: the activity read once into a flat array of tokens.
- *
- * Objects list their members as key token, value token, key, value...; every token records
- * where its subtree ends, so siblings are found by jumping. Strings stay in place, escapes
- * decoded only when a comparison needs them. Malformed input fails the whole parse.
- * ====================================================================================== */
-
-enum { JT_OBJ, JT_ARR, JT_STR, JT_NUM, JT_TRUE, JT_FALSE, JT_NULL };
-#define JT_STACK 512
-#define JT_NONE UINT32_MAX
-
-typedef struct {
-    uint8_t type;
-    uint8_t esc;        /* JT_STR: contains backslash escapes */
-    uint8_t key;        /* JT_STR: is an object key */
-    uint32_t off, len;  /* JT_STR: bytes between the quotes; JT_NUM: the number's text */
-    uint32_t end;       /* first token after this value's subtree (while open: the parent) */
-} jtok_t;
-
-typedef struct {
-    const char *s;
-    jtok_t *tok;        /* stack (below) or heap (owned when != stack) */
-    uint32_t n, cap;
-    jtok_t stack[JT_STACK];
-} jtape_t;
-
-static void jt_init(jtape_t *t)
-{
-    t->s = NULL;
-    t->tok = t->stack;
-    t->n = 0;
-    t->cap = JT_STACK;
-}
-
-static void jt_release(jtape_t *t)
-{
-    if (t->tok != t->stack)
-        free(t->tok);
-    jt_init(t);
-}
-
-static int jt_push(jtape_t *t, int type, size_t off, size_t len)
-{
-    if (t->n == t->cap) {
-        if (t->cap > UINT32_MAX / 4)
-            return -1;
-        jtok_t *nt = malloc((size_t)t->cap * 2 * sizeof *nt);
-        if (!nt)
-            return -1;
-        memcpy(nt, t->tok, (size_t)t->n * sizeof *nt);
-        if (t->tok != t->stack)
-            free(t->tok);
-        t->tok = nt;
-        t->cap *= 2;
-    }
-    t->tok[t->n] = (jtok_t){(uint8_t)type, 0, 0, (uint32_t)off, (uint32_t)len, t->n + 1};
-    return (int)t->n++;
-}
-
-enum { ST_VALUE, ST_VALUE_OR_CLOSE, ST_KEY, ST_KEY_OR_CLOSE, ST_COLON, ST_COMMA_OR_CLOSE, ST_DONE };
-
-/* Scan a string starting after its opening quote; returns the index of the closing quote
- * or 0 on error (a string cannot close at index 0). */
-static size_t jt_scan_string(const char *s, size_t len, size_t i, bool *esc)
-{
-    *esc = false;
-    while (i < len) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"')
-            return i;
-        if (c < 0x20)
-            return 0;
-        if (c == '\\') {
-            *esc = true;
-            i++;
-        }
-        i++;
-    }
-    return 0;
-}
-
-static size_t jt_scan_number(const char *s, size_t len, size_t i)
-{
-    while (i < len && (is_digit(s[i]) || s[i] == '-' || s[i] == '+' || s[i] == '.' ||
-                       s[i] == 'e' || s[i] == 'E'))
-        i++;
-    return i;
-}
-
-typedef struct { jtape_t *t; const char *s; size_t len, i; uint32_t open; int st; } jparse_t;
-
-static void jp_after_value(jparse_t *p)
-{
-    p->st = p->open == JT_NONE ? ST_DONE : ST_COMMA_OR_CLOSE;
-}
-
-static int jp_open(jparse_t *p, int type)
-{
-    int idx = jt_push(p->t, type, p->i, 0);
-    if (idx < 0)
-        return -1;
-    p->t->tok[idx].end = p->open;
-    p->open = (uint32_t)idx;
-    p->st = type == JT_OBJ ? ST_KEY_OR_CLOSE : ST_VALUE_OR_CLOSE;
-    p->i++;
-    return 0;
-}
-
-static int jp_close(jparse_t *p, char c)
-{
-    if (p->open == JT_NONE)
-        return -1;
-    jtok_t *o = &p->t->tok[p->open];
-    if ((c == '}') != (o->type == JT_OBJ))
-        return -1;
-    uint32_t parent = o->end;
-    o->end = p->t->n;
-    p->open = parent;
-    p->i++;
-    jp_after_value(p);
-    return 0;
-}
-
-static int jp_string(jparse_t *p, bool key)
-{
-    bool esc;
-    size_t q = jt_scan_string(p->s, p->len, p->i + 1, &esc);
-    if (!q)
-        return -1;
-    int idx = jt_push(p->t, JT_STR, p->i + 1, q - p->i - 1);
-    if (idx < 0)
-        return -1;
-    p->t->tok[idx].esc = esc;
-    p->t->tok[idx].key = key;
-    p->i = q + 1;
-    if (key)
-        p->st = ST_COLON;
-    else
-        jp_after_value(p);
-    return 0;
-}
-
-static int jp_literal(jparse_t *p, const char *word, int type)
-{
-    size_t wn = strlen(word);
-    if (p->len - p->i < wn || memcmp(p->s + p->i, word, wn) != 0)
-        return -1;
-    if (jt_push(p->t, type, p->i, wn) < 0)
-        return -1;
-    p->i += wn;
-    jp_after_value(p);
-    return 0;
-}
-
-static int jp_value(jparse_t *p, char c)
-{
-    if (c == '{')
-        return jp_open(p, JT_OBJ);
-    if (c == '[')
-        return jp_open(p, JT_ARR);
-    if (c == '"')
-        return jp_string(p, false);
-    if (c == 't')
-        return jp_literal(p, "true", JT_TRUE);
-    if (c == 'f')
-        return jp_literal(p, "false", JT_FALSE);
-    if (c == 'n')
-        return jp_literal(p, "null", JT_NULL);
-    if (c != '-' && !is_digit(c))
-        return -1;
-    size_t e = jt_scan_number(p->s, p->len, p->i);
-    if (jt_push(p->t, JT_NUM, p->i, e - p->i) < 0)
-        return -1;
-    p->i = e;
-    jp_after_value(p);
-    return 0;
-}
-
-static int jp_step(jparse_t *p, char c)
-{
-    switch (p->st) {
-    case ST_VALUE_OR_CLOSE:
-        if (c == ']')
-            return jp_close(p, c);
-        return jp_value(p, c);
-    case ST_VALUE:
-        return jp_value(p, c);
-    case ST_KEY_OR_CLOSE:
-        if (c == '}')
-            return jp_close(p, c);
-        return c == '"' ? jp_string(p, true) : -1;
-    case ST_KEY:
-        return c == '"' ? jp_string(p, true) : -1;
-    case ST_COLON:
-        if (c != ':')
-            return -1;
-        p->i++;
-        p->st = ST_VALUE;
-        return 0;
-    case ST_COMMA_OR_CLOSE:
-        if (c == ']' || c == '}')
-            return jp_close(p, c);
-        if (c != ',')
-            return -1;
-        p->i++;
-        p->st = p->t->tok[p->open].type == JT_OBJ ? ST_KEY : ST_VALUE;
-        return 0;
-    default:
-        return -1;
-    }
-}
-
-/* Parse s into t. Returns 0, or -1 (malformed, too large, out of memory). */
-static int jt_parse(jtape_t *t, const char *s, size_t len)
-{
-    if (len >= UINT32_MAX)
-        return -1;
-    jparse_t p = {t, s, len, 0, JT_NONE, ST_VALUE};
-    t->s = s;
-    t->n = 0;
-    while (p.i < len) {
-        char c = s[p.i];
-        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-            p.i++;
-            continue;
-        }
-        if (jp_step(&p, c) < 0)
-            return -1;
-    }
-    return p.st == ST_DONE ? 0 : -1;
-}
-
-/* ---- decoding strings ---- */
-
-typedef struct { char buf[256]; char *heap; } scratch_t;   /* heap: owned, may be NULL */
-
-static void scratch_release(scratch_t *sc)
-{
-    free(sc->heap);
-    sc->heap = NULL;
-}
-
-static int hex4(const char *s, size_t n, size_t i, unsigned *out)
-{
-    if (i + 4 > n)
-        return -1;
-    unsigned v = 0;
-    for (size_t k = i; k < i + 4; k++) {
-        int c = s[k], h;
-        if (is_digit(c))
-            h = c - '0';
-        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-            h = (c | 0x20) - 'a' + 10;
-        else
-            return -1;
-        v = v * 16 + (unsigned)h;
-    }
-    *out = v;
-    return 0;
-}
-
-static size_t put_utf8(char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
-/* Decode one escape at s[i] (the byte after the backslash); returns the bytes consumed. */
-static size_t unescape_one(const char *s, size_t n, size_t i, char *o, size_t *olen)
-{
-    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-    if (i >= n) {
-        *olen = 0;
-        return 0;
-    }
-    const char *hit = s[i] ? strchr(from, s[i]) : NULL;
-    if (hit) {
-        o[0] = to[hit - from];
-        *olen = 1;
-        return 1;
-    }
-    unsigned cp, lo;
-    if (s[i] != 'u' || hex4(s, n, i + 1, &cp) < 0) {
-        o[0] = s[i];   /* not a valid escape: keep the byte (never longer than the input) */
-        *olen = 1;
-        return 1;
-    }
-    size_t used = 5;
-    if (cp >= 0xD800 && cp <= 0xDBFF && i + 11 <= n && s[i + 5] == '\\' && s[i + 6] == 'u' &&
-        hex4(s, n, i + 7, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
-        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-        used = 11;
-    } else if (cp >= 0xD800 && cp <= 0xDFFF) {
-        cp = 0xFFFD;
-    }
-    *olen = put_utf8(o, cp);
-    return used;
-}
-
-/* The decoded bytes of string token k (never longer than the raw bytes). */
-static sv_t jt_str(const jtape_t *t, uint32_t k, scratch_t *sc)
-{
-    const jtok_t *tk = &t->tok[k];
-    const char *s = t->s + tk->off;
-    size_t n = tk->len;
-    if (!tk->esc)
-        return (sv_t){s, n};
-    char *o = sc->buf;
-    if (n > sizeof sc->buf) {
-        if (!(sc->heap = malloc(n)))
-            return (sv_t){"", 0};
-        o = sc->heap;
-    }
-    size_t w = 0;
-    for (size_t i = 0; i < n;) {
-        if (s[i] != '\\') {
-            o[w++] = s[i++];
-            continue;
-        }
-        size_t olen;
-        i++;
-        i += unescape_one(s, n, i, o + w, &olen);
-        w += olen;
-    }
-    return (sv_t){o, w};
-}
-
 /* ======================================================================================
  * Compiled form
  * ====================================================================================== */
@@ -709,7 +185,7 @@ typedef struct {
     char *s; size_t n;    /* owned: the text (a number's or boolean's JSON text) */
     bool has_num; num_t num;
     bool has_bool, b;
-    bool has_date; span_t date;
+    bool has_date; datemath_span_t date;
 } qval_t;
 
 typedef struct { bool set, incl; qval_t v; } bound_t;
@@ -909,7 +385,7 @@ static void qval_set_epoch(qval_t *v, datefmt_t fmt)
     if (v->num.is_int && v->num.i < INT64_MAX / fmt.epoch_us && v->num.i > INT64_MIN / fmt.epoch_us)
         v->date.lo = v->date.hi = v->num.i * fmt.epoch_us;
     else
-        v->date = (span_t){(int64_t)ceil(x), (int64_t)floor(x)};  /* empty if not integral */
+        v->date = (datemath_span_t){(int64_t)ceil(x), (int64_t)floor(x)};  /* empty: not integral */
 }
 
 /* Fill *v from a string, number or boolean (callers check the type). Returns 0, or -1 with
@@ -952,9 +428,9 @@ static int qval_from_json(cctx_t *c, json_t *j, datefmt_t fmt, bool strict_dates
     }
     if (json_is_string(j)) {
         int dm = datemath_parse(text, n, c->now_us, &v->date);
-        if (dm < 0 && strict_dates)
+        if (dm == DATEMATH_ERR_INVALID && strict_dates)
             return fail(c, "invalid date math '%s' (units: y M w d h H m s)", text);
-        v->has_date = dm == 1 || date_parse(text, n, &v->date);
+        v->has_date = dm == 0 || datemath_parse_date(text, n, &v->date) == 0;
     }
     if (!v->has_date)
         qval_set_epoch(v, fmt);
@@ -1603,18 +1079,27 @@ int query_compile_text(const char *text, size_t len, query_t **out, char *err, s
 typedef struct {
     const store_rec_t *rec;
     int parsed;           /* 0: not yet; 1: tape holds an object; -1: unusable */
-    jtape_t tape;
+    jsontape_t tape;
 } mctx_t;
 
 static bool doc_ready(mctx_t *m)
 {
     if (m->parsed == 0) {
-        jt_init(&m->tape);
-        bool ok = m->rec->json && jt_parse(&m->tape, m->rec->json, m->rec->json_len) == 0 &&
-                  m->tape.n > 0 && m->tape.tok[0].type == JT_OBJ;
+        jsontape_init(&m->tape);
+        bool ok = m->rec->json && jsontape_parse(&m->tape, m->rec->json, m->rec->json_len) == 0 &&
+                  m->tape.n > 0 && m->tape.tok[0].type == JSONTAPE_OBJ;
         m->parsed = ok ? 1 : -1;
     }
     return m->parsed == 1;
+}
+
+/* The decoded bytes of string token k; a string that cannot be decoded for lack of memory
+ * reads as empty. */
+static sv_t tape_str(const jsontape_t *t, uint32_t k, jsontape_scratch_t *sc)
+{
+    sv_t v;
+    jsontape_str(t, k, sc, &v.p, &v.n);   /* on error v is "", 0 */
+    return v;
 }
 
 /* One value of a field, as the clauses see it. */
@@ -1632,31 +1117,32 @@ typedef bool value_fn(const query_t *q, mctx_t *m, const dval_t *v, void *st);
 
 static bool visit_token(const query_t *q, mctx_t *m, uint32_t k, value_fn *fn, void *st)
 {
-    const jtok_t *t = &m->tape.tok[k];
+    const jsontape_tok_t *t = &m->tape.tok[k];
     dval_t v = {.tok = k};
-    scratch_t sc = {.heap = NULL};
+    jsontape_scratch_t sc = {.heap = NULL};
     switch (t->type) {
-    case JT_STR: v.type = DV_STR; v.s = jt_str(&m->tape, k, &sc); break;
-    case JT_NUM: v.type = DV_NUM; v.s = (sv_t){m->tape.s + t->off, t->len}; break;
-    case JT_TRUE: case JT_FALSE: v.type = DV_BOOL; v.b = t->type == JT_TRUE; break;
-    case JT_OBJ: v.type = DV_OBJ; break;
+    case JSONTAPE_STR: v.type = DV_STR; v.s = tape_str(&m->tape, k, &sc); break;
+    case JSONTAPE_NUM: v.type = DV_NUM; v.s = (sv_t){m->tape.s + t->off, t->len}; break;
+    case JSONTAPE_TRUE:
+    case JSONTAPE_FALSE: v.type = DV_BOOL; v.b = t->type == JSONTAPE_TRUE; break;
+    case JSONTAPE_OBJ: v.type = DV_OBJ; break;
     default: v.type = DV_NULL; break;
     }
     if (q->f.keyword && v.type != DV_STR)
         return false;
     bool stop = fn(q, m, &v, st);
-    scratch_release(&sc);
+    jsontape_scratch_release(&sc);
     return stop;
 }
 
 /* Every value at node k, arrays (nested ones too) flattened. */
 static bool visit_values(const query_t *q, mctx_t *m, uint32_t k, value_fn *fn, void *st)
 {
-    const jtok_t *tok = m->tape.tok;
-    if (tok[k].type != JT_ARR)
+    const jsontape_tok_t *tok = m->tape.tok;
+    if (tok[k].type != JSONTAPE_ARR)
         return visit_token(q, m, k, fn, st);
     for (uint32_t i = k + 1; i < tok[k].end;) {
-        if (tok[i].type == JT_ARR) {
+        if (tok[i].type == JSONTAPE_ARR) {
             i++;   /* descend: its elements follow */
             continue;
         }
@@ -1676,14 +1162,14 @@ static bool visit_path(const query_t *q, mctx_t *m, uint32_t k, const char *path
 static bool visit_object(const query_t *q, mctx_t *m, uint32_t k, const char *path, size_t n,
                          value_fn *fn, void *st)
 {
-    const jtok_t *tok = m->tape.tok;
+    const jsontape_tok_t *tok = m->tape.tok;
     for (uint32_t i = k + 1; i < tok[k].end; i = tok[i + 1].end) {
-        scratch_t sc = {.heap = NULL};
-        sv_t key = jt_str(&m->tape, i, &sc);
+        jsontape_scratch_t sc = {.heap = NULL};
+        sv_t key = tape_str(&m->tape, i, &sc);
         size_t kn = key.n;
         bool prefix = kn > 0 && kn <= n && (kn == n || path[kn] == '.') && memcmp(key.p, path, kn) == 0;
         bool ext = kn > n + 1 && key.p[n] == '.' && memcmp(key.p, path, n) == 0;
-        scratch_release(&sc);
+        jsontape_scratch_release(&sc);
         bool stop = false;
         if (prefix && kn == n)
             stop = visit_values(q, m, i + 1, fn, st);
@@ -1700,17 +1186,17 @@ static bool visit_object(const query_t *q, mctx_t *m, uint32_t k, const char *pa
 static bool visit_path(const query_t *q, mctx_t *m, uint32_t k, const char *path, size_t n,
                        value_fn *fn, void *st)
 {
-    const jtok_t *tok = m->tape.tok;
-    if (tok[k].type == JT_OBJ)
+    const jsontape_tok_t *tok = m->tape.tok;
+    if (tok[k].type == JSONTAPE_OBJ)
         return visit_object(q, m, k, path, n, fn, st);
-    if (tok[k].type != JT_ARR)
+    if (tok[k].type != JSONTAPE_ARR)
         return false;
     for (uint32_t i = k + 1; i < tok[k].end;) {
-        if (tok[i].type == JT_ARR) {
+        if (tok[i].type == JSONTAPE_ARR) {
             i++;
             continue;
         }
-        if (tok[i].type == JT_OBJ && visit_object(q, m, i, path, n, fn, st))
+        if (tok[i].type == JSONTAPE_OBJ && visit_object(q, m, i, path, n, fn, st))
             return true;
         i = tok[i].end;
     }
@@ -1751,9 +1237,14 @@ static bool for_each_value(const query_t *q, mctx_t *m, value_fn *fn, void *st)
 
 /* ---- per-clause value tests ---- */
 
+/* A string doc value read as a date: the instant it names (the start of the span it covers). */
 static bool str_date(const query_t *q, const sv_t *s, int64_t *us)
 {
-    return !q->f.keyword && date_point(s->p, s->n, us);
+    datemath_span_t sp;
+    if (q->f.keyword || datemath_parse_date(s->p, s->n, &sp) < 0)
+        return false;
+    *us = sp.lo;
+    return true;
 }
 
 /* Does value v equal query value qv (converted to v's type)? */
@@ -1799,17 +1290,23 @@ static bool t_prefix(const query_t *q, mctx_t *m, const dval_t *v, void *st)
     return v->type == DV_STR && v->s.n >= q->v.n && bytes_eq(v->s.p, q->v.n, q->v.s, q->v.n, q->ci);
 }
 
+/* A scalar that is not null (a key string counts: callers skip keys). */
+static bool tok_is_value(const jsontape_tok_t *t)
+{
+    return t->type != JSONTAPE_OBJ && t->type != JSONTAPE_ARR && t->type != JSONTAPE_NULL;
+}
+
 /* exists: a value that is not null; an object exists when something non-null is inside
  * (DV_OBJ may also point at the value under a dotted key that extends the path). */
 static bool t_exists(const query_t *q, mctx_t *m, const dval_t *v, void *st)
 {
     if (v->type != DV_OBJ)
         return v->type != DV_NULL;
-    const jtok_t *tok = m->tape.tok;
-    if (tok[v->tok].type != JT_OBJ && tok[v->tok].type != JT_ARR)
-        return tok[v->tok].type != JT_NULL;
+    const jsontape_tok_t *tok = m->tape.tok;
+    if (tok[v->tok].type != JSONTAPE_OBJ && tok[v->tok].type != JSONTAPE_ARR)
+        return tok[v->tok].type != JSONTAPE_NULL;
     for (uint32_t i = v->tok + 1; i < tok[v->tok].end; i++)
-        if (tok[i].type != JT_OBJ && tok[i].type != JT_ARR && tok[i].type != JT_NULL && !tok[i].key)
+        if (tok_is_value(&tok[i]) && !tok[i].key)
             return true;
     return false;
 }
@@ -1943,6 +1440,6 @@ int query_match(const query_t *q, const store_rec_t *rec)
     mctx_t m = {.rec = rec, .parsed = 0};
     bool r = eval(q, &m);
     if (m.parsed != 0)
-        jt_release(&m.tape);
+        jsontape_release(&m.tape);
     return r;
 }

@@ -22,8 +22,8 @@
 #define US_PER_SEC INT64_C(1000000)
 #define US_PER_DAY (INT64_C(86400) * US_PER_SEC)
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant, "days_from_civil"). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+/* Hinnant's "days_from_civil" (proleptic Gregorian); the only copy in the tree. */
+int64_t timefmt_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
     y -= m <= 2;
     const int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -33,10 +33,10 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + (int64_t)doe - 719468;
 }
 
-/* Inverse of days_from_civil (Hinnant, "civil_from_days"). */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+/* Its inverse, Hinnant's "civil_from_days". */
+void timefmt_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d)
 {
-    z += 719468;
+    const int64_t z = days + 719468;
     const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
     const unsigned doe = (unsigned)(z - era * 146097);
     const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
@@ -47,12 +47,12 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
-static bool is_leap(unsigned y)
+static bool is_leap(int64_t y)
 {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-static unsigned days_in_month(unsigned y, unsigned m)
+unsigned timefmt_days_in_month(int64_t y, unsigned m)
 {
     static const unsigned char dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     return m == 2 && is_leap(y) ? 29 : dim[m - 1];
@@ -111,7 +111,7 @@ static const char *parse_date(cur_t *c, tm_fields_t *t)
         return "expected '-' after the month";
     if (!digits(c, 2, &t->day))
         return "expected a 2-digit day";
-    if (t->day < 1 || t->day > days_in_month(t->year, t->month))
+    if (t->day < 1 || t->day > timefmt_days_in_month(t->year, t->month))
         return "day out of range for the month";
     return NULL;
 }
@@ -209,7 +209,7 @@ int timefmt_parse_rfc3339(const char *s, size_t len, int64_t *out_us, const char
         t.second = 59;
         t.frac_us = US_PER_SEC - 1;
     }
-    int64_t days = days_from_civil(t.year, t.month, t.day);
+    int64_t days = timefmt_days_from_civil(t.year, t.month, t.day);
     int64_t secs = days * 86400 + t.hour * 3600 + t.minute * 60 + t.second - t.offset_min * 60;
     *out_us = secs * US_PER_SEC + t.frac_us;
     return 0;
@@ -242,7 +242,7 @@ size_t timefmt_format_rfc3339(int64_t us, char *buf)
     int64_t us_of_day, y;
     int64_t days = floor_div(us, US_PER_DAY, &us_of_day);
     unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
+    timefmt_civil_from_days(days, &y, &m, &d);
     char *p = buf;
     if (y < 0) {
         *p++ = '-';
