@@ -488,9 +488,12 @@ static int one_field(cctx_t *c, json_t *body, const char *const *extra, json_t *
     return 0;
 }
 
-/* Walk an options object: each key must be one of `keys`; values land in vals[]. */
+/* Walk an options object (anything else is an error): each key must be one of `keys`; values
+ * land in vals[]. */
 static int options(cctx_t *c, json_t *obj, const char *const *keys, json_t **vals)
 {
+    if (!json_is_object(obj))
+        return fail(c, "expected an object, found %s", json_type_name(obj));
     const char *k;
     json_t *v;
     json_object_foreach(obj, k, v) {
@@ -548,10 +551,6 @@ static query_t *c_match_all(cctx_t *c, json_t *body, int kind)
 {
     static const char *const keys[] = {"boost", NULL};
     json_t *vals[1] = {NULL};
-    if (!json_is_object(body)) {
-        fail(c, "expected an object, found %s", json_type_name(body));
-        return NULL;
-    }
     if (options(c, body, keys, vals) < 0 || (vals[0] && check_boost(c, vals[0]) < 0))
         return NULL;
     return node_new(c, kind);
@@ -675,10 +674,6 @@ static query_t *c_ids(cctx_t *c, json_t *body, int kind)
     if (!q)
         return NULL;
     q->f.kind = F_ID;
-    if (!json_is_object(body)) {
-        fail(c, "expected an object, found %s", json_type_name(body));
-        goto err;
-    }
     if (options(c, body, keys, o) < 0 || (o[1] && check_boost(c, o[1]) < 0))
         goto err;
     if (!o[0]) {
@@ -703,10 +698,6 @@ static query_t *c_exists(cctx_t *c, json_t *body, int kind)
     query_t *q = node_new(c, kind);
     if (!q)
         return NULL;
-    if (!json_is_object(body)) {
-        fail(c, "expected an object, found %s", json_type_name(body));
-        goto err;
-    }
     if (options(c, body, keys, o) < 0 || (o[1] && check_boost(c, o[1]) < 0))
         goto err;
     if (!o[0] || !json_is_string(o[0])) {
@@ -949,10 +940,6 @@ static query_t *c_bool(cctx_t *c, json_t *body, int kind, int depth)
     query_t *q = node_new(c, kind);
     if (!q)
         return NULL;
-    if (!json_is_object(body)) {
-        fail(c, "expected an object, found %s", json_type_name(body));
-        goto err;
-    }
     if (options(c, body, keys, o) < 0 || (o[5] && check_boost(c, o[5]) < 0))
         goto err;
     for (int b = 0; b < 4; b++) {
