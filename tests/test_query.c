@@ -388,6 +388,8 @@ static const case_t ERRORS[] = {
     {"{\"match\":{\"published\":\"yesterday\"}}", "query.match.published: expected a date or number"},
     {"{\"match_all\":{\"x\":1}}", "query.match_all: unknown key 'x'"},
     {"{\"match_none\":[]}", "query.match_none: expected an object, found an array"},
+    {"{\"ids\":[\"a\"]}", "query.ids: expected an object, found an array"},
+    {"{\"exists\":\"a\"}", "query.exists: expected an object, found a string"},
     {"{\"bool\":{\"must\":\"x\"}}", "query.bool.must: expected an object or an array, found a string"},
     {"{\"bool\":{\"must\":[1]}}", "query.bool.must[0]: expected a query object, found a number"},
     {"{\"bool\":{\"should\":[{}]}}", "query.bool.should[0]: empty query object (expected one query type)"},

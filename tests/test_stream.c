@@ -96,6 +96,30 @@ static void sim_post(const char *path)
     h_resp_free(&r);
 }
 
+/* POST path to feedsim from a child process after delay_us, while the test reads a stream.
+ * Returns the child's pid, to waitpid. */
+static pid_t sim_post_later(const char *path, useconds_t delay_us)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        char u[512];
+        h_resp_t r;
+        usleep(delay_us);
+        snprintf(u, sizeof u, "%s%s", E.sim_base, path);
+        _exit(h_http("POST", u, NULL, NULL, &r, 5000) == 0 && r.status == 200 ? 0 : 1);
+    }
+    return pid;
+}
+
+/* Headers resuming after event `id` (static storage: valid until the next call). */
+static const char *const *resume_headers(const char *id)
+{
+    static char hdr[200];
+    static const char *hdrs[] = {hdr, NULL};
+    snprintf(hdr, sizeof hdr, "Last-Event-ID: %s", id);
+    return hdrs;
+}
+
 /* Wait until /feeds reports `n` activities for feed sim. */
 static void wait_count(long n)
 {
@@ -153,9 +177,7 @@ Test(stream, finite_replay_equals_the_store_in_order, .timeout = 60)
         cr_assert_lt(strlen(s.ev[i].id), 64);
     }
     /* A reconnect with the id of the finished stream gets 204: EventSource stops. */
-    char hdr[200];
-    snprintf(hdr, sizeof hdr, "Last-Event-ID: %s", s.ev[s.n - 1].id);
-    const char *hdrs[] = {hdr, NULL};
+    const char *const *hdrs = resume_headers(s.ev[s.n - 1].id);
     h_resp_t r;
     h_http("GET", url("/stream?start=" FEEDSIM_START "&end=now", NULL), hdrs, NULL, &r, 5000);
     cr_assert_eq(r.status, 204);
@@ -197,9 +219,7 @@ Test(stream, history_then_live_from_a_concurrent_ingest, .timeout = 60)
     cr_assert(json_is_string(json_object_get(live, "at")), "live data: %s", s.ev[s.n - 1].data);
     json_decref(live);
     /* resume from the live marker while feedsim gains 5 activities */
-    char hdr[200];
-    snprintf(hdr, sizeof hdr, "Last-Event-ID: %s", s.last_id);
-    const char *hdrs[] = {hdr, NULL};
+    const char *const *hdrs = resume_headers(s.last_id);
     sim_post("/_control/add?n=5");
     h_sse_t l = {0};
     h_sse_read(url("/stream?start=" FEEDSIM_START, NULL), hdrs, 6, NULL, 10000, &l);
@@ -217,17 +237,11 @@ Test(stream, start_now_gets_only_what_arrives_later, .timeout = 60)
     env_up(20, "10m", "15s", 100);
     wait_count(20);
     h_sse_t s = {0};
-    pid_t adder = fork();
-    if (adder == 0) {
-        usleep(700000);
-        char u[256];
-        h_resp_t r;
-        snprintf(u, sizeof u, "%s/_control/add?n=3", E.sim_base);
-        h_http("POST", u, NULL, NULL, &r, 5000);
-        _exit(0);
-    }
+    pid_t adder = sim_post_later("/_control/add?n=3", 700000);
     h_sse_read(url("/stream", NULL), NULL, 4, NULL, 10000, &s);
-    waitpid(adder, NULL, 0);
+    int added;
+    waitpid(adder, &added, 0);
+    cr_assert(WIFEXITED(added) && WEXITSTATUS(added) == 0, "feedsim did not take the new activities");
     cr_assert_str_eq(s.ev[0].event, "live");
     cr_assert_eq(h_sse_count(&s, "activity"), 3);
     h_sse_free(&s);
@@ -254,9 +268,7 @@ Test(stream, resume_delivers_every_version_exactly_once, .timeout = 120)
             sim_post("/_control/delete?n=2");
         if (round == 7)
             env_restart_server();
-        char hdr[200];
-        snprintf(hdr, sizeof hdr, "Last-Event-ID: %s", last);
-        const char *hdrs[] = {hdr, NULL};
+        const char *const *hdrs = resume_headers(last);
         h_sse_t s = {0};
         h_sse_read(url("/stream?start=" FEEDSIM_START, NULL), last[0] ? hdrs : NULL, 1 + rand() % 60, NULL,
                    round == 13 ? 3000 : 1500, &s);
@@ -303,9 +315,7 @@ Test(stream, deletes_at_the_source_arrive_as_tombstones, .timeout = 60)
     wait_count(30);
     h_sse_t s = {0};
     h_sse_read(url("/stream", NULL), NULL, 1, NULL, 5000, &s); /* the live marker */
-    char hdr[200];
-    snprintf(hdr, sizeof hdr, "Last-Event-ID: %s", s.last_id);
-    const char *hdrs[] = {hdr, NULL};
+    const char *const *hdrs = resume_headers(s.last_id);
     sim_post("/_control/delete?id=urn:feedsim:1:7");
     h_sse_read(url("/stream", NULL), hdrs, 0, "delete", 10000, &s);
     cr_assert_eq(h_sse_count(&s, "delete"), 1, "no delete event after a full sync");
@@ -499,17 +509,11 @@ Test(stream, empty_store_then_live_delivers_each_activity_once, .timeout = 60)
     env_up(0, "10m", "15s", 100);
     usleep(500000); /* the first full sync of an empty feed */
     h_sse_t s = {0};
-    pid_t adder = fork();
-    if (adder == 0) {
-        usleep(800000);
-        char u[256];
-        h_resp_t r;
-        snprintf(u, sizeof u, "%s/_control/add?n=2", E.sim_base);
-        h_http("POST", u, NULL, NULL, &r, 5000);
-        _exit(0);
-    }
+    pid_t adder = sim_post_later("/_control/add?n=2", 800000);
     h_sse_read(url("/stream?start=" FEEDSIM_START, NULL), NULL, 0, NULL, 2500, &s);
-    waitpid(adder, NULL, 0);
+    int added;
+    waitpid(adder, &added, 0);
+    cr_assert(WIFEXITED(added) && WEXITSTATUS(added) == 0, "feedsim did not take the new activities");
     cr_assert_str_eq(s.ev[0].event, "live");
     cr_assert_eq(h_sse_count(&s, "activity"), 2, "got %zu activity events", h_sse_count(&s, "activity"));
     h_sse_free(&s);
