@@ -3,6 +3,7 @@
 #include "streamreq.h"
 #include "sse.h"
 #include "timefmt.h"
+#include "urlcode.h"
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,38 +22,15 @@ static int fail(fail_t *f, const char *param, const char *fmt, const char *detai
     return -1;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decode (and '+' as space) into a new NUL-terminated string; NULL on a bad escape,
- * an encoded NUL or out of memory. */
+/* Percent-decode into a new NUL-terminated string; NULL on a bad escape, an encoded NUL or
+ * out of memory. */
 static char *url_decode(const char *s, size_t len)
 {
-    char *out = malloc(len + 1), *o = out;
-    for (size_t i = 0; out && i < len; i++) {
-        if (s[i] == '+') {
-            *o++ = ' ';
-        } else if (s[i] != '%') {
-            *o++ = s[i];
-        } else if (i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0 &&
-                   (hexval(s[i + 1]) | hexval(s[i + 2]))) {
-            *o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else {
-            free(out);
-            return NULL;
-        }
+    char *out = malloc(len + 1);
+    if (out && urlcode_decode(s, len, out, len + 1) < 0) {
+        free(out);
+        out = NULL;
     }
-    if (out)
-        *o = '\0';
     return out;
 }
 

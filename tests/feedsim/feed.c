@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "hawk.h"
+#include "urlcode.h"
 
 #define AS_CONTEXT "https://www.w3.org/ns/activitystreams"
 #define HAWK_SKEW_S 60
@@ -58,17 +59,6 @@ static double draw(feed_t *f)
     return (double)(x >> 11) / 9007199254740992.0;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Value of query parameter `name`, percent-decoded into out. Returns 1 if present, 0 if absent,
  * -1 if it does not fit or is badly encoded. */
 static int qparam(const char *query, const char *name, char *out, size_t outlen)
@@ -78,24 +68,7 @@ static int qparam(const char *query, const char *name, char *out, size_t outlen)
         if (strncmp(p, name, nl) != 0 || (p[nl] != '=' && p[nl] != '&' && p[nl] != '\0'))
             continue;
         const char *v = p[nl] == '=' ? p + nl + 1 : p + nl;
-        size_t n = 0;
-        for (; *v && *v != '&'; v++) {
-            int c = (unsigned char)*v;
-            if (c == '%') {
-                int hi = hexval(v[1]), lo = hi < 0 ? -1 : hexval(v[2]);
-                if (lo < 0)
-                    return -1;
-                c = hi * 16 + lo;
-                v += 2;
-            } else if (c == '+') {
-                c = ' ';
-            }
-            if (n + 1 >= outlen)
-                return -1;
-            out[n++] = (char)c;
-        }
-        out[n] = '\0';
-        return 1;
+        return urlcode_decode(v, strcspn(v, "&"), out, outlen) < 0 ? -1 : 1;
     }
     return 0;
 }
