@@ -629,7 +629,9 @@ static int parse_response(ingest_t *ing, feed_t *f, const fetch_result_t *res, u
 }
 
 /* Put the cursor into the batch and commit. */
-static int commit(ingest_t *ing, feed_t *f, const cursor_t *c, store_batch_stats_t *stats,
+/* Commit the batch with cursor *c as the feed's state; on success *c becomes f->cur (and *c is
+ * left empty) and the written activities are counted. */
+static int commit(ingest_t *ing, feed_t *f, cursor_t *c, store_batch_stats_t *stats,
                   char *err, size_t errlen)
 {
     size_t len = 0;
@@ -646,6 +648,10 @@ static int commit(ingest_t *ing, feed_t *f, const cursor_t *c, store_batch_stats
         store_batch_reset(ing->batch);
     if (rc < 0)
         return fmt_err(err, errlen, "store commit failed: %s", store_strerror(rc));
+    cursor_free(&f->cur);
+    f->cur = *c;
+    memset(c, 0, sizeof *c);
+    count_written(ing, f, stats);
     return 0;
 }
 
@@ -779,11 +785,7 @@ static int on_sync_page(ingest_t *ing, feed_t *f, const fetch_result_t *res, cha
         cancel(ing, f);
         goto out;
     }
-    cursor_free(&f->cur);
-    f->cur = nc;
-    memset(&nc, 0, sizeof nc);
     f->sync_anchor |= anchor;
-    count_written(ing, f, &stats);
     if (done)
         sync_finished(ing, f, &stats);
     rc = 0;
@@ -846,11 +848,7 @@ static int on_poll_page(ingest_t *ing, feed_t *f, const fetch_result_t *res, cha
     }
     if (commit(ing, f, &nc, &stats, err, errlen) < 0)
         goto out;
-    cursor_free(&f->cur);
-    f->cur = nc;
-    memset(&nc, 0, sizeof nc);
     f->poll_anchor |= anchor;
-    count_written(ing, f, &stats);
     /* outbox: stop at the end or at a page whose items were all already there, unchanged */
     int stop = !pg.next || (outbox && pg.has_items && stats.unchanged >= pg.valid);
     if (stop) {
