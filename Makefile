@@ -1,6 +1,10 @@
 # Makefile -- builds the server (bin/activity-stream), the feed simulator (bin/feedsim),
-# the tests (one Criterion binary, built with ASan+UBSan) and the benchmarks.
+# the tests (Criterion, built with ASan+UBSan) and the benchmarks.
 # `make help` lists the targets. Missing Debian packages are installed first (.ci/install-deps).
+
+# `make` with no target builds the programs (the first rule below would otherwise be the
+# default goal, since the package flags are written by a rule).
+.DEFAULT_GOAL := all
 
 CC      ?= cc
 SHELL   := /bin/bash
@@ -14,7 +18,11 @@ LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJ := $(LIB_SRC:src/%.c=build/%.o)
 SAN_OBJ := $(LIB_SRC:src/%.c=build/asan/%.o)
 SIM_SRC := $(wildcard tests/feedsim/*.c)
-TST_SRC := $(wildcard tests/test_*.c) $(filter-out $(wildcard tests/test_*.c),$(wildcard tests/*.c))
+# Unit tests: pure modules, no sockets, no child processes (tests/unit/). Integration tests:
+# real servers, feedsim, crashes (tests/integration/). Support files shared by both: tests/*.c.
+UNIT_SRC  := $(wildcard tests/unit/*.c)
+INTEG_SRC := $(wildcard tests/integration/*.c)
+SUPP_SRC  := $(filter-out tests/harness.c,$(wildcard tests/*.c))
 BEN_SRC := $(wildcard tests/bench/*.c)
 BENCHES := $(BEN_SRC:tests/bench/%.c=build/bench/%)
 
@@ -31,13 +39,18 @@ build/pkg.mk: .ci/install-deps
 CFLAGS_ALL = $(BASE) $(WARN) $(PKG_CFLAGS)
 LIBS       = $(PKG_LIBS)
 
-.PHONY: all run test one unit browser-test bench fuzz clean help
+.PHONY: all all-tests run test one unit integration browser-test bench fuzz clean help
 all: bin/activity-stream bin/feedsim
 
 help:
 	@echo "make            build bin/activity-stream and bin/feedsim"
 	@echo "make run        start feedsim and the server with conf/activity-stream.conf"
-	@echo "make test       unit + integration tests (ASan/UBSan) and the browser test"
+	@echo "make test       unit + integration tests (ASan/UBSan, one Criterion run) and the browser test"
+	@echo "make unit       unit tests only: pure modules, no sockets (seconds)"
+	@echo "make integration  integration tests only: real servers, feedsim, crashes"
+	@echo "make browser-test  the dashboard in headless Chromium"
+	@echo "make one T=store MODS=\"store log timefmt\"  one test file against chosen modules"
+	@echo "make clean      remove build/ and bin/"
 	@echo "make bench      benchmarks (store, ingest, streaming)"
 	@echo "make fuzz       fuzz the query parser for a bounded time"
 
@@ -68,7 +81,8 @@ bin/feedsim: $(SIM_SRC:tests/feedsim/%.c=build/feedsim/%.o) build/libas.a
 	@mkdir -p $(@D)
 	$(CC) $(OPT) -o $@ $^ $(LIBS)
 
-# Tests: every tests/*.c goes into one Criterion binary (one summary line for CI).
+# Tests. `make test` runs unit and integration tests in one Criterion binary (one summary
+# line for CI); `make unit` and `make integration` build a binary of their half only.
 build/.deps-test: .ci/install-deps
 	@mkdir -p build
 	@.ci/install-deps test
@@ -76,7 +90,18 @@ build/.deps-test: .ci/install-deps
 build/asan/tests/%.o: tests/%.c build/pkg.mk build/.deps-test
 	@mkdir -p $(@D)
 	$(CC) $(SAN) $(CFLAGS_ALL) -Itests -c $< -o $@
-build/asan/tests/run-tests: $(TST_SRC:tests/%.c=build/asan/tests/%.o) build/asan/libas.a
+UNIT_OBJ  = $(UNIT_SRC:tests/%.c=build/asan/tests/%.o)
+INTEG_OBJ = $(INTEG_SRC:tests/%.c=build/asan/tests/%.o)
+# Test support (tests/*.c: the integration harness, the store fixture, ...) is an archive, so
+# each test binary links what its tests use.
+build/asan/tests/libsupport.a: $(SUPP_SRC:tests/%.c=build/asan/tests/%.o) build/asan/tests/harness.o
+	$(AR) rcs $@ $^
+TEST_LIBS = build/asan/tests/libsupport.a build/asan/libas.a
+build/asan/tests/run-tests: $(UNIT_OBJ) $(INTEG_OBJ) $(TEST_LIBS)
+	$(CC) $(SAN) -o $@ $^ $(LIBS) -lcriterion
+build/asan/tests/unit-tests: $(UNIT_OBJ) $(TEST_LIBS)
+	$(CC) $(SAN) -o $@ $^ $(LIBS) -lcriterion
+build/asan/tests/integration-tests: $(INTEG_OBJ) $(TEST_LIBS)
 	$(CC) $(SAN) -o $@ $^ $(LIBS) -lcriterion
 
 # Sanitizer reports (ASan, LSan, UBSan) of the tests and of the servers they start are
@@ -91,19 +116,30 @@ define check_sanitizers
 	@if [ -n "$$(find build/san -type f -size +0 2>/dev/null)" ]; then find build/san -type f -size +0 -exec cat {} + >&2; \
 	  echo "sanitizer reports above (build/san/)" >&2; exit 1; fi
 endef
-unit: all build/asan/bin/activity-stream build/asan/tests/run-tests build/bench/bench_stream
+INTEG_DEPS = all build/asan/bin/activity-stream build/bench/bench_stream
+define run_criterion
 	@rm -rf build/san && mkdir -p build/san
-	$(TEST_ENV) build/asan/tests/run-tests --jobs 2 $(TEST_ARGS)
+	$(TEST_ENV) $(1) --jobs 2 $(TEST_ARGS)
 	$(check_sanitizers)
+endef
+unit: build/asan/tests/unit-tests
+	$(call run_criterion,build/asan/tests/unit-tests)
+integration: $(INTEG_DEPS) build/asan/tests/integration-tests
+	$(call run_criterion,build/asan/tests/integration-tests)
+all-tests: $(INTEG_DEPS) build/asan/tests/run-tests
+	$(call run_criterion,build/asan/tests/run-tests)
 browser-test: all
 	@if [ -f tests/browser/run ]; then tests/browser/run; else echo "no browser test yet"; fi
-test: unit browser-test
+test: all-tests browser-test
 
 # Work on one module while others are in flux: make one T=store MODS="store log timefmt" [H=1]
-# builds tests/test_$(T).c (+ tests/harness.c with H=1) against just those modules and runs it.
+# builds tests/{unit,integration}/test_$(T).c (+ tests/harness.c with H=1, and the store fixture
+# for the store tests) against just those modules and runs it.
+ONE_SRC = $(wildcard tests/unit/test_$(T).c tests/integration/test_$(T).c) \
+          $(if $(filter store%,$(T)),tests/store_fixture.c)
 one: build/pkg.mk build/.deps-test
 	@mkdir -p build/asan
-	$(CC) $(SAN) $(CFLAGS_ALL) -Itests -o build/asan/one-$(T) tests/test_$(T).c $(if $(H),tests/harness.c) \
+	$(CC) $(SAN) $(CFLAGS_ALL) -Itests -o build/asan/one-$(T) $(ONE_SRC) $(if $(H),tests/harness.c) \
 	    $(MODS:%=src/%.c) $(LIBS) -lcriterion
 	@rm -rf build/san && mkdir -p build/san
 	$(TEST_ENV) build/asan/one-$(T) $(TEST_ARGS)
@@ -131,4 +167,4 @@ run: all
 clean:
 	rm -rf build bin
 
--include $(wildcard build/*.d build/asan/*.d build/asan/tests/*.d build/feedsim/*.d build/bench/*.d)
+-include $(wildcard build/*.d build/asan/*.d build/asan/tests/*.d build/asan/tests/*/*.d build/feedsim/*.d build/bench/*.d)

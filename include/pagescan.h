@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "bytebuf.h"
 
 #define PAGESCAN_NMEMBERS 5        /* id, type, published, updated, actor */
 #define PAGESCAN_MAX_DEPTH 2048
@@ -44,13 +45,8 @@ typedef struct {
 } pagescan_item_t;
 
 typedef struct {
-    char *p;                       /* owned */
-    size_t len, cap;
-} pagescan_buf_t;
-
-typedef struct {
-    pagescan_buf_t env;            /* the envelope, NUL-terminated */
-    pagescan_buf_t items;          /* the compact items, back to back */
+    bytebuf_t env;            /* the envelope, NUL-terminated */
+    bytebuf_t items;          /* the compact items, back to back */
     pagescan_item_t *item;         /* owned: one per item, in document order */
     size_t nitems, items_cap;
     char err[96];                  /* why the last input was refused */

@@ -47,6 +47,6 @@ size_t stream_hub_open(const stream_hub_t *hub);
 void stream_hub_counters(const stream_hub_t *hub, stream_counters_t *out);
 
 /* Monotonic ms of the hub's last poll tick (for /health: a stuck loop stops ticking). */
-uint64_t stream_hub_last_tick_ms(const stream_hub_t *hub);
+int64_t stream_hub_last_tick_ms(const stream_hub_t *hub);
 
 #endif

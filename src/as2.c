@@ -26,24 +26,11 @@
  * - Ids, URLs and actors are used as C strings, so one with an embedded NUL ("\u0000") is
  *   refused (id, link, href) or treated as absent (actor), never truncated. */
 #include "as2.h"
+#include "errfmt.h"
 #include "timefmt.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-static int failf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int failf(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* "an object", "a number", ... for error messages. */
 static const char *type_name(const json_t *v)
@@ -101,7 +88,7 @@ static int read_link_object(json_t *obj, const char *name, as2_link_t *out, char
     const char *type = json_string_value(json_object_get(obj, "type"));
     if (href || (type && strcmp(type, "Link") == 0)) {
         if (!str_member(obj, "href"))
-            return failf(err, errlen, "%s is a Link without a string href", name);
+            return errfmt(err, errlen, "%s is a Link without a string href", name);
         out->url = href;
         return 0;
     }
@@ -109,7 +96,7 @@ static int read_link_object(json_t *obj, const char *name, as2_link_t *out, char
         out->url = json_object_get(obj, "id");
         return 0;
     }
-    return failf(err, errlen, "%s is an object without href, id or items", name);
+    return errfmt(err, errlen, "%s is an object without href, id or items", name);
 }
 
 static int read_link(json_t *root, const char *name, as2_link_t *out, char *err, size_t errlen)
@@ -122,13 +109,13 @@ static int read_link(json_t *root, const char *name, as2_link_t *out, char *err,
         if (json_string_length(v) == 0)
             return 0;
         if (!clean_str(v))
-            return failf(err, errlen, "%s contains a NUL character", name);
+            return errfmt(err, errlen, "%s contains a NUL character", name);
         out->url = v;
         return 0;
     }
     if (json_is_object(v))
         return read_link_object(v, name, out, err, errlen);
-    return failf(err, errlen, "%s is %s, not a URL, Link or page", name, type_name(v));
+    return errfmt(err, errlen, "%s is %s, not a URL, Link or page", name, type_name(v));
 }
 
 static int read_items(json_t *root, as2_page_t *out, char *err, size_t errlen)
@@ -151,16 +138,16 @@ static int read_items(json_t *root, as2_page_t *out, char *err, size_t errlen)
         out->nitems = 1;
         return 0;
     }
-    return failf(err, errlen, "%s is %s, not an array or object", key, type_name(v));
+    return errfmt(err, errlen, "%s is %s, not an array or object", key, type_name(v));
 }
 
 int as2_read_page(json_t *root, as2_page_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (!root)
-        return failf(err, errlen, "no document");
+        return errfmt(err, errlen, "no document");
     if (!json_is_object(root))
-        return failf(err, errlen, "top level is %s, not an object", type_name(root));
+        return errfmt(err, errlen, "top level is %s, not an object", type_name(root));
     if (read_items(root, out, err, errlen) < 0 ||
         read_link(root, "next", &out->next, err, errlen) < 0 ||
         read_link(root, "prev", &out->prev, err, errlen) < 0 ||
@@ -195,10 +182,10 @@ static int read_time(json_t *item, const char *key, int64_t *us, char *err, size
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_string(v))
-        return failf(err, errlen, "%s is %s, not a string", key, type_name(v));
+        return errfmt(err, errlen, "%s is %s, not a string", key, type_name(v));
     const char *why = "invalid";
     if (timefmt_parse_rfc3339(json_string_value(v), json_string_length(v), us, &why) < 0)
-        return failf(err, errlen, "%s '%.64s': %s", key, json_string_value(v), why);
+        return errfmt(err, errlen, "%s '%.64s': %s", key, json_string_value(v), why);
     return 1;
 }
 
@@ -255,18 +242,18 @@ int as2_read_activity(json_t *item, int64_t ingest_us, as2_activity_t *out, char
 {
     memset(out, 0, sizeof *out);
     if (!item)
-        return failf(err, errlen, "no item");
+        return errfmt(err, errlen, "no item");
     if (!json_is_object(item))
-        return failf(err, errlen, "item is %s, not an object", type_name(item));
+        return errfmt(err, errlen, "item is %s, not an object", type_name(item));
     json_t *id = json_object_get(item, "id");
     if (!id)
-        return failf(err, errlen, "item has no string id");
+        return errfmt(err, errlen, "item has no string id");
     if (!json_is_string(id))
-        return failf(err, errlen, "id is %s, not a string", type_name(id));
+        return errfmt(err, errlen, "id is %s, not a string", type_name(id));
     if (json_string_length(id) == 0)
-        return failf(err, errlen, "id is an empty string");
+        return errfmt(err, errlen, "id is an empty string");
     if (!clean_str(id))
-        return failf(err, errlen, "id contains a NUL character");
+        return errfmt(err, errlen, "id contains a NUL character");
     if (read_times(item, ingest_us, out, err, errlen) < 0)
         goto fail;
     out->id = json_string_value(id);

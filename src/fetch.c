@@ -5,6 +5,8 @@
  * Memory policy: allocation failures become errors ("out of memory ..."), never crashes; a
  * body that outgrows the cap aborts the transfer from the write callback. */
 #include "fetch.h"
+#include "errfmt.h"
+#include "bytebuf.h"
 #include "hawk.h"
 #include "version.h"
 #include <ctype.h>
@@ -18,7 +20,6 @@
 #include <time.h>
 
 #define DEFAULT_MAX_PAGE (64ull << 20)
-#define INITIAL_BODY_CAP (64u << 10)
 #define BODY_KEEP (8u << 20)       /* a larger body buffer is freed before the next request */
 #define ACCEPT_HEADER \
     "Accept: application/activity+json, application/ld+json; q=0.9, application/json; q=0.8"
@@ -28,8 +29,7 @@ struct fetch {
     CURL *easy;                 /* owned */
     struct curl_slist *headers; /* owned; the current request's headers */
     char *url;                  /* owned; the current request's URL */
-    char *body;                 /* owned; grows up to max_bytes */
-    size_t len, cap;
+    bytebuf_t body;             /* owned; limited to max_bytes */
     uint64_t max_bytes;
     int too_large;              /* the write callback refused the body */
     int nomem;                  /* the write callback could not grow the buffer */
@@ -38,51 +38,18 @@ struct fetch {
     char errbuf[CURL_ERROR_SIZE];
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /* ---- callbacks ---- */
-
-static int grow_body(fetch_t *f, size_t need)
-{
-    size_t cap = f->cap ? f->cap : INITIAL_BODY_CAP;
-    while (cap < need)
-        cap *= 2;
-    if (cap > f->max_bytes + 1 && need <= f->max_bytes + 1)
-        cap = f->max_bytes + 1;
-    char *p = realloc(f->body, cap);
-    if (!p)
-        return -1;
-    f->body = p;
-    f->cap = cap;
-    return 0;
-}
 
 static size_t on_body(char *data, size_t size, size_t n, void *ud)
 {
     fetch_t *f = ud;
     size_t bytes = size * n;
-    if (f->len + bytes > f->max_bytes) {
+    int rc = bytebuf_append(&f->body, data, bytes);
+    if (rc == BYTEBUF_ERR_LIMIT)
         f->too_large = 1;
-        return 0;
-    }
-    if (f->len + bytes > f->cap && grow_body(f, f->len + bytes) < 0) {
+    else if (rc < 0)
         f->nomem = 1;
-        return 0;
-    }
-    memcpy(f->body + f->len, data, bytes);
-    f->len += bytes;
-    return bytes;
+    return rc < 0 ? 0 : bytes;
 }
 
 /* Trimmed copy of a header value (without CR/LF and surrounding blanks); NULL when empty. */
@@ -192,7 +159,7 @@ static int set_options(fetch_t *f, const char *ca_file, char *err, size_t errlen
         bad |= curl_easy_setopt(f->easy, CURLOPT_PASSWORD, c->auth.password ? c->auth.password : "");
     }
     if (bad)
-        return fail(err, errlen, "feed %s: libcurl refused an option", c->id);
+        return errfmt(err, errlen, "feed %s: libcurl refused an option", c->id);
     return 0;
 }
 
@@ -202,13 +169,14 @@ int fetch_new(fetch_t **out, const config_feed_t *feed, const char *ca_file, cha
     *out = NULL;
     fetch_t *f = calloc(1, sizeof *f);
     if (!f)
-        return fail(err, errlen, "out of memory");
+        return errfmt(err, errlen, "out of memory");
     f->feed = feed;
     f->max_bytes = feed->max_page_bytes ? feed->max_page_bytes : DEFAULT_MAX_PAGE;
+    f->body.max = f->max_bytes > SIZE_MAX / 4 ? SIZE_MAX / 4 : (size_t)f->max_bytes;
     f->retry_after_ms = -1;
     f->easy = curl_easy_init();
     if (!f->easy) {
-        fail(err, errlen, "feed %s: curl_easy_init failed", feed->id);
+        errfmt(err, errlen, "feed %s: curl_easy_init failed", feed->id);
         goto fail;
     }
     if (set_options(f, ca_file, err, errlen) < 0)
@@ -229,7 +197,7 @@ void fetch_free(fetch_t *f)
     curl_slist_free_all(f->headers);
     reset_captured(f);
     free(f->url);
-    free(f->body);
+    bytebuf_free(&f->body);
     free(f);
 }
 
@@ -266,16 +234,16 @@ static int add_auth(fetch_t *f, struct curl_slist **list, const char *url, char 
     const config_auth_t *a = &f->feed->auth;
     if (a->type == AUTH_BEARER)
         return add_headerf(list, "Authorization: Bearer %s", a->token ? a->token : "") < 0
-                   ? fail(err, errlen, "out of memory building headers")
+                   ? errfmt(err, errlen, "out of memory building headers")
                    : 0;
     if (a->type != AUTH_HAWK)
         return 0;
     char value[1024];
     if (hawk_authorization(a->id ? a->id : "", a->key ? a->key : "", "GET", url, "", NULL, 0,
                            (int64_t)time(NULL), NULL, value, sizeof value) < 0)
-        return fail(err, errlen, "cannot build a Hawk header for %s", url);
+        return errfmt(err, errlen, "cannot build a Hawk header for %s", url);
     if (add_headerf(list, "Authorization: %s", value) < 0)
-        return fail(err, errlen, "out of memory building headers");
+        return errfmt(err, errlen, "out of memory building headers");
     return 0;
 }
 
@@ -301,7 +269,7 @@ static int build_headers(fetch_t *f, const char *url, const char *etag, const ch
     return 0;
 nomem:
     curl_slist_free_all(list);
-    return fail(err, errlen, "out of memory building headers");
+    return errfmt(err, errlen, "out of memory building headers");
 }
 
 CURL *fetch_prepare(fetch_t *f, const char *url, const char *etag, const char *last_modified,
@@ -310,7 +278,7 @@ CURL *fetch_prepare(fetch_t *f, const char *url, const char *etag, const char *l
     struct curl_slist *headers = NULL;
     char *copy = strdup(url);
     if (!copy) {
-        fail(err, errlen, "out of memory");
+        errfmt(err, errlen, "out of memory");
         return NULL;
     }
     if (build_headers(f, url, etag, last_modified, &headers, err, errlen) < 0) {
@@ -319,7 +287,7 @@ CURL *fetch_prepare(fetch_t *f, const char *url, const char *etag, const char *l
     }
     if (curl_easy_setopt(f->easy, CURLOPT_URL, copy) != CURLE_OK ||
         curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, headers) != CURLE_OK) {
-        fail(err, errlen, "libcurl refused the URL %s", url);
+        errfmt(err, errlen, "libcurl refused the URL %s", url);
         curl_slist_free_all(headers);
         free(copy);
         return NULL;
@@ -328,12 +296,7 @@ CURL *fetch_prepare(fetch_t *f, const char *url, const char *etag, const char *l
     free(f->url);
     f->headers = headers;
     f->url = copy;
-    if (f->cap > BODY_KEEP) {
-        free(f->body);
-        f->body = NULL;
-        f->cap = 0;
-    }
-    f->len = 0;
+    bytebuf_trim(&f->body, BODY_KEEP);
     f->too_large = f->nomem = 0;
     f->errbuf[0] = '\0';
     reset_captured(f);
@@ -356,34 +319,34 @@ static int transport_error(fetch_t *f, CURLcode code, char *err, size_t errlen)
     curl_easy_getinfo(f->easy, CURLINFO_OS_ERRNO, &os_errno);
     curl_easy_getinfo(f->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
     if (f->too_large || code == CURLE_FILESIZE_EXCEEDED)
-        return fail(err, errlen, "page larger than %" PRIu64 " bytes: %s", f->max_bytes, url);
+        return errfmt(err, errlen, "page larger than %" PRIu64 " bytes: %s", f->max_bytes, url);
     if (f->nomem)
-        return fail(err, errlen, "out of memory reading %s", url);
+        return errfmt(err, errlen, "out of memory reading %s", url);
     switch (code) {
     case CURLE_OPERATION_TIMEDOUT:
         if (connect_us == 0 && f->feed->connect_timeout_ms > 0)
-            return fail(err, errlen, "connect timeout after %lld ms fetching %s",
+            return errfmt(err, errlen, "connect timeout after %lld ms fetching %s",
                         (long long)f->feed->connect_timeout_ms, url);
-        return fail(err, errlen, "timeout after %lld ms fetching %s",
+        return errfmt(err, errlen, "timeout after %lld ms fetching %s",
                     (long long)f->feed->timeout_ms, url);
     case CURLE_COULDNT_CONNECT:
         if (os_errno == ECONNREFUSED)
-            return fail(err, errlen, "connection refused fetching %s", url);
-        return fail(err, errlen, "cannot connect fetching %s: %s", url, detail);
+            return errfmt(err, errlen, "connection refused fetching %s", url);
+        return errfmt(err, errlen, "cannot connect fetching %s: %s", url, detail);
     case CURLE_COULDNT_RESOLVE_HOST:
-        return fail(err, errlen, "cannot resolve host fetching %s: %s", url, detail);
+        return errfmt(err, errlen, "cannot resolve host fetching %s: %s", url, detail);
     case CURLE_TOO_MANY_REDIRECTS:
-        return fail(err, errlen, "more than 5 redirects fetching %s", url);
+        return errfmt(err, errlen, "more than 5 redirects fetching %s", url);
     case CURLE_PARTIAL_FILE:
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
-        return fail(err, errlen, "connection closed early fetching %s: %s", url, detail);
+        return errfmt(err, errlen, "connection closed early fetching %s: %s", url, detail);
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CACERT_BADFILE:
-        return fail(err, errlen, "TLS error fetching %s: %s", url, detail);
+        return errfmt(err, errlen, "TLS error fetching %s: %s", url, detail);
     default:
-        return fail(err, errlen, "%s fetching %s", detail, url);
+        return errfmt(err, errlen, "%s fetching %s", detail, url);
     }
 }
 
@@ -398,8 +361,8 @@ int fetch_result(fetch_t *f, CURLcode code, fetch_result_t *res, char *err, size
     curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &res->status);
     curl_easy_getinfo(f->easy, CURLINFO_EFFECTIVE_URL, &eff);
     res->effective_url = eff ? eff : f->url;
-    res->body = f->body ? f->body : "";
-    res->len = f->len;
+    res->body = f->body.p ? f->body.p : "";
+    res->len = f->body.len;
     res->etag = f->etag;
     res->last_modified = f->last_modified;
     res->retry_after_ms = f->retry_after_ms;

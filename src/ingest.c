@@ -39,6 +39,8 @@
  * Memory policy: allocation failures become feed errors (retried with backoff) or a failed
  * ingest_start; nothing aborts. */
 #include "ingest.h"
+#include "errfmt.h"
+#include "clock.h"
 #include "as2.h"
 #include "fetch.h"
 #include "log.h"
@@ -152,24 +154,6 @@ typedef struct {
 } page_t;
 
 /* ---- small helpers ---- */
-
-static int fmt_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fmt_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Replace *dst with a copy of src (NULL allowed). Returns 0 or -1 (out of memory). */
 static int set_str(char **dst, const char *src)
@@ -350,7 +334,7 @@ static void status_refresh(ingest_t *ing, feed_t *f)
 /* One warn line per message; identical repeats at most once a minute (per feed and kind). */
 static void rate_log(ratelog_t *rl, const char *feed, const char *msg)
 {
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     int same = strcmp(msg, rl->last) == 0;
     if (same && now - rl->at_ms < ERROR_LOG_INTERVAL_MS) {
         rl->suppressed++;
@@ -383,7 +367,7 @@ static void abort_poll(feed_t *f)
 static void feed_fail(ingest_t *ing, feed_t *f, req_t kind, const char *msg,
                       int64_t retry_after_ms, int transient)
 {
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     f->failures++;
     int64_t delay = retry_after_ms >= 0 ? retry_after_ms : backoff_ms(ing, f->failures);
     if (delay > RETRY_AFTER_MAX_MS)
@@ -443,7 +427,7 @@ static int add_item(ingest_t *ing, feed_t *f, const pagescan_item_t *it,
 {
     size_t types_len;
     if (join_types(ing, a, &types_len) < 0)
-        return fmt_err(err, errlen, "out of memory reading activity %s", a->id);
+        return errfmt(err, errlen, "out of memory reading activity %s", a->id);
     store_activity_t sa = {
         .feed = f->cfg->id, .feed_len = f->id_len,
         .id = a->id, .id_len = strlen(a->id),
@@ -454,7 +438,7 @@ static int add_item(ingest_t *ing, feed_t *f, const pagescan_item_t *it,
     };
     int rc = store_batch_upsert(ing->batch, &sa, gen);
     if (rc < 0)
-        return fmt_err(err, errlen, "store: %s (activity %s)", store_strerror(rc), a->id);
+        return errfmt(err, errlen, "store: %s (activity %s)", store_strerror(rc), a->id);
     return 0;
 }
 
@@ -465,10 +449,10 @@ static int add_page_item(ingest_t *ing, feed_t *f, const as2_page_t *p, size_t i
 {
     json_int_t k = json_integer_value(as2_page_item(p, i));
     if (!json_is_integer(as2_page_item(p, i)) || k < 0 || (size_t)k >= ing->scan.nitems)
-        return fmt_err(err, errlen, "internal error: item %zu has no scanned index", i);
+        return errfmt(err, errlen, "internal error: item %zu has no scanned index", i);
     json_t *item = pagescan_standin(&ing->scan, (size_t)k);
     if (!item)
-        return fmt_err(err, errlen, "out of memory reading item %zu", i);
+        return errfmt(err, errlen, "out of memory reading item %zu", i);
     as2_activity_t a;
     char why[160];
     int rc = 0;
@@ -536,9 +520,9 @@ static int read_doc(ingest_t *ing, feed_t *f, json_t *root, const char *base, ui
         as2_page_t p;
         char why[200];
         if (as2_read_page(cur, &p, why, sizeof why) < 0)
-            return fmt_err(err, errlen, "not an Activity Streams page: %s (%s)", why, base);
+            return errfmt(err, errlen, "not an Activity Streams page: %s (%s)", why, base);
         if (depth == 0 && !is_page_like(cur, &p))
-            return fmt_err(err, errlen, "not an Activity Streams collection or page: %s, and no "
+            return errfmt(err, errlen, "not an Activity Streams collection or page: %s, and no "
                            "orderedItems, items, first or next (%s)", type_desc(cur, why,
                            sizeof why), base);
         if (p.items) {
@@ -558,7 +542,7 @@ static int read_doc(ingest_t *ing, feed_t *f, json_t *root, const char *base, ui
             return 0;
         pg->next = fetch_resolve_url(base, u);
         if (!pg->next)
-            return fmt_err(err, errlen, "cannot follow link '%.200s' in %s", u, base);
+            return errfmt(err, errlen, "cannot follow link '%.200s' in %s", u, base);
         return 0;
     }
 }
@@ -591,19 +575,19 @@ static json_t *load_page(ingest_t *ing, const fetch_result_t *res, char *err, si
     json_error_t je;
     int rc = pagescan_run(&ing->scan, res->body, res->len);
     if (rc == PAGESCAN_NOMEM)
-        return fmt_err(err, errlen, "out of memory reading %s", res->url), NULL;
+        return errfmt(err, errlen, "out of memory reading %s", res->url), NULL;
     if (rc == PAGESCAN_INVALID) {
         json_t *doc = json_loadb(res->body, res->len, 0, &je);
         if (!doc)
-            return fmt_err(err, errlen, "not JSON: %s at line %d column %d (%s)", je.text,
+            return errfmt(err, errlen, "not JSON: %s at line %d column %d (%s)", je.text,
                            je.line, je.column, res->url), NULL;
         json_decref(doc);
-        return fmt_err(err, errlen, "not JSON: %s at byte %zu (%s)", ing->scan.err,
+        return errfmt(err, errlen, "not JSON: %s at byte %zu (%s)", ing->scan.err,
                        ing->scan.err_pos, res->url), NULL;
     }
     json_t *root = json_loadb(ing->scan.env.p, ing->scan.env.len, 0, &je);
     if (!root)
-        fmt_err(err, errlen, "cannot read %s: %s", res->url, je.text);
+        errfmt(err, errlen, "cannot read %s: %s", res->url, je.text);
     return root;
 }
 
@@ -638,7 +622,7 @@ static int commit(ingest_t *ing, feed_t *f, cursor_t *c, store_batch_stats_t *st
     char *blob = cursor_dump(c, f->cfg->url, &len);
     if (!blob) {
         store_batch_reset(ing->batch);
-        return fmt_err(err, errlen, "out of memory serializing the feed state");
+        return errfmt(err, errlen, "out of memory serializing the feed state");
     }
     int rc = store_batch_put_feed_state(ing->batch, f->cfg->id, blob, len);
     free(blob);
@@ -647,7 +631,7 @@ static int commit(ingest_t *ing, feed_t *f, cursor_t *c, store_batch_stats_t *st
     else
         store_batch_reset(ing->batch);
     if (rc < 0)
-        return fmt_err(err, errlen, "store commit failed: %s", store_strerror(rc));
+        return errfmt(err, errlen, "store commit failed: %s", store_strerror(rc));
     cursor_free(&f->cur);
     f->cur = *c;
     memset(c, 0, sizeof *c);
@@ -671,7 +655,7 @@ static int launch(ingest_t *ing, feed_t *f, req_t kind, const char *url, char *e
         return -1;
     curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)f);
     if (curl_multi_add_handle(ing->multi, easy) != CURLM_OK)
-        return fmt_err(err, errlen, "libcurl refused the request for %s", url);
+        return errfmt(err, errlen, "libcurl refused the request for %s", url);
     f->inflight = kind;
     return 0;
 }
@@ -692,7 +676,7 @@ static void prefetch(ingest_t *ing, feed_t *f, const char *next)
 {
     char err[ERR_MAX];
     int running;
-    if (atomic_load(&ing->stop) || (f->cur.poll_url && mono_ms() >= f->next_poll_ms))
+    if (atomic_load(&ing->stop) || (f->cur.poll_url && clock_mono_ms() >= f->next_poll_ms))
         return;
     if (launch(ing, f, REQ_SYNC, next, err, sizeof err) == 0)
         curl_multi_perform(ing->multi, &running);
@@ -708,7 +692,7 @@ static int start_sync(ingest_t *ing, feed_t *f)
     f->cur.sync_gen = top + 1;
     f->cur.sync_pages = f->cur.sync_items = 0;
     f->cur.sync_started_us = timefmt_now_us();
-    f->sync_started_ms = mono_ms();
+    f->sync_started_ms = clock_mono_ms();
     f->sync_restart = 0;
     f->sync_anchor = 0;
     log_info(MOD, "feed %s: full sync %" PRIu64 " started (%s)", f->cfg->id, f->cur.sync_gen,
@@ -723,18 +707,18 @@ static int finish_sync(ingest_t *ing, feed_t *f, cursor_t *nc, const fetch_resul
 {
     int rc = store_batch_sweep(ing->batch, f->cfg->id, nc->sync_gen);
     if (rc < 0)
-        return fmt_err(err, errlen, "store: %s (sweep)", store_strerror(rc));
+        return errfmt(err, errlen, "store: %s (sweep)", store_strerror(rc));
     const char *poll = f->cfg->style == FEED_STYLE_OUTBOX ? f->cfg->url : res->url;
     if (set_str(&nc->poll_url, poll) < 0 || set_str(&nc->sync_next, NULL) < 0)
-        return fmt_err(err, errlen, "out of memory");
+        return errfmt(err, errlen, "out of memory");
     if (f->cfg->style != FEED_STYLE_OUTBOX && cursor_set_validators(nc, res) < 0)
-        return fmt_err(err, errlen, "out of memory");
+        return errfmt(err, errlen, "out of memory");
     nc->gen = nc->sync_gen;
     nc->sync_gen = 0;
     nc->has_last = 1;
     nc->last_started_us = nc->sync_started_us;
     nc->last_finished_us = timefmt_now_us();
-    nc->last_duration_ms = mono_ms() - f->sync_started_ms;
+    nc->last_duration_ms = clock_mono_ms() - f->sync_started_ms;
     nc->last_pages = nc->sync_pages;
     nc->last_items = nc->sync_items;
     return 0;
@@ -742,7 +726,7 @@ static int finish_sync(ingest_t *ing, feed_t *f, cursor_t *nc, const fetch_resul
 
 static void sync_finished(ingest_t *ing, feed_t *f, const store_batch_stats_t *stats)
 {
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     const config_feed_t *c = f->cfg;
     log_info(MOD, "feed %s: full sync %" PRIu64 " finished: %" PRIu64 " pages, %" PRIu64
              " activities, %zu deleted, %" PRId64 " ms", c->id, f->cur.gen, f->cur.last_pages,
@@ -761,14 +745,14 @@ static int on_sync_page(ingest_t *ing, feed_t *f, const fetch_result_t *res, cha
     store_batch_stats_t stats = {0};
     int done = 0, rc = -1;
     if (cursor_copy(&nc, &f->cur) < 0)
-        return fmt_err(err, errlen, "out of memory");
+        return errfmt(err, errlen, "out of memory");
     if (parse_response(ing, f, res, nc.sync_gen, &pg, err, errlen) < 0)
         goto out;
     nc.sync_pages++;
     nc.sync_items += pg.valid;
     int anchor = f->cfg->style == FEED_STYLE_OUTBOX && !f->sync_anchor && pg.has_items;
     if (anchor && cursor_set_validators(&nc, res) < 0) {
-        fmt_err(err, errlen, "out of memory");
+        errfmt(err, errlen, "out of memory");
         goto out;
     }
     if (pg.next) {
@@ -813,7 +797,7 @@ static void poll_finished(ingest_t *ing, feed_t *f)
     f->poll_active = 0;
     f->poll_anchor = 0;
     set_str(&f->poll_next, NULL);
-    f->next_poll_ms = mono_ms() + (f->cfg->poll_interval_ms > 0 ? f->cfg->poll_interval_ms : 1000);
+    f->next_poll_ms = clock_mono_ms() + (f->cfg->poll_interval_ms > 0 ? f->cfg->poll_interval_ms : 1000);
 }
 
 /* Decide the poll's next step before the commit: the activity-stream style follows `next`
@@ -835,7 +819,7 @@ static int on_poll_page(ingest_t *ing, feed_t *f, const fetch_result_t *res, cha
     store_batch_stats_t stats = {0};
     int rc = -1, outbox = f->cfg->style == FEED_STYLE_OUTBOX, anchor = 0;
     if (cursor_copy(&nc, &f->cur) < 0)
-        return fmt_err(err, errlen, "out of memory");
+        return errfmt(err, errlen, "out of memory");
     uint64_t gen = nc.sync_gen ? nc.sync_gen : nc.gen;
     if (parse_response(ing, f, res, gen, &pg, err, errlen) < 0)
         goto out;
@@ -861,7 +845,7 @@ static int on_poll_page(ingest_t *ing, feed_t *f, const fetch_result_t *res, cha
     rc = 0;
     goto out;
 nomem:
-    fmt_err(err, errlen, "out of memory");
+    errfmt(err, errlen, "out of memory");
 out:
     store_batch_reset(ing->batch);
     cursor_free(&nc);
@@ -994,7 +978,7 @@ static void *run(void *arg)
 {
     ingest_t *ing = arg;
     while (!atomic_load(&ing->stop)) {
-        int64_t now = mono_ms();
+        int64_t now = clock_mono_ms();
         atomic_store(&ing->heartbeat_ms, now);
         int64_t wait = MAX_WAIT_MS;
         for (size_t i = 0; i < ing->nfeeds; i++) {
@@ -1108,7 +1092,7 @@ int ingest_start(ingest_t **out, const config_t *cfg, store_t *st)
     for (size_t i = 0; i < cfg->nfeeds; i++)
         if (init_feed(ing, &ing->feeds[i], &cfg->feeds[i]) < 0)
             goto fail;
-    atomic_store(&ing->heartbeat_ms, mono_ms());
+    atomic_store(&ing->heartbeat_ms, clock_mono_ms());
     atomic_store(&ing->alive, 1);
     if (pthread_create(&ing->thread, NULL, run, ing) != 0) {
         log_error(MOD, "cannot start the ingest thread");
@@ -1213,5 +1197,5 @@ int ingest_healthy(ingest_t *ing)
 {
     if (!ing || !atomic_load(&ing->alive))
         return 0;
-    return mono_ms() - atomic_load(&ing->heartbeat_ms) < HEALTH_STALE_MS;
+    return clock_mono_ms() - atomic_load(&ing->heartbeat_ms) < HEALTH_STALE_MS;
 }

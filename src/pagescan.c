@@ -43,22 +43,9 @@ static const unsigned char plain[256] = {
 
 /* ---- output ---- */
 
-static int grow(pagescan_buf_t *b, size_t need)
+static int put(sc_t *s, bytebuf_t *b, const void *data, size_t n)
 {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < need)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p)
-        return -1;
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
-static int put(sc_t *s, pagescan_buf_t *b, const void *data, size_t n)
-{
-    if (b->len + n + 1 > b->cap && grow(b, b->len + n + 1) < 0) {
+    if (bytebuf_reserve(b, n) < 0) {
         s->nomem = 1;
         return -1;
     }
@@ -67,12 +54,12 @@ static int put(sc_t *s, pagescan_buf_t *b, const void *data, size_t n)
     return 0;
 }
 
-static int put_c(sc_t *s, pagescan_buf_t *b, char c)
+static int put_c(sc_t *s, bytebuf_t *b, char c)
 {
     return put(s, b, &c, 1);
 }
 
-static pagescan_buf_t *out(sc_t *s, int to)
+static bytebuf_t *out(sc_t *s, int to)
 {
     return to == TO_ENV ? &s->ps->env : &s->ps->items;
 }
@@ -184,7 +171,7 @@ static const unsigned char *utf8_seq(sc_t *s, const unsigned char *p)
 }
 
 /* A string at s->p (the opening quote): validated and copied raw, quotes included. */
-static int string(sc_t *s, pagescan_buf_t *b)
+static int string(sc_t *s, bytebuf_t *b)
 {
     const unsigned char *start = s->p, *p = s->p + 1, *end = s->end;
     for (;;) {
@@ -261,7 +248,7 @@ static int number_in_range(sc_t *s, const unsigned char *start, size_t n, int re
     return ok ? 0 : bad_at(s, start, real ? "real number overflow" : "integer out of range");
 }
 
-static int number(sc_t *s, pagescan_buf_t *b)
+static int number(sc_t *s, bytebuf_t *b)
 {
     const unsigned char *start = s->p, *p = s->p, *end = s->end;
     int real = 0, exp = 0;
@@ -299,7 +286,7 @@ static int number(sc_t *s, pagescan_buf_t *b)
     return put(s, b, start, n);
 }
 
-static int literal(sc_t *s, pagescan_buf_t *b)
+static int literal(sc_t *s, bytebuf_t *b)
 {
     static const char *const words[] = {"true", "false", "null"};
     size_t left = (size_t)(s->end - s->p);
@@ -330,7 +317,7 @@ static int enter(sc_t *s)
 
 /* Close a container or go on: after a value, expects ',' or `close`. Returns 1 when closed,
  * 0 to go on, -1 on error. */
-static int next_or_close(sc_t *s, pagescan_buf_t *b, char close)
+static int next_or_close(sc_t *s, bytebuf_t *b, char close)
 {
     skip_ws(s);
     if (s->p < s->end && (*s->p == ',' || *s->p == close)) {
@@ -343,7 +330,7 @@ static int next_or_close(sc_t *s, pagescan_buf_t *b, char close)
 }
 
 /* Opens a container at s->p; returns 1 when it is empty (and closed), 0 to read it. */
-static int open_container(sc_t *s, pagescan_buf_t *b, char open, char close)
+static int open_container(sc_t *s, bytebuf_t *b, char open, char close)
 {
     if (enter(s) < 0 || put_c(s, b, open) < 0)
         return -1;
@@ -360,7 +347,7 @@ static int open_container(sc_t *s, pagescan_buf_t *b, char open, char close)
 /* The value of an `orderedItems` / `items` member in the envelope. */
 static int items_member(sc_t *s)
 {
-    pagescan_buf_t *env = &s->ps->env;
+    bytebuf_t *env = &s->ps->env;
     skip_ws(s);
     if (s->p < s->end && *s->p == '{')
         return put_c(s, env, '[') < 0 || item(s) < 0 || put_c(s, env, ']') < 0 ? -1 : 0;
@@ -390,7 +377,7 @@ static int member_index(const char *raw, size_t len)
  * object the stand-in members are recorded, in an actor object its id. */
 static int member_value(sc_t *s, int to, const rec_t *rec, size_t key_off, size_t key_len)
 {
-    pagescan_buf_t *b = out(s, to);
+    bytebuf_t *b = out(s, to);
     const char *raw = b->p + key_off;
     if (to == TO_ENV && (key_is(raw, key_len, "orderedItems") || key_is(raw, key_len, "items")))
         return items_member(s);
@@ -417,7 +404,7 @@ static int member_value(sc_t *s, int to, const rec_t *rec, size_t key_off, size_
 
 static int object(sc_t *s, int to, const rec_t *rec)
 {
-    pagescan_buf_t *b = out(s, to);
+    bytebuf_t *b = out(s, to);
     int rc = open_container(s, b, '{', '}');
     while (rc == 0) {
         skip_ws(s);
@@ -443,7 +430,7 @@ static int object(sc_t *s, int to, const rec_t *rec)
 
 static int array(sc_t *s, int to)
 {
-    pagescan_buf_t *b = out(s, to);
+    bytebuf_t *b = out(s, to);
     int rc = open_container(s, b, '[', ']');
     while (rc == 0) {
         if (value(s, to, NULL) < 0)
@@ -571,8 +558,8 @@ void pagescan_free(pagescan_t *ps)
 {
     if (!ps)
         return;
-    free(ps->env.p);
-    free(ps->items.p);
+    bytebuf_free(&ps->env);
+    bytebuf_free(&ps->items);
     free(ps->item);
     memset(ps, 0, sizeof *ps);
 }
@@ -586,8 +573,7 @@ int pagescan_run(pagescan_t *ps, const char *buf, size_t len)
               .end = (const unsigned char *)buf + len};
     if (len > PAGESCAN_MAX_LEN)
         return bad(&s, "document larger than 4 GiB");
-    if ((ps->items.cap < len + 1 && grow(&ps->items, len + 1) < 0) ||
-        (ps->env.cap < 4096 && grow(&ps->env, 4096) < 0))
+    if (bytebuf_reserve(&ps->items, len) < 0 || bytebuf_reserve(&ps->env, 4095) < 0)
         return PAGESCAN_NOMEM;
     skip_ws(&s);
     int rc;

@@ -33,6 +33,8 @@
  *
  * search_execute blocks for the whole scan; it holds one LMDB read transaction per scan. */
 #include "search.h"
+#include "bytebuf.h"
+#include "errfmt.h"
 #include "query.h"
 #include "timefmt.h"
 #include <jansson.h>
@@ -53,67 +55,8 @@
  * Output buffer
  * ====================================================================================== */
 
-typedef struct { char *p; size_t n, cap; bool oom; } buf_t;   /* p: owned */
-
-static void buf_put(buf_t *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void buf_puts(buf_t *b, const char *s) { buf_put(b, s, strlen(s)); }
-
-static void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void buf_printf(buf_t *b, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n >= 0)
-        buf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
-/* A JSON string literal (UTF-8 passed through, controls escaped). */
-static void buf_jstr(buf_t *b, const char *s, size_t n)
-{
-    buf_put(b, "\"", 1);
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        buf_put(b, s + run, i - run);
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            buf_put(b, e, 2);
-        } else {
-            buf_printf(b, "\\u%04x", c);
-        }
-        run = i + 1;
-    }
-    buf_put(b, s + run, n - run);
-    buf_put(b, "\"", 1);
-}
-
 /* Hand the buffer out as the response. */
-static int buf_give(buf_t *b, int status, char **out, size_t *out_len);
+static int buf_give(bytebuf_t *b, int status, char **out, size_t *out_len);
 
 static int respond_oom(char **out, size_t *out_len)
 {
@@ -125,15 +68,10 @@ static int respond_oom(char **out, size_t *out_len)
     return 500;
 }
 
-static int buf_give(buf_t *b, int status, char **out, size_t *out_len)
+static int buf_give(bytebuf_t *b, int status, char **out, size_t *out_len)
 {
-    if (b->oom || !b->p) {
-        free(b->p);
-        return respond_oom(out, out_len);
-    }
-    *out = b->p;
-    *out_len = b->n;
-    return status;
+    *out = bytebuf_take(b, out_len);
+    return *out ? status : respond_oom(out, out_len);
 }
 
 /* {"error":{"root_cause":[{"type","reason"}],"type","reason"},"status"} */
@@ -147,16 +85,16 @@ static int respond_error(char **out, size_t *out_len, int status, const char *ty
     va_start(ap, fmt);
     vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
-    buf_t b = {0};
+    bytebuf_t b = {0};
     for (int i = 0; i < 2; i++) {
-        buf_puts(&b, i ? "],\"type\":" : "{\"error\":{\"root_cause\":[{\"type\":");
-        buf_jstr(&b, type, strlen(type));
-        buf_puts(&b, ",\"reason\":");
-        buf_jstr(&b, reason, strlen(reason));
+        bytebuf_appends(&b, i ? "],\"type\":" : "{\"error\":{\"root_cause\":[{\"type\":");
+        bytebuf_append_json_str(&b, type, strlen(type));
+        bytebuf_appends(&b, ",\"reason\":");
+        bytebuf_append_json_str(&b, reason, strlen(reason));
         if (i == 0)
-            buf_puts(&b, "}");
+            bytebuf_appends(&b, "}");
     }
-    buf_printf(&b, "},\"status\":%d}", status);
+    bytebuf_printf(&b, "},\"status\":%d}", status);
     return buf_give(&b, status, out, out_len);
 }
 
@@ -194,7 +132,7 @@ static int bad(req_t *rq, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(rq->err, sizeof rq->err, fmt, ap);
+    verrfmt(rq->err, sizeof rq->err, fmt, ap);
     va_end(ap);
     return -1;
 }
@@ -760,10 +698,10 @@ static json_t *src_filter(const req_t *rq, json_t *v, const char *path, bool inc
     return inc ? json_incref(v) : NULL;
 }
 
-static void put_source(buf_t *b, const req_t *rq, const hit_t *h)
+static void put_source(bytebuf_t *b, const req_t *rq, const hit_t *h)
 {
     if (!rq->nincl && !rq->nexcl) {
-        buf_put(b, h->json, h->json_len);
+        bytebuf_append(b, h->json, h->json_len);
         return;
     }
     json_t *doc = json_loadb(h->json, h->json_len, 0, NULL);
@@ -771,8 +709,8 @@ static void put_source(buf_t *b, const req_t *rq, const hit_t *h)
     json_t *kept = doc ? src_filter(rq, doc, "", rq->nincl == 0, &oom) : NULL;
     char *text = kept ? json_dumps(kept, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     if (oom || (kept && !text))
-        b->oom = true;
-    buf_puts(b, text ? text : doc ? "{}" : "null");
+        b->failed = 1;
+    bytebuf_appends(b, text ? text : doc ? "{}" : "null");
     free(text);
     json_decref(kept);
     json_decref(doc);
@@ -782,50 +720,50 @@ static void put_source(buf_t *b, const req_t *rq, const hit_t *h)
  * Responses
  * ====================================================================================== */
 
-static void put_hit(buf_t *b, const req_t *rq, const hit_t *h)
+static void put_hit(bytebuf_t *b, const req_t *rq, const hit_t *h)
 {
-    buf_puts(b, "{\"_index\":");
-    buf_jstr(b, h->feed, h->feed_len);
-    buf_puts(b, ",\"_id\":");
-    buf_jstr(b, h->id, h->id_len);
-    buf_puts(b, rq->sort_given ? ",\"_score\":null" : ",\"_score\":1.0");
+    bytebuf_appends(b, "{\"_index\":");
+    bytebuf_append_json_str(b, h->feed, h->feed_len);
+    bytebuf_appends(b, ",\"_id\":");
+    bytebuf_append_json_str(b, h->id, h->id_len);
+    bytebuf_appends(b, rq->sort_given ? ",\"_score\":null" : ",\"_score\":1.0");
     if (!rq->src_none) {
-        buf_puts(b, ",\"_source\":");
+        bytebuf_appends(b, ",\"_source\":");
         put_source(b, rq, h);
     }
-    buf_printf(b, ",\"sort\":[%lld,", (long long)h->pub);
-    buf_jstr(b, h->id, h->id_len);
-    buf_puts(b, ",");
-    buf_jstr(b, h->feed, h->feed_len);
-    buf_puts(b, "]}");
+    bytebuf_printf(b, ",\"sort\":[%lld,", (long long)h->pub);
+    bytebuf_append_json_str(b, h->id, h->id_len);
+    bytebuf_appends(b, ",");
+    bytebuf_append_json_str(b, h->feed, h->feed_len);
+    bytebuf_appends(b, "]}");
 }
 
 static int respond_search(const req_t *rq, const scan_t *s, int64_t t0, char **out, size_t *out_len)
 {
-    buf_t b = {0};
+    bytebuf_t b = {0};
     size_t nhits = s->npage > rq->from ? s->npage - rq->from : 0;
-    buf_printf(&b, "{\"took\":%lld,\"timed_out\":false,\"_shards\":{\"total\":1,\"successful\":1,"
+    bytebuf_printf(&b, "{\"took\":%lld,\"timed_out\":false,\"_shards\":{\"total\":1,\"successful\":1,"
                    "\"skipped\":0,\"failed\":0},\"hits\":{",
                (long long)((timefmt_now_us() - t0) / 1000));
     if (rq->track) {
         bool over = rq->track != TRACK_ALL && s->total > rq->track;
-        buf_printf(&b, "\"total\":{\"value\":%llu,\"relation\":\"%s\"},",
+        bytebuf_printf(&b, "\"total\":{\"value\":%llu,\"relation\":\"%s\"},",
                    (unsigned long long)(over ? rq->track : s->total), over ? "gte" : "eq");
     }
-    buf_puts(&b, rq->sort_given || nhits == 0 ? "\"max_score\":null,\"hits\":[" : "\"max_score\":1.0,\"hits\":[");
+    bytebuf_appends(&b, rq->sort_given || nhits == 0 ? "\"max_score\":null,\"hits\":[" : "\"max_score\":1.0,\"hits\":[");
     for (size_t i = rq->from; i < s->npage; i++) {
         if (i > rq->from)
-            buf_puts(&b, ",");
+            bytebuf_appends(&b, ",");
         put_hit(&b, rq, &s->page[i]);
     }
-    buf_puts(&b, "]}}");
+    bytebuf_appends(&b, "]}}");
     return buf_give(&b, 200, out, out_len);
 }
 
 static int respond_count(uint64_t n, char **out, size_t *out_len)
 {
-    buf_t b = {0};
-    buf_printf(&b, "{\"count\":%llu,\"_shards\":{\"total\":1,\"successful\":1,\"skipped\":0,"
+    bytebuf_t b = {0};
+    bytebuf_printf(&b, "{\"count\":%llu,\"_shards\":{\"total\":1,\"successful\":1,\"skipped\":0,"
                    "\"failed\":0}}", (unsigned long long)n);
     return buf_give(&b, 200, out, out_len);
 }

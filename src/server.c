@@ -2,6 +2,7 @@
  * endpoints (/feeds, /health, /metrics, /activities/_search|_count), the dashboard's static
  * files and graceful shutdown. /stream itself lives in stream.c. */
 #include "server.h"
+#include "clock.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -51,7 +52,7 @@ struct server_worker {
     int init_rc;
     stream_hub_t *hub;
     int stopping;
-    uint64_t stop_deadline_ms, idle_since_ms;
+    int64_t stop_deadline_ms, idle_since_ms;
 };
 
 struct server {
@@ -69,13 +70,6 @@ struct server {
     _Atomic int stopping;
     sem_t ready;                       /* posted by each worker once its loop is set up */
 };
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static worker_t *worker_of(h2o_req_t *req)
 {
@@ -143,7 +137,7 @@ static void handle_feeds(server_t *srv, h2o_req_t *req)
 
 static const char *health_problem(server_t *srv)
 {
-    uint64_t now = mono_ms(), limit = 3 * (uint64_t)srv->cfg->poll_interval_ms + 5000;
+    int64_t now = clock_mono_ms(), limit = 3 * srv->cfg->poll_interval_ms + 5000;
     for (int i = 0; i < srv->nworkers; i++)
         if (now - stream_hub_last_tick_ms(srv->workers[i].hub) > limit)
             return "an event loop is not responding";
@@ -420,7 +414,7 @@ static void on_wake_message(h2o_multithread_receiver_t *receiver, h2o_linklist_t
 static void worker_begin_stop(worker_t *w)
 {
     w->stopping = 1;
-    w->stop_deadline_ms = mono_ms() + SHUTDOWN_GRACE_MS;
+    w->stop_deadline_ms = clock_mono_ms() + SHUTDOWN_GRACE_MS;
     for (size_t i = 0; i < w->srv->nfds; i++) {
         h2o_socket_read_stop(w->listeners[i]);
         h2o_socket_close(w->listeners[i]);
@@ -433,7 +427,7 @@ static void worker_begin_stop(worker_t *w)
 /* Once every stream has ended, give the sockets a moment to flush their last bytes. */
 static int worker_done(worker_t *w)
 {
-    uint64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     if (now >= w->stop_deadline_ms)
         return 1;
     if (stream_hub_open(w->hub) != 0) {

@@ -5,40 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-int sse_buf_reserve(sse_buf_t *b, size_t extra)
-{
-    if (b->len + extra <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + extra)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p)
-        return -1;
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
-void sse_buf_free(sse_buf_t *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-}
-
-static void put(sse_buf_t *b, const char *s, size_t n)
+static void put(bytebuf_t *b, const char *s, size_t n)
 {
     memcpy(b->p + b->len, s, n);
     b->len += n;
 }
 #define PUT_LIT(b, s) put(b, s, sizeof(s) - 1)
 
-int sse_append_event(sse_buf_t *b, int format, const char *id, size_t id_len, const char *event,
+int sse_append_event(bytebuf_t *b, int format, const char *id, size_t id_len, const char *event,
                      const char *data, size_t data_len)
 {
     size_t ev_len = strlen(event);
-    if (sse_buf_reserve(b, id_len + ev_len + data_len + 48) != 0)
+    if (bytebuf_reserve(b, id_len + ev_len + data_len + 48) != 0)
         return -1;
     if (format == SSE_FORMAT_NDJSON) {
         PUT_LIT(b, "{\"id\":");
@@ -69,19 +47,19 @@ int sse_append_event(sse_buf_t *b, int format, const char *id, size_t id_len, co
     return 0;
 }
 
-int sse_append_retry(sse_buf_t *b, int format, int64_t ms)
+int sse_append_retry(bytebuf_t *b, int format, int64_t ms)
 {
     if (format == SSE_FORMAT_NDJSON)
         return 0;
-    if (sse_buf_reserve(b, 40) != 0)
+    if (bytebuf_reserve(b, 40) != 0)
         return -1;
     b->len += sprintf(b->p + b->len, "retry: %" PRId64 "\n\n", ms);
     return 0;
 }
 
-int sse_append_keepalive(sse_buf_t *b, int format)
+int sse_append_keepalive(bytebuf_t *b, int format)
 {
-    if (sse_buf_reserve(b, 16) != 0)
+    if (bytebuf_reserve(b, 16) != 0)
         return -1;
     if (format == SSE_FORMAT_NDJSON)
         PUT_LIT(b, "\n");

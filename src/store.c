@@ -59,6 +59,8 @@
  * Errors: MDB_* codes never leave this file; store_code() translates them and write failures
  * are logged (module "store") with the path and the LMDB reason. */
 #include "store.h"
+#include "bytebuf.h"
+#include "errfmt.h"
 #include "log.h"
 #include "timefmt.h"
 #include <errno.h>
@@ -80,7 +82,7 @@
 #define MAX_KEY 511               /* LMDB's default MDB_MAXKEYSIZE; we never use more */
 #define MAX_GROW_ATTEMPTS 48
 #define ARENA_KEEP (64u << 20)    /* a reset batch frees an arena larger than this */
-#define JSON_STR_MAX(n) (6 * (size_t)(n) + 2)
+#define JSON_STR_MAX(n) BYTEBUF_JSON_STR_MAX(n)
 #define TS_MAX TIMEFMT_RFC3339_MAX
 #define PTR_LEN sizeof(int64_t)   /* a change-log pointer: published_us; a record is longer */
 
@@ -233,36 +235,6 @@ static uint8_t *put_bytes(uint8_t *p, const void *s, size_t n)
 
 static uint8_t *put_lit(uint8_t *p, const char *s) { return put_bytes(p, s, strlen(s)); }
 
-/* Write `s` as a JSON string (with quotes); at most JSON_STR_MAX(n) bytes. */
-static uint8_t *json_str(uint8_t *p, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    *p++ = '"';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            *p++ = c;
-            continue;
-        }
-        *p++ = '\\';
-        switch (c) {
-        case '"': *p++ = '"'; break;
-        case '\\': *p++ = '\\'; break;
-        case '\n': *p++ = 'n'; break;
-        case '\r': *p++ = 'r'; break;
-        case '\t': *p++ = 't'; break;
-        case '\b': *p++ = 'b'; break;
-        case '\f': *p++ = 'f'; break;
-        default:
-            p = put_lit(p, "u00");
-            *p++ = hex[c >> 4];
-            *p++ = hex[c & 15];
-        }
-    }
-    *p++ = '"';
-    return p;
-}
-
 static uint64_t mix64(uint64_t h)
 {
     h ^= h >> 33; h *= 0xff51afd7ed558ccdULL;
@@ -393,24 +365,12 @@ static int map_grow(store_t *st)
 /* ---------------------------------------------------------------------------------------- */
 /* Opening                                                                                   */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* mkdir -p dir (mode 0755), then make sure it is a directory. */
 static int make_dir(const char *dir, char *err, size_t errlen)
 {
     char *p = strdup(dir);
     if (!p) {
-        set_err(err, errlen, "%s: out of memory", dir);
+        errfmt(err, errlen, "%s: out of memory", dir);
         return STORE_ERR_NOMEM;
     }
     for (char *s = p + 1; *s; s++) {
@@ -425,11 +385,11 @@ static int make_dir(const char *dir, char *err, size_t errlen)
     struct stat sb;
     if (stat(dir, &sb) != 0) {
         int e = mk_errno && mk_errno != EEXIST ? mk_errno : errno;
-        set_err(err, errlen, "%s: cannot create the data directory: %s", dir, strerror(e));
+        errfmt(err, errlen, "%s: cannot create the data directory: %s", dir, strerror(e));
         return e == ENOSPC || e == EDQUOT ? STORE_ERR_FULL : STORE_ERR_IO;
     }
     if (!S_ISDIR(sb.st_mode)) {
-        set_err(err, errlen, "%s: not a directory", dir);
+        errfmt(err, errlen, "%s: not a directory", dir);
         return STORE_ERR_IO;
     }
     return 0;
@@ -440,28 +400,28 @@ static int open_error(const char *dir, int rc, char *err, size_t errlen)
 {
     switch (rc) {
     case MDB_INVALID:
-        set_err(err, errlen, "%s/data.mdb: not an LMDB store (%s); refusing to touch it", dir,
+        errfmt(err, errlen, "%s/data.mdb: not an LMDB store (%s); refusing to touch it", dir,
                 mdb_strerror(rc));
         break;
     case MDB_CORRUPTED: case MDB_PAGE_NOTFOUND:
-        set_err(err, errlen, "%s/data.mdb: store is corrupt (%s)", dir, mdb_strerror(rc));
+        errfmt(err, errlen, "%s/data.mdb: store is corrupt (%s)", dir, mdb_strerror(rc));
         break;
     case MDB_VERSION_MISMATCH:
-        set_err(err, errlen, "%s: store was written by an incompatible LMDB version (%s)", dir,
+        errfmt(err, errlen, "%s: store was written by an incompatible LMDB version (%s)", dir,
                 mdb_strerror(rc));
         break;
     case MDB_INCOMPATIBLE:
-        set_err(err, errlen, "%s/data.mdb: an LMDB file, but not an activity store (%s)", dir,
+        errfmt(err, errlen, "%s/data.mdb: an LMDB file, but not an activity store (%s)", dir,
                 mdb_strerror(rc));
         break;
     case EACCES: case EPERM:
-        set_err(err, errlen, "%s: permission denied opening the store", dir);
+        errfmt(err, errlen, "%s: permission denied opening the store", dir);
         break;
     case ENOSPC: case EDQUOT: case EFBIG:
-        set_err(err, errlen, "%s: disk full opening the store (%s)", dir, mdb_strerror(rc));
+        errfmt(err, errlen, "%s: disk full opening the store (%s)", dir, mdb_strerror(rc));
         break;
     default:
-        set_err(err, errlen, "%s: cannot open the store: %s", dir, mdb_strerror(rc));
+        errfmt(err, errlen, "%s: cannot open the store: %s", dir, mdb_strerror(rc));
     }
     return store_code(rc) == STORE_ERR_NOTFOUND ? STORE_ERR_CORRUPT : store_code(rc);
 }
@@ -537,7 +497,7 @@ static int schema_create(store_t *st, MDB_txn *txn, char *err, size_t errlen)
     if (rc)
         return rc;
     if (ms.ms_entries > 0) {
-        set_err(err, errlen, "%s/data.mdb: an LMDB file without a store schema; "
+        errfmt(err, errlen, "%s/data.mdb: an LMDB file without a store schema; "
                 "refusing to use it", st->path);
         return STORE_ERR_CORRUPT;
     }
@@ -577,13 +537,13 @@ static int schema_check(store_t *st, MDB_txn *txn, char *err, size_t errlen)
     if (rc == 0 && d.mv_size == sizeof v)
         memcpy(&v, d.mv_data, sizeof v);
     if (rc == MDB_NOTFOUND || (rc == 0 && v == 0)) {
-        set_err(err, errlen, "%s/data.mdb: store has no valid schema version", st->path);
+        errfmt(err, errlen, "%s/data.mdb: store has no valid schema version", st->path);
         return STORE_ERR_CORRUPT;
     }
     if (rc)
         return rc;
     if (v > SCHEMA_VERSION) {
-        set_err(err, errlen, "%s: store schema version %u is newer than this server supports (%d)",
+        errfmt(err, errlen, "%s: store schema version %u is newer than this server supports (%d)",
                 st->path, v, SCHEMA_VERSION);
         return STORE_ERR_VERSION;
     }
@@ -629,7 +589,7 @@ int store_open(store_t **out, const char *dir, uint64_t map_bytes, char *err, si
     if (out)
         *out = NULL;
     if (!out || !dir || !*dir) {
-        set_err(err, errlen, "store: no data directory given");
+        errfmt(err, errlen, "store: no data directory given");
         return STORE_ERR_INVALID;
     }
     int rc = make_dir(dir, err, errlen);
@@ -637,7 +597,7 @@ int store_open(store_t **out, const char *dir, uint64_t map_bytes, char *err, si
         return rc;
     store_t *st = calloc(1, sizeof *st);
     if (!st || !(st->path = strdup(dir)) || pthread_rwlock_init(&st->grow, NULL) != 0) {
-        set_err(err, errlen, "%s: out of memory opening the store", dir);
+        errfmt(err, errlen, "%s: out of memory opening the store", dir);
         rc = STORE_ERR_NOMEM;
         goto fail;
     }
@@ -753,7 +713,7 @@ static size_t rec_build_upsert(uint8_t *rec, const store_activity_t *a)
     p = put_bytes(p, a->actor, a->actor_len);
     uint8_t *data = p;
     p = put_lit(p, "{\"feed\":");
-    p = json_str(p, a->feed, a->feed_len);
+    p = (uint8_t *)bytebuf_put_json_str((char *)p, a->feed, a->feed_len);
     p = put_lit(p, ",\"activity\":");
     uint8_t *json = p;
     p = put_bytes(p, a->json, a->json_len);
@@ -1069,9 +1029,9 @@ static int tomb_build(apply_t *ap, const MDB_val *old, uint8_t **out, size_t *le
     p = put_bytes(p, r.feed, r.feed_len + r.id_len + r.types_len + r.actor_len);
     uint8_t *data = p;
     p = put_lit(p, "{\"feed\":");
-    p = json_str(p, r.feed, r.feed_len);
+    p = (uint8_t *)bytebuf_put_json_str((char *)p, r.feed, r.feed_len);
     p = put_lit(p, ",\"activity\":{\"type\":\"Tombstone\",\"id\":");
-    p = json_str(p, r.id, r.id_len);
+    p = (uint8_t *)bytebuf_put_json_str((char *)p, r.id, r.id_len);
     p = put_lit(p, ",\"deleted\":\"");
     p = put_bytes(p, ap->ts, ap->ts_len);
     p = put_lit(p, "\"}}");

@@ -3,6 +3,7 @@
  * streams that wait at the head; every other stream reads the store itself in bounded
  * batches when h2o asks for more. See stream.h for the design. */
 #include "stream.h"
+#include "clock.h"
 #include "eventid.h"
 #include "log.h"
 #include "sse.h"
@@ -43,12 +44,12 @@ struct stream_hub {
     hub_entry_t *entries;          /* owned, HUB_MAX_ENTRIES */
     size_t nentries;
     uint64_t batch_last;           /* last seq copied into the batch */
-    sse_buf_t frame;               /* scratch for framing */
+    bytebuf_t frame;               /* scratch for framing */
     size_t with_end;               /* open streams that have an end time */
     int shutting_down;
     size_t open;
     stream_counters_t c;
-    _Atomic uint64_t last_tick_ms;
+    _Atomic int64_t last_tick_ms;
 };
 
 typedef struct {
@@ -60,19 +61,12 @@ typedef struct {
     uint64_t s0;                   /* snapshot head of the history part */
     store_tpos_t hpos;             /* last time-index position examined */
     uint64_t bookmark;             /* last change-log seq examined (live part) */
-    sse_buf_t out[2];              /* owned: out[cur] is filled, the other is lent to h2o */
+    bytebuf_t out[2];              /* owned: out[cur] is filled, the other is lent to h2o */
     int cur, inflight, finishing, counted, input_released;
     size_t visited;
     h2o_linklist_t all_link, wait_link;
     h2o_timeout_entry_t heartbeat_entry, write_entry, defer_entry;
 } stream_t;
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void unlink_timer(h2o_timeout_entry_t *e)
 {
@@ -241,7 +235,7 @@ static void stream_fill(stream_t *s)
 static void stream_send(stream_t *s)
 {
     stream_hub_t *hub = s->hub;
-    sse_buf_t *b = &s->out[s->cur];
+    bytebuf_t *b = &s->out[s->cur];
     h2o_iovec_t vec = h2o_iovec_init(b->p, b->len);
     int final = s->finishing;
     h2o_req_t *req = s->req;
@@ -280,8 +274,8 @@ static void release_request_buffer(stream_t *s)
 static void stream_wait(stream_t *s)
 {
     release_request_buffer(s);
-    sse_buf_free(&s->out[0]);
-    sse_buf_free(&s->out[1]);
+    bytebuf_free(&s->out[0]);
+    bytebuf_free(&s->out[1]);
     if (!h2o_linklist_is_linked(&s->wait_link))
         h2o_linklist_insert(&s->hub->waiting, &s->wait_link);
 }
@@ -325,8 +319,8 @@ static void on_dispose(void *p)
 {
     stream_t *s = p;
     stream_detach(s);
-    sse_buf_free(&s->out[0]);
-    sse_buf_free(&s->out[1]);
+    bytebuf_free(&s->out[0]);
+    bytebuf_free(&s->out[1]);
     streamreq_free(&s->p);
 }
 
@@ -365,7 +359,7 @@ static void on_write_timeout(h2o_timeout_entry_t *e)
 static int on_hub_rec(const store_rec_t *rec, void *ud)
 {
     stream_hub_t *hub = ud;
-    sse_buf_t *f = &hub->frame;
+    bytebuf_t *f = &hub->frame;
     char idbuf[EVENTID_MAX];
     eventid_t id = {.kind = EVENTID_LIVE, .seq = rec->seq};
     size_t idlen = eventid_format(&id, idbuf);
@@ -421,9 +415,9 @@ static void hub_deliver(stream_hub_t *hub, stream_t *s)
         const hub_entry_t *e = &hub->entries[i];
         if (!live_wanted(s, &e->rec))
             continue;
-        sse_buf_t *b = &s->out[s->cur];
+        bytebuf_t *b = &s->out[s->cur];
         int rc = s->p.format == SSE_FORMAT_SSE
-                     ? sse_buf_reserve(b, e->frame_len)
+                     ? bytebuf_reserve(b, e->frame_len)
                      : 0;
         if (rc == 0 && s->p.format == SSE_FORMAT_SSE) {
             memcpy(b->p + b->len, e->frame, e->frame_len);
@@ -466,7 +460,7 @@ static void hub_end_due_streams(stream_hub_t *hub)
 
 static void hub_poll(stream_hub_t *hub)
 {
-    atomic_store_explicit(&hub->last_tick_ms, mono_ms(), memory_order_relaxed);
+    atomic_store_explicit(&hub->last_tick_ms, clock_mono_ms(), memory_order_relaxed);
     hub->c.hub_polls++;
     hub_end_due_streams(hub);
     uint64_t head = store_head(hub->st);
@@ -522,7 +516,7 @@ stream_hub_t *stream_hub_new(h2o_context_t *ctx, store_t *st, const stream_setti
     h2o_timeout_init(ctx->loop, &hub->write_timeout, settings->write_timeout_ms);
     hub->poll_entry.cb = on_poll_tick;
     h2o_timeout_link(ctx->loop, &hub->poll_timeout, &hub->poll_entry);
-    atomic_store(&hub->last_tick_ms, mono_ms());
+    atomic_store(&hub->last_tick_ms, clock_mono_ms());
     return hub;
 }
 
@@ -536,7 +530,7 @@ void stream_hub_free(stream_hub_t *hub)
     h2o_timeout_dispose(hub->ctx->loop, &hub->write_timeout);
     free(hub->arena);
     free(hub->entries);
-    sse_buf_free(&hub->frame);
+    bytebuf_free(&hub->frame);
     free(hub);
 }
 
@@ -563,7 +557,7 @@ void stream_hub_counters(const stream_hub_t *hub, stream_counters_t *out)
     *out = hub->c;
 }
 
-uint64_t stream_hub_last_tick_ms(const stream_hub_t *hub)
+int64_t stream_hub_last_tick_ms(const stream_hub_t *hub)
 {
     return atomic_load_explicit(&hub->last_tick_ms, memory_order_relaxed);
 }

@@ -1,6 +1,7 @@
 /* harness.c -- integration-test helpers: ports, temp dirs, child processes, HTTP and SSE
  * over libcurl. Everything talks to 127.0.0.1 only. See harness.h. */
 #include "harness.h"
+#include "clock.h"
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -18,13 +19,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 int h_free_port(void)
 {
@@ -96,7 +90,7 @@ pid_t h_spawn(char *const argv[], const char *log_path)
 
 int h_wait_port(int port, int timeout_ms)
 {
-    long deadline = now_ms() + timeout_ms;
+    long deadline = clock_mono_ms() + timeout_ms;
     do {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
@@ -106,16 +100,16 @@ int h_wait_port(int port, int timeout_ms)
         if (ok)
             return 0;
         usleep(20000);
-    } while (now_ms() < deadline);
+    } while (clock_mono_ms() < deadline);
     return -1;
 }
 
 int h_stop(pid_t pid, int sig, int timeout_ms)
 {
     int status = 0;
-    long deadline = now_ms() + timeout_ms;
+    long deadline = clock_mono_ms() + timeout_ms;
     kill(pid, sig);
-    while (now_ms() < deadline) {
+    while (clock_mono_ms() < deadline) {
         if (waitpid(pid, &status, WNOHANG) == pid)
             return status;
         usleep(10000);
@@ -254,7 +248,7 @@ int h_get(const char *url, h_resp_t *out)
 
 int h_wait_body_contains(const char *url, const char *needle, int timeout_ms)
 {
-    long deadline = now_ms() + timeout_ms;
+    long deadline = clock_mono_ms() + timeout_ms;
     do {
         h_resp_t r;
         int found = h_get(url, &r) == 0 && r.body && strstr(r.body, needle);
@@ -262,7 +256,7 @@ int h_wait_body_contains(const char *url, const char *needle, int timeout_ms)
         if (found)
             return 0;
         usleep(50000);
-    } while (now_ms() < deadline);
+    } while (clock_mono_ms() < deadline);
     return -1;
 }
 

@@ -6,6 +6,7 @@
  * to a caller-chosen text. */
 #ifndef BENCH_H
 #define BENCH_H
+#include "clock.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,14 +14,6 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
-
-/* Monotonic wall clock, nanoseconds. */
-static inline int64_t bench_mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* The clock `id`, seconds. */
 static inline double bench_clock_s(clockid_t id)

@@ -214,10 +214,10 @@ static pid_t spawn(char *const argv[], const char *log_path)
  * NULL) gets how long the exit took. */
 static int child_stop(pid_t pid, int timeout_ms, long *took_ms)
 {
-    int64_t t0 = bench_mono_ns();
+    int64_t t0 = clock_mono_ns();
     int status = h_stop(pid, SIGTERM, timeout_ms);
     if (took_ms)
-        *took_ms = (long)((bench_mono_ns() - t0) / 1000000);
+        *took_ms = (long)((clock_mono_ns() - t0) / 1000000);
     child_forget(pid);
     return status;
 }
@@ -261,8 +261,8 @@ static void print_log_tail(const char *path)
 /* Wait until 127.0.0.1:port accepts, while `pid` lives. Returns 0, or -1 (pid reaped). */
 static int wait_port(int port, pid_t pid, int timeout_ms)
 {
-    int64_t t0 = bench_mono_ns();
-    while (bench_mono_ns() - t0 < (int64_t)timeout_ms * 1000000) {
+    int64_t t0 = clock_mono_ns();
+    while (clock_mono_ns() - t0 < (int64_t)timeout_ms * 1000000) {
         if (h_wait_port(port, 0) == 0)   /* one attempt, then 20 ms of sleep on failure */
             return 0;
         int status;
@@ -487,7 +487,7 @@ static int history_read(history_result_t *r)
     r->prefix = malloc(PREFIX_KEEP);
     if (!buf || !r->prefix)
         goto out;
-    int64_t t0 = bench_mono_ns();
+    int64_t t0 = clock_mono_ns();
     fd = connect_blocking(r->port);
     if (fd < 0 || write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
         perror("bench: history request");
@@ -502,7 +502,7 @@ static int history_read(history_result_t *r)
         carried = total < plen - 1 ? total : plen - 1;
         memmove(buf, buf + total - carried, carried);
     }
-    r->seconds = (bench_mono_ns() - t0) / 1e9;
+    r->seconds = (clock_mono_ns() - t0) / 1e9;
     if (n < 0)
         perror("bench: history read");
 out:
@@ -580,13 +580,13 @@ static double loopback_rate(const char *path, uint64_t size)
     if (!buf || s.lfd < 0 || bind(s.lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(s.lfd, 1) != 0 ||
         getsockname(s.lfd, (struct sockaddr *)&a, &alen) != 0 || pthread_create(&th, NULL, sender_main, &s) != 0)
         goto out;
-    int64_t t0 = bench_mono_ns();
+    int64_t t0 = clock_mono_ns();
     int fd = connect_blocking(ntohs(a.sin_port));
     uint64_t got = 0;
     ssize_t n;
     while (fd >= 0 && (n = read(fd, buf, READ_BUF)) > 0)
         got += (uint64_t)n;
-    double secs = (bench_mono_ns() - t0) / 1e9;
+    double secs = (clock_mono_ns() - t0) / 1e9;
     if (fd >= 0)
         close(fd);
     pthread_join(th, NULL);
@@ -610,10 +610,10 @@ static int bench_history(long n)
         return -1;
     snprintf(data, sizeof data, "%s/data", dir);
     snprintf(body, sizeof body, "%s/body.bin", dir);
-    int64_t t0 = bench_mono_ns();
+    int64_t t0 = clock_mono_ns();
     if (history_write(data, n) != 0)
         goto out;
-    printf("  (history: wrote %ld activities with the store API in %.1f s)\n", n, (bench_mono_ns() - t0) / 1e9);
+    printf("  (history: wrote %ld activities with the store API in %.1f s)\n", n, (clock_mono_ns() - t0) / 1e9);
     if (server_start(&srv, dir, data, 20000, NULL) != 0)
         goto out;
     double cpu0 = proc_cpu_s(srv.pid);
@@ -679,7 +679,7 @@ static void *observer_main(void *arg)
 {
     observer_t *o = arg;
     while (!atomic_load(&o->stop)) {
-        o->scan_ns = bench_mono_ns();
+        o->scan_ns = clock_mono_ns();
         uint64_t last = o->last;
         if (store_scan_changes(o->st, o->last, UINT64_MAX, 0, on_observed, o, &last) < 0)
             fprintf(stderr, "bench: observer scan failed\n");
@@ -1120,7 +1120,7 @@ static void conn_readable(client_t *cl, uint32_t i)
             return;
         }
         cl->bytes += (uint64_t)n;
-        parse_chunk(cl, i, cl->rbuf, (size_t)n, bench_mono_ns());
+        parse_chunk(cl, i, cl->rbuf, (size_t)n, clock_mono_ns());
         if ((size_t)n < READ_BUF)
             return;
     }
@@ -1130,9 +1130,9 @@ static void conn_readable(client_t *cl, uint32_t i)
 static void client_poll(client_t *cl, int timeout_ms)
 {
     struct epoll_event evs[1024];
-    int64_t t0 = bench_mono_ns();
+    int64_t t0 = clock_mono_ns();
     int n = epoll_wait(cl->ep, evs, 1024, timeout_ms);
-    cl->wait_ns += bench_mono_ns() - t0;
+    cl->wait_ns += clock_mono_ns() - t0;
     for (int k = 0; k < n; k++) {
         uint32_t i = evs[k].data.u32;
         if (cl->c[i].fd < 0)
@@ -1148,7 +1148,7 @@ static void client_poll(client_t *cl, int timeout_ms)
 static void client_run_until(client_t *cl, int64_t deadline_ns)
 {
     int64_t now;
-    while ((now = bench_mono_ns()) < deadline_ns) {
+    while ((now = clock_mono_ns()) < deadline_ns) {
         int64_t ms = (deadline_ns - now) / 1000000;
         client_poll(cl, ms > 50 ? 50 : (int)ms);
     }
@@ -1157,12 +1157,12 @@ static void client_run_until(client_t *cl, int64_t deadline_ns)
 /* Open every stream and wait until each got `live`. Returns 0 when all did. */
 static int client_open_all(client_t *cl, int timeout_ms)
 {
-    int64_t t0 = bench_mono_ns(), deadline = t0 + (int64_t)timeout_ms * 1000000;
+    int64_t t0 = clock_mono_ns(), deadline = t0 + (int64_t)timeout_ms * 1000000;
     client_fill(cl);
-    while (cl->live + cl->failed + cl->dropped < cl->n && bench_mono_ns() < deadline)
+    while (cl->live + cl->failed + cl->dropped < cl->n && clock_mono_ns() < deadline)
         client_poll(cl, 50);
     printf("  (%zu of %zu streams live in %.1f s; %" PRIu64 " reconnects, %zu failed, %zu dropped, %zu non-200)\n",
-           cl->live, cl->n, (bench_mono_ns() - t0) / 1e9, cl->retries, cl->failed, cl->dropped, cl->bad_status);
+           cl->live, cl->n, (clock_mono_ns() - t0) / 1e9, cl->retries, cl->failed, cl->dropped, cl->bad_status);
     fflush(stdout);
     return cl->live == cl->n ? 0 : -1;
 }
@@ -1242,8 +1242,8 @@ static void live_drain(client_t *cl, live_meas_t *m, window_result_t *w)
     int64_t settle = m->t1 + 20 * 1000000LL, deadline = m->t1 + 10 * 1000000000LL;
     client_run_until(cl, settle);
     window_range(m, w);
-    while (bench_mono_ns() < deadline && !all_reached(cl, w->hi))
-        client_run_until(cl, bench_mono_ns() + 20 * 1000000LL);
+    while (clock_mono_ns() < deadline && !all_reached(cl, w->hi))
+        client_run_until(cl, clock_mono_ns() + 20 * 1000000LL);
 }
 
 typedef struct {
@@ -1272,13 +1272,13 @@ static int start_feedsim(const char *dir, long rate, pid_t *pid, int *port)
 static int live_measure(client_t *cl, live_meas_t *m, const live_opts_t *o, pid_t server, pid_t sim)
 {
     window_result_t w = {0};
-    client_run_until(cl, bench_mono_ns() + 1000000000LL);   /* warm-up */
+    client_run_until(cl, clock_mono_ns() + 1000000000LL);   /* warm-up */
     double scpu = proc_cpu_s(server), fcpu = proc_cpu_s(sim), bcpu = bench_cpu_s();
     int64_t waited = cl->wait_ns;
-    m->t0 = bench_mono_ns();
+    m->t0 = clock_mono_ns();
     m->t1 = m->t0 + o->seconds * 1000000000LL;
     client_run_until(cl, m->t1);
-    double secs = (bench_mono_ns() - m->t0) / 1e9;
+    double secs = (clock_mono_ns() - m->t0) / 1e9;
     double busy = 1 - (cl->wait_ns - waited) / 1e9 / secs;
     scpu = (proc_cpu_s(server) - scpu) / secs;
     fcpu = (proc_cpu_s(sim) - fcpu) / secs;
@@ -1388,7 +1388,7 @@ static int bench_idle(long n, long hold_ms, int idle_only)
     sleep_ms(200);
     rss0 = proc_rss_kib(srv.pid);
     opened = client_open_all(&cl, OPEN_TIMEOUT_MS);
-    client_run_until(&cl, bench_mono_ns() + hold_ms * 1000000LL);
+    client_run_until(&cl, clock_mono_ns() + hold_ms * 1000000LL);
     rss1 = proc_rss_kib(srv.pid);
     idle_check(&cl, &k);
     alive = waitpid(srv.pid, NULL, WNOHANG) == 0;

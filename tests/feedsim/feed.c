@@ -5,6 +5,7 @@
  * request. Feed requests (everything outside /_control/) are counted, authenticated when a
  * Hawk id is configured, and subject to the fault ratios; control requests never are. */
 #include "feed.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -33,13 +34,6 @@ struct feed {
 };
 
 /* ---- helpers ---- */
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Wall clock in microseconds, truncated to milliseconds (live items' published time). */
 static int64_t wall_us(void)
@@ -583,7 +577,7 @@ int feed_tick(void *ud)
     feed_t *f = ud;
     if (f->o.rate <= 0 && f->o.update_rate <= 0 && f->o.delete_rate <= 0)
         return -1;
-    int64_t el = mono_ms() - f->t0_ms, now = wall_us();
+    int64_t el = clock_mono_ms() - f->t0_ms, now = wall_us();
     uint64_t a = due(f->o.rate, el, f->rate_added), u = due(f->o.update_rate, el, f->rate_updated),
              d = due(f->o.delete_rate, el, f->rate_deleted);
     if (a && sim_add(f->sim, (size_t)a, now) == 0)
@@ -605,7 +599,7 @@ int feed_create(feed_t **out, const feed_opts_t *o, sim_t *sim)
         sim_destroy(sim);
         return -ENOMEM;
     }
-    *f = (feed_t){.o = *o, .sim = sim, .items = items, .frng = sim_seed(sim) ^ 0xfa017ULL, .t0_ms = mono_ms()};
+    *f = (feed_t){.o = *o, .sim = sim, .items = items, .frng = sim_seed(sim) ^ 0xfa017ULL, .t0_ms = clock_mono_ms()};
     *out = f;
     return 0;
 }

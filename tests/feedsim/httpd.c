@@ -5,6 +5,7 @@
  * buffer until the response before them is written. Responses are written with one
  * sendmsg() of head + body. Limits: 32 KiB of request head, 1 MiB of request body. */
 #include "httpd.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -117,13 +118,6 @@ struct httpd {
 };
 
 static char listen_tag, signal_tag;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void set_events(httpd_t *h, conn_t *c, uint32_t ev)
 {
@@ -394,7 +388,7 @@ static void dispatch(httpd_t *h, conn_t *c, httpd_req_t *req, int minor)
         return;
     }
     c->state = C_DELAY;
-    c->due_ms = now_ms() + r.delay_ms;
+    c->due_ms = clock_mono_ms() + r.delay_ms;
     c->dprev = NULL;
     c->dnext = h->delayed;
     if (h->delayed)
@@ -609,7 +603,7 @@ int httpd_run(httpd_t *h)
 {
     struct epoll_event evs[128];
     for (;;) {
-        int n = epoll_wait(h->epfd, evs, 128, next_timeout(h, now_ms()));
+        int n = epoll_wait(h->epfd, evs, 128, next_timeout(h, clock_mono_ms()));
         if (n < 0 && errno != EINTR)
             return -errno;
         for (int i = 0; i < n; i++) {
@@ -621,7 +615,7 @@ int httpd_run(httpd_t *h)
             else
                 on_conn(h, p, evs[i].events);
         }
-        run_delayed(h, now_ms());
+        run_delayed(h, clock_mono_ms());
     }
 }
 

@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "config.h"
+#include "clock.h"
 #include "harness.h"
 #include "ingest.h"
 #include "store.h"
@@ -46,13 +47,6 @@ typedef struct {
 } rig_t;
 
 /* ---- helpers ---- */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(int ms)
 {
@@ -195,8 +189,8 @@ static ingest_feed_metrics_t metrics_of(ingest_t *ing, const char *id)
 
 static int wait_full_syncs(ingest_t *ing, const char *id, uint64_t n, int timeout_ms)
 {
-    int64_t end = now_ms() + timeout_ms;
-    while (now_ms() < end) {
+    int64_t end = clock_mono_ms() + timeout_ms;
+    while (clock_mono_ms() < end) {
         if (metrics_of(ing, id).full_syncs >= n)
             return 0;
         sleep_ms(20);
@@ -209,10 +203,10 @@ typedef int status_pred_fn(json_t *st, const void *arg);
 static json_t *wait_status(ingest_t *ing, const char *id, status_pred_fn *pred, const void *arg,
                            int timeout_ms)
 {
-    int64_t end = now_ms() + timeout_ms;
+    int64_t end = clock_mono_ms() + timeout_ms;
     for (;;) {
         json_t *st = feed_status(ing, id);
-        if (pred(st, arg) || now_ms() >= end)
+        if (pred(st, arg) || clock_mono_ms() >= end)
             return st;
         json_decref(st);
         sleep_ms(20);
@@ -322,12 +316,12 @@ static int store_matches_source(rig_t *r, const char *feed, size_t sim)
 
 static int wait_matches(rig_t *r, const char *feed, size_t sim, int timeout_ms)
 {
-    int64_t end = now_ms() + timeout_ms;
+    int64_t end = clock_mono_ms() + timeout_ms;
     do {
         if (store_matches_source(r, feed, sim))
             return 0;
         sleep_ms(50);
-    } while (now_ms() < end);
+    } while (clock_mono_ms() < end);
     return -1;
 }
 
@@ -739,8 +733,8 @@ Test(ingest, failed_sync_deletes_nothing)
     sim_post(&r, s, "/_control/delete?n=50");
     /* let a sync get going, then fail every request mid-way */
     json_int_t req0 = sim_requests(&r, s);
-    int64_t end = now_ms() + 5000;
-    while (sim_requests(&r, s) < req0 + 4 && now_ms() < end)
+    int64_t end = clock_mono_ms() + 5000;
+    while (sim_requests(&r, s) < req0 + 4 && clock_mono_ms() < end)
         sleep_ms(20);
     sim_post(&r, s, "/_control/fault?5xx=1&slow=0");
     json_t *st = wait_status(r.ing, "demo", is_failing, NULL, 3000);
@@ -941,8 +935,8 @@ Test(ingest, kill_9_mid_sync_then_restart_gives_the_same_store)
     cr_assert(child >= 0);
     if (child == 0)
         run_child_ingest(r.dir, f->url);
-    int64_t end = now_ms() + 6000;
-    while (sim_requests(&r, s) < 10 && now_ms() < end)
+    int64_t end = clock_mono_ms() + 6000;
+    while (sim_requests(&r, s) < 10 && clock_mono_ms() < end)
         sleep_ms(10);
     kill(child, SIGKILL);
     int status;
@@ -1198,10 +1192,10 @@ Test(ingest, stop_is_prompt_while_requests_are_in_flight)
     rig_start(&r);
     sleep_ms(200);
     cr_assert(ingest_healthy(r.ing));
-    int64_t t0 = now_ms();
+    int64_t t0 = clock_mono_ms();
     ingest_stop(r.ing);
     r.ing = NULL;
-    cr_assert(now_ms() - t0 < 1000, "stop took %lld ms", (long long)(now_ms() - t0));
+    cr_assert(clock_mono_ms() - t0 < 1000, "stop took %lld ms", (long long)(clock_mono_ms() - t0));
     rig_close(&r);
 }
 

@@ -2,9 +2,9 @@
  * log, the change log's layout (pointers to current versions, records moved in when a version is
  * retired; checked with raw LMDB) and its pointer resolution, the upgrade of a schema-1 store,
  * seq continuity across reopen, the three scans, feed state and counts, map growth from a tiny
- * map (also replaying moves, and under concurrent readers), crash safety (a forked writer
- * SIGKILLed at random moments) and the error paths of store_open and of a commit on a full disk.
- * Every test runs in a fresh temporary directory (the suite's init/fini). */
+ * map (also replaying moves, and under concurrent readers) and the error paths of store_open.
+ * Crash safety and full disks need child processes: tests/integration/test_store_crash.c.
+ * Every test runs in a fresh temporary directory (store_fixture.h). */
 #include "store.h"
 #include "timefmt.h"
 #include <criterion/criterion.h>
@@ -27,153 +27,9 @@
 
 /* ---- fixture: one temp dir and (usually) an open store per test ---- */
 
-static char *g_dir;          /* owned */
-static store_t *g_st;        /* owned; NULL when a test closed it */
-static store_batch_t *g_b;   /* owned */
+#include "store_fixture.h"
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(path);
-}
-
-static void rm_tree(const char *path)
-{
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static store_t *open_ok(const char *dir, uint64_t map)
-{
-    char err[512] = "";
-    store_t *st = NULL;
-    int rc = store_open(&st, dir, map, err, sizeof err);
-    cr_assert_eq(rc, 0, "store_open(%s): %d %s", dir, rc, err);
-    cr_assert_not_null(st);
-    return st;
-}
-
-static void setup(void)
-{
-    char tmpl[] = "/tmp/test_store.XXXXXX";
-    cr_assert_not_null(mkdtemp(tmpl));
-    g_dir = strdup(tmpl);
-    g_st = open_ok(g_dir, 0);
-    cr_assert_eq(store_batch_new(g_st, &g_b), 0);
-}
-
-static void teardown(void)
-{
-    store_batch_free(g_b);
-    store_close(g_st);
-    if (g_dir)
-        rm_tree(g_dir);
-    free(g_dir);
-    g_b = NULL;
-    g_st = NULL;
-    g_dir = NULL;
-}
-
-TestSuite(store, .init = setup, .fini = teardown, .timeout = 120);
-
-/* Close and reopen the fixture's store (the batch is rebuilt for the new handle). */
-static void reopen(uint64_t map)
-{
-    store_batch_free(g_b);
-    store_close(g_st);
-    g_st = open_ok(g_dir, map);
-    cr_assert_eq(store_batch_new(g_st, &g_b), 0);
-}
-
-/* ---- building activities ---- */
-
-static store_activity_t act(const char *feed, const char *id, int64_t pub, const char *json)
-{
-    return (store_activity_t){
-        .feed = feed, .feed_len = strlen(feed), .id = id, .id_len = strlen(id),
-        .published_us = pub, .types = "Create\x1fNote", .types_len = 11,
-        .actor = "https://a.example/u/alice", .actor_len = 25, .json = json, .json_len = strlen(json),
-    };
-}
-
-static void upsert(store_batch_t *b, const char *feed, const char *id, int64_t pub, const char *json,
-                   uint64_t gen)
-{
-    store_activity_t a = act(feed, id, pub, json);
-    cr_assert_eq(store_batch_upsert(b, &a, gen), 0);
-}
-
-static store_batch_stats_t commit_ok(store_batch_t *b)
-{
-    store_batch_stats_t s;
-    memset(&s, 0xff, sizeof s);
-    int rc = store_batch_commit(b, &s);
-    cr_assert_eq(rc, 0, "commit: %s", store_strerror(rc));
-    return s;
-}
-
-/* ---- collecting scan results (copies; records are borrowed) ---- */
-
-typedef struct {
-    uint64_t seq;
-    int kind;
-    int64_t pub;
-    char *feed, *id, *types, *actor, *data, *json;
-} crec_t;
-
-typedef struct {
-    crec_t *r;
-    size_t n, cap;
-    size_t stop_at;   /* return 42 after this many (0: never) */
-} coll_t;
-
-static char *dupn(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    cr_assert_not_null(p);
-    memcpy(p, s, n);
-    p[n] = 0;
-    return p;
-}
-
-static int collect(const store_rec_t *rec, void *ud)
-{
-    coll_t *c = ud;
-    if (c->n == c->cap) {
-        c->cap = c->cap ? c->cap * 2 : 16;
-        c->r = realloc(c->r, c->cap * sizeof *c->r);
-        cr_assert_not_null(c->r);
-    }
-    c->r[c->n++] = (crec_t){
-        rec->seq, rec->kind, rec->published_us, dupn(rec->feed, rec->feed_len),
-        dupn(rec->id, rec->id_len), dupn(rec->types, rec->types_len),
-        dupn(rec->actor, rec->actor_len), dupn(rec->data, rec->data_len),
-        dupn(rec->json, rec->json_len),
-    };
-    return c->stop_at && c->n == c->stop_at ? 42 : 0;
-}
-
-static void coll_free(coll_t *c)
-{
-    for (size_t i = 0; i < c->n; i++) {
-        crec_t *r = &c->r[i];
-        free(r->feed); free(r->id); free(r->types); free(r->actor); free(r->data); free(r->json);
-    }
-    free(c->r);
-    memset(c, 0, sizeof *c);
-}
-
-static const store_tpos_t T_START = {INT64_MIN, 0};
-static const store_tpos_t T_END = {INT64_MAX, UINT64_MAX};
-
-static void scan_all_time(coll_t *c)
-{
-    cr_assert_eq(store_scan_time(g_st, T_START, INT64_MAX, 0, 0, collect, c, NULL), 0);
-}
-
-static void scan_all_changes(coll_t *c)
-{
-    cr_assert_eq(store_scan_changes(g_st, 0, 0, 0, collect, c, NULL), 0);
-}
+TestSuite(store, .init = store_fixture_setup, .fini = store_fixture_teardown, .timeout = 120);
 
 /* ---- writes ---- */
 
@@ -1221,41 +1077,6 @@ Test(store, strerror_names_every_code)
 
 /* ---- map growth ---- */
 
-static void pad_json(char *buf, size_t cap, const char *id, int n)
-{
-    int len = snprintf(buf, cap, "{\"id\":\"%s\",\"n\":%d,\"content\":\"", id, n);
-    for (; len < 380; len++)
-        buf[len] = (char)('a' + (n + len) % 26);
-    snprintf(buf + len, cap - (size_t)len, "\"}");
-}
-
-static void write_numbered(store_batch_t *b, int from, int count)
-{
-    char id[32], json[512];
-    for (int i = from; i < from + count; i++) {
-        snprintf(id, sizeof id, "n%06d", i);
-        pad_json(json, sizeof json, id, i);
-        upsert(b, "g", id, i, json, 1);
-    }
-}
-
-static void verify_numbered(int total)
-{
-    coll_t c = {0};
-    scan_all_time(&c);
-    cr_assert_eq(c.n, (size_t)total);
-    char id[32], json[512];
-    for (int i = 0; i < total; i++) {
-        snprintf(id, sizeof id, "n%06d", i);
-        pad_json(json, sizeof json, id, i);
-        cr_assert_str_eq(c.r[i].id, id);
-        cr_assert_str_eq(c.r[i].json, json);
-    }
-    coll_free(&c);
-    cr_assert_eq(store_feed_count(g_st, "g"), (uint64_t)total);
-    cr_assert_eq(store_head(g_st), (uint64_t)total);
-}
-
 Test(store, map_grows_from_tiny)
 {
     store_batch_free(g_b);   /* start over in the same dir with a tiny map */
@@ -1380,183 +1201,6 @@ Test(store, map_growth_with_concurrent_readers)
     cr_assert_gt(ra.scans, 0);
     cr_assert_eq(ra.bad, 0, "%d of %d scans saw a partial batch or failed", ra.bad, ra.scans);
     verify_numbered(60 * 50);
-}
-
-/* ---- crash safety ---- */
-
-#define CRASH_BATCH 100
-#define CRASH_UPDATES 10   /* activities of the previous batch that each batch updates */
-
-static uint64_t crash_state(store_t *st)
-{
-    void *p;
-    size_t len;
-    uint64_t n = 0;
-    int rc = store_get_feed_state(st, "crash", &p, &len);
-    if (rc == STORE_ERR_NOTFOUND)
-        return 0;
-    cr_assert_eq(rc, 0);
-    cr_assert_eq(len, sizeof n);
-    memcpy(&n, p, sizeof n);
-    free(p);
-    return n;
-}
-
-/* The child: commit batches of 100 new activities, updates of 10 of the previous batch's (same
- * published, new content: their old records move into the change log) and the batch number as
- * feed state, forever. */
-static void crash_child(const char *dir)
-{
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    alarm(60);
-    store_t *st;
-    store_batch_t *b;
-    char err[256], id[48], json[512];
-    if (store_open(&st, dir, 1 << 20, err, sizeof err) || store_batch_new(st, &b))
-        _exit(2);
-    for (uint64_t batch = crash_state(st) + 1;; batch++) {
-        for (int i = 0; i < CRASH_BATCH; i++) {
-            snprintf(id, sizeof id, "b%llu-%d", (unsigned long long)batch, i);
-            pad_json(json, sizeof json, id, i);
-            store_activity_t a = act("crash", id, (int64_t)batch * 1000 + i, json);
-            if (store_batch_upsert(b, &a, 1))
-                _exit(3);
-        }
-        for (int i = 0; batch > 1 && i < CRASH_BATCH; i += CRASH_BATCH / CRASH_UPDATES) {
-            snprintf(id, sizeof id, "b%llu-%d", (unsigned long long)batch - 1, i);
-            pad_json(json, sizeof json, id, i + 1);
-            store_activity_t a = act("crash", id, (int64_t)(batch - 1) * 1000 + i, json);
-            if (store_batch_upsert(b, &a, 1))
-                _exit(3);
-        }
-        if (store_batch_put_feed_state(b, "crash", &batch, sizeof batch) || store_batch_commit(b, NULL))
-            _exit(4);
-    }
-}
-
-static void crash_verify(const char *dir, uint64_t *batches)
-{
-    store_t *st = open_ok(dir, 1 << 20);
-    uint64_t n = crash_state(st);
-    cr_assert_eq(store_feed_count(st, "crash"), n * CRASH_BATCH,
-                 "count %llu but state says %llu whole batches",
-                 (unsigned long long)store_feed_count(st, "crash"), (unsigned long long)n);
-    store_stats_t s;
-    store_stats(st, &s);
-    uint64_t head = n * CRASH_BATCH + (n ? n - 1 : 0) * CRASH_UPDATES;
-    cr_assert_eq(s.activities, n * CRASH_BATCH);
-    cr_assert_eq(s.changes, head);
-    cr_assert_eq(s.head, head);
-    coll_t c = {0};
-    cr_assert_eq(store_scan_changes(st, 0, 0, 0, collect, &c, NULL), 0);   /* every version */
-    cr_assert_eq(c.n, head);
-    for (size_t i = 0; i < c.n; i++)
-        cr_assert_eq(c.r[i].seq, i + 1);
-    coll_free(&c);
-    cr_assert_eq(store_scan_time(st, T_START, INT64_MAX, 0, 0, collect, &c, NULL), 0);
-    cr_assert_eq(c.n, n * CRASH_BATCH);
-    for (size_t i = 0; i < c.n; i++)   /* exactly batches 1..n, each whole, in order */
-        cr_assert_eq(c.r[i].pub, (int64_t)(i / CRASH_BATCH + 1) * 1000 + (int64_t)(i % CRASH_BATCH));
-    coll_free(&c);
-    store_close(st);
-    *batches = n;
-}
-
-Test(store, crash_safety)
-{
-    store_batch_free(g_b);
-    g_b = NULL;
-    store_close(g_st);
-    g_st = NULL;
-    srand((unsigned)time(NULL) ^ (unsigned)getpid());
-    uint64_t batches = 0, prev = 0;
-    for (int round = 0; round < 6; round++) {
-        pid_t pid = fork();
-        cr_assert_geq(pid, 0);
-        if (pid == 0)
-            crash_child(g_dir);
-        usleep(30000 + (useconds_t)(rand() % 200000));
-        cr_assert_eq(kill(pid, SIGKILL), 0);
-        int status;
-        cr_assert_eq(waitpid(pid, &status, 0), pid);
-        cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
-                  "child ended on its own (status %d): it failed to write", status);
-        crash_verify(g_dir, &batches);
-        cr_assert_geq(batches, prev);
-        prev = batches;
-    }
-    cr_assert_gt(batches, 0, "no batch was ever committed");
-}
-
-/* ---- a full disk at commit (file size limit in a child process) ---- */
-
-Test(store, full_disk_fails_commit_cleanly)
-{
-    write_numbered(g_b, 0, 100);
-    commit_ok(g_b);
-    store_batch_free(g_b);
-    g_b = NULL;
-    store_close(g_st);
-    g_st = NULL;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/data.mdb", g_dir);
-    struct stat sb;
-    cr_assert_eq(stat(path, &sb), 0);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        store_t *st;
-        store_batch_t *b;
-        char err[256], id[32], json[512];
-        if (store_open(&st, g_dir, 0, err, sizeof err) || store_batch_new(st, &b))
-            _exit(10);
-        signal(SIGXFSZ, SIG_IGN);
-        struct rlimit rl = {(rlim_t)sb.st_size + 8192, (rlim_t)sb.st_size + 8192};
-        setrlimit(RLIMIT_FSIZE, &rl);
-        for (int i = 100; i < 1100; i++) {
-            snprintf(id, sizeof id, "n%06d", i);
-            pad_json(json, sizeof json, id, i);
-            store_activity_t a = act("g", id, i, json);
-            store_batch_upsert(b, &a, 1);
-        }
-        store_batch_stats_t s;
-        int rc = store_batch_commit(b, &s);
-        _exit(rc == STORE_ERR_FULL && s.inserted == 0 && store_head(st) == 100 ? 0 : 11);
-    }
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
-    g_st = open_ok(g_dir, 0);
-    cr_assert_eq(store_batch_new(g_st, &g_b), 0);
-    verify_numbered(100);   /* nothing of the failed batch, nothing lost */
-    write_numbered(g_b, 100, 10);
-    store_batch_stats_t s = commit_ok(g_b);
-    cr_assert_eq(s.first_seq, 101);
-}
-
-/* ---- store_open error paths ---- */
-
-Test(store, open_on_full_disk_fails_cleanly)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/new", g_dir);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {   /* no room for any file: the store cannot even be created */
-        signal(SIGXFSZ, SIG_IGN);
-        struct rlimit rl = {0, 0};
-        setrlimit(RLIMIT_FSIZE, &rl);
-        char err[512] = "";
-        store_t *st = (store_t *)1;
-        int rc = store_open(&st, dir, 0, err, sizeof err);
-        _exit(rc == STORE_ERR_FULL && st == NULL && strstr(err, dir) && strstr(err, "disk full")
-              ? 0 : 1);
-    }
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
-    store_t *st = open_ok(dir, 0);   /* with room again, the same directory works */
-    store_close(st);
 }
 
 Test(store, open_creates_missing_dirs)
@@ -1711,7 +1355,7 @@ Test(store, open_foreign_lmdb_is_refused)
 Test(store, open_unreadable_dir)
 {
     if (geteuid() == 0) {
-        teardown();   /* a skipped test does not get its .fini */
+        store_fixture_teardown();   /* a skipped test does not get its .fini */
         cr_skip_test("running as root: permissions are not enforced");
     }
     char dir[4096], err[512] = "";
