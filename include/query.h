@@ -14,15 +14,25 @@
 
 typedef struct query query_t;
 
-#define QUERY_MAX_DEPTH 32
+#define QUERY_MAX_DEPTH 32             /* nesting of request JSON (jansson recurses per level) */
+#define QUERY_MAX_TEXT (1024 * 1024)   /* bytes of request JSON */
 
 /* Compile the query object (what Elasticsearch takes under "query"), e.g.
  * {"term": {"type": "Create"}}. `q` is BORROWED. Returns 0 and a new query in *out, or -1 with
  * err like "query.bool.must[1].range.published: unknown key 'gtx'". */
 int query_compile(json_t *q, query_t **out, char *err, size_t errlen);
 
-/* Parse text (a JSON query object) and compile it; depth over QUERY_MAX_DEPTH, malformed
- * JSON are errors. */
+/* The one door through which request text that carries a query (a query object, a search body,
+ * a `q` parameter) becomes JSON, so that every endpoint has the same limits: at most
+ * QUERY_MAX_TEXT bytes, nesting at most QUERY_MAX_DEPTH, well-formed JSON (any value; callers
+ * check the type), no duplicate keys. `what` names the text in messages ("q", "request body").
+ * Returns 0 and a NEW reference in *out, or -1 with err: "<what> is larger than 1 MiB (N bytes)",
+ * "<what> is nested deeper than 32", "<what> is not valid JSON: <reason> at line L column C". */
+int query_parse_text(const char *text, size_t len, const char *what, json_t **out, char *err,
+                     size_t errlen);
+
+/* query_parse_text (as "query") and query_compile in one call. Returns 0 and a new query in
+ * *out, or -1 with err. */
 int query_compile_text(const char *text, size_t len, query_t **out, char *err, size_t errlen);
 
 /* Does the record match? For a delete record, evaluates against the deleted version (rec->json).

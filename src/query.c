@@ -51,6 +51,7 @@
  * compiled query serves any number of threads. */
 #include "query.h"
 #include "datemath.h"
+#include "errfmt.h"
 #include "jsontape.h"
 #include "timefmt.h"
 #include <errno.h>
@@ -1040,20 +1041,29 @@ static int json_text_depth(const char *s, size_t len, int limit)
     return max;
 }
 
-int query_compile_text(const char *text, size_t len, query_t **out, char *err, size_t errlen)
+int query_parse_text(const char *text, size_t len, const char *what, json_t **out, char *err,
+                     size_t errlen)
 {
     *out = NULL;
-    if (json_text_depth(text, len, QUERY_MAX_DEPTH) > QUERY_MAX_DEPTH) {
-        snprintf(err, errlen, "query: JSON nested deeper than %d", QUERY_MAX_DEPTH);
-        return -1;
-    }
+    if (len > QUERY_MAX_TEXT)
+        return errfmt(err, errlen, "%s is larger than 1 MiB (%zu bytes)", what, len);
+    /* jansson recurses per level: refuse deep nesting before it parses */
+    if (json_text_depth(text, len, QUERY_MAX_DEPTH) > QUERY_MAX_DEPTH)
+        return errfmt(err, errlen, "%s is nested deeper than %d", what, QUERY_MAX_DEPTH);
     json_error_t je;
-    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-    if (!j) {
-        snprintf(err, errlen, "query: malformed JSON at line %d column %d: %s", je.line,
-                 je.column, je.text);
+    *out = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (!*out)
+        return errfmt(err, errlen, "%s is not valid JSON: %s at line %d column %d", what, je.text,
+                      je.line, je.column);
+    return 0;
+}
+
+int query_compile_text(const char *text, size_t len, query_t **out, char *err, size_t errlen)
+{
+    json_t *j;
+    *out = NULL;
+    if (query_parse_text(text, len, "query", &j, err, errlen) < 0)
         return -1;
-    }
     int r = query_compile(j, out, err, errlen);
     json_decref(j);
     return r;

@@ -45,8 +45,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_BODY (1024 * 1024)
-#define MAX_DEPTH 32
 #define MAX_WINDOW 10000          /* Elasticsearch's index.max_result_window */
 #define DEFAULT_TRACK 10000       /* Elasticsearch's default track_total_hits */
 #define TRACK_ALL UINT64_MAX
@@ -135,30 +133,6 @@ static int bad(req_t *rq, const char *fmt, ...)
     verrfmt(rq->err, sizeof rq->err, fmt, ap);
     va_end(ap);
     return -1;
-}
-
-/* Nesting depth of a JSON text, strings skipped; stops counting past `limit`. */
-static int text_depth(const char *s, size_t len, int limit)
-{
-    int depth = 0, max = 0;
-    bool in_str = false;
-    for (size_t i = 0; i < len && max <= limit; i++) {
-        char c = s[i];
-        if (in_str) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_str = false;
-        } else if (c == '"') {
-            in_str = true;
-        } else if (c == '{' || c == '[') {
-            if (++depth > max)
-                max = depth;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
-    }
-    return max;
 }
 
 static int parse_window(req_t *rq, json_t *size, json_t *from)
@@ -374,16 +348,11 @@ static int parse_request(req_t *rq, const char *body, size_t len)
 {
     rq->size = 10;
     rq->track = DEFAULT_TRACK;
-    if (len > MAX_BODY)
-        return bad(rq, "request body is larger than 1 MiB (%zu bytes)", len);
-    if (!body || blank(body, len))
+    if (!body || (len <= QUERY_MAX_TEXT && blank(body, len)))
         return 0;
-    if (text_depth(body, len, MAX_DEPTH) > MAX_DEPTH)
-        return bad(rq, "request body nested deeper than %d", MAX_DEPTH);
-    json_error_t je;
-    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-    if (!j)
-        return bad(rq, "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
+    json_t *j;
+    if (query_parse_text(body, len, "request body", &j, rq->err, sizeof rq->err) < 0)
+        return -1;
     rq->body = j;
     return json_is_object(j) ? parse_body(rq, j) : bad(rq, "request body must be a JSON object");
 }

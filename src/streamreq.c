@@ -1,10 +1,12 @@
 /* streamreq.c -- parse and validate GET /stream parameters; evaluate the filter they
  * describe against stored records. See streamreq.h. */
 #include "streamreq.h"
+#include "errfmt.h"
 #include "sse.h"
 #include "timefmt.h"
 #include "urlcode.h"
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +17,13 @@ typedef struct {
     size_t errlen, paramlen;
 } fail_t;
 
-static int fail(fail_t *f, const char *param, const char *fmt, const char *detail)
+static int fail(fail_t *f, const char *param, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(fail_t *f, const char *param, const char *fmt, ...)
 {
-    snprintf(f->err, f->errlen, fmt, detail ? detail : "");
+    va_list ap;
+    va_start(ap, fmt);
+    verrfmt(f->err, f->errlen, fmt, ap);
+    va_end(ap);
     snprintf(f->param, f->paramlen, "%s", param);
     return -1;
 }
@@ -81,17 +87,12 @@ static int set_query(streamreq_t *r, json_t *q, fail_t *f)
     return 0;
 }
 
-static int parse_query_text(streamreq_t *r, const char *text, size_t len, fail_t *f)
+static int parse_query_text(streamreq_t *r, const char *text, size_t len, const char *what, fail_t *f)
 {
-    json_error_t je;
-    if (len > 1024 * 1024)
-        return fail(f, "q", "the query is larger than 1 MiB%s", NULL);
-    json_t *q = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    if (!q) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "%s at line %d column %d", je.text, je.line, je.column);
-        return fail(f, "q", "q is not valid JSON: %s", msg);
-    }
+    json_t *q;
+    char msg[400];
+    if (query_parse_text(text, len, what, &q, msg, sizeof msg) < 0)
+        return fail(f, "q", "%s", msg);
     int rc = set_query(r, q, f);
     json_decref(q);
     return rc;
@@ -125,7 +126,7 @@ static int apply_param(streamreq_t *r, seen_t *s, const char *name, const char *
     } else if (strcmp(name, "feed") == 0 || strcmp(name, "type") == 0 || strcmp(name, "actor") == 0) {
         streamreq_list_t *l = name[0] == 'f' ? &r->feeds : name[0] == 't' ? &r->types : &r->actors;
         if (add_list(l, v) != 0)
-            return fail(f, name[0] == 'f' ? "feed" : name[0] == 't' ? "type" : "actor", "out of memory%s", NULL);
+            return fail(f, name[0] == 'f' ? "feed" : name[0] == 't' ? "type" : "actor", "out of memory");
     } else if (strcmp(name, "last_event_id") == 0) {
         if (once(&s->seen_lei, "last_event_id", f))
             return -1;
@@ -141,7 +142,7 @@ static int apply_param(streamreq_t *r, seen_t *s, const char *name, const char *
     } else if (strcmp(name, "q") == 0) {
         if (once(&s->seen_q, "q", f))
             return -1;
-        if (*v && parse_query_text(r, v, strlen(v), f) != 0)
+        if (*v && parse_query_text(r, v, strlen(v), "q", f) != 0)
             return -1;
     } else {
         return fail(f, name, "unknown parameter '%s' (known: start, end, feed, type, actor, q, last_event_id, format)", name);
@@ -160,7 +161,7 @@ static int parse_pairs(streamreq_t *r, seen_t *s, const char *qs, size_t len, in
         if (amp > p) {
             char *name = url_decode(p, (eq ? eq : amp) - p);
             char *val = eq ? url_decode(eq + 1, amp - eq - 1) : strdup("");
-            int rc = !name || !val ? fail(f, "query", "malformed percent-encoding in the query string%s", NULL)
+            int rc = !name || !val ? fail(f, "query", "malformed percent-encoding in the query string")
                                    : apply_param(r, s, name, val, now_us, f);
             free(name);
             free(val);
@@ -200,11 +201,11 @@ int streamreq_parse(streamreq_t *out, const char *query_string, size_t qs_len,
     if (!s.seen_format && accept && accept_len && memmem(accept, accept_len, "application/x-ndjson", 20))
         out->format = SSE_FORMAT_NDJSON;
     if (rc == 0 && body_len && s.seen_q)
-        rc = fail(&f, "q", "give the query either in q or in the request body, not both%s", NULL);
+        rc = fail(&f, "q", "give the query either in q or in the request body, not both");
     else if (rc == 0 && body_len)
-        rc = parse_query_text(out, body, body_len, &f);
+        rc = parse_query_text(out, body, body_len, "the request body", &f);
     if (rc == 0 && out->has_end && out->end_us < out->start_us)
-        rc = fail(&f, "end", "end is before start%s", NULL);
+        rc = fail(&f, "end", "end is before start");
     /* The header wins: EventSource sends it on reconnect, with the original URL. */
     if (rc == 0 && last_event_id && lei_len)
         rc = parse_resume(out, last_event_id, lei_len, &f);

@@ -424,7 +424,7 @@ Test(query, malformed_json_is_an_error)
         char err[256] = "";
         query_t *q;
         cr_expect_eq(query_compile_text(bad[i], strlen(bad[i]), &q, err, sizeof err), -1, "%s", bad[i]);
-        cr_expect(strncmp(err, "query: malformed JSON", 21) == 0, "%s -> %s", bad[i], err);
+        cr_expect(strncmp(err, "query is not valid JSON", 23) == 0, "%s -> %s", bad[i], err);
     }
 }
 
@@ -442,7 +442,7 @@ Test(query, json_deeper_than_32_is_an_error)
     char err[256];
     query_t *q;
     cr_assert_eq(query_compile_text(text, n, &q, err, sizeof err), -1);
-    cr_expect_str_eq(err, "query: JSON nested deeper than 32");
+    cr_expect_str_eq(err, "query is nested deeper than 32");
     /* brackets inside strings do not count */
     const char *ok = "{\"term\":{\"a\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}}";
     cr_expect_eq(query_compile_text(ok, strlen(ok), &q, err, sizeof err), 0, "%s", err);

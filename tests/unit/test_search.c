@@ -452,9 +452,9 @@ static void bad(const char *body, const char *reason_part)
 
 Test(search, bad_requests_are_400)
 {
-    bad("{\"query\":", "malformed JSON");
+    bad("{\"query\":", "not valid JSON");
     bad("[]", "must be a JSON object");
-    bad("{\"size\":1,\"size\":2}", "malformed JSON");
+    bad("{\"size\":1,\"size\":2}", "not valid JSON");
     bad("{\"aggs\":{}}", "unknown key [aggs] in the search body");
     bad("{\"size\":-1}", "[size] parameter cannot be negative, found [-1]");
     bad("{\"size\":10001}", "Result window is too large, from + size must be less than or equal to: [10000] but was [10001]");
@@ -491,7 +491,7 @@ Test(search, bad_requests_are_400)
     size_t n = nested_source(deep, 31);
     expect_400(SEARCH_SEARCH, deep, n, "[_source.includes] must be");
     n = nested_source(deep, 32);
-    expect_400(SEARCH_SEARCH, deep, n, "request body nested deeper than 32");
+    expect_400(SEARCH_SEARCH, deep, n, "request body is nested deeper than 32");
 
     /* over 1 MiB, even when it is otherwise valid */
     size_t big = 1024 * 1024 + 1;
