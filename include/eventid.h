@@ -22,7 +22,8 @@ typedef struct {
 /* Write the id into buf (EVENTID_MAX bytes), NUL-terminated; returns its length. */
 size_t eventid_format(const eventid_t *id, char *buf);
 
-/* Parse an id; returns 0, or -1 when it is not one of ours. */
+/* Parse an id; returns 0, or -1 when it is not one of ours (unknown kind, malformed number,
+ * overflow, a history seq beyond its snapshot, EVENTID_MAX bytes or more). */
 int eventid_parse(const char *s, size_t len, eventid_t *out);
 
 #endif

@@ -5,7 +5,7 @@
 #ifndef OFFLOAD_H
 #define OFFLOAD_H
 #include <stddef.h>
-#include "http.h"
+#include "httpreq.h"
 
 #define OFFLOAD_MAX_RUNNING 4
 

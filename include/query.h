@@ -19,7 +19,8 @@ typedef struct query query_t;
 
 /* Compile the query object (what Elasticsearch takes under "query"), e.g.
  * {"term": {"type": "Create"}}. `q` is BORROWED. Returns 0 and a new query in *out, or -1 with
- * err like "query.bool.must[1].range.published: unknown key 'gtx'". */
+ * err like "query.bool.must[1].range.published: unknown key 'gtx'" (an unsupported clause or
+ * key, a value of the wrong type, a bad date, nesting over QUERY_MAX_DEPTH, "out of memory"). */
 int query_compile(json_t *q, query_t **out, char *err, size_t errlen);
 
 /* The one door through which request text that carries a query (a query object, a search body,

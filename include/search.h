@@ -16,7 +16,8 @@
 enum { SEARCH_SEARCH, SEARCH_COUNT };
 
 /* Run `kind` with `body` (len 0: match_all). Sets *out (malloc'd, caller frees) and *out_len
- * and returns the HTTP status (200 or 400; 500 on a store failure). */
+ * and returns the HTTP status: 200; 400 (a bad body: its error in Elasticsearch's shape); 500
+ * (a store failure, or out of memory: then *out may be NULL). Blocks for the whole scan. */
 int search_execute(store_t *st, int kind, const char *body, size_t len, char **out, size_t *out_len);
 
 #endif

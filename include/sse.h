@@ -15,10 +15,11 @@ enum { SSE_FORMAT_SSE = 0, SSE_FORMAT_NDJSON = 1 };
 int sse_append_event(bytebuf_t *b, int format, const char *id, size_t id_len, const char *event,
                      const char *data, size_t data_len);
 
-/* SSE: "retry: <ms>\n\n"; NDJSON: nothing. */
+/* SSE: "retry: <ms>\n\n"; NDJSON: nothing. Returns 0 or -1 (out of memory). */
 int sse_append_retry(bytebuf_t *b, int format, int64_t ms);
 
-/* SSE: ": keepalive\n\n"; NDJSON: an empty line "\n" (NDJSON readers skip blank lines). */
+/* SSE: ": keepalive\n\n"; NDJSON: an empty line "\n" (NDJSON readers skip blank lines).
+ * Returns 0 or -1 (out of memory). */
 int sse_append_keepalive(bytebuf_t *b, int format);
 
 #endif

@@ -42,7 +42,10 @@ const char *store_strerror(int code);
 
 /* Open (creating if absent) the store in `dir` with an initial map of `map_bytes` (0: 64 GiB).
  * An existing store is never recreated or truncated. On failure returns a code and writes one
- * line naming the path and the cause into err. */
+ * line naming the path and the cause into err.
+ * Errors: STORE_ERR_INVALID (no dir), STORE_ERR_IO (not a directory, permission, ...),
+ * STORE_ERR_CORRUPT (not an LMDB store, another LMDB file, damaged), STORE_ERR_VERSION (newer
+ * schema), STORE_ERR_FULL (no room to create it), STORE_ERR_NOMEM. */
 int store_open(store_t **out, const char *dir, uint64_t map_bytes, char *err, size_t errlen);
 void store_close(store_t *st); /* NULL is a no-op */
 
@@ -74,38 +77,48 @@ typedef struct {
 } store_batch_stats_t;
 
 /* A batch buffers operations in memory (copies everything it is given) and applies them in one
- * write transaction at commit, in order. */
+ * write transaction at commit, in order. store_batch_new errors: STORE_ERR_INVALID (st NULL),
+ * STORE_ERR_NOMEM. */
 int  store_batch_new(store_t *st, store_batch_t **out);
 void store_batch_free(store_batch_t *b);   /* NULL is a no-op */
 void store_batch_reset(store_batch_t *b);  /* empty it for reuse */
 
 /* Insert or update. Byte-identical JSON for the same (feed, id) is a no-op (no seq, no event)
  * except that the generation stamp is raised to `gen` (0 leaves it). Changed content appends a
- * change-log entry and moves the time-index entry. */
+ * change-log entry and moves the time-index entry.
+ * Errors (nothing is buffered): STORE_ERR_INVALID (feed empty, longer than STORE_MAX_FEED_LEN or
+ * holding a NUL; empty JSON or JSON with a raw CR or LF; a field over 1 GiB), STORE_ERR_NOMEM. */
 int store_batch_upsert(store_batch_t *b, const store_activity_t *a, uint64_t gen);
 
 /* Delete (feed, id) if present: appends a tombstone change-log entry and removes the activity
- * and its time-index entry. Absent ids are ignored. */
+ * and its time-index entry. Absent ids are ignored.
+ * Errors: STORE_ERR_INVALID (bad feed, id NULL with a length), STORE_ERR_NOMEM. */
 int store_batch_delete(store_batch_t *b, const char *feed, const char *id, size_t id_len);
 
 /* Delete, with tombstones, every activity of `feed` whose generation stamp is below `gen`.
- * Only ever called after a complete, successful full sync under `gen`. */
+ * Only ever called after a complete, successful full sync under `gen`.
+ * Errors: STORE_ERR_INVALID (bad feed), STORE_ERR_NOMEM. */
 int store_batch_sweep(store_batch_t *b, const char *feed, uint64_t gen);
 
-/* Replace the feed's state blob (committed with the rest of the batch). */
+/* Replace the feed's state blob (committed with the rest of the batch).
+ * Errors: STORE_ERR_INVALID (bad feed, blob over 2 GiB), STORE_ERR_NOMEM. */
 int store_batch_put_feed_state(store_batch_t *b, const char *feed, const void *state, size_t len);
 
 /* Apply everything in one transaction; on MDB_MAP_FULL grow the map and replay. The batch is
- * reset afterwards whatever the result. `stats` may be NULL. */
+ * reset afterwards whatever the result. `stats` may be NULL (zeroed on failure). On success
+ * with a new head, the commit hook runs before this returns.
+ * Errors (nothing of the batch is written; logged): STORE_ERR_FULL (disk or file-size limit),
+ * STORE_ERR_CORRUPT, STORE_ERR_IO, STORE_ERR_NOMEM, STORE_ERR_INVALID (b NULL). */
 int store_batch_commit(store_batch_t *b, store_batch_stats_t *stats);
 
 /* ---- reading (any thread) ---- */
 
 /* Read the feed's state blob into a malloc'd buffer (*out, *len; caller frees).
- * Returns STORE_ERR_NOTFOUND when the feed has none. */
+ * Errors: STORE_ERR_NOTFOUND (the feed has none), STORE_ERR_INVALID (bad feed),
+ * STORE_ERR_NOMEM, STORE_ERR_CORRUPT, STORE_ERR_IO. */
 int store_get_feed_state(store_t *st, const char *feed, void **out, size_t *len);
 
-/* Number of activities currently stored for `feed`. */
+/* Number of activities currently stored for `feed` (0 also when it cannot be read). */
 uint64_t store_feed_count(store_t *st, const char *feed);
 
 /* Last seq committed to the change log (0 for an empty store). Lock-free. */
@@ -142,7 +155,8 @@ typedef struct { int64_t published_us; uint64_t seq; } store_tpos_t;
  * published < end_us, skipping records with seq > max_seq (0: no limit), at most `limit`
  * records visited (0: no limit). Returns 0 when the range is exhausted, the callback's
  * non-zero value when it stopped, or a negative code. *last (may be NULL) receives the
- * position of the last record visited. Use {start_us, 0} to start at start_us inclusive. */
+ * position of the last record visited. Use {start_us, 0} to start at start_us inclusive.
+ * Errors (logged): STORE_ERR_INVALID (st or fn NULL), STORE_ERR_CORRUPT, STORE_ERR_IO. */
 int store_scan_time(store_t *st, store_tpos_t after, int64_t end_us, uint64_t max_seq,
                     size_t limit, store_scan_fn *fn, void *ud, store_tpos_t *last);
 
@@ -152,14 +166,21 @@ int store_scan_time_desc(store_t *st, store_tpos_t before, int64_t start_us, uin
                          size_t limit, store_scan_fn *fn, void *ud, store_tpos_t *last);
 
 /* Visit change-log entries with after_seq < seq <= upto_seq (0: head) in seq order, at most
- * `limit` (0: no limit). Returns like store_scan_time; *last_seq gets the last seq visited. */
+ * `limit` (0: no limit). Returns like store_scan_time; *last_seq gets the last seq visited.
+ * Errors (logged): STORE_ERR_INVALID, STORE_ERR_CORRUPT (also a pointer to no record),
+ * STORE_ERR_IO. */
 int store_scan_changes(store_t *st, uint64_t after_seq, uint64_t upto_seq, size_t limit,
                        store_scan_fn *fn, void *ud, uint64_t *last_seq);
 
 typedef struct {
     uint64_t map_size, used_bytes, head, activities, changes;
 } store_stats_t;
+/* Sizes and counts; fields it cannot read are left 0 (no error). */
 void store_stats(store_t *st, store_stats_t *out);
+
+/* The store's /metrics families (a metrics_collect_fn; `store` is the store_t). */
+struct metrics_out;
+void store_report_metrics(struct metrics_out *out, void *store);
 
 /* Path of the data directory (BORROWED). */
 const char *store_path(store_t *st);

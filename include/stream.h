@@ -10,7 +10,7 @@
 #ifndef STREAM_H
 #define STREAM_H
 #include <stdint.h>
-#include "http.h"
+#include "httpreq.h"
 #include "store.h"
 
 typedef struct {
@@ -18,11 +18,6 @@ typedef struct {
     size_t max_streams;
     _Atomic size_t *open_streams;   /* shared by all workers; BORROWED */
 } stream_settings_t;
-
-typedef struct {
-    uint64_t opened, closed, history_events, live_events, bytes, hub_polls, wakes,
-             write_timeouts, rejected_full;
-} stream_counters_t;
 
 typedef struct stream_hub stream_hub_t;
 
@@ -43,8 +38,9 @@ void stream_hub_shutdown(stream_hub_t *hub);
 /* Streams open on this worker. */
 size_t stream_hub_open(const stream_hub_t *hub);
 
-/* A copy of the counters (the loop thread writes them; relaxed reads elsewhere are fine). */
-void stream_hub_counters(const stream_hub_t *hub, stream_counters_t *out);
+/* The streams' /metrics families, summed over the given hubs (one per event loop). */
+struct metrics_out;
+void stream_report_metrics(struct metrics_out *out, stream_hub_t *const *hubs, size_t nhubs);
 
 /* Monotonic ms of the hub's last poll tick (for /health: a stuck loop stops ticking). */
 int64_t stream_hub_last_tick_ms(const stream_hub_t *hub);

@@ -1,5 +1,6 @@
 /* main.c -- wiring: parse the command line and config, open the store, start the ingest
  * thread and the event loops, wait for SIGTERM/SIGINT, shut down in order. No work here. */
+#include "api.h"
 #include "config.h"
 #include "ingest.h"
 #include "log.h"
@@ -76,6 +77,7 @@ static int run(const char *path)
     char err[1024];
     store_t *st = NULL;
     ingest_t *ing = NULL;
+    api_t *api = NULL;
     server_t *srv = NULL;
     sigset_t set;
     int sig, rc = 1;
@@ -90,22 +92,30 @@ static int run(const char *path)
         fprintf(stderr, "%s\n", err);
         goto out;
     }
-    if (server_start(&srv, &cfg, st, NULL, err, sizeof err) != 0) {
+    if (api_new(&api, &cfg, st) != 0) {
+        fprintf(stderr, "out of memory\n");
+        goto out;
+    }
+    if (server_start(&srv, &cfg, st, api, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         goto out;
     }
+    /* ingest starts after the server, so that its first commits already wake the loops */
     store_set_commit_hook(st, on_commit, srv);
     if (cfg.nfeeds && ingest_start(&ing, &cfg, st) != 0)
         goto out;
-    server_set_ingest(srv, ing);
+    api_set_ingest(api, ing);
     log_info("main", "activity-stream %s listening on %s (%d threads), data in %s, %zu feeds", AS_VERSION,
              cfg.listen[0], cfg.threads, cfg.data_dir, cfg.nfeeds);
     sigwait(&set, &sig);
     log_info("main", "%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     rc = 0;
 out:
+    server_stop(srv);   /* no request uses the ingest after this */
     ingest_stop(ing);
     server_free(srv);
+    if (!srv)
+        api_free(api);   /* a server that ran keeps its loops (and their api) until exit */
     store_close(st);
     config_free(&cfg);
     return rc;

@@ -1,65 +1,109 @@
-/* metrics.c -- Prometheus text format for GET /metrics. */
+/* metrics.c -- the /metrics registry and its Prometheus text writer (see metrics.h). */
 #include "metrics.h"
+#include "bytebuf.h"
 #include <inttypes.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 
-static void metric(FILE *f, const char *name, const char *type, const char *help, uint64_t value)
+typedef struct {
+    metrics_collect_fn *fn;
+    void *ud;
+} collector_t;
+
+struct metrics {
+    collector_t *c;   /* owned array */
+    size_t n, cap;
+};
+
+struct metrics_out {
+    bytebuf_t text;
+};
+
+int metrics_new(metrics_t **out)
 {
-    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name, value);
+    *out = calloc(1, sizeof **out);
+    return *out ? 0 : -1;
 }
 
-static void feed_family(FILE *f, const metrics_snapshot_t *m, const char *name, const char *type, const char *help,
-                        size_t offset)
+void metrics_free(metrics_t *m)
 {
-    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-    for (size_t i = 0; i < m->nfeeds; i++) {
-        uint64_t v = *(const uint64_t *)((const char *)&m->feeds[i] + offset);
-        fprintf(f, "%s{feed=\"%s\"} %" PRIu64 "\n", name, m->feeds[i].id, v);
-    }
+    if (!m)
+        return;
+    free(m->c);
+    free(m);
 }
 
-char *metrics_render(const metrics_snapshot_t *m)
+int metrics_register(metrics_t *m, metrics_collect_fn *fn, void *ud)
 {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f)
-        return NULL;
-    const stream_counters_t *s = &m->streams;
-    metric(f, "as_streams_open", "gauge", "Open /stream responses.", m->open_streams);
-    metric(f, "as_streams_opened_total", "counter", "Streams accepted.", s->opened);
-    metric(f, "as_streams_rejected_total", "counter", "Streams refused because max_streams was reached.", s->rejected_full);
-    metric(f, "as_stream_write_timeouts_total", "counter", "Streams disconnected after write_timeout.", s->write_timeouts);
-    fprintf(f, "# HELP as_events_sent_total Events sent to clients, by part of the stream.\n"
-               "# TYPE as_events_sent_total counter\n"
-               "as_events_sent_total{part=\"history\"} %" PRIu64 "\n"
-               "as_events_sent_total{part=\"live\"} %" PRIu64 "\n",
-            s->history_events, s->live_events);
-    metric(f, "as_bytes_sent_total", "counter", "Bytes of stream bodies handed to the HTTP layer.", s->bytes);
-    metric(f, "as_live_polls_total", "counter", "Change-log polls by the live hubs (ticks and wake-ups).", s->hub_polls);
-    metric(f, "as_live_wakes_total", "counter", "Wake-ups of the live hubs by ingest commits.", s->wakes);
-    metric(f, "as_store_map_bytes", "gauge", "Size of the LMDB map.", m->store.map_size);
-    metric(f, "as_store_used_bytes", "gauge", "Bytes of the LMDB map in use.", m->store.used_bytes);
-    metric(f, "as_store_activities", "gauge", "Activities stored.", m->store.activities);
-    metric(f, "as_changelog_head", "gauge", "Last change-log sequence number.", m->store.head);
-    metric(f, "as_changelog_entries", "gauge", "Entries in the change log.", m->store.changes);
-    feed_family(f, m, "as_feed_pages_total", "counter", "Pages fetched per feed.", offsetof(ingest_feed_metrics_t, pages));
-    feed_family(f, m, "as_feed_bytes_total", "counter", "Bytes fetched per feed.", offsetof(ingest_feed_metrics_t, bytes));
-    feed_family(f, m, "as_feed_activities_written_total", "counter", "New or changed activities written per feed.",
-                offsetof(ingest_feed_metrics_t, activities_written));
-    feed_family(f, m, "as_feed_skipped_items_total", "counter", "Invalid items skipped per feed.",
-                offsetof(ingest_feed_metrics_t, skipped_items));
-    feed_family(f, m, "as_feed_errors_total", "counter", "Feed errors per feed.", offsetof(ingest_feed_metrics_t, errors));
-    feed_family(f, m, "as_feed_full_syncs_total", "counter", "Completed full syncs per feed.",
-                offsetof(ingest_feed_metrics_t, full_syncs));
-    fprintf(f, "# HELP as_feed_state Feed state: 0 syncing, 1 ok, 2 failing.\n# TYPE as_feed_state gauge\n");
-    for (size_t i = 0; i < m->nfeeds; i++)
-        fprintf(f, "as_feed_state{feed=\"%s\"} %d\n", m->feeds[i].id, m->feeds[i].state);
-    if (fclose(f) != 0) {
-        free(text);
-        return NULL;
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 8;
+        collector_t *c = realloc(m->c, cap * sizeof *c);
+        if (!c)
+            return -1;
+        m->c = c;
+        m->cap = cap;
     }
-    return text;
+    m->c[m->n++] = (collector_t){fn, ud};
+    return 0;
+}
+
+char *metrics_render(metrics_t *m, size_t *len)
+{
+    metrics_out_t out = {0};
+    for (size_t i = 0; i < m->n; i++)
+        m->c[i].fn(&out, m->c[i].ud);
+    if (out.text.len == 0)
+        bytebuf_appends(&out.text, "");
+    return bytebuf_take(&out.text, len);
+}
+
+void metrics_family(metrics_out_t *out, const char *name, const char *type, const char *help)
+{
+    bytebuf_printf(&out->text, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void metrics_counter(metrics_out_t *out, const char *name, const char *help, uint64_t value)
+{
+    metrics_family(out, name, "counter", help);
+    bytebuf_printf(&out->text, "%s %" PRIu64 "\n", name, value);
+}
+
+void metrics_gauge(metrics_out_t *out, const char *name, const char *help, uint64_t value)
+{
+    metrics_family(out, name, "gauge", help);
+    bytebuf_printf(&out->text, "%s %" PRIu64 "\n", name, value);
+}
+
+void metrics_gauge_double(metrics_out_t *out, const char *name, const char *help, double value)
+{
+    metrics_family(out, name, "gauge", help);
+    bytebuf_printf(&out->text, "%s %.6g\n", name, value);
+}
+
+/* name{label="<escaped lvalue>"} -- backslash, double quote and newline are escaped. */
+static void sample_head(metrics_out_t *out, const char *name, const char *label, const char *lvalue)
+{
+    bytebuf_printf(&out->text, "%s{%s=\"", name, label);
+    for (const char *p = lvalue; *p; p++) {
+        if (*p == '\\' || *p == '"')
+            bytebuf_appendc(&out->text, '\\');
+        if (*p == '\n')
+            bytebuf_appends(&out->text, "\\n");
+        else
+            bytebuf_appendc(&out->text, *p);
+    }
+    bytebuf_appends(&out->text, "\"} ");
+}
+
+void metrics_sample(metrics_out_t *out, const char *name, const char *label, const char *lvalue,
+                    uint64_t value)
+{
+    sample_head(out, name, label, lvalue);
+    bytebuf_printf(&out->text, "%" PRIu64 "\n", value);
+}
+
+void metrics_sample_double(metrics_out_t *out, const char *name, const char *label,
+                           const char *lvalue, double value)
+{
+    sample_head(out, name, label, lvalue);
+    bytebuf_printf(&out->text, "%.6g\n", value);
 }

@@ -71,7 +71,7 @@ static void send_result(job_t *job)
     /* Status and headers go out with the first send; the length stays unset because the
      * response filters were chosen at h2o_start_response. */
     req->res.status = job->status;
-    req->res.reason = http_reason(job->status);
+    req->res.reason = httpreq_reason(job->status);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, job->content_type,
                    strlen(job->content_type));
     h2o_iovec_t body = h2o_strdup(&req->pool, job->body ? job->body : "", job->len);
@@ -98,7 +98,7 @@ void offload_request(h2o_req_t *req, h2o_multithread_receiver_t *done, offload_f
     if (!job) {
         if (free_arg)
             free_arg(arg);
-        http_send_error(req, 500, "out of memory", NULL);
+        httpreq_send_error(req, 500, "out of memory", NULL);
         return;
     }
     *job = (job_t){.done = done, .req = req, .fn = fn, .arg = arg, .free_arg = free_arg, .content_type = content_type};
@@ -106,7 +106,7 @@ void offload_request(h2o_req_t *req, h2o_multithread_receiver_t *done, offload_f
         atomic_fetch_sub(&running, 1);
         job_free(job);
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
-        http_send_error(req, 503, "too many searches in progress; retry shortly", NULL);
+        httpreq_send_error(req, 503, "too many searches in progress; retry shortly", NULL);
         return;
     }
     job_generator_t *gen = h2o_mem_alloc_pool(&req->pool, sizeof *gen);

@@ -1,13 +1,11 @@
-/* server.c -- libh2o event loops (one per thread), listeners, routing, CORS, the small JSON
- * endpoints (/feeds, /health, /metrics, /activities/_search|_count), the dashboard's static
- * files and graceful shutdown. /stream itself lives in stream.c. */
+/* server.c -- the HTTP machinery: libh2o event loops (one per thread, each with its stream hub),
+ * listeners, TLS, the dashboard's static files and graceful shutdown. Every request goes to the
+ * endpoints (api.c) first. */
 #include "server.h"
 #include "clock.h"
-#include "http.h"
 #include "log.h"
 #include "metrics.h"
 #include "offload.h"
-#include "search.h"
 #include "stream.h"
 #include "version.h"
 #include <errno.h>
@@ -27,10 +25,7 @@
 /* h2o refuses larger bodies with 413 before a handler sees them; the endpoints themselves
  * answer 400 above their own 1 MiB limit, with a message that says so. */
 #define MAX_BODY_BYTES (8 * 1024 * 1024)
-#define MAX_URL_BYTES 8192           /* longer: 414 */
-#define MAX_HEADER_BYTES (64 * 1024)  /* all request headers together; more: 431 */
 #define SHUTDOWN_GRACE_MS 4000
-#define MAX_FEEDS_IN_METRICS 1024
 
 typedef struct server_worker worker_t;
 
@@ -58,13 +53,15 @@ struct server_worker {
 struct server {
     const config_t *cfg;
     store_t *st;
-    ingest_t *_Atomic ing;
+    api_t *api;                        /* borrowed */
+    stream_hub_t **hubs;               /* owned array of the workers' hubs, for /metrics */
     h2o_globalconf_t globalconf;
     SSL_CTX *ssl_ctx;
     int *fds;
     size_t nfds;
     worker_t *workers;
     int nworkers, started, conf_ready;
+    int ran;                           /* loops were started (they live until exit) */
     stream_settings_t stream_settings;
     _Atomic size_t open_streams;
     _Atomic int stopping;
@@ -76,225 +73,29 @@ static worker_t *worker_of(h2o_req_t *req)
     return H2O_STRUCT_FROM_MEMBER(worker_t, ctx, req->conn->ctx);
 }
 
-/* ---- CORS ---- */
-
-static const char *allowed_origin(const config_t *cfg, const char *origin, size_t len)
-{
-    for (size_t i = 0; i < cfg->ncors_origins; i++) {
-        const char *o = cfg->cors_origins[i];
-        if (strcmp(o, "*") == 0)
-            return "*";
-        if (strlen(o) == len && memcmp(o, origin, len) == 0)
-            return o;
-    }
-    return NULL;
-}
-
-/* Adds the CORS response headers; returns 1 when the request is an answered preflight. */
-static int apply_cors(server_t *srv, h2o_req_t *req)
-{
-    const char *origin;
-    size_t len;
-    http_header(req, "origin", &origin, &len);
-    const char *allow = origin ? allowed_origin(srv->cfg, origin, len) : NULL;
-    if (allow) {
-        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-origin"), 0, NULL,
-                              allow, strlen(allow));
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Origin"));
-    }
-    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS")))
-        return 0;
-    if (allow) {
-        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-methods"), 0, NULL,
-                              H2O_STRLIT("GET, POST, OPTIONS"));
-        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-headers"), 0, NULL,
-                              H2O_STRLIT("Last-Event-ID, Content-Type, Accept, Cache-Control"));
-        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-max-age"), 0, NULL,
-                              H2O_STRLIT("600"));
-    }
-    req->res.status = 204;
-    req->res.reason = "No Content";
-    h2o_send_inline(req, "", 0);
-    return 1;
-}
-
-/* ---- endpoints ---- */
-
-static void send_owned_json(h2o_req_t *req, int status, char *text)
-{
-    if (!text) {
-        http_send_error(req, 500, "out of memory", NULL);
-        return;
-    }
-    http_send(req, status, NULL, "application/json; charset=utf-8", text, strlen(text));
-    free(text);
-}
-
-static void handle_feeds(server_t *srv, h2o_req_t *req)
-{
-    send_owned_json(req, 200, srv->ing ? ingest_feeds_json(srv->ing) : strdup("[]"));
-}
-
-static const char *health_problem(server_t *srv)
-{
-    int64_t now = clock_mono_ms(), limit = 3 * srv->cfg->poll_interval_ms + 5000;
-    for (int i = 0; i < srv->nworkers; i++)
-        if (now - stream_hub_last_tick_ms(srv->workers[i].hub) > limit)
-            return "an event loop is not responding";
-    if (srv->ing && !ingest_healthy(srv->ing))
-        return "the ingest thread is not running";
-    if (atomic_load(&srv->stopping))
-        return "shutting down";
-    return NULL;
-}
-
-static void handle_health(server_t *srv, h2o_req_t *req)
-{
-    const char *problem = health_problem(srv);
-    char body[256];
-    if (problem)
-        snprintf(body, sizeof body, "{\"status\":\"unavailable\",\"reason\":\"%s\"}", problem);
-    else
-        snprintf(body, sizeof body, "{\"status\":\"ok\",\"version\":\"%s\",\"head\":%llu}", AS_VERSION,
-                 (unsigned long long)store_head(srv->st));
-    http_send(req, problem ? 503 : 200, NULL, "application/json; charset=utf-8", body, strlen(body));
-}
-
-static void sum_counters(server_t *srv, stream_counters_t *sum)
-{
-    memset(sum, 0, sizeof *sum);
-    for (int i = 0; i < srv->nworkers; i++) {
-        stream_counters_t c;
-        stream_hub_counters(srv->workers[i].hub, &c);
-        sum->opened += c.opened;
-        sum->closed += c.closed;
-        sum->history_events += c.history_events;
-        sum->live_events += c.live_events;
-        sum->bytes += c.bytes;
-        sum->hub_polls += c.hub_polls;
-        sum->wakes += c.wakes;
-        sum->write_timeouts += c.write_timeouts;
-        sum->rejected_full += c.rejected_full;
-    }
-}
-
-static void handle_metrics(server_t *srv, h2o_req_t *req)
-{
-    ingest_feed_metrics_t *feeds = calloc(MAX_FEEDS_IN_METRICS, sizeof *feeds);
-    metrics_snapshot_t m = {.open_streams = atomic_load(&srv->open_streams), .feeds = feeds};
-    sum_counters(srv, &m.streams);
-    store_stats(srv->st, &m.store);
-    if (feeds && srv->ing)
-        m.nfeeds = ingest_metrics(srv->ing, feeds, MAX_FEEDS_IN_METRICS);
-    if (m.nfeeds > MAX_FEEDS_IN_METRICS)
-        m.nfeeds = MAX_FEEDS_IN_METRICS;
-    char *text = feeds ? metrics_render(&m) : NULL;
-    free(feeds);
-    if (!text) {
-        http_send_error(req, 500, "out of memory", NULL);
-        return;
-    }
-    http_send(req, 200, NULL, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text));
-    free(text);
-}
-
-typedef struct {
-    store_t *st;
-    int kind;
-    size_t len;
-    char body[];                 /* the request body, copied: the request may go first */
-} search_job_t;
-
-static int run_search(void *arg, char **body, size_t *len)
-{
-    search_job_t *job = arg;
-    return search_execute(job->st, job->kind, job->body, job->len, body, len);
-}
-
-/* A search may scan the whole store: it runs on a helper thread, not on the loop. */
-static void handle_search(server_t *srv, h2o_req_t *req, int kind)
-{
-    search_job_t *job = malloc(sizeof *job + req->entity.len + 1);
-    if (!job) {
-        http_send_error(req, 500, "out of memory", NULL);
-        return;
-    }
-    job->st = srv->st;
-    job->kind = kind;
-    job->len = req->entity.len;
-    memcpy(job->body, req->entity.base ? req->entity.base : "", req->entity.len);
-    job->body[job->len] = '\0';
-    offload_request(req, &worker_of(req)->wake, run_search, job, free, "application/json; charset=utf-8");
-}
-
-static int is_method(h2o_req_t *req, const char *m)
-{
-    return h2o_memis(req->method.base, req->method.len, m, strlen(m));
-}
-
-typedef enum { R_NONE, R_STREAM, R_FEEDS, R_HEALTH, R_METRICS, R_SEARCH, R_COUNT } route_t;
-
-static route_t route_of(h2o_req_t *req)
-{
-    static const struct { const char *path; route_t r; } routes[] = {
-        {"/stream", R_STREAM}, {"/feeds", R_FEEDS}, {"/health", R_HEALTH}, {"/metrics", R_METRICS},
-        {"/activities/_search", R_SEARCH}, {"/activities/_count", R_COUNT},
-    };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        if (h2o_memis(req->path_normalized.base, req->path_normalized.len, routes[i].path, strlen(routes[i].path)))
-            return routes[i].r;
-    return R_NONE;
-}
-
-/* Answers requests over the URL or header limits; returns 1 when it did. */
-static int refuse_oversized(h2o_req_t *req)
-{
-    size_t header_bytes = 0;
-    for (size_t i = 0; i < req->headers.size; i++)
-        header_bytes += req->headers.entries[i].name->len + req->headers.entries[i].value.len;
-    if (req->path.len > MAX_URL_BYTES) {
-        http_send_error(req, 414, "the URL is longer than 8192 bytes", NULL);
-        return 1;
-    }
-    if (header_bytes > MAX_HEADER_BYTES) {
-        http_send_error(req, 431, "the request headers are larger than 64 KiB", NULL);
-        return 1;
-    }
-    return 0;
-}
-
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     server_t *srv = ((api_handler_t *)self)->srv;
-    if (refuse_oversized(req))
-        return 0;
-    route_t r = route_of(req);
-    if (r == R_NONE)
-        return -1; /* the static file handler comes next */
-    if (apply_cors(srv, req))
-        return 0;
-    int post_ok = r == R_SEARCH || r == R_COUNT;
-    if (!is_method(req, "GET") && !is_method(req, "HEAD") && !(post_ok && is_method(req, "POST"))) {
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
-                       post_ok ? "GET, POST, OPTIONS" : "GET, OPTIONS", post_ok ? 18 : 12);
-        http_send_error(req, 405, "method not allowed", NULL);
-        return 0;
-    }
-    if (atomic_load(&srv->stopping) && r != R_HEALTH) {
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
-        http_send_error(req, 503, "the server is shutting down", NULL);
-        return 0;
-    }
-    switch (r) {
-    case R_STREAM: stream_handle(worker_of(req)->hub, req); break;
-    case R_FEEDS: handle_feeds(srv, req); break;
-    case R_HEALTH: handle_health(srv, req); break;
-    case R_METRICS: handle_metrics(srv, req); break;
-    case R_SEARCH: handle_search(srv, req, SEARCH_SEARCH); break;
-    case R_COUNT: handle_search(srv, req, SEARCH_COUNT); break;
-    case R_NONE: break;
-    }
-    return 0;
+    worker_t *w = worker_of(req);
+    api_loop_t loop = {.hub = w->hub, .offload_done = &w->wake};
+    return api_handle(srv->api, &loop, req);
+}
+
+/* The loops' part of /health: a loop whose poll tick stopped is stuck. */
+static const char *loops_problem(void *ud)
+{
+    server_t *srv = ud;
+    int64_t now = clock_mono_ms(), limit = 3 * srv->cfg->poll_interval_ms + 5000;
+    for (int i = 0; i < srv->nworkers; i++)
+        if (srv->hubs[i] && now - stream_hub_last_tick_ms(srv->hubs[i]) > limit)
+            return "an event loop is not responding";
+    return NULL;
+}
+
+static void report_streams(metrics_out_t *out, void *ud)
+{
+    server_t *srv = ud;
+    stream_report_metrics(out, srv->hubs, (size_t)srv->nworkers);
 }
 
 /* ---- listeners ---- */
@@ -449,6 +250,7 @@ static int worker_init(worker_t *w)
     w->accept_ctx.ssl_ctx = srv->ssl_ctx;
     h2o_multithread_register_receiver(w->ctx.queue, &w->wake, on_wake_message);
     w->hub = stream_hub_new(&w->ctx, srv->st, &srv->stream_settings);
+    srv->hubs[w->index] = w->hub;
     w->listeners = calloc(srv->nfds, sizeof *w->listeners);
     if (!w->hub || !w->listeners)
         return -1;
@@ -483,11 +285,6 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-void server_set_ingest(server_t *srv, ingest_t *ing)
-{
-    atomic_store(&srv->ing, ing);
-}
-
 void server_notify_commit(server_t *srv)
 {
     for (int i = 0; i < srv->nworkers; i++) {
@@ -511,7 +308,7 @@ static int open_listeners(server_t *srv, char *err, size_t errlen)
     return 0;
 }
 
-int server_start(server_t **out, const config_t *cfg, store_t *st, ingest_t *ing, char *err, size_t errlen)
+int server_start(server_t **out, const config_t *cfg, store_t *st, api_t *api, char *err, size_t errlen)
 {
     server_t *srv = calloc(1, sizeof *srv);
     *out = NULL;
@@ -521,7 +318,7 @@ int server_start(server_t **out, const config_t *cfg, store_t *st, ingest_t *ing
     }
     srv->cfg = cfg;
     srv->st = st;
-    srv->ing = ing;
+    srv->api = api;
     srv->stream_settings = (stream_settings_t){
         .poll_interval_ms = cfg->poll_interval_ms, .heartbeat_interval_ms = cfg->heartbeat_interval_ms,
         .retry_ms = cfg->retry_ms, .write_timeout_ms = cfg->write_timeout_ms, .max_streams = cfg->max_streams,
@@ -532,8 +329,10 @@ int server_start(server_t **out, const config_t *cfg, store_t *st, ingest_t *ing
     srv->conf_ready = 1;
     srv->nworkers = cfg->threads > 0 ? cfg->threads : 1;
     srv->workers = calloc(srv->nworkers, sizeof *srv->workers);
-    if (!srv->workers)
+    srv->hubs = calloc(srv->nworkers, sizeof *srv->hubs);
+    if (!srv->workers || !srv->hubs || metrics_register(api_metrics(api), report_streams, srv) != 0)
         goto fail;
+    api_set_health(api, loops_problem, srv);
     sem_init(&srv->ready, 0, 0);
     for (int i = 0; i < srv->nworkers; i++) {
         srv->workers[i].srv = srv;
@@ -546,13 +345,12 @@ int server_start(server_t **out, const config_t *cfg, store_t *st, ingest_t *ing
     for (int i = 0; i < srv->nworkers; i++)
         if (srv->workers[i].init_rc != 0)
             failed = i;
-    srv->started = 1;
+    srv->started = srv->ran = 1;
     if (failed >= 0) {
         snprintf(err, errlen, "event loop %d: out of memory or file descriptors", failed);
         server_free(srv);
         return -1;
     }
-    srv->started = 1;
     *out = srv;
     return 0;
 fail:
@@ -565,6 +363,7 @@ void server_stop(server_t *srv)
     if (!srv || !srv->started)
         return;
     atomic_store(&srv->stopping, 1);
+    api_begin_shutdown(srv->api);
     for (int i = 0; i < srv->nworkers; i++)
         if (srv->workers[i].init_rc == 0)
             h2o_multithread_send_message(&srv->workers[i].wake, NULL);
@@ -586,17 +385,17 @@ void server_free(server_t *srv)
 {
     if (!srv)
         return;
-    int had_loops = srv->started;
     server_stop(srv);
     for (size_t i = 0; i < srv->nfds; i++)
         close(srv->fds[i]);
     srv->nfds = 0;
-    if (had_loops) {
+    if (srv->ran) {
         stopped_servers = srv;
         return;
     }
     /* no loop ever ran: nothing is connected, everything can go */
     free(srv->workers);
+    free(srv->hubs);
     free(srv->fds);
     if (srv->conf_ready)
         h2o_config_dispose(&srv->globalconf);

@@ -61,6 +61,7 @@
 #include "store.h"
 #include "bytebuf.h"
 #include "errfmt.h"
+#include "metrics.h"
 #include "log.h"
 #include "timefmt.h"
 #include <errno.h>
@@ -1348,6 +1349,17 @@ void store_stats(store_t *st, store_stats_t *out)
     if (mdb_stat(txn, st->changes, &cs) == 0)
         out->changes = cs.ms_entries;
     read_end(st, txn);
+}
+
+void store_report_metrics(metrics_out_t *out, void *store)
+{
+    store_stats_t s;
+    store_stats(store, &s);
+    metrics_gauge(out, "as_store_map_bytes", "Size of the LMDB map.", s.map_size);
+    metrics_gauge(out, "as_store_used_bytes", "Bytes of the LMDB map in use.", s.used_bytes);
+    metrics_gauge(out, "as_store_activities", "Activities stored.", s.activities);
+    metrics_gauge(out, "as_changelog_head", "Last change-log sequence number.", s.head);
+    metrics_gauge(out, "as_changelog_entries", "Entries in the change log.", s.changes);
 }
 
 /* A scan in progress: filters, the callback and its bookkeeping. */

@@ -6,6 +6,7 @@
 #include "clock.h"
 #include "eventid.h"
 #include "log.h"
+#include "metrics.h"
 #include "sse.h"
 #include "streamreq.h"
 #include "timefmt.h"
@@ -23,6 +24,12 @@
 #define HUB_MAX_ENTRIES 4096
 
 enum { PHASE_HISTORY, PHASE_LIVE, PHASE_DONE };
+
+/* What a hub counts for /metrics (written by its loop thread only). */
+typedef struct {
+    uint64_t opened, closed, history_events, live_events, bytes, hub_polls, wakes,
+             write_timeouts, rejected_full;
+} stream_counters_t;
 
 typedef struct {
     store_rec_t rec;               /* pointers into the hub arena */
@@ -552,9 +559,41 @@ size_t stream_hub_open(const stream_hub_t *hub)
     return hub->open;
 }
 
-void stream_hub_counters(const stream_hub_t *hub, stream_counters_t *out)
+/* The loop thread writes a hub's counters; a relaxed read from the metrics thread may see a
+ * value a moment old, which a scrape tolerates. */
+void stream_report_metrics(metrics_out_t *out, stream_hub_t *const *hubs, size_t nhubs)
 {
-    *out = hub->c;
+    stream_counters_t s = {0};
+    size_t open = 0;
+    for (size_t i = 0; i < nhubs; i++) {
+        if (!hubs[i])
+            continue;   /* a loop still starting */
+        const stream_counters_t *c = &hubs[i]->c;
+        s.opened += c->opened;
+        s.history_events += c->history_events;
+        s.live_events += c->live_events;
+        s.bytes += c->bytes;
+        s.hub_polls += c->hub_polls;
+        s.wakes += c->wakes;
+        s.write_timeouts += c->write_timeouts;
+        s.rejected_full += c->rejected_full;
+    }
+    for (size_t i = 0; i < nhubs && !open; i++)
+        if (hubs[i])
+            open = atomic_load(hubs[i]->set->open_streams);
+    metrics_gauge(out, "as_streams_open", "Open /stream responses.", open);
+    metrics_counter(out, "as_streams_opened_total", "Streams accepted.", s.opened);
+    metrics_counter(out, "as_streams_rejected_total", "Streams refused because max_streams was reached.",
+                    s.rejected_full);
+    metrics_counter(out, "as_stream_write_timeouts_total", "Streams disconnected after write_timeout.",
+                    s.write_timeouts);
+    metrics_family(out, "as_events_sent_total", "counter", "Events sent to clients, by part of the stream.");
+    metrics_sample(out, "as_events_sent_total", "part", "history", s.history_events);
+    metrics_sample(out, "as_events_sent_total", "part", "live", s.live_events);
+    metrics_counter(out, "as_bytes_sent_total", "Bytes of stream bodies handed to the HTTP layer.", s.bytes);
+    metrics_counter(out, "as_live_polls_total", "Change-log polls by the live hubs (ticks and wake-ups).",
+                    s.hub_polls);
+    metrics_counter(out, "as_live_wakes_total", "Wake-ups of the live hubs by ingest commits.", s.wakes);
 }
 
 int64_t stream_hub_last_tick_ms(const stream_hub_t *hub)
@@ -568,7 +607,7 @@ static int admit(stream_hub_t *hub, h2o_req_t *req)
 {
     if (hub->shutting_down) {
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
-        http_send_error(req, 503, "the server is shutting down; reconnect with your last event id", NULL);
+        httpreq_send_error(req, 503, "the server is shutting down; reconnect with your last event id", NULL);
         return -1;
     }
     size_t open = atomic_fetch_add(hub->set->open_streams, 1);
@@ -576,7 +615,7 @@ static int admit(stream_hub_t *hub, h2o_req_t *req)
         atomic_fetch_sub(hub->set->open_streams, 1);
         hub->c.rejected_full++;
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("5"));
-        http_send_error(req, 503, "too many open streams (max_streams); retry later", NULL);
+        httpreq_send_error(req, 503, "too many open streams (max_streams); retry later", NULL);
         return -1;
     }
     return 0;
@@ -621,12 +660,12 @@ void stream_handle(stream_hub_t *hub, h2o_req_t *req)
     size_t qs_len, lei_len, accept_len;
     char err[512], param[128];
     streamreq_t p;
-    http_query_string(req, &qs, &qs_len);
-    http_header(req, "last-event-id", &lei, &lei_len);
-    http_header(req, "accept", &accept, &accept_len);
+    httpreq_query_string(req, &qs, &qs_len);
+    httpreq_header(req, "last-event-id", &lei, &lei_len);
+    httpreq_header(req, "accept", &accept, &accept_len);
     if (streamreq_parse(&p, qs, qs_len, lei, lei_len, accept, accept_len, req->entity.base, req->entity.len,
                         timefmt_now_us(), err, sizeof err, param, sizeof param) != 0) {
-        http_send_error(req, 400, err, param);
+        httpreq_send_error(req, 400, err, param);
         return;
     }
     if (p.has_resume && p.resume.kind == EVENTID_END) {

@@ -1,9 +1,9 @@
-/* http.c -- helpers over libh2o requests: query string, headers, JSON responses. */
-#include "http.h"
+/* httpreq.c -- helpers over the server's libh2o requests: query string, headers, responses. */
+#include "httpreq.h"
 #include <jansson.h>
 #include <string.h>
 
-void http_query_string(h2o_req_t *req, const char **qs, size_t *len)
+void httpreq_query_string(h2o_req_t *req, const char **qs, size_t *len)
 {
     if (req->query_at == SIZE_MAX) {
         *qs = NULL;
@@ -14,14 +14,14 @@ void http_query_string(h2o_req_t *req, const char **qs, size_t *len)
     *len = req->path.len - req->query_at - 1;
 }
 
-void http_header(h2o_req_t *req, const char *name, const char **val, size_t *len)
+void httpreq_header(h2o_req_t *req, const char *name, const char **val, size_t *len)
 {
     ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
     *val = i >= 0 ? req->headers.entries[i].value.base : NULL;
     *len = i >= 0 ? req->headers.entries[i].value.len : 0;
 }
 
-const char *http_reason(int status)
+const char *httpreq_reason(int status)
 {
     switch (status) {
     case 200: return "OK";
@@ -38,11 +38,11 @@ const char *http_reason(int status)
     }
 }
 
-void http_send(h2o_req_t *req, int status, const char *reason, const char *content_type,
+void httpreq_send(h2o_req_t *req, int status, const char *reason, const char *content_type,
                const char *body, size_t len)
 {
     req->res.status = status;
-    req->res.reason = reason ? reason : http_reason(status);
+    req->res.reason = reason ? reason : httpreq_reason(status);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
     char *copy = h2o_mem_alloc_pool(&req->pool, len + 1);
@@ -50,7 +50,7 @@ void http_send(h2o_req_t *req, int status, const char *reason, const char *conte
     h2o_send_inline(req, copy, len);
 }
 
-void http_send_error(h2o_req_t *req, int status, const char *msg, const char *param)
+void httpreq_send_error(h2o_req_t *req, int status, const char *msg, const char *param)
 {
     json_t *o = json_object();
     json_t *m = json_string(msg), *p = param ? json_string(param) : NULL;
@@ -59,7 +59,7 @@ void http_send_error(h2o_req_t *req, int status, const char *msg, const char *pa
     if (param)
         json_object_set_new(o, "parameter", p ? p : json_string("(not valid UTF-8)"));
     char *text = json_dumps(o, JSON_COMPACT);
-    http_send(req, status, NULL, "application/json; charset=utf-8", text, strlen(text));
+    httpreq_send(req, status, NULL, "application/json; charset=utf-8", text, strlen(text));
     free(text);
     json_decref(o);
 }
