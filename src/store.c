@@ -1,45 +1,7 @@
 /* store.c -- activities of many feeds, a time index and a durable change log in one LMDB
- * environment under a data directory (contract in store.h).
- *
- * Databases (keys are big-endian so that LMDB's memcmp order is numeric order; integers inside
- * values are host byte order and always read with memcpy, because LMDB values are unaligned):
- *   acts    feed '\0' id                      -> acts_val_t {published_us, seq, gen}
- *           An id too long for an LMDB key is stored as feed '\0' id-prefix hash128(id), which is
- *           exactly maxkey bytes long; every plain key is shorter, so the two never meet. (A
- *           feed that forged a hash collision could only overwrite its own activities.)
- *   time    be64(published ^ 1<<63) be64(seq) -> record       (sign bit flipped: negatives first)
- *   changes be64(seq)                         -> pointer or record
- *   feeds   feed                              -> state blob (owned by ingest)
- *   meta    "schema" -> u32, "head" -> u64, "count\0<feed>" -> u64 activities of the feed
- * A record is rec_hdr_t (48 bytes, seq first) then feed, id, types, actor, data and, for a
- * tombstone only, the deleted version's JSON. For an upsert the JSON is a slice of data
- * ({"feed":...,"activity":<json>}); json_off says where, counted from the record start. Two
- * versions are "unchanged" when their records are equal byte for byte after the seq.
- *
- * Each record is written once (schema 2). The record of a CURRENT version lives in `time`
- * only; its change-log entry is a pointer: the 8-byte published_us (shorter than any record,
- * so the length tells them apart), which with the entry's seq is its `time` key. When a
- * version stops being current (superseded by an update, deleted, swept), the apply step first
- * moves its record into changes[its seq], overwriting the pointer, then deletes it from
- * `time`: every version stays readable from the change log. Tombstones are records in
- * `changes` only. New change-log entries are appended (MDB_APPEND); a move overwrites an
- * existing key, rewriting (and maybe splitting) an older page of `changes`, so inserts write
- * half the bytes they did while updates and deletes cost about the same. store_scan_changes
- * resolves a pointer through a cursor on `time` in the same read transaction (a pointer
- * without its `time` entry is corruption). A store of schema 1 (a record in both indexes) is
- * valid schema 2 data, so opening one only raises its version number, which makes older
- * servers (they cannot read pointers) refuse it; the full copies of its current versions in
- * `changes` stay until those versions are superseded.
- *
- * Writing: a batch copies every operation into one growing arena it owns (reused across
- * commits, so the hot path does not allocate); the record of an upsert is built there once.
- * store_batch_commit applies the arena in one write transaction, assigning seqs head+1, ...
- * On MDB_MAP_FULL it aborts, doubles the map and replays the same arena.
- *
- * Map growth and readers: every read transaction is taken under st->grow in read mode; growth
- * takes it in write mode, so no read transaction of this process is active while
- * mdb_env_set_mapsize remaps. glibc rwlocks prefer readers, so a scan callback may call other
- * read functions of the store (nested read lock) without deadlocking.
+ * environment under a data directory (contract in store.h; layout in store_int.h): opening,
+ * schema checks, reading and the helpers the store's other files share. Writing is
+ * store_batch.c.
  *
  * Durability: every commit is synced (no MDB_NOSYNC, no MDB_NOMETASYNC): a committed batch
  * survives a process crash and a power loss. MDB_NOMETASYNC would keep the store consistent but
@@ -53,121 +15,26 @@
  * blocks before LMDB maps it (lock_file_prealloc).
  *
  * Scans: reaching `limit` returns 0, like an exhausted range (the caller counts its visits);
- * when nothing was visited *last is left at the starting position.
+ * when nothing was visited *last is left at the starting position. store_scan_changes resolves
+ * a pointer through a cursor on `time` in the same read transaction (a pointer without its
+ * `time` entry is corruption).
  *
  * Memory: on malloc failure functions return STORE_ERR_NOMEM; nothing aborts.
- * Errors: MDB_* codes never leave this file; store_code() translates them and write failures
+ * Errors: MDB_* codes never leave the store's files; store_code() translates them and failures
  * are logged (module "store") with the path and the LMDB reason. */
-#include "store.h"
-#include "bytebuf.h"
+#include "store_int.h"
 #include "errfmt.h"
-#include "metrics.h"
 #include "log.h"
-#include "timefmt.h"
+#include "metrics.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <lmdb.h>
-#include <pthread.h>
-#include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 2
-#define DEFAULT_MAP_BYTES (64ULL << 30)
-#define MAX_KEY 511               /* LMDB's default MDB_MAXKEYSIZE; we never use more */
-#define MAX_GROW_ATTEMPTS 48
-#define ARENA_KEEP (64u << 20)    /* a reset batch frees an arena larger than this */
-#define JSON_STR_MAX(n) BYTEBUF_JSON_STR_MAX(n)
-#define TS_MAX TIMEFMT_RFC3339_MAX
-#define PTR_LEN sizeof(int64_t)   /* a change-log pointer: published_us; a record is longer */
-
 /* ---------------------------------------------------------------------------------------- */
-/* On-disk layouts                                                                           */
-
-typedef struct {
-    uint64_t seq;             /* seq and published first: what follows is compared at once */
-    int64_t published_us;
-    uint32_t kind;            /* STORE_REC_* */
-    uint32_t feed_len, id_len, types_len, actor_len, data_len;
-    uint32_t json_off, json_len;
-} rec_hdr_t;
-_Static_assert(sizeof(rec_hdr_t) == 48, "record header must stay 48 bytes, no padding");
-_Static_assert(PTR_LEN < sizeof(rec_hdr_t), "a pointer must be shorter than any record");
-
-typedef struct {
-    int64_t published_us;     /* where the current version sits in `time` */
-    uint64_t seq;
-    uint64_t gen;             /* highest generation that saw the activity */
-} acts_val_t;
-
-/* ---------------------------------------------------------------------------------------- */
-/* Handles                                                                                   */
-
-struct store {
-    MDB_env *env;                     /* owned */
-    MDB_dbi acts, time, changes, feeds, meta;
-    char *path;                       /* owned */
-    pthread_rwlock_t grow;            /* read: any read txn; write: map resize */
-    int grow_init;
-    _Atomic uint64_t head;            /* last committed seq, for readers */
-    uint64_t wr_head;                 /* the writer's copy */
-    size_t maxkey;                    /* longest acts key we write (<= MAX_KEY) */
-    store_commit_hook_fn *hook;
-    void *hook_ud;
-};
-
-enum { OP_UPSERT = 1, OP_DELETE, OP_SWEEP, OP_STATE };
-
-/* One buffered operation in the arena, followed by len1 + len2 payload bytes, padded to 8.
- *   OP_UPSERT: the record (len1)          OP_DELETE: feed (len1), id (len2)
- *   OP_SWEEP:  feed (len1), gen           OP_STATE:  feed (len1), blob (len2) */
-typedef struct {
-    uint32_t kind, len1, len2, pad;
-    uint64_t gen;
-} op_t;
-
-typedef struct {
-    const char *feed;                 /* borrowed from the arena */
-    size_t len;
-    int64_t delta;
-} count_delta_t;
-
-struct store_batch {
-    store_t *st;                      /* borrowed */
-    uint8_t *ops;                     /* owned arena of op_t + payload */
-    size_t len, cap;
-    uint8_t *scratch;                 /* owned: tombstone records under construction */
-    size_t scratch_cap;
-    uint8_t *hold;                    /* owned: copy of the record of a version being retired */
-    size_t hold_cap;
-    count_delta_t *deltas;            /* owned: per-feed count changes of one attempt */
-    size_t ndeltas, deltas_cap;
-};
-
-/* State of one attempt at applying a batch. */
-typedef struct {
-    store_t *st;
-    store_batch_t *b;
-    MDB_txn *txn;
-    MDB_cursor *c_acts, *c_time, *c_changes;   /* closed with the write txn */
-    uint64_t head;                             /* last seq assigned in this attempt */
-    uint8_t max_time[16];                      /* largest key in `time` seen so far */
-    int have_max_time;
-    uint8_t max_acts[MAX_KEY];                 /* largest key in `acts` seen so far */
-    size_t max_acts_len;                       /* 0: acts is empty */
-    char ts[TS_MAX];                           /* "deleted" stamp for tombstones */
-    size_t ts_len;
-    store_batch_stats_t stats;
-} apply_t;
-
-/* ---------------------------------------------------------------------------------------- */
-/* Small helpers                                                                             */
+/* Shared helpers                                                                            */
 
 const char *store_strerror(int code)
 {
@@ -184,8 +51,7 @@ const char *store_strerror(int code)
     }
 }
 
-/* Translate an LMDB (or errno) code to a STORE_ERR_* code. */
-static int store_code(int rc)
+int store_code(int rc)
 {
     switch (rc) {
     case MDB_SUCCESS: return STORE_OK;
@@ -199,42 +65,6 @@ static int store_code(int rc)
     default: return STORE_ERR_IO;
     }
 }
-
-static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static void time_key(uint8_t k[16], int64_t published_us, uint64_t seq)
-{
-    put_be64(k, (uint64_t)published_us ^ (1ULL << 63));
-    put_be64(k + 8, seq);
-}
-
-static int64_t time_key_published(const uint8_t *k)
-{
-    return (int64_t)(get_be64(k) ^ (1ULL << 63));
-}
-
-static uint8_t *put_bytes(uint8_t *p, const void *s, size_t n)
-{
-    if (n)
-        memcpy(p, s, n);
-    return p + n;
-}
-
-static uint8_t *put_lit(uint8_t *p, const char *s) { return put_bytes(p, s, strlen(s)); }
 
 static uint64_t mix64(uint64_t h)
 {
@@ -256,8 +86,7 @@ static void hash128(const char *s, size_t n, uint8_t out[16])
     put_be64(out + 8, mix64(b ^ a));
 }
 
-/* Build the acts key of (feed, id) into buf (MAX_KEY + 1 bytes); returns its length. */
-static size_t acts_key(const store_t *st, uint8_t *buf, const char *feed, size_t flen,
+size_t store_acts_key(const store_t *st, uint8_t *buf, const char *feed, size_t flen,
                        const char *id, size_t idlen)
 {
     memcpy(buf, feed, flen);
@@ -272,15 +101,14 @@ static size_t acts_key(const store_t *st, uint8_t *buf, const char *feed, size_t
     return st->maxkey;
 }
 
-static int check_feed(const char *feed, size_t len)
+int store_check_feed(const char *feed, size_t len)
 {
     if (!feed || len == 0 || len > STORE_MAX_FEED_LEN || memchr(feed, 0, len))
         return STORE_ERR_INVALID;
     return 0;
 }
 
-/* Decode a record. Pointers borrow from `p`. Returns 0 or MDB_CORRUPTED. */
-static int rec_decode(const void *p, size_t n, store_rec_t *r)
+int store_rec_decode(const void *p, size_t n, store_rec_t *r)
 {
     rec_hdr_t h;
     if (n < sizeof h)
@@ -318,10 +146,7 @@ int store_rec_has_type(const store_rec_t *rec, const char *type, size_t len)
     return 0;
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* Read transactions and map growth                                                          */
-
-static int read_begin(store_t *st, MDB_txn **txn)
+int store_read_begin(store_t *st, MDB_txn **txn)
 {
     pthread_rwlock_rdlock(&st->grow);
     int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn);
@@ -330,7 +155,7 @@ static int read_begin(store_t *st, MDB_txn **txn)
     return rc;
 }
 
-static void read_end(store_t *st, MDB_txn *txn)
+void store_read_end(store_t *st, MDB_txn *txn)
 {
     mdb_txn_abort(txn);
     pthread_rwlock_unlock(&st->grow);
@@ -338,7 +163,7 @@ static void read_end(store_t *st, MDB_txn *txn)
 
 /* Resize the map to `bytes` (0: adopt the size another process set) with no read txn active.
  * The writer calls this with no transaction of its own. */
-static int map_resize(store_t *st, uint64_t bytes)
+int store_map_resize(store_t *st, uint64_t bytes)
 {
     pthread_rwlock_wrlock(&st->grow);
     int rc = mdb_env_set_mapsize(st->env, (size_t)bytes);
@@ -346,14 +171,14 @@ static int map_resize(store_t *st, uint64_t bytes)
     return rc;
 }
 
-static int map_grow(store_t *st)
+int store_map_grow(store_t *st)
 {
     MDB_envinfo info;
     mdb_env_info(st->env, &info);
     uint64_t cur = info.me_mapsize, next = cur * 2;
     if (next < cur || next > (SIZE_MAX >> 1))
         return ENOSPC;
-    int rc = map_resize(st, next);
+    int rc = store_map_resize(st, next);
     if (rc) {
         log_error("store", "%s: cannot grow the map to %llu bytes: %s", st->path,
                   (unsigned long long)next, mdb_strerror(rc));
@@ -361,6 +186,31 @@ static int map_grow(store_t *st)
     }
     log_info("store", "%s: map grown to %llu bytes", st->path, (unsigned long long)next);
     return 0;
+}
+
+int store_meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t klen, uint64_t *out)
+{
+    MDB_val k = {klen, (void *)key}, v;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc)
+        return rc;
+    if (v.mv_size != sizeof *out)
+        return MDB_CORRUPTED;
+    memcpy(out, v.mv_data, sizeof *out);
+    return 0;
+}
+
+int store_meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t klen, uint64_t val)
+{
+    MDB_val k = {klen, (void *)key}, v = {sizeof val, &val};
+    return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+size_t store_count_key(char *buf, const char *feed, size_t len)
+{
+    memcpy(buf, "count", 6);   /* with its '\0' */
+    memcpy(buf + 6, feed, len);
+    return 6 + len;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -468,23 +318,7 @@ static int env_open(store_t *st, uint64_t map_bytes, char *err, size_t errlen)
     return 0;
 }
 
-static int meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t klen, uint64_t *out)
-{
-    MDB_val k = {klen, (void *)key}, v;
-    int rc = mdb_get(txn, dbi, &k, &v);
-    if (rc)
-        return rc;
-    if (v.mv_size != sizeof *out)
-        return MDB_CORRUPTED;
-    memcpy(out, v.mv_data, sizeof *out);
-    return 0;
-}
 
-static int meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t klen, uint64_t val)
-{
-    MDB_val k = {klen, (void *)key}, v = {sizeof val, &val};
-    return mdb_put(txn, dbi, &k, &v, 0);
-}
 
 /* A new store (no "meta" database yet): refuse an LMDB file that holds something else, else
  * create meta with the schema version. Returns an LMDB code or STORE_ERR_CORRUPT (err set). */
@@ -568,7 +402,7 @@ static int schema_init(store_t *st, char *err, size_t errlen)
         rc = mdb_dbi_open(txn, "feeds", MDB_CREATE, &st->feeds);
     uint64_t head = 0;
     if (!rc) {
-        rc = meta_get_u64(txn, st->meta, "head", 4, &head);
+        rc = store_meta_get_u64(txn, st->meta, "head", 4, &head);
         rc = rc == MDB_NOTFOUND ? 0 : rc;
     }
     if (rc) {
@@ -637,644 +471,6 @@ const char *store_path(store_t *st) { return st->path; }
 
 uint64_t store_head(store_t *st) { return atomic_load_explicit(&st->head, memory_order_acquire); }
 
-/* ---------------------------------------------------------------------------------------- */
-/* Batches: buffering                                                                        */
-
-int store_batch_new(store_t *st, store_batch_t **out)
-{
-    *out = NULL;
-    if (!st)
-        return STORE_ERR_INVALID;
-    store_batch_t *b = calloc(1, sizeof *b);
-    if (!b)
-        return STORE_ERR_NOMEM;
-    b->st = st;
-    *out = b;
-    return 0;
-}
-
-void store_batch_free(store_batch_t *b)
-{
-    if (!b)
-        return;
-    free(b->ops);
-    free(b->scratch);
-    free(b->hold);
-    free(b->deltas);
-    free(b);
-}
-
-void store_batch_reset(store_batch_t *b)
-{
-    b->len = 0;
-    b->ndeltas = 0;
-    if (b->cap > ARENA_KEEP) {   /* do not keep the memory of one giant batch forever */
-        free(b->ops);
-        b->ops = NULL;
-        b->cap = 0;
-    }
-}
-
-/* Room for n more bytes at b->ops + b->len; NULL on malloc failure. */
-static uint8_t *arena_room(store_batch_t *b, size_t n)
-{
-    if (n > SIZE_MAX / 4 - b->len)
-        return NULL;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 64 * 1024;
-        while (cap < b->len + n)
-            cap *= 2;
-        uint8_t *p = realloc(b->ops, cap);
-        if (!p)
-            return NULL;
-        b->ops = p;
-        b->cap = cap;
-    }
-    return b->ops + b->len;
-}
-
-/* Append an op whose payload (already written after the op_t slot at `p`) is len1 + len2. */
-static void arena_push(store_batch_t *b, uint8_t *p, uint32_t kind, size_t len1, size_t len2,
-                       uint64_t gen)
-{
-    op_t op = {kind, (uint32_t)len1, (uint32_t)len2, 0, gen};
-    memcpy(p, &op, sizeof op);
-    size_t n = align8(sizeof op + len1 + len2);
-    memset(p + sizeof op + len1 + len2, 0, n - (sizeof op + len1 + len2));
-    b->len += n;
-}
-
-/* Build the upsert record of `a` at rec (seq 0); returns its length. */
-static size_t rec_build_upsert(uint8_t *rec, const store_activity_t *a)
-{
-    uint8_t *p = rec + sizeof(rec_hdr_t);
-    p = put_bytes(p, a->feed, a->feed_len);
-    p = put_bytes(p, a->id, a->id_len);
-    p = put_bytes(p, a->types, a->types_len);
-    p = put_bytes(p, a->actor, a->actor_len);
-    uint8_t *data = p;
-    p = put_lit(p, "{\"feed\":");
-    p = (uint8_t *)bytebuf_put_json_str((char *)p, a->feed, a->feed_len);
-    p = put_lit(p, ",\"activity\":");
-    uint8_t *json = p;
-    p = put_bytes(p, a->json, a->json_len);
-    *p++ = '}';
-    rec_hdr_t h = {
-        .seq = 0, .published_us = a->published_us, .kind = STORE_REC_UPSERT,
-        .feed_len = (uint32_t)a->feed_len, .id_len = (uint32_t)a->id_len,
-        .types_len = (uint32_t)a->types_len, .actor_len = (uint32_t)a->actor_len,
-        .data_len = (uint32_t)(p - data), .json_off = (uint32_t)(json - rec),
-        .json_len = (uint32_t)a->json_len,
-    };
-    memcpy(rec, &h, sizeof h);
-    return (size_t)(p - rec);
-}
-
-int store_batch_upsert(store_batch_t *b, const store_activity_t *a, uint64_t gen)
-{
-    if (!b || !a || check_feed(a->feed, a->feed_len) || !a->json || a->json_len == 0
-        || (a->id_len && !a->id) || (a->types_len && !a->types) || (a->actor_len && !a->actor))
-        return STORE_ERR_INVALID;
-    /* Event data goes out as one SSE line: compact JSON never holds a raw CR or LF. */
-    if (memchr(a->json, '\n', a->json_len) || memchr(a->json, '\r', a->json_len))
-        return STORE_ERR_INVALID;
-    size_t max = sizeof(rec_hdr_t) + a->feed_len + 8 + JSON_STR_MAX(a->feed_len) + 12 + 1;
-    if (a->id_len > UINT32_MAX / 4 || a->types_len > UINT32_MAX / 4
-        || a->actor_len > UINT32_MAX / 4 || a->json_len > UINT32_MAX / 4
-        || a->id_len + a->types_len + a->actor_len + a->json_len > UINT32_MAX - max - 8)
-        return STORE_ERR_INVALID;
-    max += a->id_len + a->types_len + a->actor_len + a->json_len;
-    uint8_t *p = arena_room(b, align8(sizeof(op_t) + max));
-    if (!p)
-        return STORE_ERR_NOMEM;
-    size_t rlen = rec_build_upsert(p + sizeof(op_t), a);
-    arena_push(b, p, OP_UPSERT, rlen, 0, gen);
-    return 0;
-}
-
-/* Buffer an op carrying feed and an optional second blob. */
-static int push_feed_op(store_batch_t *b, uint32_t kind, const char *feed, const void *blob,
-                        size_t blen, uint64_t gen)
-{
-    if (!b)
-        return STORE_ERR_INVALID;
-    size_t flen = feed ? strlen(feed) : 0;
-    if (check_feed(feed, flen) || blen > UINT32_MAX / 2 || (blen && !blob))
-        return STORE_ERR_INVALID;
-    uint8_t *p = arena_room(b, align8(sizeof(op_t) + flen + blen));
-    if (!p)
-        return STORE_ERR_NOMEM;
-    put_bytes(put_bytes(p + sizeof(op_t), feed, flen), blob, blen);
-    arena_push(b, p, kind, flen, blen, gen);
-    return 0;
-}
-
-int store_batch_delete(store_batch_t *b, const char *feed, const char *id, size_t id_len)
-{
-    if (id_len && !id)
-        return STORE_ERR_INVALID;
-    return push_feed_op(b, OP_DELETE, feed, id, id_len, 0);
-}
-
-int store_batch_sweep(store_batch_t *b, const char *feed, uint64_t gen)
-{
-    return push_feed_op(b, OP_SWEEP, feed, NULL, 0, gen);
-}
-
-int store_batch_put_feed_state(store_batch_t *b, const char *feed, const void *state, size_t len)
-{
-    return push_feed_op(b, OP_STATE, feed, state, len, 0);
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* Batches: applying                                                                         */
-
-static int count_add(apply_t *ap, const char *feed, size_t len, int64_t delta)
-{
-    store_batch_t *b = ap->b;
-    for (size_t i = b->ndeltas; i-- > 0;) {
-        count_delta_t *d = &b->deltas[i];
-        if (d->len == len && memcmp(d->feed, feed, len) == 0) {
-            d->delta += delta;
-            return 0;
-        }
-    }
-    if (b->ndeltas == b->deltas_cap) {
-        size_t cap = b->deltas_cap ? b->deltas_cap * 2 : 8;
-        count_delta_t *p = realloc(b->deltas, cap * sizeof *p);
-        if (!p)
-            return ENOMEM;
-        b->deltas = p;
-        b->deltas_cap = cap;
-    }
-    b->deltas[b->ndeltas++] = (count_delta_t){feed, len, delta};
-    return 0;
-}
-
-static size_t count_key(char *buf, const char *feed, size_t len)
-{
-    memcpy(buf, "count", 6);   /* with its '\0' */
-    memcpy(buf + 6, feed, len);
-    return 6 + len;
-}
-
-static int flush_counts(apply_t *ap)
-{
-    for (size_t i = 0; i < ap->b->ndeltas; i++) {
-        const count_delta_t *d = &ap->b->deltas[i];
-        if (d->delta == 0)
-            continue;
-        char key[6 + STORE_MAX_FEED_LEN];
-        size_t klen = count_key(key, d->feed, d->len);
-        uint64_t n = 0;
-        int rc = meta_get_u64(ap->txn, ap->st->meta, key, klen, &n);
-        if (rc && rc != MDB_NOTFOUND)
-            return rc;
-        n = d->delta < 0 && (uint64_t)-d->delta > n ? 0 : n + (uint64_t)d->delta;
-        rc = meta_put_u64(ap->txn, ap->st->meta, key, klen, n);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-/* At least n bytes in the owned buffer *buf of capacity *cap; NULL on malloc failure. */
-static uint8_t *buf_room(uint8_t **buf, size_t *cap, size_t n)
-{
-    if (n <= *cap)
-        return *buf;
-    uint8_t *p = realloc(*buf, n);
-    if (!p)
-        return NULL;
-    *buf = p;
-    *cap = n;
-    return p;
-}
-
-/* Append an entry (a pointer or a record) to the change log under seq. */
-static int put_change(apply_t *ap, uint64_t seq, const void *rec, size_t len)
-{
-    uint8_t kb[8];
-    put_be64(kb, seq);
-    MDB_val k = {8, kb}, v = {len, NULL};
-    int rc = mdb_cursor_put(ap->c_changes, &k, &v, MDB_APPEND | MDB_RESERVE);
-    if (rc)
-        return rc;
-    memcpy(v.mv_data, rec, len);
-    return 0;
-}
-
-/* Put rec into the time index; appends in place when the key is past the end. */
-static int put_time(apply_t *ap, const uint8_t tk[16], const void *rec, size_t len)
-{
-    int append = !ap->have_max_time || memcmp(tk, ap->max_time, 16) > 0;
-    MDB_val k = {16, (void *)tk}, v = {len, NULL};
-    int rc = mdb_cursor_put(ap->c_time, &k, &v, MDB_RESERVE | (append ? MDB_APPEND : 0));
-    if (rc == MDB_KEYEXIST && append) {
-        v = (MDB_val){len, NULL};
-        rc = mdb_cursor_put(ap->c_time, &k, &v, MDB_RESERVE);
-    }
-    if (rc)
-        return rc;
-    memcpy(v.mv_data, rec, len);
-    if (append) {
-        memcpy(ap->max_time, tk, 16);
-        ap->have_max_time = 1;
-    }
-    return 0;
-}
-
-/* LMDB's default key order: memcmp, then the shorter first. */
-static int key_cmp(const void *a, size_t alen, const void *b, size_t blen)
-{
-    int d = memcmp(a, b, alen < blen ? alen : blen);
-    return d ? d : (alen > blen) - (alen < blen);
-}
-
-/* Is akey past the last key of `acts` (so it cannot exist, and can be appended)? */
-static int acts_past_end(const apply_t *ap, const MDB_val *akey)
-{
-    return ap->max_acts_len == 0
-           || key_cmp(akey->mv_data, akey->mv_size, ap->max_acts, ap->max_acts_len) > 0;
-}
-
-static int put_acts(apply_t *ap, MDB_val *akey, const acts_val_t *av)
-{
-    MDB_val v = {sizeof *av, (void *)av};
-    if (!acts_past_end(ap, akey))
-        return mdb_put(ap->txn, ap->st->acts, akey, &v, 0);
-    int rc = mdb_put(ap->txn, ap->st->acts, akey, &v, MDB_APPEND);
-    if (rc == 0) {
-        memcpy(ap->max_acts, akey->mv_data, akey->mv_size);
-        ap->max_acts_len = akey->mv_size;
-    }
-    return rc;
-}
-
-static uint64_t next_seq(apply_t *ap)
-{
-    uint64_t seq = ++ap->head;
-    if (!ap->stats.first_seq)
-        ap->stats.first_seq = seq;
-    ap->stats.last_seq = seq;
-    return seq;
-}
-
-/* Write a new current version (the record in the arena gets its seq patched in): its record
- * into `time`, a pointer to it into the change log. */
-static int write_version(apply_t *ap, uint8_t *rec, size_t len, MDB_val *akey, uint64_t gen)
-{
-    rec_hdr_t h;
-    memcpy(&h, rec, sizeof h);
-    uint64_t seq = next_seq(ap);
-    memcpy(rec, &seq, sizeof seq);
-    int rc = put_change(ap, seq, &h.published_us, PTR_LEN);
-    if (rc)
-        return rc;
-    uint8_t tk[16];
-    time_key(tk, h.published_us, seq);
-    rc = put_time(ap, tk, rec, len);
-    if (rc)
-        return rc;
-    acts_val_t av = {h.published_us, seq, gen};
-    return put_acts(ap, akey, &av);
-}
-
-/* Look up the current version of an acts entry: *av and the record in `time` (BORROWED until
- * the next write). */
-static int get_current(apply_t *ap, MDB_val *akey, acts_val_t *av, uint8_t tk[16], MDB_val *rec)
-{
-    MDB_val v;
-    int rc = mdb_get(ap->txn, ap->st->acts, akey, &v);
-    if (rc)
-        return rc;
-    if (v.mv_size != sizeof *av)
-        return MDB_CORRUPTED;
-    memcpy(av, v.mv_data, sizeof *av);
-    time_key(tk, av->published_us, av->seq);
-    MDB_val k = {16, tk};
-    rc = mdb_get(ap->txn, ap->st->time, &k, rec);
-    return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
-}
-
-/* The version whose record `old` sits at tk in `time` stops being current: copy the record
- * into the batch's hold buffer (`old` points into a page that the writes below may move or
- * free), move it into changes[its seq], overwriting the pointer, and delete it from `time`.
- * *copy (may be NULL) receives the copy, valid until the next retire. */
-static int retire_version(apply_t *ap, const uint8_t tk[16], const MDB_val *old,
-                          const uint8_t **copy)
-{
-    uint8_t *rec = buf_room(&ap->b->hold, &ap->b->hold_cap, old->mv_size);
-    if (!rec)
-        return ENOMEM;
-    memcpy(rec, old->mv_data, old->mv_size);
-    MDB_val k = {8, (void *)(tk + 8)}, v = {old->mv_size, rec};   /* be64(seq): a changes key */
-    int rc = mdb_put(ap->txn, ap->st->changes, &k, &v, 0);
-    if (rc)
-        return rc;
-    k = (MDB_val){16, (void *)tk};
-    rc = mdb_del(ap->txn, ap->st->time, &k, NULL);
-    if (copy)
-        *copy = rec;
-    return rc;
-}
-
-static int apply_upsert(apply_t *ap, const op_t *op, uint8_t *rec)
-{
-    rec_hdr_t h;
-    memcpy(&h, rec, sizeof h);
-    const char *feed = (const char *)rec + sizeof h, *id = feed + h.feed_len;
-    uint8_t kb[MAX_KEY + 1], tk[16];
-    MDB_val akey = {acts_key(ap->st, kb, feed, h.feed_len, id, h.id_len), kb}, old;
-    acts_val_t av;
-    int rc = acts_past_end(ap, &akey) ? MDB_NOTFOUND : get_current(ap, &akey, &av, tk, &old);
-    if (rc == MDB_NOTFOUND) {
-        rc = write_version(ap, rec, op->len1, &akey, op->gen);
-        ap->stats.inserted++;
-        return rc ? rc : count_add(ap, feed, h.feed_len, 1);
-    }
-    if (rc)
-        return rc;
-    /* Same bytes after seq and published: unchanged. The time is left out because an activity
-     * without published/updated is dated at ingest, so every re-poll would date it anew. */
-    if (old.mv_size == op->len1 && memcmp((uint8_t *)old.mv_data + 16, rec + 16, op->len1 - 16) == 0) {
-        ap->stats.unchanged++;
-        if (op->gen <= av.gen)
-            return 0;
-        av.gen = op->gen;
-        MDB_val v = {sizeof av, &av};
-        return mdb_put(ap->txn, ap->st->acts, &akey, &v, 0);
-    }
-    rc = retire_version(ap, tk, &old, NULL);
-    if (rc)
-        return rc;
-    ap->stats.updated++;
-    return write_version(ap, rec, op->len1, &akey, op->gen > av.gen ? op->gen : av.gen);
-}
-
-/* Build the tombstone record of the version `old` into the batch's scratch. */
-static int tomb_build(apply_t *ap, const MDB_val *old, uint8_t **out, size_t *len)
-{
-    store_rec_t r;
-    if (rec_decode(old->mv_data, old->mv_size, &r))
-        return MDB_CORRUPTED;
-    size_t max = sizeof(rec_hdr_t) + r.feed_len + r.id_len + r.types_len + r.actor_len
-                 + 8 + JSON_STR_MAX(r.feed_len) + 39 + JSON_STR_MAX(r.id_len) + 12 + ap->ts_len
-                 + 3 + r.json_len;
-    if (max > UINT32_MAX)
-        return MDB_BAD_VALSIZE;
-    uint8_t *rec = buf_room(&ap->b->scratch, &ap->b->scratch_cap, max);
-    if (!rec)
-        return ENOMEM;
-    uint8_t *p = rec + sizeof(rec_hdr_t);
-    p = put_bytes(p, r.feed, r.feed_len + r.id_len + r.types_len + r.actor_len);
-    uint8_t *data = p;
-    p = put_lit(p, "{\"feed\":");
-    p = (uint8_t *)bytebuf_put_json_str((char *)p, r.feed, r.feed_len);
-    p = put_lit(p, ",\"activity\":{\"type\":\"Tombstone\",\"id\":");
-    p = (uint8_t *)bytebuf_put_json_str((char *)p, r.id, r.id_len);
-    p = put_lit(p, ",\"deleted\":\"");
-    p = put_bytes(p, ap->ts, ap->ts_len);
-    p = put_lit(p, "\"}}");
-    uint8_t *json = p;
-    p = put_bytes(p, r.json, r.json_len);
-    rec_hdr_t h = {
-        .seq = 0, .published_us = r.published_us, .kind = STORE_REC_DELETE,
-        .feed_len = (uint32_t)r.feed_len, .id_len = (uint32_t)r.id_len,
-        .types_len = (uint32_t)r.types_len, .actor_len = (uint32_t)r.actor_len,
-        .data_len = (uint32_t)(json - data), .json_off = (uint32_t)(json - rec),
-        .json_len = (uint32_t)r.json_len,
-    };
-    memcpy(rec, &h, sizeof h);
-    *out = rec;
-    *len = (size_t)(p - rec);
-    return 0;
-}
-
-/* Delete the current version behind akey, whose record `old` sits at tk in `time`: move the
- * record into the change log, remove it from time and acts, append a tombstone, count. */
-static int remove_current(apply_t *ap, const char *feed, size_t flen, MDB_val *akey,
-                          const uint8_t tk[16], const MDB_val *old)
-{
-    const uint8_t *copy;
-    int rc = retire_version(ap, tk, old, &copy);
-    if (rc)
-        return rc;
-    MDB_val kept = {old->mv_size, (void *)copy};
-    uint8_t *tomb;
-    size_t tlen;
-    rc = tomb_build(ap, &kept, &tomb, &tlen);
-    if (!rc)
-        rc = mdb_del(ap->txn, ap->st->acts, akey, NULL);
-    if (rc)
-        return rc;
-    uint64_t seq = next_seq(ap);
-    memcpy(tomb, &seq, sizeof seq);
-    rc = put_change(ap, seq, tomb, tlen);
-    if (rc)
-        return rc;
-    ap->stats.deleted++;
-    return count_add(ap, feed, flen, -1);
-}
-
-static int apply_delete(apply_t *ap, const op_t *op, const uint8_t *body)
-{
-    const char *feed = (const char *)body, *id = feed + op->len1;
-    uint8_t kb[MAX_KEY + 1], tk[16];
-    MDB_val akey = {acts_key(ap->st, kb, feed, op->len1, id, op->len2), kb}, old;
-    acts_val_t av;
-    int rc = get_current(ap, &akey, &av, tk, &old);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc == 0 && akey.mv_size == ap->st->maxkey) {   /* hashed key: make sure it is this id */
-        store_rec_t r;
-        rc = rec_decode(old.mv_data, old.mv_size, &r);
-        if (rc == 0 && (r.id_len != op->len2 || memcmp(r.id, id, r.id_len) != 0))
-            return 0;
-    }
-    return rc ? rc : remove_current(ap, feed, op->len1, &akey, tk, &old);
-}
-
-static int apply_sweep(apply_t *ap, const op_t *op, const uint8_t *body)
-{
-    const char *feed = (const char *)body;
-    size_t plen = op->len1 + 1;
-    uint8_t cur[MAX_KEY + 1];
-    memcpy(cur, feed, op->len1);
-    cur[op->len1] = 0;
-    MDB_val k = {plen, cur}, v;
-    int rc = mdb_cursor_get(ap->c_acts, &k, &v, MDB_SET_RANGE);
-    while (rc == 0) {
-        if (k.mv_size < plen || k.mv_size > MAX_KEY || memcmp(k.mv_data, feed, op->len1) != 0
-            || ((const uint8_t *)k.mv_data)[op->len1] != 0)
-            break;
-        acts_val_t av;
-        if (v.mv_size != sizeof av)
-            return MDB_CORRUPTED;
-        memcpy(&av, v.mv_data, sizeof av);
-        if (av.gen >= op->gen) {
-            rc = mdb_cursor_get(ap->c_acts, &k, &v, MDB_NEXT);
-            continue;
-        }
-        size_t klen = k.mv_size;
-        memcpy(cur, k.mv_data, klen);
-        MDB_val akey = {klen, cur}, old, tkv;
-        uint8_t tk[16];
-        time_key(tk, av.published_us, av.seq);
-        tkv = (MDB_val){16, tk};
-        rc = mdb_get(ap->txn, ap->st->time, &tkv, &old);
-        if (rc)
-            return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
-        rc = remove_current(ap, feed, op->len1, &akey, tk, &old);
-        if (rc)
-            return rc;
-        k = (MDB_val){klen, cur};   /* the deleted key is gone: this lands on the next one */
-        rc = mdb_cursor_get(ap->c_acts, &k, &v, MDB_SET_RANGE);
-    }
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-static int apply_state(apply_t *ap, const op_t *op, const uint8_t *body)
-{
-    MDB_val k = {op->len1, (void *)body}, v = {op->len2, (void *)(body + op->len1)};
-    return mdb_put(ap->txn, ap->st->feeds, &k, &v, 0);
-}
-
-static int apply_ops(apply_t *ap)
-{
-    store_batch_t *b = ap->b;
-    for (size_t off = 0; off < b->len;) {
-        op_t op;
-        memcpy(&op, b->ops + off, sizeof op);
-        uint8_t *body = b->ops + off + sizeof op;
-        int rc;
-        switch (op.kind) {
-        case OP_UPSERT: rc = apply_upsert(ap, &op, body); break;
-        case OP_DELETE: rc = apply_delete(ap, &op, body); break;
-        case OP_SWEEP: rc = apply_sweep(ap, &op, body); break;
-        default: rc = apply_state(ap, &op, body); break;
-        }
-        if (rc)
-            return rc;
-        off += align8(sizeof op + op.len1 + op.len2);
-    }
-    return 0;
-}
-
-static int apply_begin(apply_t *ap)
-{
-    store_t *st = ap->st;
-    int rc = mdb_txn_begin(st->env, NULL, 0, &ap->txn);
-    if (rc)
-        return rc;
-    rc = mdb_cursor_open(ap->txn, st->acts, &ap->c_acts);
-    if (!rc)
-        rc = mdb_cursor_open(ap->txn, st->time, &ap->c_time);
-    if (!rc)
-        rc = mdb_cursor_open(ap->txn, st->changes, &ap->c_changes);
-    if (rc)
-        return rc;
-    MDB_val k, v;
-    rc = mdb_cursor_get(ap->c_time, &k, &v, MDB_LAST);
-    if (rc == 0 && k.mv_size == 16) {
-        memcpy(ap->max_time, k.mv_data, 16);
-        ap->have_max_time = 1;
-    }
-    if (rc && rc != MDB_NOTFOUND)
-        return rc;
-    rc = mdb_cursor_get(ap->c_acts, &k, &v, MDB_LAST);
-    if (rc == 0 && k.mv_size > 0 && k.mv_size <= MAX_KEY) {
-        memcpy(ap->max_acts, k.mv_data, k.mv_size);
-        ap->max_acts_len = k.mv_size;
-    } else if (rc == 0) {
-        rc = MDB_CORRUPTED;
-    }
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-/* One attempt: apply everything and commit. Returns an LMDB code. */
-static int commit_once(store_batch_t *b, store_batch_stats_t *stats)
-{
-    store_t *st = b->st;
-    apply_t ap = {.st = st, .b = b, .head = st->wr_head};
-    ap.ts_len = timefmt_format_rfc3339(timefmt_now_us(), ap.ts);
-    b->ndeltas = 0;
-    int rc = apply_begin(&ap);
-    if (!rc)
-        rc = apply_ops(&ap);
-    if (!rc)
-        rc = flush_counts(&ap);
-    if (!rc && ap.head != st->wr_head)
-        rc = meta_put_u64(ap.txn, st->meta, "head", 4, ap.head);
-    if (rc) {
-        if (ap.txn)
-            mdb_txn_abort(ap.txn);
-        return rc;
-    }
-    rc = mdb_txn_commit(ap.txn);   /* frees the txn and its cursors whatever the result */
-    if (rc)
-        return rc;
-    st->wr_head = ap.head;
-    *stats = ap.stats;
-    return 0;
-}
-
-/* LMDB reports a short write as EIO, and a full disk or a file size limit usually shows up as
- * one. Tell them apart so that the caller sees STORE_ERR_FULL: returns ENOSPC or EFBIG when the
- * disk (or the limit) has no room for about `need` more bytes, else rc. */
-static int write_error_cause(const store_t *st, int rc, uint64_t need)
-{
-    if (rc != EIO)
-        return rc;
-    struct statvfs vs;
-    if (statvfs(st->path, &vs) == 0 && (uint64_t)vs.f_bavail * vs.f_frsize < need)
-        return ENOSPC;
-    struct rlimit rl;
-    struct stat sb;
-    char file[4096];
-    snprintf(file, sizeof file, "%s/data.mdb", st->path);
-    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-        && stat(file, &sb) == 0 && (uint64_t)sb.st_size + need > rl.rlim_cur)
-        return EFBIG;
-    return rc;
-}
-
-int store_batch_commit(store_batch_t *b, store_batch_stats_t *stats)
-{
-    store_batch_stats_t s = {0};
-    int rc = 0;
-    if (!b)
-        return STORE_ERR_INVALID;
-    store_t *st = b->st;
-    for (int attempt = 0; b->len > 0; attempt++) {
-        rc = commit_once(b, &s);
-        if ((rc != MDB_MAP_FULL && rc != MDB_MAP_RESIZED) || attempt == MAX_GROW_ATTEMPTS)
-            break;
-        int grc = rc == MDB_MAP_FULL ? map_grow(st) : map_resize(st, 0);
-        if (grc) {
-            rc = grc;
-            break;
-        }
-    }
-    if (rc)
-        rc = write_error_cause(st, rc, 3 * (uint64_t)b->len + (16u << 20));
-    store_batch_reset(b);
-    if (rc) {
-        log_error("store", "%s: batch not committed: %s%s", st->path,
-                  store_code(rc) == STORE_ERR_FULL ? "no room on disk: " : "", mdb_strerror(rc));
-        memset(&s, 0, sizeof s);
-    }
-    if (stats)
-        *stats = s;
-    if (rc)
-        return store_code(rc) == STORE_ERR_NOTFOUND ? STORE_ERR_CORRUPT : store_code(rc);
-    if (s.last_seq) {
-        atomic_store_explicit(&st->head, s.last_seq, memory_order_release);
-        if (st->hook)
-            st->hook(s.last_seq, st->hook_ud);
-    }
-    return 0;
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* Reading                                                                                   */
@@ -1292,10 +488,10 @@ int store_get_feed_state(store_t *st, const char *feed, void **out, size_t *len)
     *out = NULL;
     *len = 0;
     size_t flen = feed ? strlen(feed) : 0;
-    if (check_feed(feed, flen))
+    if (store_check_feed(feed, flen))
         return STORE_ERR_INVALID;
     MDB_txn *txn;
-    int rc = read_begin(st, &txn);
+    int rc = store_read_begin(st, &txn);
     if (rc)
         return read_fail(st, "read transaction", rc);
     MDB_val k = {flen, (void *)feed}, v;
@@ -1307,7 +503,7 @@ int store_get_feed_state(store_t *st, const char *feed, void **out, size_t *len)
             *len = v.mv_size;
         }
     }
-    read_end(st, txn);
+    store_read_end(st, txn);
     if (rc == MDB_NOTFOUND)
         return STORE_ERR_NOTFOUND;
     if (rc)
@@ -1318,16 +514,16 @@ int store_get_feed_state(store_t *st, const char *feed, void **out, size_t *len)
 uint64_t store_feed_count(store_t *st, const char *feed)
 {
     size_t flen = feed ? strlen(feed) : 0;
-    if (check_feed(feed, flen))
+    if (store_check_feed(feed, flen))
         return 0;
     char key[6 + STORE_MAX_FEED_LEN];
-    size_t klen = count_key(key, feed, flen);
+    size_t klen = store_count_key(key, feed, flen);
     MDB_txn *txn;
     uint64_t n = 0;
-    if (read_begin(st, &txn))
+    if (store_read_begin(st, &txn))
         return 0;
-    int rc = meta_get_u64(txn, st->meta, key, klen, &n);
-    read_end(st, txn);
+    int rc = store_meta_get_u64(txn, st->meta, key, klen, &n);
+    store_read_end(st, txn);
     return rc ? 0 : n;
 }
 
@@ -1336,7 +532,7 @@ void store_stats(store_t *st, store_stats_t *out)
     memset(out, 0, sizeof *out);
     out->head = store_head(st);
     MDB_txn *txn;
-    if (read_begin(st, &txn))
+    if (store_read_begin(st, &txn))
         return;
     MDB_envinfo info;
     MDB_stat es, as, cs;
@@ -1348,7 +544,7 @@ void store_stats(store_t *st, store_stats_t *out)
         out->activities = as.ms_entries;
     if (mdb_stat(txn, st->changes, &cs) == 0)
         out->changes = cs.ms_entries;
-    read_end(st, txn);
+    store_read_end(st, txn);
 }
 
 void store_report_metrics(metrics_out_t *out, void *store)
@@ -1376,7 +572,7 @@ typedef struct {
 static int scan_visit(scan_t *s, const MDB_val *v)
 {
     store_rec_t r;
-    if (rec_decode(v->mv_data, v->mv_size, &r))
+    if (store_rec_decode(v->mv_data, v->mv_size, &r))
         return MDB_CORRUPTED;
     if (s->max_seq && r.seq > s->max_seq)
         return 0;
@@ -1394,7 +590,7 @@ static int scan_finish(store_t *st, MDB_txn *txn, MDB_cursor *c, const scan_t *s
 {
     if (c)
         mdb_cursor_close(c);
-    read_end(st, txn);
+    store_read_end(st, txn);
     if (mrc && mrc != MDB_NOTFOUND)
         return read_fail(st, "scan", mrc);
     return s->cb_rc;
@@ -1402,12 +598,12 @@ static int scan_finish(store_t *st, MDB_txn *txn, MDB_cursor *c, const scan_t *s
 
 static int scan_open(store_t *st, MDB_dbi dbi, MDB_txn **txn, MDB_cursor **c)
 {
-    int rc = read_begin(st, txn);
+    int rc = store_read_begin(st, txn);
     if (rc)
         return rc;
     rc = mdb_cursor_open(*txn, dbi, c);
     if (rc)
-        read_end(st, *txn);
+        store_read_end(st, *txn);
     return rc;
 }
 
@@ -1543,7 +739,7 @@ int store_scan_changes(store_t *st, uint64_t after_seq, uint64_t upto_seq, size_
     rc = mdb_cursor_open(txn, st->time, &ct);
     if (rc) {
         mdb_cursor_close(c);
-        read_end(st, txn);
+        store_read_end(st, txn);
         return read_fail(st, "scan", rc);
     }
     uint8_t kb[8];
@@ -1573,3 +769,4 @@ int store_scan_changes(store_t *st, uint64_t after_seq, uint64_t upto_seq, size_
     }
     return scan_finish(st, txn, c, &s, rc);
 }
+

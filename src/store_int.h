@@ -1,0 +1,155 @@
+/* store_int.h -- the store's private header, shared by its files (store.c: opening and
+ * reading; store_batch.c: writing; store_prune.c: retention; store_upgrade.c: schema upgrades).
+ * Nothing outside src/store*.c includes it: MDB_* codes never leave the store.
+ *
+ * Databases (keys are big-endian so that LMDB's memcmp order is numeric order; integers inside
+ * values are host byte order and always read with memcpy, because LMDB values are unaligned):
+ *   acts    feed '\0' id                      -> acts_val_t {published_us, seq, gen}
+ *           An id too long for an LMDB key is stored as feed '\0' id-prefix hash128(id), which is
+ *           exactly maxkey bytes long; every plain key is shorter, so the two never meet. (A
+ *           feed that forged a hash collision could only overwrite its own activities.)
+ *   time    be64(published ^ 1<<63) be64(seq) -> record       (sign bit flipped: negatives first)
+ *   changes be64(seq)                         -> pointer or record
+ *   feeds   feed                              -> state blob (owned by ingest)
+ *   meta    "schema" -> u32, "head" -> u64, "count\0<feed>" -> u64 activities of the feed
+ * A record is rec_hdr_t (48 bytes, seq first) then feed, id, types, actor, data and, for a
+ * tombstone only, the deleted version's JSON. For an upsert the JSON is a slice of data
+ * ({"feed":...,"activity":<json>}); json_off says where, counted from the record start. Two
+ * versions are "unchanged" when their records are equal byte for byte after the seq.
+ *
+ * Each record is written once (schema 2). The record of a CURRENT version lives in `time`
+ * only; its change-log entry is a pointer: the 8-byte published_us (shorter than any record,
+ * so the length tells them apart), which with the entry's seq is its `time` key. When a
+ * version stops being current (superseded by an update, deleted, swept), the apply step first
+ * moves its record into changes[its seq], overwriting the pointer, then deletes it from
+ * `time`: every version stays readable from the change log. Tombstones are records in
+ * `changes` only.
+ *
+ * Map growth and readers: every read transaction is taken under st->grow in read mode; growth
+ * takes it in write mode, so no read transaction of this process is active while
+ * mdb_env_set_mapsize remaps. glibc rwlocks prefer readers, so a scan callback may call other
+ * read functions of the store (nested read lock) without deadlocking. */
+#ifndef STORE_INT_H
+#define STORE_INT_H
+#include "store.h"
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#define SCHEMA_VERSION 2
+#define DEFAULT_MAP_BYTES (64ULL << 30)
+#define MAX_KEY 511               /* LMDB's default MDB_MAXKEYSIZE; we never use more */
+#define MAX_GROW_ATTEMPTS 48
+#define ARENA_KEEP (64u << 20)    /* a reset batch frees an arena larger than this */
+#define JSON_STR_MAX(n) BYTEBUF_JSON_STR_MAX(n)
+#define TS_MAX TIMEFMT_RFC3339_MAX
+#define PTR_LEN sizeof(int64_t)   /* a change-log pointer: published_us; a record is longer */
+
+/* ---------------------------------------------------------------------------------------- */
+/* On-disk layouts                                                                           */
+
+typedef struct {
+    uint64_t seq;             /* seq and published first: what follows is compared at once */
+    int64_t published_us;
+    uint32_t kind;            /* STORE_REC_* */
+    uint32_t feed_len, id_len, types_len, actor_len, data_len;
+    uint32_t json_off, json_len;
+} rec_hdr_t;
+_Static_assert(sizeof(rec_hdr_t) == 48, "record header must stay 48 bytes, no padding");
+_Static_assert(PTR_LEN < sizeof(rec_hdr_t), "a pointer must be shorter than any record");
+
+typedef struct {
+    int64_t published_us;     /* where the current version sits in `time` */
+    uint64_t seq;
+    uint64_t gen;             /* highest generation that saw the activity */
+} acts_val_t;
+
+
+struct store {
+    MDB_env *env;                     /* owned */
+    MDB_dbi acts, time, changes, feeds, meta;
+    char *path;                       /* owned */
+    pthread_rwlock_t grow;            /* read: any read txn; write: map resize */
+    int grow_init;
+    _Atomic uint64_t head;            /* last committed seq, for readers */
+    uint64_t wr_head;                 /* the writer's copy */
+    size_t maxkey;                    /* longest acts key we write (<= MAX_KEY) */
+    store_commit_hook_fn *hook;
+    void *hook_ud;
+};
+
+/* ---- byte helpers ---- */
+
+static inline size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+static inline void put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static inline uint64_t get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static inline void time_key(uint8_t k[16], int64_t published_us, uint64_t seq)
+{
+    put_be64(k, (uint64_t)published_us ^ (1ULL << 63));
+    put_be64(k + 8, seq);
+}
+
+static inline int64_t time_key_published(const uint8_t *k)
+{
+    return (int64_t)(get_be64(k) ^ (1ULL << 63));
+}
+
+static inline uint8_t *put_bytes(uint8_t *p, const void *s, size_t n)
+{
+    if (n)
+        memcpy(p, s, n);
+    return p + n;
+}
+
+static inline uint8_t *put_lit(uint8_t *p, const char *s) { return put_bytes(p, s, strlen(s)); }
+
+/* ---- shared internals (store.c) ---- */
+
+/* Translate an LMDB (or errno) code to a STORE_ERR_* code. */
+int store_code(int rc);
+
+/* Build the acts key of (feed, id) into buf (MAX_KEY + 1 bytes); returns its length. */
+size_t store_acts_key(const store_t *st, uint8_t *buf, const char *feed, size_t flen, const char *id,
+                      size_t idlen);
+
+/* STORE_ERR_INVALID unless feed is 1..STORE_MAX_FEED_LEN bytes without a NUL; else 0. */
+int store_check_feed(const char *feed, size_t len);
+
+/* Decode a record. Pointers borrow from `p`. Returns 0 or MDB_CORRUPTED. */
+int store_rec_decode(const void *p, size_t n, store_rec_t *r);
+
+/* A read transaction under the map-growth lock (read side); end it with store_read_end. */
+int store_read_begin(store_t *st, MDB_txn **txn);
+void store_read_end(store_t *st, MDB_txn *txn);
+
+/* Resize the map to `bytes` (0: adopt the size another process set) with no read txn active;
+ * store_map_grow doubles it. The writer calls these with no transaction of its own. */
+int store_map_resize(store_t *st, uint64_t bytes);
+int store_map_grow(store_t *st);
+
+/* u64 values of `meta` (and of any other database holding u64 values). */
+int store_meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t klen, uint64_t *out);
+int store_meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t klen, uint64_t val);
+
+/* The meta key of a feed's activity count ("count\0<feed>") into buf; returns its length. */
+size_t store_count_key(char *buf, const char *feed, size_t len);
+
+/* Schema upgrades of an existing store, in the opening write txn (store_upgrade.c). */
+int store_upgrade(store_t *st, MDB_txn *txn, uint32_t from);
+
+#endif
