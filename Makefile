@@ -108,7 +108,6 @@ build/asan/tests/integration-tests: $(INTEG_OBJ) $(TEST_LIBS)
 # written to build/san/; any report fails the run (Criterion alone would not see a leak).
 SAN_LOG  = $(CURDIR)/build/san/report
 TEST_ENV = AS_SERVER=build/asan/bin/activity-stream AS_FEEDSIM=bin/feedsim AS_FIXTURES=tests/fixtures \
-           AS_BENCH_STREAM=build/bench/bench_stream \
            ASAN_OPTIONS=detect_leaks=1:log_path=$(SAN_LOG) \
            UBSAN_OPTIONS=print_stacktrace=1:log_path=$(SAN_LOG) \
            LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
@@ -116,7 +115,7 @@ define check_sanitizers
 	@if [ -n "$$(find build/san -type f -size +0 2>/dev/null)" ]; then find build/san -type f -size +0 -exec cat {} + >&2; \
 	  echo "sanitizer reports above (build/san/)" >&2; exit 1; fi
 endef
-INTEG_DEPS = all build/asan/bin/activity-stream build/bench/bench_stream
+INTEG_DEPS = all build/asan/bin/activity-stream
 define run_criterion
 	@rm -rf build/san && mkdir -p build/san
 	$(TEST_ENV) $(1) --jobs 2 $(TEST_ARGS)
@@ -146,14 +145,16 @@ one: build/pkg.mk build/.deps-test
 	$(check_sanitizers)
 
 # Benchmarks: release objects, one program per tests/bench/*.c (tests/bench/bench.h is their
-# shared header), each linked with tests/harness.c built with the same flags; run in order.
+# shared header), each linked with the test support it needs (tests/harness.c, the load client
+# tests/loadclient.c) built with the same flags; run in order.
+BENCH_SUPP := build/bench/harness.o build/bench/loadclient.o
 build/bench/%.o: tests/bench/%.c build/pkg.mk
 	@mkdir -p $(@D)
 	$(CC) $(OPT) $(CFLAGS_ALL) -Itests -c $< -o $@
-build/bench/harness.o: tests/harness.c build/pkg.mk
+$(BENCH_SUPP): build/bench/%.o: tests/%.c build/pkg.mk
 	@mkdir -p $(@D)
 	$(CC) $(OPT) $(CFLAGS_ALL) -Itests -c $< -o $@
-build/bench/%: build/bench/%.o build/bench/harness.o build/libas.a
+build/bench/%: build/bench/%.o $(BENCH_SUPP) build/libas.a
 	$(CC) $(OPT) -o $@ $^ $(LIBS)
 bench: all $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done

@@ -65,6 +65,43 @@ int h_write_file(const char *path, const char *text)
     return fclose(f) == 0 ? 0 : -1;
 }
 
+char *h_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
+        buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    if (f)
+        fclose(f);
+    if (!buf)
+        return NULL;
+    buf[n] = '\0';
+    if (len)
+        *len = (size_t)n;
+    return buf;
+}
+
+static const char *env_or(const char *name, const char *dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : dflt;
+}
+
+const char *h_server_bin(void)
+{
+    return env_or("AS_SERVER", "bin/activity-stream");
+}
+
+const char *h_feedsim_bin(void)
+{
+    return env_or("AS_FEEDSIM", "bin/feedsim");
+}
+
 pid_t h_spawn(char *const argv[], const char *log_path)
 {
     pid_t parent = getpid(), pid = fork();
@@ -119,12 +156,6 @@ int h_stop(pid_t pid, int sig, int timeout_ms)
     return status;
 }
 
-static const char *env_or(const char *name, const char *dflt)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : dflt;
-}
-
 pid_t h_start_feedsim(int *port, const char *log_path, ...)
 {
     char *argv[64];
@@ -132,7 +163,7 @@ pid_t h_start_feedsim(int *port, const char *log_path, ...)
     int n = 0;
     *port = h_free_port();
     snprintf(portbuf, sizeof portbuf, "%d", *port);
-    argv[n++] = (char *)env_or("AS_FEEDSIM", "bin/feedsim");
+    argv[n++] = (char *)h_feedsim_bin();
     argv[n++] = "--port";
     argv[n++] = portbuf;
     va_list ap;
@@ -155,7 +186,7 @@ pid_t h_start_server(const char *dir, const char *yaml, int port, const char *lo
     snprintf(conf, sizeof conf, "%s/server.conf", dir);
     if (h_write_file(conf, yaml) != 0)
         return -1;
-    char *argv[] = {(char *)env_or("AS_SERVER", "bin/activity-stream"), "--config", conf, NULL};
+    char *argv[] = {(char *)h_server_bin(), "--config", conf, NULL};
     pid_t pid = h_spawn(argv, log_path);
     if (h_wait_port(port, 20000) != 0) {
         h_stop(pid, SIGKILL, 1000);

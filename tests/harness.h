@@ -19,6 +19,15 @@ void h_rmdir(const char *path);
 /* Write `text` to `path` (truncating). Returns 0. */
 int h_write_file(const char *path, const char *text);
 
+/* The whole file, malloc'd and NUL-terminated (the caller frees it); *len (may be NULL) gets
+ * its length. NULL when it cannot be read. */
+char *h_read_file(const char *path, size_t *len);
+
+/* The binaries under test: AS_SERVER (default bin/activity-stream) and AS_FEEDSIM (default
+ * bin/feedsim). The strings belong to the environment or are static. */
+const char *h_server_bin(void);
+const char *h_feedsim_bin(void);
+
 /* Spawn argv[0] with argv (NULL-terminated); stdout/stderr are appended to `log_path` (may be
  * NULL: inherited). The child dies with the calling process (PR_SET_PDEATHSIG) and starts with
  * SIGPIPE at its default. Returns the pid, or -1 when fork failed. */

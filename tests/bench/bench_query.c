@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 
 #define N_ACTS 1000000
 #define BATCH 1000
@@ -147,18 +146,12 @@ static int bench_one(store_t *st, const char *label, const char *text, long want
 
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    struct statvfs vs;
     /* the store's write speed is bench_store's business: build in memory when there is room */
-    if (statvfs("/dev/shm", &vs) == 0 && (double)vs.f_bavail * vs.f_frsize > 4e9)
-        tmp = "/dev/shm";
+    const char *tmp = bench_shm_has_room(4e9) ? "/dev/shm" : bench_tmp_parent();
     bench_print_machine();
     char dir[4096], err[512];
-    snprintf(dir, sizeof dir, "%s/bench_query.XXXXXX", tmp);
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
+    if (bench_mkdtemp(dir, sizeof dir, tmp, "bench_query") != 0)
         return 1;
-    }
     store_t *st = NULL;
     truth_t t = {0, 0};
     int rc = store_open(&st, dir, 0, err, sizeof err);

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 
 #define N_ACTS 1000000
 #define BATCH 1000
@@ -177,11 +176,8 @@ static int bench_scan_changes(store_t *st)
 static int run(const char *parent, const char *label, const char *where, int scan)
 {
     char dir[4096], err[512];
-    snprintf(dir, sizeof dir, "%s/bench_store.XXXXXX", parent);
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
+    if (bench_mkdtemp(dir, sizeof dir, parent, "bench_store") != 0)
         return -1;
-    }
     store_t *st = NULL;
     int rc = store_open(&st, dir, 0, err, sizeof err);
     if (rc)
@@ -207,16 +203,14 @@ static int run(const char *parent, const char *label, const char *where, int sca
 
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    const char *tmp = bench_tmp_parent();
     bench_print_machine();
     char where[4200];
     snprintf(where, sizeof where, "%s, durable: fsync per commit", tmp);
     if (run(tmp, "store.write", where, 1))
         return 1;
     /* The same writes where fsync costs nothing: the store's own CPU cost, without the disk. */
-    struct statvfs vs;
-    if (statvfs("/dev/shm", &vs) == 0 && (double)vs.f_bavail * vs.f_frsize > 4e9
-        && run("/dev/shm", "store.write.tmpfs", "/dev/shm, no disk: the store's CPU cost", 0))
+    if (bench_shm_has_room(4e9) && run("/dev/shm", "store.write.tmpfs", "/dev/shm, no disk: the store's CPU cost", 0))
         return 1;
     return 0;
 }

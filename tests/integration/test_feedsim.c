@@ -38,7 +38,7 @@ TestSuite(feedsim, .fini = stop_all, .timeout = 60);
 
 static pid_t track(pid_t pid)
 {
-    cr_assert_gt(pid, 0, "feedsim did not start (AS_FEEDSIM=%s)", getenv("AS_FEEDSIM"));
+    cr_assert_gt(pid, 0, "feedsim did not start (%s)", h_feedsim_bin());
     pids[npids++] = pid;
     return pid;
 }
@@ -840,22 +840,20 @@ static int run_status(char *const argv[], const char *log)
 
 Test(feedsim, command_line)
 {
-    const char *bin = getenv("AS_FEEDSIM") ? getenv("AS_FEEDSIM") : "bin/feedsim";
+    const char *bin = h_feedsim_bin();
     char *dir = h_tmpdir(), log[512];
     snprintf(log, sizeof log, "%s/out", dir);
     char *help[] = {(char *)bin, "--help", NULL};
     cr_assert_eq(run_status(help, log), 0);
-    FILE *f = fopen(log, "r");
-    char text[8192] = "";
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    text[n] = '\0';
-    fclose(f);
+    char *text = h_read_file(log, NULL);
+    cr_assert_not_null(text);
     const char *opts[] = {"--port", "--style", "--count", "--rate", "--page-size", "--seed", "--update-rate",
                           "--delete-rate", "--hawk-id", "--hawk-key", "--fault-5xx", "--fault-slow",
                           "--fault-truncate", "--fault-429", "--retry-after", "--fault-invalid", "--size",
                           "--start-time"};
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         cr_assert(strstr(text, opts[i]), "--help does not mention %s", opts[i]);
+    free(text);
 
     char *bad1[] = {(char *)bin, "--style", "rss", NULL};
     char *bad2[] = {(char *)bin, "--fault-5xx", "1.5", NULL};
@@ -881,13 +879,11 @@ Test(feedsim, logs_listening_line)
     pid_t pid = track(h_start_feedsim(&port, log, "--style", "outbox", "--count", "12", NULL));
     h_stop(pid, SIGTERM, 3000);
     pids[--npids] = 0;
-    FILE *f = fopen(log, "r");
-    char text[4096] = "", want[128];
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    text[n] = '\0';
-    fclose(f);
+    char *text = h_read_file(log, NULL), want[128];
+    cr_assert_not_null(text);
     snprintf(want, sizeof want, "feedsim: listening on 127.0.0.1:%d style=outbox count=12", port);
     cr_assert(strstr(text, want), "log: %s", text);
+    free(text);
     h_rmdir(dir);
     free(dir);
 }

@@ -97,7 +97,7 @@ Test(http2, tls_with_a_missing_certificate_refuses_to_start, .timeout = 30)
     snprintf(path, sizeof path, "%s/server.conf", dir);
     snprintf(log, sizeof log, "%s/log", dir);
     h_write_file(path, conf);
-    char *argv[] = {getenv("AS_SERVER") ? getenv("AS_SERVER") : "bin/activity-stream", "--config", path, NULL};
+    char *argv[] = {(char *)h_server_bin(), "--config", path, NULL};
     pid_t pid = h_spawn(argv, log);
     int status = h_stop(pid, 0, 5000); /* signal 0: just wait for it to exit */
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);

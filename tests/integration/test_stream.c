@@ -97,7 +97,7 @@ static void sim_post(const char *path)
 }
 
 /* POST path to feedsim from a child process after delay_us, while the test reads a stream.
- * Returns the child's pid, to waitpid. */
+ * Returns the child's pid, for sim_post_done. */
 static pid_t sim_post_later(const char *path, useconds_t delay_us)
 {
     pid_t pid = fork();
@@ -109,6 +109,14 @@ static pid_t sim_post_later(const char *path, useconds_t delay_us)
         _exit(h_http("POST", u, NULL, NULL, &r, 5000) == 0 && r.status == 200 ? 0 : 1);
     }
     return pid;
+}
+
+/* Wait for a sim_post_later child; asserts that feedsim took the POST. */
+static void sim_post_done(pid_t pid)
+{
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "feedsim did not take the new activities");
 }
 
 /* Headers resuming after event `id` (static storage: valid until the next call). */
@@ -239,9 +247,7 @@ Test(stream, start_now_gets_only_what_arrives_later, .timeout = 60)
     h_sse_t s = {0};
     pid_t adder = sim_post_later("/_control/add?n=3", 700000);
     h_sse_read(url("/stream", NULL), NULL, 4, NULL, 10000, &s);
-    int added;
-    waitpid(adder, &added, 0);
-    cr_assert(WIFEXITED(added) && WEXITSTATUS(added) == 0, "feedsim did not take the new activities");
+    sim_post_done(adder);
     cr_assert_str_eq(s.ev[0].event, "live");
     cr_assert_eq(h_sse_count(&s, "activity"), 3);
     h_sse_free(&s);
@@ -511,9 +517,7 @@ Test(stream, empty_store_then_live_delivers_each_activity_once, .timeout = 60)
     h_sse_t s = {0};
     pid_t adder = sim_post_later("/_control/add?n=2", 800000);
     h_sse_read(url("/stream?start=" FEEDSIM_START, NULL), NULL, 0, NULL, 2500, &s);
-    int added;
-    waitpid(adder, &added, 0);
-    cr_assert(WIFEXITED(added) && WEXITSTATUS(added) == 0, "feedsim did not take the new activities");
+    sim_post_done(adder);
     cr_assert_str_eq(s.ev[0].event, "live");
     cr_assert_eq(h_sse_count(&s, "activity"), 2, "got %zu activity events", h_sse_count(&s, "activity"));
     h_sse_free(&s);
