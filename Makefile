@@ -138,7 +138,7 @@ ONE_SRC = $(wildcard tests/unit/test_$(T).c tests/integration/test_$(T).c) \
           $(if $(filter store%,$(T)),tests/store_fixture.c)
 one: build/pkg.mk build/.deps-test
 	@mkdir -p build/asan
-	$(CC) $(SAN) $(CFLAGS_ALL) -Itests -o build/asan/one-$(T) $(ONE_SRC) $(if $(H),tests/harness.c) \
+	$(CC) $(SAN) $(CFLAGS_ALL) -Itests -o build/asan/one-$(T) $(ONE_SRC) $(if $(H),tests/harness.c tests/loadclient.c) \
 	    $(MODS:%=src/%.c) $(LIBS) -lcriterion
 	@rm -rf build/san && mkdir -p build/san
 	$(TEST_ENV) build/asan/one-$(T) $(TEST_ARGS)

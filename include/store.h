@@ -2,23 +2,32 @@
  * environment under a data directory.
  *
  * Databases inside the environment:
- *   acts    (feed, activity id)  -> where the current version lives + generation that saw it
+ *   acts    (feed, activity id)  -> where the current version lives, the generation that saw
+ *                                   it, and its superseded versions still stored
  *   time    (published us, seq)  -> the record (header, event data, activity JSON)
  *   changes seq                  -> a pointer into `time` while that version is current, its
- *                                   record once superseded or deleted, or a tombstone record
+ *                                   record once superseded, or a tombstone record
+ *   superseded, tombs            -> the queues of retention (what to prune, oldest first)
  *   feeds   feed id              -> opaque feed state blob (owned by ingest) + activity count
- *   meta    schema version, change-log head
+ *   meta    schema version, change-log head, low-water mark, tombstone horizon
  * Every write is a batch committed in one transaction; seq numbers are assigned at commit,
  * strictly increasing, kept across restarts. A full map aborts the transaction, grows the map
  * and replays the same batch.
  *
- * Threads: exactly one writer thread (batches); any number of reader threads. Scans open and
- * close their own read transaction inside the call, so nothing is held across event-loop
- * callbacks. Records passed to scan callbacks are BORROWED: valid only until the callback
- * returns.
+ * Erasure: deleting an activity (a delete, a sweep) removes every version of it in the same
+ * transaction; what remains is a tombstone with the feed, the id, the last version's types and
+ * published time, and the deletion time: no actor, no content. Retention: superseded versions
+ * are kept `version_retention` after they were superseded (0: not kept at all), tombstones
+ * `tombstone_retention` after the delete; store_prune removes what is older, in bounded
+ * transactions. The low-water mark W and the tombstone horizon H say what a resume from a
+ * change-log position P can get: P >= W, every change after P (exact); H <= P < W, the current
+ * version of everything changed after P and every tombstone after P (compacted); P < H,
+ * deletions may have been forgotten (the client must start over).
  *
- * Change-log retention (not implemented): superseded entries could be dropped after N days
- * with a low-water mark kept in meta; resumes from before the mark would then restart history.
+ * Threads: exactly one writer thread (batches, pruning); any number of reader threads. Scans
+ * open and close their own read transaction inside the call, so nothing is held across
+ * event-loop callbacks. Records passed to scan callbacks are BORROWED: valid only until the
+ * callback returns.
  */
 #ifndef STORE_H
 #define STORE_H
@@ -74,6 +83,7 @@ typedef struct store_batch store_batch_t;
 typedef struct {
     size_t inserted, updated, unchanged, deleted;  /* deleted includes sweep deletions */
     uint64_t first_seq, last_seq;                  /* range appended to the change log; 0,0 if none */
+    int sweep_more;                                /* a store_batch_sweep_some stopped at its max */
 } store_batch_stats_t;
 
 /* A batch buffers operations in memory (copies everything it is given) and applies them in one
@@ -100,6 +110,11 @@ int store_batch_delete(store_batch_t *b, const char *feed, const char *id, size_
  * Errors: STORE_ERR_INVALID (bad feed), STORE_ERR_NOMEM. */
 int store_batch_sweep(store_batch_t *b, const char *feed, uint64_t gen);
 
+/* The same, deleting at most `max` activities (0: no limit); when more remain the commit's
+ * stats say so (sweep_more), and the caller sweeps again in a later batch. Keeps one large
+ * sweep from holding the writer for seconds. */
+int store_batch_sweep_some(store_batch_t *b, const char *feed, uint64_t gen, size_t max);
+
 /* Replace the feed's state blob (committed with the rest of the batch).
  * Errors: STORE_ERR_INVALID (bad feed, blob over 2 GiB), STORE_ERR_NOMEM. */
 int store_batch_put_feed_state(store_batch_t *b, const char *feed, const void *state, size_t len);
@@ -110,6 +125,28 @@ int store_batch_put_feed_state(store_batch_t *b, const char *feed, const void *s
  * Errors (nothing of the batch is written; logged): STORE_ERR_FULL (disk or file-size limit),
  * STORE_ERR_CORRUPT, STORE_ERR_IO, STORE_ERR_NOMEM, STORE_ERR_INVALID (b NULL). */
 int store_batch_commit(store_batch_t *b, store_batch_stats_t *stats);
+
+/* ---- retention (the writer thread) ---- */
+
+/* How long superseded versions and tombstones are kept, in milliseconds (defaults: 24 h and
+ * 30 days). version_ms 0: a superseded version is not kept at all. Set before writing. */
+void store_set_retention(store_t *st, int64_t version_ms, int64_t tombstone_ms);
+
+typedef struct {
+    uint64_t versions, tombstones;   /* pruned by this call */
+    int64_t txn_us;                  /* its longest write transaction, commit included */
+} store_prune_stats_t;
+
+/* Prune what retention no longer keeps, oldest first, in write transactions of about
+ * `budget_us` of work each, until nothing is due or `max_txns` transactions ran (0: no limit).
+ * Returns 0 when nothing more is due now, 1 when more is, or a negative code:
+ * STORE_ERR_FULL, STORE_ERR_CORRUPT, STORE_ERR_IO, STORE_ERR_NOMEM. `out` may be NULL. */
+int store_prune(store_t *st, int64_t now_us, int64_t budget_us, unsigned max_txns,
+                store_prune_stats_t *out);
+
+/* The low-water mark W and the tombstone horizon H (see the top). Lock-free, any thread. */
+uint64_t store_low_water(store_t *st);
+uint64_t store_tombstone_horizon(store_t *st);
 
 /* ---- reading (any thread) ---- */
 
@@ -133,13 +170,15 @@ typedef struct {
     const char *feed;  size_t feed_len;
     const char *id;    size_t id_len;
     const char *types; size_t types_len;   /* for a delete: the deleted version's */
-    const char *actor; size_t actor_len;
+    const char *actor; size_t actor_len;   /* empty for a delete */
     const char *data;  size_t data_len;    /* the event data, ready to send:
                                               {"feed":"<feed>","activity":{...}} for an upsert,
                                               {"feed":"<feed>","activity":{"type":"Tombstone",
-                                              "id":...,"deleted":"<RFC 3339>"}} for a delete */
-    const char *json;  size_t json_len;    /* the activity JSON as stored; for a delete, the
-                                              deleted version (for filters) */
+                                              "id":...,"formerType":<types>,"published":...,
+                                              "deleted":"<RFC 3339>"}} for a delete */
+    const char *json;  size_t json_len;    /* the activity JSON as stored; empty for a delete */
+    int superseded;                        /* store_scan_changes: an upsert that is no longer the
+                                              current version */
 } store_rec_t;
 
 /* Does rec have this type among its types? */

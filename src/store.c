@@ -23,9 +23,11 @@
  * Errors: MDB_* codes never leave the store's files; store_code() translates them and failures
  * are logged (module "store") with the path and the LMDB reason. */
 #include "store_int.h"
+#include "bytebuf.h"
 #include "errfmt.h"
 #include "log.h"
 #include "metrics.h"
+#include "timefmt.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -213,6 +215,79 @@ size_t store_count_key(char *buf, const char *feed, size_t len)
     return 6 + len;
 }
 
+int store_del_quiet(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen)
+{
+    MDB_val key = {klen, (void *)k};
+    int rc = mdb_del(txn, dbi, &key, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* "formerType": the types, a string for one and an array for several; nothing for none. */
+static uint8_t *put_former_type(uint8_t *p, const char *types, size_t len)
+{
+    if (!len)
+        return p;
+    const char *end = types + len, *sep = memchr(types, STORE_TYPE_SEP, len);
+    p = put_lit(p, ",\"formerType\":");
+    if (!sep)
+        return (uint8_t *)bytebuf_put_json_str((char *)p, types, len);
+    *p++ = '[';
+    for (const char *t = types; t < end; t = sep + 1) {
+        sep = memchr(t, STORE_TYPE_SEP, (size_t)(end - t));
+        if (!sep)
+            sep = end;
+        if (t != types)
+            *p++ = ',';
+        p = (uint8_t *)bytebuf_put_json_str((char *)p, t, (size_t)(sep - t));
+    }
+    *p++ = ']';
+    return p;
+}
+
+size_t store_tomb_build(const store_rec_t *old, int64_t deleted_us, uint8_t **buf, size_t *cap)
+{
+    char del[TS_MAX], pub[TS_MAX];
+    size_t dl = timefmt_format_rfc3339(deleted_us, del), pl = timefmt_format_rfc3339(old->published_us, pub);
+    size_t ntypes = 1;
+    for (size_t i = 0; i < old->types_len; i++)
+        ntypes += old->types[i] == STORE_TYPE_SEP;
+    size_t max = sizeof(rec_hdr_t) + old->feed_len + old->id_len + old->types_len + 64
+                 + JSON_STR_MAX(old->feed_len) + JSON_STR_MAX(old->id_len)
+                 + JSON_STR_MAX(old->types_len) + 3 * ntypes + pl + dl;
+    if (max > UINT32_MAX)
+        return 0;
+    if (max > *cap) {
+        uint8_t *p = realloc(*buf, max);
+        if (!p)
+            return 0;
+        *buf = p;
+        *cap = max;
+    }
+    uint8_t *rec = *buf, *p = rec + sizeof(rec_hdr_t);
+    p = put_bytes(p, old->feed, old->feed_len);
+    p = put_bytes(p, old->id, old->id_len);
+    p = put_bytes(p, old->types, old->types_len);
+    uint8_t *data = p;
+    p = put_lit(p, "{\"feed\":");
+    p = (uint8_t *)bytebuf_put_json_str((char *)p, old->feed, old->feed_len);
+    p = put_lit(p, ",\"activity\":{\"type\":\"Tombstone\",\"id\":");
+    p = (uint8_t *)bytebuf_put_json_str((char *)p, old->id, old->id_len);
+    p = put_former_type(p, old->types, old->types_len);
+    p = put_lit(p, ",\"published\":\"");
+    p = put_bytes(p, pub, pl);
+    p = put_lit(p, "\",\"deleted\":\"");
+    p = put_bytes(p, del, dl);
+    p = put_lit(p, "\"}}");
+    rec_hdr_t h = {
+        .seq = 0, .published_us = old->published_us, .kind = STORE_REC_DELETE,
+        .feed_len = (uint32_t)old->feed_len, .id_len = (uint32_t)old->id_len,
+        .types_len = (uint32_t)old->types_len, .actor_len = 0,
+        .data_len = (uint32_t)(p - data), .json_off = (uint32_t)(p - rec), .json_len = 0,
+    };
+    memcpy(rec, &h, sizeof h);
+    return (size_t)(p - rec);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Opening                                                                                   */
 
@@ -306,7 +381,7 @@ static int env_open(store_t *st, uint64_t map_bytes, char *err, size_t errlen)
     if (!rc)
         rc = mdb_env_set_maxreaders(st->env, 512);
     if (!rc)
-        rc = mdb_env_set_maxdbs(st->env, 8);
+        rc = mdb_env_set_maxdbs(st->env, 16);
     if (!rc)
         rc = mdb_env_set_mapsize(st->env, (size_t)map_bytes);
     if (!rc)
@@ -344,23 +419,12 @@ static int schema_create(store_t *st, MDB_txn *txn, char *err, size_t errlen)
     return mdb_put(txn, st->meta, &k, &d, 0);
 }
 
-/* Schema 1 data is valid schema 2 data (see the top of the file): only the version changes,
- * committed with the rest of the opening transaction. Returns an LMDB code. */
-static int schema_upgrade(store_t *st, MDB_txn *txn, uint32_t from)
-{
-    uint32_t v = SCHEMA_VERSION;
-    MDB_val k = {6, "schema"}, d = {sizeof v, &v};
-    int rc = mdb_put(txn, st->meta, &k, &d, 0);
-    if (!rc)
-        log_info("store", "%s: raising the store schema from version %u to %d (servers older "
-                 "than this one will refuse it)", st->path, from, SCHEMA_VERSION);
-    return rc;
-}
-
 /* In an open write txn: check the schema of an existing store (before creating anything) or
- * initialize a new one. Returns an LMDB code, or a STORE_ERR_* code with err set. */
-static int schema_check(store_t *st, MDB_txn *txn, char *err, size_t errlen)
+ * initialize a new one; *from gets the version found (SCHEMA_VERSION for a new store).
+ * Returns an LMDB code, or a STORE_ERR_* code with err set. */
+static int schema_check(store_t *st, MDB_txn *txn, uint32_t *from, char *err, size_t errlen)
 {
+    *from = SCHEMA_VERSION;
     int rc = mdb_dbi_open(txn, "meta", 0, &st->meta);
     if (rc == MDB_NOTFOUND)
         return schema_create(st, txn, err, errlen);
@@ -382,7 +446,16 @@ static int schema_check(store_t *st, MDB_txn *txn, char *err, size_t errlen)
                 st->path, v, SCHEMA_VERSION);
         return STORE_ERR_VERSION;
     }
-    return v < SCHEMA_VERSION ? schema_upgrade(st, txn, v) : 0;
+    *from = v;
+    return 0;
+}
+
+/* A u64 of meta; an absent key reads as 0. Returns an LMDB code. */
+static int meta_u64_or_zero(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t *out)
+{
+    *out = 0;
+    int rc = store_meta_get_u64(txn, meta, key, strlen(key), out);
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 static int schema_init(store_t *st, char *err, size_t errlen)
@@ -391,7 +464,8 @@ static int schema_init(store_t *st, char *err, size_t errlen)
     int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
     if (rc)
         return open_error(st->path, rc, err, errlen);
-    rc = schema_check(st, txn, err, errlen);
+    uint32_t from;
+    rc = schema_check(st, txn, &from, err, errlen);
     if (!rc)
         rc = mdb_dbi_open(txn, "acts", MDB_CREATE, &st->acts);
     if (!rc)
@@ -399,12 +473,20 @@ static int schema_init(store_t *st, char *err, size_t errlen)
     if (!rc)
         rc = mdb_dbi_open(txn, "changes", MDB_CREATE, &st->changes);
     if (!rc)
+        rc = mdb_dbi_open(txn, "superseded", MDB_CREATE, &st->superseded);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "tombs", MDB_CREATE, &st->tombs);
+    if (!rc)
         rc = mdb_dbi_open(txn, "feeds", MDB_CREATE, &st->feeds);
-    uint64_t head = 0;
-    if (!rc) {
-        rc = store_meta_get_u64(txn, st->meta, "head", 4, &head);
-        rc = rc == MDB_NOTFOUND ? 0 : rc;
-    }
+    if (!rc && from < SCHEMA_VERSION)
+        rc = store_upgrade_begin(st, txn, from);
+    uint64_t head = 0, low = 0, horizon = 0;
+    if (!rc)
+        rc = meta_u64_or_zero(txn, st->meta, "head", &head);
+    if (!rc)
+        rc = meta_u64_or_zero(txn, st->meta, "low_water", &low);
+    if (!rc)
+        rc = meta_u64_or_zero(txn, st->meta, "tomb_horizon", &horizon);
     if (rc) {
         mdb_txn_abort(txn);
         return rc < 0 && rc >= STORE_ERR_NOTFOUND ? rc : open_error(st->path, rc, err, errlen);
@@ -414,7 +496,12 @@ static int schema_init(store_t *st, char *err, size_t errlen)
         return open_error(st->path, rc, err, errlen);
     st->wr_head = head;
     atomic_store(&st->head, head);
-    return 0;
+    st->wr_low_water = low;
+    atomic_store(&st->low_water, low);
+    st->wr_tomb_horizon = horizon;
+    atomic_store(&st->tomb_horizon, horizon);
+    rc = store_upgrade_finish(st);
+    return rc ? open_error(st->path, rc, err, errlen) : 0;
 }
 
 int store_open(store_t **out, const char *dir, uint64_t map_bytes, char *err, size_t errlen)
@@ -437,6 +524,8 @@ int store_open(store_t **out, const char *dir, uint64_t map_bytes, char *err, si
         goto fail;
     }
     st->grow_init = 1;
+    st->version_keep_us = DEFAULT_VERSION_KEEP_US;
+    st->tomb_keep_us = DEFAULT_TOMB_KEEP_US;
     rc = env_open(st, map_bytes ? map_bytes : DEFAULT_MAP_BYTES, err, errlen);
     if (!rc)
         rc = schema_init(st, err, errlen);
@@ -468,6 +557,19 @@ void store_set_commit_hook(store_t *st, store_commit_hook_fn *fn, void *ud)
 }
 
 const char *store_path(store_t *st) { return st->path; }
+
+void store_set_retention(store_t *st, int64_t version_ms, int64_t tombstone_ms)
+{
+    st->version_keep_us = version_ms < 0 ? 0 : version_ms * 1000;
+    st->tomb_keep_us = tombstone_ms < 0 ? 0 : tombstone_ms * 1000;
+}
+
+uint64_t store_low_water(store_t *st) { return atomic_load_explicit(&st->low_water, memory_order_acquire); }
+
+uint64_t store_tombstone_horizon(store_t *st)
+{
+    return atomic_load_explicit(&st->tomb_horizon, memory_order_acquire);
+}
 
 uint64_t store_head(store_t *st) { return atomic_load_explicit(&st->head, memory_order_acquire); }
 
@@ -556,6 +658,17 @@ void store_report_metrics(metrics_out_t *out, void *store)
     metrics_gauge(out, "as_store_activities", "Activities stored.", s.activities);
     metrics_gauge(out, "as_changelog_head", "Last change-log sequence number.", s.head);
     metrics_gauge(out, "as_changelog_entries", "Entries in the change log.", s.changes);
+    store_t *st = store;
+    metrics_gauge(out, "as_store_low_water_seq", "Below this change-log seq superseded versions may be pruned.",
+                  store_low_water(st));
+    metrics_gauge(out, "as_store_tombstone_horizon_seq", "Below this change-log seq deletions may be forgotten.",
+                  store_tombstone_horizon(st));
+    metrics_counter(out, "as_store_pruned_versions_total", "Superseded versions pruned (since start).",
+                    atomic_load(&st->pruned_versions));
+    metrics_counter(out, "as_store_pruned_tombstones_total", "Tombstones pruned (since start).",
+                    atomic_load(&st->pruned_tombs));
+    metrics_counter(out, "as_store_erased_activities_total", "Activities erased by a delete or sweep (since start).",
+                    atomic_load(&st->erased));
 }
 
 /* A scan in progress: filters, the callback and its bookkeeping. */
@@ -569,11 +682,12 @@ typedef struct {
 } scan_t;
 
 /* Decode and visit one record. Returns 0 or an LMDB code (MDB_CORRUPTED). */
-static int scan_visit(scan_t *s, const MDB_val *v)
+static int scan_visit(scan_t *s, const MDB_val *v, int superseded)
 {
     store_rec_t r;
     if (store_rec_decode(v->mv_data, v->mv_size, &r))
         return MDB_CORRUPTED;
+    r.superseded = superseded && r.kind == STORE_REC_UPSERT;
     if (s->max_seq && r.seq > s->max_seq)
         return 0;
     s->visited++;
@@ -660,7 +774,7 @@ static int scan_time_dir(store_t *st, store_tpos_t from, int64_t bound_us, uint6
         if (ascending ? pos.published_us >= bound_us : pos.published_us < bound_us)
             break;
         size_t before = s.visited;
-        if ((rc = scan_visit(&s, &v)) != 0)
+        if ((rc = scan_visit(&s, &v, 0)) != 0)
             break;
         if (last && s.visited != before)
             *last = pos;
@@ -755,7 +869,8 @@ int store_scan_changes(store_t *st, uint64_t after_seq, uint64_t upto_seq, size_
         uint64_t seq = get_be64(k.mv_data);
         if (seq > upto_seq)
             break;
-        if ((rc = change_record(st, ct, &ct_set, seq, &v)) != 0 || (rc = scan_visit(&s, &v)) != 0)
+        int is_record = v.mv_size != PTR_LEN;   /* not a pointer: superseded, or a tombstone */
+        if ((rc = change_record(st, ct, &ct_set, seq, &v)) != 0 || (rc = scan_visit(&s, &v, is_record)) != 0)
             break;
         if (last_seq)
             *last_seq = seq;

@@ -23,7 +23,8 @@ enum { OP_UPSERT = 1, OP_DELETE, OP_SWEEP, OP_STATE };
 
 /* One buffered operation in the arena, followed by len1 + len2 payload bytes, padded to 8.
  *   OP_UPSERT: the record (len1)          OP_DELETE: feed (len1), id (len2)
- *   OP_SWEEP:  feed (len1), gen           OP_STATE:  feed (len1), blob (len2) */
+ *   OP_SWEEP:  feed (len1), gen, max deletions in `pad` (0: all)
+ *   OP_STATE:  feed (len1), blob (len2) */
 typedef struct {
     uint32_t kind, len1, len2, pad;
     uint64_t gen;
@@ -45,6 +46,8 @@ struct store_batch {
     size_t hold_cap;
     count_delta_t *deltas;            /* owned: per-feed count changes of one attempt */
     size_t ndeltas, deltas_cap;
+    uint64_t *prev;                   /* owned: the superseded-version list being rewritten */
+    size_t prev_cap;
 };
 
 /* State of one attempt at applying a batch. */
@@ -53,15 +56,24 @@ typedef struct {
     store_batch_t *b;
     MDB_txn *txn;
     MDB_cursor *c_acts, *c_time, *c_changes;   /* closed with the write txn */
+    MDB_cursor *c_superseded, *c_tombs;
     uint64_t head;                             /* last seq assigned in this attempt */
     uint8_t max_time[16];                      /* largest key in `time` seen so far */
     int have_max_time;
     uint8_t max_acts[MAX_KEY];                 /* largest key in `acts` seen so far */
     size_t max_acts_len;                       /* 0: acts is empty */
-    char ts[TS_MAX];                           /* "deleted" stamp for tombstones */
-    size_t ts_len;
+    int64_t now_us;                            /* the commit's time: deletions, retirements */
+    uint64_t low_water;                        /* raised when a version is not kept */
+    size_t nprev;                              /* entries of b->prev in use */
     store_batch_stats_t stats;
 } apply_t;
+
+/* The current version of an activity, as get_current reads it. */
+typedef struct {
+    acts_val_t av;
+    uint8_t tk[16];                            /* its `time` key */
+    MDB_val rec;                               /* its record (BORROWED: until the next write) */
+} current_t;
 
 
 /* ---------------------------------------------------------------------------------------- */
@@ -88,6 +100,7 @@ void store_batch_free(store_batch_t *b)
     free(b->scratch);
     free(b->hold);
     free(b->deltas);
+    free(b->prev);
     free(b);
 }
 
@@ -205,7 +218,20 @@ int store_batch_delete(store_batch_t *b, const char *feed, const char *id, size_
 
 int store_batch_sweep(store_batch_t *b, const char *feed, uint64_t gen)
 {
-    return push_feed_op(b, OP_SWEEP, feed, NULL, 0, gen);
+    return store_batch_sweep_some(b, feed, gen, 0);
+}
+
+int store_batch_sweep_some(store_batch_t *b, const char *feed, uint64_t gen, size_t max)
+{
+    size_t len = b ? b->len : 0;
+    int rc = push_feed_op(b, OP_SWEEP, feed, NULL, 0, gen);
+    if (rc == 0) {   /* the limit rides in the op's spare word */
+        op_t op;
+        memcpy(&op, b->ops + len, sizeof op);
+        op.pad = max > UINT32_MAX ? UINT32_MAX : (uint32_t)max;
+        memcpy(b->ops + len, &op, sizeof op);
+    }
+    return rc;
 }
 
 int store_batch_put_feed_state(store_batch_t *b, const char *feed, const void *state, size_t len)
@@ -319,19 +345,6 @@ static int acts_past_end(const apply_t *ap, const MDB_val *akey)
            || key_cmp(akey->mv_data, akey->mv_size, ap->max_acts, ap->max_acts_len) > 0;
 }
 
-static int put_acts(apply_t *ap, MDB_val *akey, const acts_val_t *av)
-{
-    MDB_val v = {sizeof *av, (void *)av};
-    if (!acts_past_end(ap, akey))
-        return mdb_put(ap->txn, ap->st->acts, akey, &v, 0);
-    int rc = mdb_put(ap->txn, ap->st->acts, akey, &v, MDB_APPEND);
-    if (rc == 0) {
-        memcpy(ap->max_acts, akey->mv_data, akey->mv_size);
-        ap->max_acts_len = akey->mv_size;
-    }
-    return rc;
-}
-
 static uint64_t next_seq(apply_t *ap)
 {
     uint64_t seq = ++ap->head;
@@ -341,13 +354,49 @@ static uint64_t next_seq(apply_t *ap)
     return seq;
 }
 
-/* Write a new current version (the record in the arena gets its seq patched in): its record
- * into `time`, a pointer to it into the change log. */
-static int write_version(apply_t *ap, uint8_t *rec, size_t len, MDB_val *akey, uint64_t gen)
+/* ---- the superseded-version list of an acts value (in b->prev while it is rewritten) ---- */
+
+static int prev_room(apply_t *ap, size_t n)
+{
+    if (n <= ap->b->prev_cap)
+        return 0;
+    size_t cap = ap->b->prev_cap ? ap->b->prev_cap * 2 : 16;
+    while (cap < n)
+        cap *= 2;
+    uint64_t *p = realloc(ap->b->prev, cap * sizeof *p);
+    if (!p)
+        return ENOMEM;
+    ap->b->prev = p;
+    ap->b->prev_cap = cap;
+    return 0;
+}
+
+/* Write the acts value: the header and ap->b->prev[0..nprev). */
+static int put_acts_list(apply_t *ap, MDB_val *akey, const acts_val_t *av)
+{
+    size_t n = ap->nprev, len = sizeof *av + n * sizeof(uint64_t);
+    MDB_val v = {len, NULL};
+    int append = acts_past_end(ap, akey);
+    int rc = mdb_put(ap->txn, ap->st->acts, akey, &v, MDB_RESERVE | (append ? MDB_APPEND : 0));
+    if (rc)
+        return rc;
+    memcpy(v.mv_data, av, sizeof *av);
+    if (n)
+        memcpy((uint8_t *)v.mv_data + sizeof *av, ap->b->prev, n * sizeof(uint64_t));
+    if (append) {
+        memcpy(ap->max_acts, akey->mv_data, akey->mv_size);
+        ap->max_acts_len = akey->mv_size;
+    }
+    return 0;
+}
+
+/* Write a new current version at `seq` (patched into the record in the arena): its record into
+ * `time`, a pointer to it into the change log, and its acts value with ap->b->prev. */
+static int write_version(apply_t *ap, uint8_t *rec, size_t len, MDB_val *akey, uint64_t gen,
+                         uint64_t seq)
 {
     rec_hdr_t h;
     memcpy(&h, rec, sizeof h);
-    uint64_t seq = next_seq(ap);
     memcpy(rec, &seq, sizeof seq);
     int rc = put_change(ap, seq, &h.published_us, PTR_LEN);
     if (rc)
@@ -358,46 +407,86 @@ static int write_version(apply_t *ap, uint8_t *rec, size_t len, MDB_val *akey, u
     if (rc)
         return rc;
     acts_val_t av = {h.published_us, seq, gen};
-    return put_acts(ap, akey, &av);
+    return put_acts_list(ap, akey, &av);
 }
 
-/* Look up the current version of an acts entry: *av and the record in `time` (BORROWED until
- * the next write). */
-static int get_current(apply_t *ap, MDB_val *akey, acts_val_t *av, uint8_t tk[16], MDB_val *rec)
+/* Look up the current version of an acts entry: its acts value (the superseded list copied
+ * into ap->b->prev, ap->nprev) and its record in `time`. */
+static int get_current(apply_t *ap, MDB_val *akey, current_t *cur)
 {
     MDB_val v;
     int rc = mdb_get(ap->txn, ap->st->acts, akey, &v);
     if (rc)
         return rc;
-    if (v.mv_size != sizeof *av)
+    size_t n = v.mv_size >= sizeof cur->av ? (v.mv_size - sizeof cur->av) / sizeof(uint64_t) : 0;
+    if (v.mv_size < sizeof cur->av || v.mv_size != sizeof cur->av + n * sizeof(uint64_t))
         return MDB_CORRUPTED;
-    memcpy(av, v.mv_data, sizeof *av);
-    time_key(tk, av->published_us, av->seq);
-    MDB_val k = {16, tk};
-    rc = mdb_get(ap->txn, ap->st->time, &k, rec);
+    if ((rc = prev_room(ap, n + 1)) != 0)
+        return rc;
+    memcpy(&cur->av, v.mv_data, sizeof cur->av);
+    memcpy(ap->b->prev, (uint8_t *)v.mv_data + sizeof cur->av, n * sizeof(uint64_t));
+    ap->nprev = n;
+    time_key(cur->tk, cur->av.published_us, cur->av.seq);
+    MDB_val k = {16, cur->tk};
+    rc = mdb_get(ap->txn, ap->st->time, &k, &cur->rec);
     return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
 }
 
-/* The version whose record `old` sits at tk in `time` stops being current: copy the record
- * into the batch's hold buffer (`old` points into a page that the writes below may move or
- * free), move it into changes[its seq], overwriting the pointer, and delete it from `time`.
- * *copy (may be NULL) receives the copy, valid until the next retire. */
-static int retire_version(apply_t *ap, const uint8_t tk[16], const MDB_val *old,
-                          const uint8_t **copy)
+/* Drop listed versions that pruning already removed (oldest first): the list stays short. */
+static int prev_trim(apply_t *ap)
 {
-    uint8_t *rec = buf_room(&ap->b->hold, &ap->b->hold_cap, old->mv_size);
-    if (!rec)
-        return ENOMEM;
-    memcpy(rec, old->mv_data, old->mv_size);
-    MDB_val k = {8, (void *)(tk + 8)}, v = {old->mv_size, rec};   /* be64(seq): a changes key */
-    int rc = mdb_put(ap->txn, ap->st->changes, &k, &v, 0);
+    size_t drop = 0;
+    for (; drop < ap->nprev; drop++) {
+        uint8_t kb[8];
+        put_be64(kb, ap->b->prev[drop]);
+        MDB_val k = {8, kb}, v;
+        int rc = mdb_get(ap->txn, ap->st->changes, &k, &v);
+        if (rc == 0)
+            break;
+        if (rc != MDB_NOTFOUND)
+            return rc;
+    }
+    memmove(ap->b->prev, ap->b->prev + drop, (ap->nprev - drop) * sizeof(uint64_t));
+    ap->nprev -= drop;
+    if (ap->nprev >= MAX_PREV) {   /* leave the oldest to pruning alone */
+        memmove(ap->b->prev, ap->b->prev + 1, (ap->nprev - 1) * sizeof(uint64_t));
+        ap->nprev--;
+    }
+    return 0;
+}
+
+/* The current version `cur` is superseded by the version at `by`. Kept (version_retention >
+ * 0): copy its record into the batch's hold buffer (it points into a page the writes below may
+ * move), move it into changes[its seq] over the pointer, queue it for pruning and list it in
+ * ap->b->prev. Not kept: delete it and its pointer, and raise the low-water mark to `by`.
+ * Either way its `time` record goes. */
+static int retire_version(apply_t *ap, const current_t *cur, uint64_t by)
+{
+    MDB_val k = {8, (void *)(cur->tk + 8)};   /* be64(seq): a changes key */
+    int rc;
+    if (ap->st->version_keep_us == 0) {
+        rc = mdb_del(ap->txn, ap->st->changes, &k, NULL);
+        if (by > ap->low_water)
+            ap->low_water = by;
+    } else {
+        uint8_t *rec = buf_room(&ap->b->hold, &ap->b->hold_cap, cur->rec.mv_size);
+        if (!rec)
+            return ENOMEM;
+        memcpy(rec, cur->rec.mv_data, cur->rec.mv_size);
+        MDB_val v = {cur->rec.mv_size, rec};
+        rc = mdb_put(ap->txn, ap->st->changes, &k, &v, 0);
+        uint8_t sk[16];
+        superseded_key(sk, by, cur->av.seq);
+        MDB_val qk = {16, sk}, qv = {sizeof ap->now_us, &ap->now_us};
+        if (!rc)
+            rc = mdb_cursor_put(ap->c_superseded, &qk, &qv, MDB_APPEND);
+        if (!rc && (rc = prev_room(ap, ap->nprev + 1)) == 0)
+            ap->b->prev[ap->nprev++] = cur->av.seq;
+    }
     if (rc)
         return rc;
-    k = (MDB_val){16, (void *)tk};
-    rc = mdb_del(ap->txn, ap->st->time, &k, NULL);
-    if (copy)
-        *copy = rec;
-    return rc;
+    k = (MDB_val){16, (void *)cur->tk};
+    return mdb_del(ap->txn, ap->st->time, &k, NULL);
 }
 
 static int apply_upsert(apply_t *ap, const op_t *op, uint8_t *rec)
@@ -405,12 +494,13 @@ static int apply_upsert(apply_t *ap, const op_t *op, uint8_t *rec)
     rec_hdr_t h;
     memcpy(&h, rec, sizeof h);
     const char *feed = (const char *)rec + sizeof h, *id = feed + h.feed_len;
-    uint8_t kb[MAX_KEY + 1], tk[16];
-    MDB_val akey = {store_acts_key(ap->st, kb, feed, h.feed_len, id, h.id_len), kb}, old;
-    acts_val_t av;
-    int rc = acts_past_end(ap, &akey) ? MDB_NOTFOUND : get_current(ap, &akey, &av, tk, &old);
+    uint8_t kb[MAX_KEY + 1];
+    MDB_val akey = {store_acts_key(ap->st, kb, feed, h.feed_len, id, h.id_len), kb};
+    current_t cur;
+    int rc = acts_past_end(ap, &akey) ? MDB_NOTFOUND : get_current(ap, &akey, &cur);
     if (rc == MDB_NOTFOUND) {
-        rc = write_version(ap, rec, op->len1, &akey, op->gen);
+        ap->nprev = 0;
+        rc = write_version(ap, rec, op->len1, &akey, op->gen, next_seq(ap));
         ap->stats.inserted++;
         return rc ? rc : count_add(ap, feed, h.feed_len, 1);
     }
@@ -418,138 +508,125 @@ static int apply_upsert(apply_t *ap, const op_t *op, uint8_t *rec)
         return rc;
     /* Same bytes after seq and published: unchanged. The time is left out because an activity
      * without published/updated is dated at ingest, so every re-poll would date it anew. */
-    if (old.mv_size == op->len1 && memcmp((uint8_t *)old.mv_data + 16, rec + 16, op->len1 - 16) == 0) {
+    if (cur.rec.mv_size == op->len1 && memcmp((uint8_t *)cur.rec.mv_data + 16, rec + 16, op->len1 - 16) == 0) {
         ap->stats.unchanged++;
-        if (op->gen <= av.gen)
+        if (op->gen <= cur.av.gen)
             return 0;
-        av.gen = op->gen;
-        MDB_val v = {sizeof av, &av};
-        return mdb_put(ap->txn, ap->st->acts, &akey, &v, 0);
+        cur.av.gen = op->gen;
+        return put_acts_list(ap, &akey, &cur.av);
     }
-    rc = retire_version(ap, tk, &old, NULL);
-    if (rc)
+    uint64_t seq = next_seq(ap);
+    if ((rc = prev_trim(ap)) != 0 || (rc = retire_version(ap, &cur, seq)) != 0)
         return rc;
     ap->stats.updated++;
-    return write_version(ap, rec, op->len1, &akey, op->gen > av.gen ? op->gen : av.gen);
+    return write_version(ap, rec, op->len1, &akey, op->gen > cur.av.gen ? op->gen : cur.av.gen, seq);
 }
 
-/* Build the tombstone record of the version `old` into the batch's scratch. */
-static int tomb_build(apply_t *ap, const MDB_val *old, uint8_t **out, size_t *len)
+/* Erase every stored version of the activity whose current version is `cur` (superseded list
+ * in ap->b->prev): their change-log entries, their retention queue entries, the `time` record
+ * and the acts entry. */
+static int erase_versions(apply_t *ap, MDB_val *akey, const current_t *cur)
+{
+    int rc = 0;
+    for (size_t i = 0; i < ap->nprev && !rc; i++) {
+        uint64_t by = i + 1 < ap->nprev ? ap->b->prev[i + 1] : cur->av.seq;
+        uint8_t kb[8], sk[16];
+        put_be64(kb, ap->b->prev[i]);
+        superseded_key(sk, by, ap->b->prev[i]);
+        rc = store_del_quiet(ap->txn, ap->st->changes, kb, 8);
+        if (!rc)
+            rc = store_del_quiet(ap->txn, ap->st->superseded, sk, 16);
+    }
+    if (!rc)
+        rc = store_del_quiet(ap->txn, ap->st->changes, cur->tk + 8, 8);   /* the pointer */
+    if (!rc)
+        rc = store_del_quiet(ap->txn, ap->st->time, cur->tk, 16);
+    return rc ? rc : mdb_del(ap->txn, ap->st->acts, akey, NULL);
+}
+
+/* Delete the activity behind akey whose current version is `cur`: build its tombstone (from
+ * the record, before it goes), erase every version, append the tombstone, count. */
+static int remove_current(apply_t *ap, const char *feed, size_t flen, MDB_val *akey, const current_t *cur)
 {
     store_rec_t r;
-    if (store_rec_decode(old->mv_data, old->mv_size, &r))
+    if (store_rec_decode(cur->rec.mv_data, cur->rec.mv_size, &r))
         return MDB_CORRUPTED;
-    size_t max = sizeof(rec_hdr_t) + r.feed_len + r.id_len + r.types_len + r.actor_len
-                 + 8 + JSON_STR_MAX(r.feed_len) + 39 + JSON_STR_MAX(r.id_len) + 12 + ap->ts_len
-                 + 3 + r.json_len;
-    if (max > UINT32_MAX)
-        return MDB_BAD_VALSIZE;
-    uint8_t *rec = buf_room(&ap->b->scratch, &ap->b->scratch_cap, max);
-    if (!rec)
+    size_t tlen = store_tomb_build(&r, ap->now_us, &ap->b->scratch, &ap->b->scratch_cap);
+    if (!tlen)
         return ENOMEM;
-    uint8_t *p = rec + sizeof(rec_hdr_t);
-    p = put_bytes(p, r.feed, r.feed_len + r.id_len + r.types_len + r.actor_len);
-    uint8_t *data = p;
-    p = put_lit(p, "{\"feed\":");
-    p = (uint8_t *)bytebuf_put_json_str((char *)p, r.feed, r.feed_len);
-    p = put_lit(p, ",\"activity\":{\"type\":\"Tombstone\",\"id\":");
-    p = (uint8_t *)bytebuf_put_json_str((char *)p, r.id, r.id_len);
-    p = put_lit(p, ",\"deleted\":\"");
-    p = put_bytes(p, ap->ts, ap->ts_len);
-    p = put_lit(p, "\"}}");
-    uint8_t *json = p;
-    p = put_bytes(p, r.json, r.json_len);
-    rec_hdr_t h = {
-        .seq = 0, .published_us = r.published_us, .kind = STORE_REC_DELETE,
-        .feed_len = (uint32_t)r.feed_len, .id_len = (uint32_t)r.id_len,
-        .types_len = (uint32_t)r.types_len, .actor_len = (uint32_t)r.actor_len,
-        .data_len = (uint32_t)(json - data), .json_off = (uint32_t)(json - rec),
-        .json_len = (uint32_t)r.json_len,
-    };
-    memcpy(rec, &h, sizeof h);
-    *out = rec;
-    *len = (size_t)(p - rec);
-    return 0;
-}
-
-/* Delete the current version behind akey, whose record `old` sits at tk in `time`: move the
- * record into the change log, remove it from time and acts, append a tombstone, count. */
-static int remove_current(apply_t *ap, const char *feed, size_t flen, MDB_val *akey,
-                          const uint8_t tk[16], const MDB_val *old)
-{
-    const uint8_t *copy;
-    int rc = retire_version(ap, tk, old, &copy);
-    if (rc)
-        return rc;
-    MDB_val kept = {old->mv_size, (void *)copy};
-    uint8_t *tomb;
-    size_t tlen;
-    rc = tomb_build(ap, &kept, &tomb, &tlen);
-    if (!rc)
-        rc = mdb_del(ap->txn, ap->st->acts, akey, NULL);
+    int rc = erase_versions(ap, akey, cur);
     if (rc)
         return rc;
     uint64_t seq = next_seq(ap);
-    memcpy(tomb, &seq, sizeof seq);
-    rc = put_change(ap, seq, tomb, tlen);
+    memcpy(ap->b->scratch, &seq, sizeof seq);
+    rc = put_change(ap, seq, ap->b->scratch, tlen);
+    uint8_t kb[8];
+    put_be64(kb, seq);
+    MDB_val k = {8, kb}, v = {sizeof ap->now_us, &ap->now_us};
+    if (!rc)
+        rc = mdb_cursor_put(ap->c_tombs, &k, &v, MDB_APPEND);
     if (rc)
         return rc;
     ap->stats.deleted++;
+    atomic_fetch_add_explicit(&ap->st->erased, 1, memory_order_relaxed);
     return count_add(ap, feed, flen, -1);
 }
 
 static int apply_delete(apply_t *ap, const op_t *op, const uint8_t *body)
 {
     const char *feed = (const char *)body, *id = feed + op->len1;
-    uint8_t kb[MAX_KEY + 1], tk[16];
-    MDB_val akey = {store_acts_key(ap->st, kb, feed, op->len1, id, op->len2), kb}, old;
-    acts_val_t av;
-    int rc = get_current(ap, &akey, &av, tk, &old);
+    uint8_t kb[MAX_KEY + 1];
+    MDB_val akey = {store_acts_key(ap->st, kb, feed, op->len1, id, op->len2), kb};
+    current_t cur;
+    int rc = get_current(ap, &akey, &cur);
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc == 0 && akey.mv_size == ap->st->maxkey) {   /* hashed key: make sure it is this id */
         store_rec_t r;
-        rc = store_rec_decode(old.mv_data, old.mv_size, &r);
+        rc = store_rec_decode(cur.rec.mv_data, cur.rec.mv_size, &r);
         if (rc == 0 && (r.id_len != op->len2 || memcmp(r.id, id, r.id_len) != 0))
             return 0;
     }
-    return rc ? rc : remove_current(ap, feed, op->len1, &akey, tk, &old);
+    return rc ? rc : remove_current(ap, feed, op->len1, &akey, &cur);
 }
 
+/* Delete the activities of a feed not seen by generation op->gen, at most op->pad of them
+ * (0: all); stats.sweep_more says when some remain. */
 static int apply_sweep(apply_t *ap, const op_t *op, const uint8_t *body)
 {
     const char *feed = (const char *)body;
-    size_t plen = op->len1 + 1;
-    uint8_t cur[MAX_KEY + 1];
-    memcpy(cur, feed, op->len1);
-    cur[op->len1] = 0;
-    MDB_val k = {plen, cur}, v;
+    size_t plen = op->len1 + 1, done = 0;
+    uint8_t cur_key[MAX_KEY + 1];
+    memcpy(cur_key, feed, op->len1);
+    cur_key[op->len1] = 0;
+    MDB_val k = {plen, cur_key}, v;
     int rc = mdb_cursor_get(ap->c_acts, &k, &v, MDB_SET_RANGE);
     while (rc == 0) {
         if (k.mv_size < plen || k.mv_size > MAX_KEY || memcmp(k.mv_data, feed, op->len1) != 0
             || ((const uint8_t *)k.mv_data)[op->len1] != 0)
             break;
         acts_val_t av;
-        if (v.mv_size != sizeof av)
+        if (v.mv_size < sizeof av)
             return MDB_CORRUPTED;
         memcpy(&av, v.mv_data, sizeof av);
         if (av.gen >= op->gen) {
             rc = mdb_cursor_get(ap->c_acts, &k, &v, MDB_NEXT);
             continue;
         }
+        if (op->pad && done == op->pad) {
+            ap->stats.sweep_more = 1;
+            break;
+        }
         size_t klen = k.mv_size;
-        memcpy(cur, k.mv_data, klen);
-        MDB_val akey = {klen, cur}, old, tkv;
-        uint8_t tk[16];
-        time_key(tk, av.published_us, av.seq);
-        tkv = (MDB_val){16, tk};
-        rc = mdb_get(ap->txn, ap->st->time, &tkv, &old);
-        if (rc)
+        memcpy(cur_key, k.mv_data, klen);
+        MDB_val akey = {klen, cur_key};
+        current_t cur;
+        if ((rc = get_current(ap, &akey, &cur)) != 0)
             return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
-        rc = remove_current(ap, feed, op->len1, &akey, tk, &old);
-        if (rc)
+        if ((rc = remove_current(ap, feed, op->len1, &akey, &cur)) != 0)
             return rc;
-        k = (MDB_val){klen, cur};   /* the deleted key is gone: this lands on the next one */
+        done++;
+        k = (MDB_val){klen, cur_key};   /* the deleted key is gone: this lands on the next one */
         rc = mdb_cursor_get(ap->c_acts, &k, &v, MDB_SET_RANGE);
     }
     return rc == MDB_NOTFOUND ? 0 : rc;
@@ -593,6 +670,10 @@ static int apply_begin(apply_t *ap)
         rc = mdb_cursor_open(ap->txn, st->time, &ap->c_time);
     if (!rc)
         rc = mdb_cursor_open(ap->txn, st->changes, &ap->c_changes);
+    if (!rc)
+        rc = mdb_cursor_open(ap->txn, st->superseded, &ap->c_superseded);
+    if (!rc)
+        rc = mdb_cursor_open(ap->txn, st->tombs, &ap->c_tombs);
     if (rc)
         return rc;
     MDB_val k, v;
@@ -617,8 +698,8 @@ static int apply_begin(apply_t *ap)
 static int commit_once(store_batch_t *b, store_batch_stats_t *stats)
 {
     store_t *st = b->st;
-    apply_t ap = {.st = st, .b = b, .head = st->wr_head};
-    ap.ts_len = timefmt_format_rfc3339(timefmt_now_us(), ap.ts);
+    apply_t ap = {.st = st, .b = b, .head = st->wr_head, .low_water = st->wr_low_water,
+                  .now_us = timefmt_now_us()};
     b->ndeltas = 0;
     int rc = apply_begin(&ap);
     if (!rc)
@@ -627,6 +708,8 @@ static int commit_once(store_batch_t *b, store_batch_stats_t *stats)
         rc = flush_counts(&ap);
     if (!rc && ap.head != st->wr_head)
         rc = store_meta_put_u64(ap.txn, st->meta, "head", 4, ap.head);
+    if (!rc && ap.low_water != st->wr_low_water)
+        rc = store_meta_put_u64(ap.txn, st->meta, "low_water", 9, ap.low_water);
     if (rc) {
         if (ap.txn)
             mdb_txn_abort(ap.txn);
@@ -636,6 +719,10 @@ static int commit_once(store_batch_t *b, store_batch_stats_t *stats)
     if (rc)
         return rc;
     st->wr_head = ap.head;
+    if (ap.low_water != st->wr_low_water) {
+        st->wr_low_water = ap.low_water;
+        atomic_store_explicit(&st->low_water, ap.low_water, memory_order_release);
+    }
     *stats = ap.stats;
     return 0;
 }

@@ -4,26 +4,43 @@
  *
  * Databases (keys are big-endian so that LMDB's memcmp order is numeric order; integers inside
  * values are host byte order and always read with memcpy, because LMDB values are unaligned):
- *   acts    feed '\0' id                      -> acts_val_t {published_us, seq, gen}
+ *   acts    feed '\0' id                      -> acts_val_t {published_us, seq, gen}, then the
+ *           seqs of its superseded versions still in `changes`, oldest first (u64 each)
  *           An id too long for an LMDB key is stored as feed '\0' id-prefix hash128(id), which is
  *           exactly maxkey bytes long; every plain key is shorter, so the two never meet. (A
  *           feed that forged a hash collision could only overwrite its own activities.)
  *   time    be64(published ^ 1<<63) be64(seq) -> record       (sign bit flipped: negatives first)
  *   changes be64(seq)                         -> pointer or record
+ *   superseded be64(by) be64(seq)             -> i64 retired_us: the version at seq, superseded
+ *           by the version (or tombstone) at `by`, at retired_us; the queue of version pruning
+ *   tombs   be64(seq)                         -> i64 deleted_us: the queue of tombstone pruning
  *   feeds   feed                              -> state blob (owned by ingest)
- *   meta    "schema" -> u32, "head" -> u64, "count\0<feed>" -> u64 activities of the feed
- * A record is rec_hdr_t (48 bytes, seq first) then feed, id, types, actor, data and, for a
- * tombstone only, the deleted version's JSON. For an upsert the JSON is a slice of data
- * ({"feed":...,"activity":<json>}); json_off says where, counted from the record start. Two
- * versions are "unchanged" when their records are equal byte for byte after the seq.
+ *   meta    "schema" -> u32, "head" -> u64, "count\0<feed>" -> u64 activities of the feed,
+ *           "low_water" -> u64, "tomb_horizon" -> u64, "upgrade3" -> u64 (an upgrade in progress)
+ * A record is rec_hdr_t (48 bytes, seq first) then feed, id, types, actor and data. For an
+ * upsert the JSON is a slice of data ({"feed":...,"activity":<json>}); json_off says where,
+ * counted from the record start. Two versions are "unchanged" when their records are equal
+ * byte for byte after the seq. A tombstone holds feed, id, the types and published time of the
+ * last version, and its event data; no actor and no JSON (json_len 0).
  *
  * Each record is written once (schema 2). The record of a CURRENT version lives in `time`
  * only; its change-log entry is a pointer: the 8-byte published_us (shorter than any record,
  * so the length tells them apart), which with the entry's seq is its `time` key. When a
  * version stops being current (superseded by an update, deleted, swept), the apply step first
  * moves its record into changes[its seq], overwriting the pointer, then deletes it from
- * `time`: every version stays readable from the change log. Tombstones are records in
- * `changes` only.
+ * `time`: every version stays readable from the change log until it is pruned. Tombstones are
+ * records in `changes` only.
+ *
+ * Erasure (schema 3). Deleting an activity removes, in the same transaction, every version the
+ * store holds of it: the current one (its `time` record and change-log pointer) and each
+ * superseded version listed in its acts value (their change-log records and `superseded`
+ * entries); what remains is the tombstone. Retention: a superseded version is pruned
+ * version_retention after it was superseded, a tombstone tombstone_retention after the delete,
+ * by store_prune in bounded transactions, oldest first. The low-water mark W is the highest
+ * `by` of a pruned version (with version_retention 0 no version is kept and W is raised to the
+ * superseding seq at once): every change with seq > P is still stored when P >= W. The
+ * tombstone horizon H is the highest pruned tombstone seq: no deletion after P is forgotten
+ * when P >= H. Both only grow and are kept in meta.
  *
  * Map growth and readers: every read transaction is taken under st->grow in read mode; growth
  * takes it in write mode, so no read transaction of this process is active while
@@ -38,7 +55,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define DEFAULT_MAP_BYTES (64ULL << 30)
 #define MAX_KEY 511               /* LMDB's default MDB_MAXKEYSIZE; we never use more */
 #define MAX_GROW_ATTEMPTS 48
@@ -64,12 +81,13 @@ typedef struct {
     int64_t published_us;     /* where the current version sits in `time` */
     uint64_t seq;
     uint64_t gen;             /* highest generation that saw the activity */
-} acts_val_t;
+} acts_val_t;                 /* followed by the superseded versions' seqs (u64), oldest first */
+#define MAX_PREV 4096         /* superseded versions listed per activity; more are left to pruning */
 
 
 struct store {
     MDB_env *env;                     /* owned */
-    MDB_dbi acts, time, changes, feeds, meta;
+    MDB_dbi acts, time, changes, superseded, tombs, feeds, meta;
     char *path;                       /* owned */
     pthread_rwlock_t grow;            /* read: any read txn; write: map resize */
     int grow_init;
@@ -78,7 +96,14 @@ struct store {
     size_t maxkey;                    /* longest acts key we write (<= MAX_KEY) */
     store_commit_hook_fn *hook;
     void *hook_ud;
+    int64_t version_keep_us, tomb_keep_us;      /* retention (writer thread) */
+    _Atomic uint64_t low_water, tomb_horizon;   /* committed values, for readers */
+    uint64_t wr_low_water, wr_tomb_horizon;     /* the writer's copies */
+    _Atomic uint64_t pruned_versions, pruned_tombs, erased;   /* since open, for /metrics */
 };
+
+#define DEFAULT_VERSION_KEEP_US (24LL * 3600 * 1000000)
+#define DEFAULT_TOMB_KEEP_US (30LL * 86400 * 1000000)
 
 /* ---- byte helpers ---- */
 
@@ -149,7 +174,25 @@ int store_meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t klen, 
 /* The meta key of a feed's activity count ("count\0<feed>") into buf; returns its length. */
 size_t store_count_key(char *buf, const char *feed, size_t len);
 
-/* Schema upgrades of an existing store, in the opening write txn (store_upgrade.c). */
-int store_upgrade(store_t *st, MDB_txn *txn, uint32_t from);
+/* Schema upgrades (store_upgrade.c). store_upgrade_begin runs in the opening write txn and
+ * records what is left to do; store_upgrade_finish runs after it, in bounded transactions of
+ * its own, and resumes an upgrade that a crash interrupted. Return LMDB codes. */
+int store_upgrade_begin(store_t *st, MDB_txn *txn, uint32_t from);
+int store_upgrade_finish(store_t *st);
+
+/* Build a tombstone record for the version `old` (a record), deleted at `deleted_us`, into
+ * *buf (grown as needed; owned by the caller). Returns its length, or 0 when out of memory or
+ * the record is corrupt. seq is left 0. */
+size_t store_tomb_build(const store_rec_t *old, int64_t deleted_us, uint8_t **buf, size_t *cap);
+
+/* superseded and tombs keys and values. */
+static inline void superseded_key(uint8_t k[16], uint64_t by, uint64_t seq)
+{
+    put_be64(k, by);
+    put_be64(k + 8, seq);
+}
+
+/* Delete key k of dbi; a missing key is not an error. Returns an LMDB code. */
+int store_del_quiet(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen);
 
 #endif

@@ -114,7 +114,7 @@ int collect(const store_rec_t *rec, void *ud)
         rec->seq, rec->kind, rec->published_us, dupn(rec->feed, rec->feed_len),
         dupn(rec->id, rec->id_len), dupn(rec->types, rec->types_len),
         dupn(rec->actor, rec->actor_len), dupn(rec->data, rec->data_len),
-        dupn(rec->json, rec->json_len),
+        dupn(rec->json, rec->json_len), rec->superseded,
     };
     return c->stop_at && c->n == c->stop_at ? 42 : 0;
 }

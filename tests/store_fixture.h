@@ -36,6 +36,7 @@ typedef struct {
     int kind;
     int64_t pub;
     char *feed, *id, *types, *actor, *data, *json;
+    int superseded;
 } crec_t;
 
 typedef struct {

@@ -149,7 +149,9 @@ Test(store, same_id_twice_in_one_batch)
 
 /* Checks a tombstone's data JSON: {"feed":feed,"activity":{"type":"Tombstone","id":id,
  * "deleted":<RFC 3339 within a minute of now>}}. */
-static void assert_tombstone_data(const char *data, const char *feed, const char *id)
+/* A tombstone's event data: feed, and an activity holding only type, id, formerType (the
+ * fixture's types Create and Note), published and deleted (now). */
+static void assert_tombstone_data(const char *data, const char *feed, const char *id, int64_t pub)
 {
     json_error_t e;
     json_t *j = json_loads(data, 0, &e);
@@ -157,9 +159,15 @@ static void assert_tombstone_data(const char *data, const char *feed, const char
     cr_assert_eq(json_object_size(j), 2);
     cr_assert_str_eq(json_string_value(json_object_get(j, "feed")), feed);
     json_t *a = json_object_get(j, "activity");
-    cr_assert_eq(json_object_size(a), 3);
+    cr_assert_eq(json_object_size(a), 5, "%s", data);
     cr_assert_str_eq(json_string_value(json_object_get(a, "type")), "Tombstone");
     cr_assert_str_eq(json_string_value(json_object_get(a, "id")), id);
+    json_t *ft = json_object_get(a, "formerType");
+    cr_assert(json_array_size(ft) == 2 && strcmp(json_string_value(json_array_get(ft, 0)), "Create") == 0 &&
+              strcmp(json_string_value(json_array_get(ft, 1)), "Note") == 0, "%s", data);
+    char want_pub[TIMEFMT_RFC3339_MAX];
+    timefmt_format_rfc3339(pub, want_pub);
+    cr_assert_str_eq(json_string_value(json_object_get(a, "published")), want_pub);
     const char *del = json_string_value(json_object_get(a, "deleted"));
     cr_assert_not_null(del);
     int64_t us;
@@ -190,9 +198,14 @@ Test(store, delete_writes_tombstone)
     cr_assert_str_eq(t->id, "gone");
     cr_assert_str_eq(t->feed, "f");
     cr_assert_str_eq(t->types, "Create\x1fNote");
-    cr_assert_str_eq(t->actor, "https://a.example/u/alice");
-    cr_assert_str_eq(t->json, "{\"id\":\"gone\",\"v\":1}");
-    assert_tombstone_data(t->data, "f", "gone");
+    cr_assert_str_eq(t->actor, "", "a tombstone keeps no actor");
+    cr_assert_str_eq(t->json, "", "a tombstone keeps no content");
+    assert_tombstone_data(t->data, "f", "gone", 7000);
+    cr_assert_null(strstr(t->data, "\"v\""));
+    coll_free(&c);
+    scan_all_changes(&c);
+    cr_assert_eq(c.n, 2, "the erased activity's own change-log entry is gone");
+    cr_assert_str_eq(c.r[0].id, "stays");
     coll_free(&c);
     scan_all_time(&c);
     cr_assert_eq(c.n, 1);
@@ -202,7 +215,7 @@ Test(store, delete_writes_tombstone)
     store_stats_t st;
     store_stats(g_st, &st);
     cr_assert_eq(st.activities, 1);
-    cr_assert_eq(st.changes, 3);
+    cr_assert_eq(st.changes, 2);
     /* Deleting it again is a no-op; re-creating it is an insert. */
     cr_assert_eq(store_batch_delete(g_b, "f", "gone", 4), 0);
     s = commit_ok(g_b);
@@ -224,9 +237,9 @@ Test(store, upsert_then_delete_in_one_batch)
     scan_all_time(&c);
     cr_assert_eq(c.n, 0);
     scan_all_changes(&c);
-    cr_assert_eq(c.n, 2);
-    cr_assert_eq(c.r[0].kind, STORE_REC_UPSERT);
-    cr_assert_eq(c.r[1].kind, STORE_REC_DELETE);
+    cr_assert_eq(c.n, 1, "the version is erased; the tombstone remains");
+    cr_assert_eq(c.r[0].kind, STORE_REC_DELETE);
+    cr_assert_eq(c.r[0].seq, 2);
     coll_free(&c);
     cr_assert_eq(store_feed_count(g_st, "f"), 0);
 }
@@ -246,7 +259,7 @@ static MDB_env *raw_env(void)
 {
     MDB_env *env;
     cr_assert_eq(mdb_env_create(&env), 0);
-    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 16), 0);
     cr_assert_eq(mdb_env_open(env, g_dir, 0, 0644), 0);
     return env;
 }
@@ -264,8 +277,9 @@ static void raw_time_key(uint8_t k[16], int64_t pub, uint64_t seq)
     be64(k + 8, seq);
 }
 
-/* Check with raw LMDB that changes[1], changes[2], ... are each a pointer ('P', 8 bytes) or a
- * record ('R', 48 bytes or more) as `want` says, then reopen the fixture. */
+/* Check with raw LMDB that changes[1], changes[2], ... are each a pointer ('P', 8 bytes), a
+ * record ('R', 48 bytes or more) or absent ('-', erased or pruned) as `want` says, then reopen
+ * the fixture. */
 static void assert_change_layout(const char *want)
 {
     close_fixture();
@@ -282,8 +296,10 @@ static void assert_change_layout(const char *want)
     for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && n < sizeof got - 1;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         uint8_t want_key[8];
-        be64(want_key, n + 1);
-        cr_assert(k.mv_size == 8 && memcmp(k.mv_data, want_key, 8) == 0, "seq gap at %zu", n + 1);
+        for (be64(want_key, n + 1); k.mv_size == 8 && memcmp(k.mv_data, want_key, 8) > 0 && n < sizeof got - 1;
+             be64(want_key, n + 1))
+            got[n++] = '-';
+        cr_assert(k.mv_size == 8 && memcmp(k.mv_data, want_key, 8) == 0, "bad key at %zu", n + 1);
         got[n++] = v.mv_size == 8 ? 'P' : v.mv_size >= 48 ? 'R' : '?';
     }
     got[n] = 0;
@@ -303,13 +319,15 @@ static void assert_change(const crec_t *r, uint64_t seq, int kind, const char *i
     cr_assert_str_eq(r->feed, "f");
     cr_assert_str_eq(r->id, id);
     cr_assert_eq(r->pub, pub, "seq %llu published %lld", (unsigned long long)seq, (long long)r->pub);
-    cr_assert_str_eq(r->json, json, "seq %llu", (unsigned long long)seq);
     cr_assert_str_eq(r->types, "Create\x1fNote");
-    cr_assert_str_eq(r->actor, "https://a.example/u/alice");
     if (kind == STORE_REC_DELETE) {
-        assert_tombstone_data(r->data, "f", id);
+        cr_assert_str_eq(r->json, "");
+        cr_assert_str_eq(r->actor, "");
+        assert_tombstone_data(r->data, "f", id, pub);
         return;
     }
+    cr_assert_str_eq(r->json, json, "seq %llu", (unsigned long long)seq);
+    cr_assert_str_eq(r->actor, "https://a.example/u/alice");
     char data[512];
     snprintf(data, sizeof data, "{\"feed\":\"f\",\"activity\":%s}", json);
     cr_assert_str_eq(r->data, data);
@@ -379,7 +397,7 @@ Test(store, update_twice_in_one_batch_keeps_every_version)
     cr_assert_eq(store_feed_count(g_st, "f"), 2);
 }
 
-Test(store, update_then_delete_in_one_batch_keeps_both_versions)
+Test(store, update_then_delete_in_one_batch_erases_both_versions)
 {
     upsert(g_b, "f", "a", 1000, "{\"v\":1}", 1);
     upsert(g_b, "f", "keep", 1500, "{\"k\":1}", 1);
@@ -389,14 +407,12 @@ Test(store, update_then_delete_in_one_batch_keeps_both_versions)
     store_batch_stats_t s = commit_ok(g_b);
     cr_assert_eq(s.updated, 1);
     cr_assert_eq(s.deleted, 1);
-    assert_change_layout("RPRR");
+    assert_change_layout("-P-R");
     coll_t c = {0};
     scan_all_changes(&c);
-    cr_assert_eq(c.n, 4);
-    assert_change(&c.r[0], 1, STORE_REC_UPSERT, "a", 1000, "{\"v\":1}");
-    assert_change(&c.r[1], 2, STORE_REC_UPSERT, "keep", 1500, "{\"k\":1}");
-    assert_change(&c.r[2], 3, STORE_REC_UPSERT, "a", 2000, "{\"v\":2}");
-    assert_change(&c.r[3], 4, STORE_REC_DELETE, "a", 2000, "{\"v\":2}");
+    cr_assert_eq(c.n, 2);
+    assert_change(&c.r[0], 2, STORE_REC_UPSERT, "keep", 1500, "{\"k\":1}");
+    assert_change(&c.r[1], 4, STORE_REC_DELETE, "a", 2000, NULL);
     coll_free(&c);
     scan_all_time(&c);
     cr_assert_eq(c.n, 1);
@@ -405,7 +421,7 @@ Test(store, update_then_delete_in_one_batch_keeps_both_versions)
     cr_assert_eq(store_feed_count(g_st, "f"), 1);
 }
 
-Test(store, sweep_of_an_updated_activity_keeps_its_versions)
+Test(store, sweep_of_an_updated_activity_erases_its_versions)
 {
     upsert(g_b, "f", "a", 1000, "{\"v\":1}", 1);
     upsert(g_b, "f", "b", 1100, "{\"b\":1}", 1);
@@ -417,14 +433,12 @@ Test(store, sweep_of_an_updated_activity_keeps_its_versions)
     store_batch_stats_t s = commit_ok(g_b);
     cr_assert_eq(s.deleted, 1);
     cr_assert_eq(s.unchanged, 1);
-    assert_change_layout("RPRR");
+    assert_change_layout("-P-R");
     coll_t c = {0};
     scan_all_changes(&c);
-    cr_assert_eq(c.n, 4);
-    assert_change(&c.r[0], 1, STORE_REC_UPSERT, "a", 1000, "{\"v\":1}");
-    assert_change(&c.r[1], 2, STORE_REC_UPSERT, "b", 1100, "{\"b\":1}");
-    assert_change(&c.r[2], 3, STORE_REC_UPSERT, "a", 1200, "{\"v\":2}");
-    assert_change(&c.r[3], 4, STORE_REC_DELETE, "a", 1200, "{\"v\":2}");
+    cr_assert_eq(c.n, 2);
+    assert_change(&c.r[0], 2, STORE_REC_UPSERT, "b", 1100, "{\"b\":1}");
+    assert_change(&c.r[1], 4, STORE_REC_DELETE, "a", 1200, NULL);
     coll_free(&c);
     cr_assert_eq(store_feed_count(g_st, "f"), 1);
 }
@@ -562,54 +576,86 @@ static uint32_t raw_schema(void)
     return ver;
 }
 
-/* A schema-1 store (every record in both indexes) is valid schema-2 data: opening it raises the
- * version (so an older server refuses it afterwards) and it reads and writes as before. */
+/* Replace the fixture's store with a copy of tests/fixtures/<name>/data.mdb (not opened). */
+static void copy_fixture_store(const char *name)
+{
+    close_fixture();
+    const char *dir = getenv("AS_FIXTURES");
+    char src[4096], dst[4096];
+    snprintf(src, sizeof src, "%s/%s/data.mdb", dir && *dir ? dir : "tests/fixtures", name);
+    snprintf(dst, sizeof dst, "%s/data.mdb", g_dir);
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    cr_assert(in && out, "cannot copy %s to %s", src, dst);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        cr_assert_eq(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    cr_assert_eq(fclose(out), 0);
+    snprintf(dst, sizeof dst, "%s/lock.mdb", g_dir);
+    remove(dst);
+}
+
+/* Does any change-log record or current record hold `needle`? */
+static int store_holds(const char *needle)
+{
+    coll_t c = {0};
+    int found = 0;
+    scan_all_changes(&c);
+    for (size_t i = 0; i < c.n; i++)
+        found |= strstr(c.r[i].data, needle) || strstr(c.r[i].json, needle);
+    coll_free(&c);
+    scan_all_time(&c);
+    for (size_t i = 0; i < c.n; i++)
+        found |= strstr(c.r[i].data, needle) || strstr(c.r[i].json, needle);
+    coll_free(&c);
+    return found;
+}
+
+/* What tests/fixtures/store-v2 (see its README) must look like after the upgrade: the versions
+ * of the deleted urn:b (first life) and urn:c are gone, tombstones keep no content, urn:a keeps
+ * its superseded version (until retention prunes it), and a later delete erases it. */
+static void assert_upgraded_v2(void)
+{
+    reopen(0);                           /* the upgrade runs */
+    assert_change_layout("R----PRPR");
+    cr_assert_eq(store_head(g_st), 9);
+    cr_assert_not(store_holds("SECRET-B"), "versions of a deleted activity survived the upgrade");
+    cr_assert_not(store_holds("SECRET-C"), "versions of a swept activity survived the upgrade");
+    cr_assert(store_holds("SECRET-A1") && store_holds("SECRET-A2"));
+    coll_t c = {0};
+    scan_all_changes(&c);
+    cr_assert_eq(c.n, 5);
+    cr_assert(c.r[0].seq == 1 && c.r[0].superseded && strcmp(c.r[0].id, "urn:a") == 0);
+    cr_assert(c.r[1].seq == 6 && !c.r[1].superseded);
+    cr_assert(c.r[2].seq == 7 && c.r[2].kind == STORE_REC_DELETE && !*c.r[2].json && !*c.r[2].actor);
+    cr_assert(strstr(c.r[2].data, "\"deleted\":") && strstr(c.r[2].data, "\"formerType\":[\"Create\",\"Note\"]"),
+              "%s", c.r[2].data);
+    cr_assert(c.r[3].seq == 8 && strstr(c.r[3].json, "bravo-again"));
+    cr_assert(c.r[4].seq == 9 && c.r[4].kind == STORE_REC_DELETE && strcmp(c.r[4].id, "urn:c") == 0);
+    coll_free(&c);
+    cr_assert_eq(store_feed_count(g_st, "crm"), 2);
+    cr_assert_eq(store_batch_delete(g_b, "crm", "urn:a", 5), 0);
+    commit_ok(g_b);
+    cr_assert_not(store_holds("SECRET-A"), "a delete after the upgrade erases the listed versions");
+    close_fixture();
+    cr_assert_eq(raw_schema(), 3);
+    reopen(0);
+}
+
+Test(store, schema2_store_is_upgraded_with_erasure)
+{
+    copy_fixture_store("store-v2");
+    assert_upgraded_v2();
+}
+
+/* A schema-1 store kept a full record of each current version in the change log too. */
 Test(store, schema1_store_is_upgraded_in_place)
 {
-    upsert(g_b, "f", "a", 1000, "{\"v\":1}", 1);
-    upsert(g_b, "f", "b", 2000, "{\"b\":1}", 1);
-    upsert(g_b, "f", "c", 3000, "{\"c\":1}", 1);
-    commit_ok(g_b);
-    upsert(g_b, "f", "a", 1500, "{\"v\":2}", 1);
-    commit_ok(g_b);
-    coll_t before = {0}, c = {0};
-    scan_all_changes(&before);
-    close_fixture();
+    copy_fixture_store("store-v2");
     make_schema1();
     cr_assert_eq(raw_schema(), 1);
-    assert_change_layout("RRRR");   /* (reopens the store: the upgrade) */
-    cr_assert_eq(store_head(g_st), 4);
-    scan_all_changes(&c);
-    cr_assert_eq(c.n, before.n);
-    for (size_t i = 0; i < c.n; i++) {
-        cr_assert_eq(c.r[i].seq, before.r[i].seq);
-        cr_assert_eq(c.r[i].pub, before.r[i].pub);
-        cr_assert_str_eq(c.r[i].data, before.r[i].data);
-        cr_assert_str_eq(c.r[i].json, before.r[i].json);
-    }
-    coll_free(&c);
-    coll_free(&before);
-    /* Writes on the upgraded store: a full entry of a current version is "moved" onto itself. */
-    upsert(g_b, "f", "b", 2500, "{\"b\":2}", 1);
-    cr_assert_eq(store_batch_delete(g_b, "f", "c", 1), 0);
-    upsert(g_b, "f", "d", 4000, "{\"d\":1}", 1);
-    store_batch_stats_t s = commit_ok(g_b);
-    cr_assert_eq(s.first_seq, 5);
-    cr_assert_eq(s.last_seq, 7);
-    assert_change_layout("RRRRPRP");
-    scan_all_changes(&c);
-    cr_assert_eq(c.n, 7);
-    assert_change(&c.r[0], 1, STORE_REC_UPSERT, "a", 1000, "{\"v\":1}");
-    assert_change(&c.r[1], 2, STORE_REC_UPSERT, "b", 2000, "{\"b\":1}");
-    assert_change(&c.r[2], 3, STORE_REC_UPSERT, "c", 3000, "{\"c\":1}");
-    assert_change(&c.r[3], 4, STORE_REC_UPSERT, "a", 1500, "{\"v\":2}");
-    assert_change(&c.r[4], 5, STORE_REC_UPSERT, "b", 2500, "{\"b\":2}");
-    assert_change(&c.r[5], 6, STORE_REC_DELETE, "c", 3000, "{\"c\":1}");
-    assert_change(&c.r[6], 7, STORE_REC_UPSERT, "d", 4000, "{\"d\":1}");
-    coll_free(&c);
-    cr_assert_eq(store_feed_count(g_st, "f"), 3);
-    close_fixture();
-    cr_assert_eq(raw_schema(), 2);
+    assert_upgraded_v2();   /* the copies of current versions became pointers again */
 }
 
 Test(store, sweep_deletes_only_unseen)
@@ -634,8 +680,8 @@ Test(store, sweep_deletes_only_unseen)
     cr_assert_eq(c.n, 2);
     cr_assert_eq(c.r[1].kind, STORE_REC_DELETE);
     cr_assert_str_eq(c.r[1].id, "c");
-    cr_assert_str_eq(c.r[1].json, "{\"v\":\"c\"}");
-    assert_tombstone_data(c.r[1].data, "f", "c");
+    cr_assert_str_eq(c.r[1].json, "");
+    assert_tombstone_data(c.r[1].data, "f", "c", 3);
     coll_free(&c);
     scan_all_time(&c);
     cr_assert_eq(c.n, 4);
@@ -687,10 +733,14 @@ Test(store, seq_increases_across_reopen)
     reopen(0);
     cr_assert_eq(store_head(g_st), 4);
     coll_t c = {0};
-    scan_all_changes(&c);
-    cr_assert_eq(c.n, 4);
-    for (size_t i = 0; i < c.n; i++)
-        cr_assert_eq(c.r[i].seq, i + 1);
+    scan_all_changes(&c);   /* b's version at 2 was erased by its delete at 4 */
+    cr_assert_eq(c.n, 3);
+    cr_assert_eq(c.r[0].seq, 1);
+    cr_assert(c.r[0].superseded, "a's first version is superseded");
+    cr_assert_eq(c.r[1].seq, 3);
+    cr_assert_not(c.r[1].superseded);
+    cr_assert_eq(c.r[2].seq, 4);
+    cr_assert_eq(c.r[2].kind, STORE_REC_DELETE);
     coll_free(&c);
 }
 
@@ -999,8 +1049,9 @@ Test(store, data_escapes_feed_and_id)
     store_batch_stats_t s = commit_ok(g_b);
     cr_assert_eq(s.deleted, 1);
     scan_all_changes(&c);
-    assert_tombstone_data(c.r[1].data, feed, id);
-    cr_assert_null(strchr(c.r[1].data, '\n'));
+    cr_assert_eq(c.n, 1);
+    assert_tombstone_data(c.r[0].data, feed, id, 5);
+    cr_assert_null(strchr(c.r[0].data, '\n'));
     coll_free(&c);
 }
 
@@ -1133,21 +1184,23 @@ Test(store, map_growth_replays_moves)
     cr_assert_eq(s.deleted, 50);
     cr_assert_eq(s.last_seq, 650);
     coll_t c = {0};
-    scan_all_changes(&c);
-    cr_assert_eq(c.n, 650);
-    size_t seq = 300;
-    for (int i = 0; i < 300; i++) {
+    scan_all_changes(&c);   /* every sixth activity erased: its two versions are gone */
+    cr_assert_eq(c.n, 650 - 2 * 50);
+    size_t k = 0;
+    for (int i = 0; i < 300; i++) {   /* the first versions, moved (those not erased) */
+        if (i % 6 == 0)
+            continue;
         snprintf(id, sizeof id, "n%06d", i);
         pad_json(json, sizeof json, id, i);
-        cr_assert_str_eq(c.r[i].json, json);   /* the first versions, moved */
+        cr_assert(c.r[k].superseded);
+        cr_assert_str_eq(c.r[k++].json, json);
+    }
+    for (int i = 0; i < 300; i++) {
+        snprintf(id, sizeof id, "n%06d", i);
         pad_json(json, sizeof json, id, i + 1000);
-        cr_assert_eq(c.r[seq].kind, STORE_REC_UPSERT);
-        cr_assert_str_eq(c.r[seq].id, id);
-        cr_assert_str_eq(c.r[seq++].json, json);
-        if (i % 6 == 0) {
-            cr_assert_eq(c.r[seq].kind, STORE_REC_DELETE);
-            cr_assert_str_eq(c.r[seq++].json, json);
-        }
+        cr_assert_eq(c.r[k].kind, i % 6 == 0 ? STORE_REC_DELETE : STORE_REC_UPSERT);
+        cr_assert_str_eq(c.r[k].id, id);
+        cr_assert_str_eq(c.r[k++].json, i % 6 == 0 ? "" : json);
     }
     coll_free(&c);
     cr_assert_eq(store_feed_count(g_st, "g"), 250);
@@ -1288,11 +1341,11 @@ Test(store, open_newer_schema_is_refused)
     MDB_txn *txn;
     MDB_dbi dbi;
     cr_assert_eq(mdb_env_create(&env), 0);
-    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 16), 0);
     cr_assert_eq(mdb_env_open(env, g_dir, 0, 0644), 0);
     cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
     cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
-    uint32_t v = 3;
+    uint32_t v = 4;
     MDB_val k = {6, "schema"}, d = {sizeof v, &v};
     cr_assert_eq(mdb_put(txn, dbi, &k, &d, 0), 0);
     cr_assert_eq(mdb_txn_commit(txn), 0);
@@ -1301,7 +1354,7 @@ Test(store, open_newer_schema_is_refused)
     store_t *st = (store_t *)1;
     cr_assert_eq(store_open(&st, g_dir, 0, err, sizeof err), STORE_ERR_VERSION);
     cr_assert_null(st);
-    snprintf(want, sizeof want, "%s: store schema version 3 is newer than this server supports (2)",
+    snprintf(want, sizeof want, "%s: store schema version 4 is newer than this server supports (3)",
              g_dir);
     cr_assert_str_eq(err, want);
 }
@@ -1316,7 +1369,7 @@ Test(store, open_without_schema_is_refused)
     MDB_txn *txn;
     MDB_dbi dbi;
     cr_assert_eq(mdb_env_create(&env), 0);
-    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 16), 0);
     cr_assert_eq(mdb_env_open(env, g_dir, 0, 0644), 0);
     cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
     cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
@@ -1369,4 +1422,135 @@ Test(store, open_unreadable_dir)
     cr_assert_eq(rc, STORE_ERR_IO);
     cr_assert_not_null(strstr(err, dir), "err: %s", err);
     cr_assert_not_null(strstr(err, "permission denied"), "err: %s", err);
+}
+
+/* ---- erasure and retention ---- */
+
+/* Three versions of an activity, then a delete: no byte of any version is left, the
+ * tombstone remains. */
+Test(store, delete_erases_every_version)
+{
+    upsert(g_b, "f", "x", 100, "{\"id\":\"x\",\"c\":\"MARK-1\"}", 1);
+    upsert(g_b, "f", "y", 200, "{\"id\":\"y\"}", 1);
+    commit_ok(g_b);
+    upsert(g_b, "f", "x", 100, "{\"id\":\"x\",\"c\":\"MARK-2\"}", 1);
+    commit_ok(g_b);
+    upsert(g_b, "f", "x", 150, "{\"id\":\"x\",\"c\":\"MARK-3\"}", 1);
+    commit_ok(g_b);
+    cr_assert(store_holds("MARK-1") && store_holds("MARK-2") && store_holds("MARK-3"));
+    cr_assert_eq(store_batch_delete(g_b, "f", "x", 1), 0);
+    commit_ok(g_b);
+    cr_assert_not(store_holds("MARK-"), "a version of the deleted activity is still stored");
+    assert_change_layout("-P--R");
+    store_stats_t s;
+    store_stats(g_st, &s);
+    cr_assert_eq(s.changes, 2);
+}
+
+/* version_retention 0: a superseded version is not kept, and the low-water mark says so. */
+Test(store, retention_zero_keeps_no_superseded_version)
+{
+    store_set_retention(g_st, 0, 86400000);
+    upsert(g_b, "f", "x", 100, "{\"v\":1}", 1);
+    upsert(g_b, "f", "y", 100, "{\"v\":1}", 1);
+    commit_ok(g_b);
+    cr_assert_eq(store_low_water(g_st), 0);
+    upsert(g_b, "f", "x", 100, "{\"v\":2}", 1);
+    commit_ok(g_b);
+    cr_assert_eq(store_low_water(g_st), 3, "a resume from below 3 may miss a version");
+    reopen(0);
+    cr_assert_eq(store_low_water(g_st), 3, "the mark is kept in meta");
+    assert_change_layout("-PP");
+}
+
+/* With a retention of 1 ms, pruning at a later time removes superseded versions and
+ * tombstones, raises both marks and keeps the current versions. */
+Test(store, prune_removes_what_retention_no_longer_keeps)
+{
+    store_set_retention(g_st, 1, 1);
+    upsert(g_b, "f", "a", 10, "{\"v\":1}", 1);
+    upsert(g_b, "f", "b", 20, "{\"v\":1}", 1);
+    commit_ok(g_b);
+    upsert(g_b, "f", "a", 10, "{\"v\":2}", 1);   /* 3 supersedes 1 */
+    cr_assert_eq(store_batch_delete(g_b, "f", "b", 1), 0);   /* tombstone 4 */
+    commit_ok(g_b);
+    assert_change_layout("R-PR");
+    store_set_retention(g_st, 1, 1);   /* reopen forgot it */
+    store_prune_stats_t ps;
+    cr_assert_eq(store_prune(g_st, timefmt_now_us() - 60000000, 5000, 0, &ps), 0);
+    cr_assert_eq(ps.versions + ps.tombstones, 0, "nothing is due a minute ago");
+    cr_assert_eq(store_prune(g_st, timefmt_now_us() + 1000000, 5000, 0, &ps), 0);
+    cr_assert_eq(ps.versions, 1);
+    cr_assert_eq(ps.tombstones, 1);
+    cr_assert_eq(store_low_water(g_st), 3);
+    cr_assert_eq(store_tombstone_horizon(g_st), 4);
+    assert_change_layout("--P");
+    store_set_retention(g_st, 1, 1);
+    cr_assert_eq(store_low_water(g_st), 3);
+    cr_assert_eq(store_tombstone_horizon(g_st), 4);
+    /* The pruned version was listed for `a`: deleting `a` now erases what is left. */
+    cr_assert_eq(store_batch_delete(g_b, "f", "a", 1), 0);
+    commit_ok(g_b);
+    coll_t c = {0};
+    scan_all_changes(&c);
+    cr_assert_eq(c.n, 1);
+    cr_assert_eq(c.r[0].kind, STORE_REC_DELETE);
+    coll_free(&c);
+}
+
+/* Pruning works in bounded transactions: with a tiny budget and one transaction at a time it
+ * reports that more is due, and a run without a limit finishes the job. */
+Test(store, prune_in_bounded_transactions)
+{
+    store_set_retention(g_st, 1, 86400000);
+    write_numbered(g_b, 0, 300);
+    commit_ok(g_b);
+    char id[32], json[512];
+    for (int round = 1; round <= 3; round++) {
+        for (int i = 0; i < 300; i++) {
+            snprintf(id, sizeof id, "n%06d", i);
+            pad_json(json, sizeof json, id, i + round * 1000);
+            upsert(g_b, "g", id, i, json, 1);
+        }
+        commit_ok(g_b);
+    }
+    int64_t later = timefmt_now_us() + 1000000;
+    store_prune_stats_t ps;
+    cr_assert_eq(store_prune(g_st, later, 1, 1, &ps), 1, "one tiny transaction cannot prune 900 versions");
+    cr_assert_gt(ps.versions, 0);
+    cr_assert_lt(ps.versions, 900);
+    uint64_t first = ps.versions;
+    cr_assert_eq(store_prune(g_st, later, 1, 0, &ps), 0);
+    cr_assert_eq(first + ps.versions, 900);
+    cr_assert_eq(store_low_water(g_st), 1200);
+    store_stats_t s;
+    store_stats(g_st, &s);
+    cr_assert_eq(s.changes, 300, "only the current versions' pointers are left");
+}
+
+/* A sweep may be cut into pieces: at most `max` deletions per commit, and the stats say when
+ * more remain. */
+Test(store, sweep_in_pieces)
+{
+    char id[32];
+    for (int i = 0; i < 25; i++) {
+        snprintf(id, sizeof id, "s%02d", i);
+        upsert(g_b, "f", id, i, "{\"v\":1}", 1);
+    }
+    commit_ok(g_b);
+    size_t deleted = 0;
+    int pieces = 0;
+    for (;;) {
+        cr_assert_eq(store_batch_sweep_some(g_b, "f", 2, 10), 0);
+        store_batch_stats_t s = commit_ok(g_b);
+        deleted += s.deleted;
+        pieces++;
+        cr_assert_leq(s.deleted, 10);
+        if (!s.sweep_more)
+            break;
+        cr_assert_lt(pieces, 10);
+    }
+    cr_assert_eq(deleted, 25);
+    cr_assert_eq(pieces, 3);
+    cr_assert_eq(store_feed_count(g_st, "f"), 0);
 }

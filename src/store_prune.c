@@ -1,0 +1,139 @@
+/* store_prune.c -- retention: superseded versions and tombstones that the configured retention
+ * no longer keeps are removed, oldest first, in short write transactions, so that the writer
+ * (which also commits ingest's pages) never stalls behind pruning (contract in store.h; layout
+ * in store_int.h).
+ *
+ * Both queues are ordered by the seq that started their clock: `superseded` by the superseding
+ * seq, `tombs` by the tombstone's seq; their values are the time the clock started. A pass walks
+ * each queue from its start while the entries are due, deleting the change-log entry and the
+ * queue entry, and raises the low-water mark (versions) or the tombstone horizon (tombstones) to
+ * the last seq it passed, in the same transaction; a crash at any point leaves a consistent
+ * store. The work of one transaction stops after `budget_us`, checked every few entries. */
+#include "store_int.h"
+#include "clock.h"
+#include "log.h"
+#include <errno.h>
+
+#define CHECK_EVERY 32   /* entries between two looks at the clock */
+
+typedef struct {
+    store_t *st;
+    MDB_txn *txn;
+    int64_t now_us, deadline_us;
+    uint64_t low_water, horizon;
+    uint64_t versions, tombstones;
+    int more;            /* stopped by the budget with due entries left */
+} prune_t;
+
+static int over_budget(prune_t *p, uint64_t n)
+{
+    if (n == 0 || n % CHECK_EVERY || clock_mono_us() < p->deadline_us)   /* progress first */
+        return 0;
+    p->more = 1;
+    return 1;
+}
+
+/* Walk one queue. `keep_us` is its retention; `key_len` 16 (superseded: by, seq) or 8 (tombs:
+ * seq). Raises *mark to the clock-starting seq of each entry removed; counts into *count. */
+static int prune_queue(prune_t *p, MDB_dbi queue, size_t key_len, int64_t keep_us, uint64_t *mark,
+                       uint64_t *count)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(p->txn, queue, &c);
+    if (rc)
+        return rc;
+    MDB_val k, v;
+    uint64_t n = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) {
+        int64_t since;
+        if (k.mv_size != key_len || v.mv_size != sizeof since) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy(&since, v.mv_data, sizeof since);
+        if (since > p->now_us - keep_us || over_budget(p, n))
+            break;
+        const uint8_t *kb = k.mv_data;
+        uint64_t start = get_be64(kb);
+        if ((rc = store_del_quiet(p->txn, p->st->changes, kb + key_len - 8, 8)) != 0 ||
+            (rc = mdb_cursor_del(c, 0)) != 0)
+            break;
+        if (start > *mark)
+            *mark = start;
+        (*count)++;
+        n++;
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* One transaction of pruning. Returns an LMDB code. */
+static int prune_once(prune_t *p, int64_t budget_us)
+{
+    store_t *st = p->st;
+    p->low_water = st->wr_low_water;
+    p->horizon = st->wr_tomb_horizon;
+    p->versions = p->tombstones = 0;
+    p->more = 0;
+    p->deadline_us = clock_mono_us() + budget_us;
+    int rc = mdb_txn_begin(st->env, NULL, 0, &p->txn);
+    if (rc)
+        return rc;
+    rc = prune_queue(p, st->superseded, 16, st->version_keep_us, &p->low_water, &p->versions);
+    if (!rc && !p->more)
+        rc = prune_queue(p, st->tombs, 8, st->tomb_keep_us, &p->horizon, &p->tombstones);
+    if (!rc && p->low_water != st->wr_low_water)
+        rc = store_meta_put_u64(p->txn, st->meta, "low_water", 9, p->low_water);
+    if (!rc && p->horizon != st->wr_tomb_horizon)
+        rc = store_meta_put_u64(p->txn, st->meta, "tomb_horizon", 12, p->horizon);
+    if (rc) {
+        mdb_txn_abort(p->txn);
+        return rc;
+    }
+    if (p->versions + p->tombstones == 0) {
+        mdb_txn_abort(p->txn);   /* nothing was due: no commit, no sync */
+        return 0;
+    }
+    rc = mdb_txn_commit(p->txn);
+    if (rc)
+        return rc;
+    st->wr_low_water = p->low_water;
+    st->wr_tomb_horizon = p->horizon;
+    atomic_store_explicit(&st->low_water, p->low_water, memory_order_release);
+    atomic_store_explicit(&st->tomb_horizon, p->horizon, memory_order_release);
+    atomic_fetch_add_explicit(&st->pruned_versions, p->versions, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->pruned_tombs, p->tombstones, memory_order_relaxed);
+    return 0;
+}
+
+int store_prune(store_t *st, int64_t now_us, int64_t budget_us, unsigned max_txns, store_prune_stats_t *out)
+{
+    store_prune_stats_t s = {0};
+    prune_t p = {.st = st, .now_us = now_us};
+    int rc = 0, grown = 0;
+    for (unsigned n = 0; max_txns == 0 || n < max_txns; n++) {
+        int64_t t0 = clock_mono_us();
+        rc = prune_once(&p, budget_us);
+        if (rc == MDB_MAP_FULL && !grown++ && (rc = store_map_grow(st)) == 0)
+            continue;   /* deleting can need a page or two: grow once and try again */
+        if (rc == MDB_MAP_RESIZED && (rc = store_map_resize(st, 0)) == 0)
+            continue;
+        if (rc)
+            break;
+        int64_t took = clock_mono_us() - t0;
+        if (took > s.txn_us && p.versions + p.tombstones)
+            s.txn_us = took;
+        s.versions += p.versions;
+        s.tombstones += p.tombstones;
+        if (!p.more)
+            break;
+    }
+    if (out)
+        *out = s;
+    if (rc) {
+        log_error("store", "%s: pruning failed: %s", st->path, mdb_strerror(rc));
+        int code = store_code(rc);
+        return code == STORE_ERR_NOTFOUND ? STORE_ERR_CORRUPT : code;
+    }
+    return p.more;
+}
