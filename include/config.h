@@ -1,6 +1,6 @@
 /* config.h -- the server's YAML configuration (libyaml), validated strictly: unknown keys,
  * wrong types, missing required keys and duplicate feed ids are errors that name the file,
- * line and key. Durations take ms/s/m/h; sizes take B/KiB/MiB/GiB. Secrets may come from
+ * line and key. Durations take ms/s/m/h/d; sizes take B/KiB/MiB/GiB. Secrets may come from
  * environment variables named in the file (key_env, token_env, password_env).
  *
  * Top-level keys (defaults):
@@ -8,6 +8,7 @@
  *   data_dir: ./data          map_size: 64GiB          threads: number of cores
  *   poll_interval: 1s (live bookmark poll)            heartbeat_interval: 15s
  *   retry: 3s (SSE retry hint)  write_timeout: 60s    max_streams: 10000
+ *   version_retention: 24h (0s allowed: not kept)     tombstone_retention: 30d
  *   cors_origins: []           web_root: ./web        ca_file: (system bundle)
  *   tls: {cert: FILE, key: FILE}   (optional)
  *   feeds: [...]  (see config_feed_t; may be empty)
@@ -50,6 +51,8 @@ typedef struct {
     int threads;
     int64_t poll_interval_ms, heartbeat_interval_ms, retry_ms, write_timeout_ms;
     size_t max_streams;
+    int64_t version_retention_ms;   /* superseded versions kept this long (0: not kept) */
+    int64_t tombstone_retention_ms; /* tombstones kept this long */
     char **cors_origins; size_t ncors_origins;
     char *web_root;
     char *ca_file;

@@ -34,7 +34,8 @@ int streamreq_parse(streamreq_t *out, const char *query_string, size_t qs_len,
                     char *err, size_t errlen, char *param, size_t paramlen);
 void streamreq_free(streamreq_t *r);
 
-/* Does the record pass the feed/type/actor filters and the query? (Time bounds are the
+/* Does the record pass the feed/type/actor filters and the query? A delete passes when its
+ * feed and types do: a tombstone has no actor and no content to judge. (Time bounds are the
  * caller's.) */
 int streamreq_match(const streamreq_t *r, const store_rec_t *rec);
 

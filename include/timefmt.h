@@ -18,7 +18,7 @@ int timefmt_parse_rfc3339(const char *s, size_t len, int64_t *out_us, const char
 #define TIMEFMT_RFC3339_MAX 40
 size_t timefmt_format_rfc3339(int64_t us, char *buf);
 
-/* Parse a duration "250ms", "1s", "10m", "2h" (a non-negative integer and a unit). Returns 0
+/* Parse a duration "250ms", "1s", "10m", "2h", "30d" (a non-negative integer and a unit). Returns 0
  * and stores milliseconds, or -1 on anything else. */
 int timefmt_parse_duration(const char *s, int64_t *out_ms);
 

@@ -252,7 +252,23 @@ static int parse_duration(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
     if (ms <= 0)
         return fail(c, n, path, "must be greater than 0, got '%s'", show(n, v, sizeof v));
     if (ms > MAX_DURATION_MS)
-        return fail(c, n, path, "must be at most 8760h, got '%s'", show(n, v, sizeof v));
+        return fail(c, n, path, "must be at most 365d, got '%s'", show(n, v, sizeof v));
+    *(int64_t *)dst = ms;
+    return 0;
+}
+
+/* A retention: a duration that may be 0 ("0s": not kept) and up to ten years. */
+static int parse_retention(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    char v[SHOW_LEN];
+    int64_t ms;
+    const char *s = scalar_text(c, n, path, "a duration like 24h, 30d or 0s");
+    if (!s)
+        return -1;
+    if (timefmt_parse_duration(s, &ms) < 0)
+        return fail(c, n, path, "expected a duration like 24h, 30d or 0s, got '%s'", show(n, v, sizeof v));
+    if (ms > 10 * MAX_DURATION_MS)
+        return fail(c, n, path, "must be at most 3650d, got '%s'", show(n, v, sizeof v));
     *(int64_t *)dst = ms;
     return 0;
 }
@@ -830,6 +846,8 @@ static const field_t top_fields[] = {
     {"retry", parse_duration, offsetof(config_t, retry_ms)},
     {"write_timeout", parse_duration, offsetof(config_t, write_timeout_ms)},
     {"max_streams", parse_max_streams, offsetof(config_t, max_streams)},
+    {"version_retention", parse_retention, offsetof(config_t, version_retention_ms)},
+    {"tombstone_retention", parse_retention, offsetof(config_t, tombstone_retention_ms)},
     {"cors_origins", parse_cors, 0},
     {"web_root", parse_string, offsetof(config_t, web_root)},
     {"ca_file", parse_string, offsetof(config_t, ca_file)},
@@ -970,6 +988,8 @@ int config_defaults(config_t *cfg)
     cfg->retry_ms = 3 * 1000;
     cfg->write_timeout_ms = 60 * 1000;
     cfg->max_streams = 10000;
+    cfg->version_retention_ms = 24LL * 3600 * 1000;
+    cfg->tombstone_retention_ms = 30LL * 86400 * 1000;
     cfg->listen = calloc(1, sizeof *cfg->listen);
     if (cfg->listen && (cfg->listen[0] = strdup("127.0.0.1:8080")))
         cfg->nlisten = 1;

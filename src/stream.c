@@ -28,7 +28,7 @@ enum { PHASE_HISTORY, PHASE_LIVE, PHASE_DONE };
 /* What a hub counts for /metrics (written by its loop thread only). */
 typedef struct {
     uint64_t opened, closed, history_events, live_events, bytes, hub_polls, wakes,
-             write_timeouts, rejected_full;
+             write_timeouts, rejected_full, resets;
 } stream_counters_t;
 
 typedef struct {
@@ -68,6 +68,8 @@ typedef struct {
     uint64_t s0;                   /* snapshot head of the history part */
     store_tpos_t hpos;             /* last time-index position examined */
     uint64_t bookmark;             /* last change-log seq examined (live part) */
+    uint64_t compact_upto;         /* a compacted catch-up: up to this seq, superseded versions
+                                      are skipped (0: exact) */
     bytebuf_t out[2];              /* owned: out[cur] is filled, the other is lent to h2o */
     int cur, inflight, finishing, counted, input_released;
     size_t visited;
@@ -171,6 +173,8 @@ static const char *event_name(const store_rec_t *rec)
 
 static int live_wanted(const stream_t *s, const store_rec_t *rec)
 {
+    if (rec->superseded && rec->seq <= s->compact_upto)
+        return 0;   /* a compacted catch-up sends current versions and tombstones only */
     return rec->seq > s->bookmark && !(s->p.has_end && rec->published_us >= s->p.end_us) &&
            streamreq_match(&s->p, rec);
 }
@@ -577,6 +581,7 @@ void stream_report_metrics(metrics_out_t *out, stream_hub_t *const *hubs, size_t
         s.wakes += c->wakes;
         s.write_timeouts += c->write_timeouts;
         s.rejected_full += c->rejected_full;
+        s.resets += c->resets;
     }
     for (size_t i = 0; i < nhubs && !open; i++)
         if (hubs[i])
@@ -594,6 +599,8 @@ void stream_report_metrics(metrics_out_t *out, stream_hub_t *const *hubs, size_t
     metrics_counter(out, "as_live_polls_total", "Change-log polls by the live hubs (ticks and wake-ups).",
                     s.hub_polls);
     metrics_counter(out, "as_live_wakes_total", "Wake-ups of the live hubs by ingest commits.", s.wakes);
+    metrics_counter(out, "as_stream_resets_total", "Resumes that could not continue and started over (event: reset).",
+                    s.resets);
 }
 
 int64_t stream_hub_last_tick_ms(const stream_hub_t *hub)
@@ -621,10 +628,54 @@ static int admit(stream_hub_t *hub, h2o_req_t *req)
     return 0;
 }
 
+/* A fresh snapshot: the history from the request's start, as of the head now. */
+static void start_fresh(stream_t *s)
+{
+    s->phase = PHASE_HISTORY;
+    s->s0 = store_head(s->hub->st);
+    s->hpos.published_us = s->p.start_us;
+    s->hpos.seq = 0;
+}
+
+/* The resume point cannot be continued: say so, then start over with a new snapshot. Its id
+ * positions a reconnect at the start of that snapshot. */
+static void start_reset(stream_t *s, const char *reason)
+{
+    char data[48];
+    int n = snprintf(data, sizeof data, "{\"reason\":\"%s\"}", reason);
+    start_fresh(s);
+    eventid_t id = {.kind = EVENTID_HISTORY, .s0 = s->s0, .published_us = s->p.start_us, .seq = 0};
+    append_event(s, &id, "reset", data, (size_t)n);
+    s->hub->c.resets++;
+}
+
+/* Where a resume from change-log position p stands (store.h): NULL when it can continue,
+ * exactly or compacted (then *compact is set), else the reason to start over. */
+static const char *resume_problem(stream_t *s, uint64_t p, int *compact)
+{
+    store_t *st = s->hub->st;
+    uint64_t head = store_head(st);
+    *compact = 0;
+    if (p > head)
+        return "unknown";       /* beyond what this store has written */
+    if (p < store_tombstone_horizon(st))
+        return "expired";       /* deletions after p may have been forgotten */
+    *compact = p < store_low_water(st);
+    if (*compact)
+        s->compact_upto = head;
+    return NULL;
+}
+
 static void start_position(stream_t *s)
 {
     const eventid_t *r = &s->p.resume;
-    if (s->p.has_resume && r->kind == EVENTID_HISTORY) {
+    int compact;
+    const char *problem = NULL;
+    if (s->p.has_resume && (r->kind == EVENTID_HISTORY || r->kind == EVENTID_LIVE))
+        problem = resume_problem(s, r->kind == EVENTID_HISTORY ? r->s0 : r->seq, &compact);
+    if (problem) {
+        start_reset(s, problem);
+    } else if (s->p.has_resume && r->kind == EVENTID_HISTORY) {
         s->phase = PHASE_HISTORY;
         s->s0 = r->s0;
         s->hpos.published_us = r->published_us;
@@ -634,10 +685,7 @@ static void start_position(stream_t *s)
         s->bookmark = r->seq;
         append_live_marker(s);
     } else {
-        s->phase = PHASE_HISTORY;
-        s->s0 = store_head(s->hub->st);
-        s->hpos.published_us = s->p.start_us;
-        s->hpos.seq = 0;
+        start_fresh(s);
     }
 }
 

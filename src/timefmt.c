@@ -316,7 +316,8 @@ static const unit_t *find_unit(const unit_t *units, const char *name)
 int timefmt_parse_duration(const char *s, int64_t *out_ms)
 {
     static const unit_t units[] = {
-        {"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000}, {NULL, 0}};
+        {"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000}, {"d", 86400 * 1000},
+        {NULL, 0}};
     uint64_t v, ms;
     if (!s || parse_uint(&s, INT64_MAX, &v) < 0)
         return -1;

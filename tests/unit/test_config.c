@@ -200,6 +200,19 @@ Test(config, durations_in_each_unit)
     config_free(&cfg);
 }
 
+Test(config, retention_keys)
+{
+    config_t cfg;
+    load_ok("feeds: []\n", &cfg);
+    cr_assert_eq(cfg.version_retention_ms, 24LL * 3600 * 1000, "default 24h");
+    cr_assert_eq(cfg.tombstone_retention_ms, 30LL * 86400 * 1000, "default 30d");
+    config_free(&cfg);
+    load_ok("version_retention: 0s\ntombstone_retention: 7d\n", &cfg);
+    cr_assert_eq(cfg.version_retention_ms, 0, "0s is valid: superseded versions are not kept");
+    cr_assert_eq(cfg.tombstone_retention_ms, 7LL * 86400 * 1000);
+    config_free(&cfg);
+}
+
 Test(config, sizes_in_each_unit)
 {
     const struct { const char *text; uint64_t bytes; } cases[] = {
@@ -374,10 +387,12 @@ static const error_case_t errors[] = {
     {"# c\n\nfeeds:\n  - id: x\n    url: http://h/\n  - id: y\n    url: http://h/\n    poll_interval: soon\n",
      "t.conf:8: feeds[1].poll_interval: ", "expected a duration like 1s or 500ms, got 'soon'"},
     {"heartbeat_interval: 0s\n", "t.conf:1: heartbeat_interval: ", "must be greater than 0, got '0s'"},
+    {"version_retention: soon\n", "t.conf:1: version_retention: ", "expected a duration like 24h, 30d or 0s, got 'soon'"},
+    {"tombstone_retention: 4000d\n", "t.conf:1: tombstone_retention: ", "must be at most 3650d, got '4000d'"},
     {"retry: 0ms\n", "t.conf:1: retry: ", "must be greater than 0"},
     {"write_timeout: 10\n", "t.conf:1: write_timeout: ", "expected a duration like 1s or 500ms, got '10'"},
-    {"poll_interval: 1d\n", "t.conf:1: poll_interval: ", "got '1d'"},
-    {"poll_interval: 9000h\n", "t.conf:1: poll_interval: ", "must be at most 8760h"},
+    {"poll_interval: 1w\n", "t.conf:1: poll_interval: ", "got '1w'"},
+    {"poll_interval: 9000h\n", "t.conf:1: poll_interval: ", "must be at most 365d"},
     {FEED "    timeout: 0s\n", "t.conf:4: feeds[0].timeout: ", "must be greater than 0"},
     {FEED "    connect_timeout: -1s\n", "t.conf:4: feeds[0].connect_timeout: ", "got '-1s'"},
     {FEED "    full_sync_interval: [1s]\n", "t.conf:4: feeds[0].full_sync_interval: ", "got a list"},

@@ -234,7 +234,7 @@ Test(timefmt, duration_units)
 {
     static const dur_case_t ok[] = {
         {"250ms", 250}, {"0ms", 0}, {"1s", 1000}, {"30s", 30000}, {"10m", 600000},
-        {"2h", 7200000}, {"0s", 0}, {"9223372036854775807ms", INT64_MAX},
+        {"2h", 7200000}, {"30d", INT64_C(2592000000)}, {"0s", 0}, {"9223372036854775807ms", INT64_MAX},
         {"9223372036854775s", INT64_C(9223372036854775000)},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
@@ -255,7 +255,7 @@ Test(timefmt, duration_rejects_bad_input)
         "1.5s",        /* fraction */
         "1 s",         /* space */
         "1S",          /* units are lower case */
-        "1sec", "1d", "1msx", "1s ",
+        "1sec", "1D", "1dd", "1msx", "1s ",
         "9223372036854775808ms", /* > INT64_MAX */
         "9223372036854776s",     /* overflows once scaled */
         "99999999999999999999999h",
