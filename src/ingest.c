@@ -14,10 +14,9 @@
  * sync page commits (an fsync), the request for the next sync page is already sent when no
  * poll is due -- still one request in flight, and still committed after the page before it.
  *
- * Reading a response: pagescan validates the body in one pass, copies each item minified
- * (the stored form) and leaves a small envelope for jansson and as2_read_page; each item is
- * checked by as2_read_activity on a stand-in holding just the members it reads. Invalid items
- * are skipped, counted and logged once per page (identical lines at most once a minute).
+ * Reading a response is pagebatch's (pagebatch.h): the body becomes the batch's upserts, the
+ * next URL and a count of skipped invalid items, which are logged once per page (identical
+ * lines at most once a minute) and shown in /feeds.
  *
  * Generations: a full sync runs under gen = max(last completed, last started) + 1 and stamps
  * every item it sees; polls stamp with the running sync's generation (else the last completed
@@ -41,10 +40,9 @@
 #include "ingest.h"
 #include "errfmt.h"
 #include "clock.h"
-#include "as2.h"
 #include "fetch.h"
 #include "log.h"
-#include "pagescan.h"
+#include "pagebatch.h"
 #include "timefmt.h"
 #include <inttypes.h>
 #include <jansson.h>
@@ -64,7 +62,6 @@
 #define ERROR_LOG_INTERVAL_MS 60000
 #define MAX_WAIT_MS 1000
 #define HEALTH_STALE_MS 120000
-#define MAX_EMBEDDED 8            /* embedded pages followed inside one document */
 #define ERR_MAX 512
 
 enum { ST_SYNCING = 0, ST_OK = 1, ST_FAILING = 2 };
@@ -109,7 +106,6 @@ typedef struct {
 
 typedef struct {
     const config_feed_t *cfg; /* borrowed */
-    size_t id_len;
     fetch_t *fetch;           /* owned */
     req_t inflight;
     cursor_t cur;
@@ -140,18 +136,8 @@ struct ingest {
     atomic_llong heartbeat_ms;
     pthread_mutex_t mu;       /* guards feeds[].st */
     uint64_t rng;             /* xorshift state for jitter (ingest thread only) */
-    pagescan_t scan;          /* reader of the current response (buffers reused) */
-    char *types;              /* scratch: joined types of one item */
-    size_t types_cap;
+    pagebatch_t *reader;      /* owned; reads every response (buffers reused) */
 };
-
-/* One parsed response. */
-typedef struct {
-    size_t valid, skipped;    /* items upserted / skipped as invalid */
-    int has_items;            /* the document (or an embedded page) had an items member */
-    char *next;               /* owned: resolved URL to fetch next, NULL at the end */
-    char reason[200];         /* why the first skipped item was skipped */
-} page_t;
 
 /* ---- small helpers ---- */
 
@@ -395,160 +381,10 @@ static void feed_ok(ingest_t *ing, feed_t *f)
     status_refresh(ing, f);
 }
 
-/* ---- items ---- */
+/* ---- reading and committing ---- */
 
-/* Join the types with STORE_TYPE_SEP into ing->types. */
-static int join_types(ingest_t *ing, const as2_activity_t *a, size_t *len)
-{
-    size_t need = 0;
-    for (size_t i = 0; i < a->ntypes; i++)
-        need += strlen(a->types[i]) + 1;
-    if (need > ing->types_cap) {
-        char *p = realloc(ing->types, need);
-        if (!p)
-            return -1;
-        ing->types = p;
-        ing->types_cap = need;
-    }
-    size_t n = 0;
-    for (size_t i = 0; i < a->ntypes; i++) {
-        if (i)
-            ing->types[n++] = STORE_TYPE_SEP;
-        size_t l = strlen(a->types[i]);
-        memcpy(ing->types + n, a->types[i], l);
-        n += l;
-    }
-    *len = n;
-    return 0;
-}
-
-static int add_item(ingest_t *ing, feed_t *f, const pagescan_item_t *it,
-                    const as2_activity_t *a, uint64_t gen, char *err, size_t errlen)
-{
-    size_t types_len;
-    if (join_types(ing, a, &types_len) < 0)
-        return errfmt(err, errlen, "out of memory reading activity %s", a->id);
-    store_activity_t sa = {
-        .feed = f->cfg->id, .feed_len = f->id_len,
-        .id = a->id, .id_len = strlen(a->id),
-        .published_us = a->published_us,
-        .types = ing->types, .types_len = types_len,
-        .actor = a->actor ? a->actor : "", .actor_len = a->actor ? strlen(a->actor) : 0,
-        .json = ing->scan.items.p + it->json.off, .json_len = it->json.len,
-    };
-    int rc = store_batch_upsert(ing->batch, &sa, gen);
-    if (rc < 0)
-        return errfmt(err, errlen, "store: %s (activity %s)", store_strerror(rc), a->id);
-    return 0;
-}
-
-/* Item i of a page: the envelope holds the pagescan index; the stand-in is what
- * as2_read_activity reads, the scanned bytes what the store keeps. */
-static int add_page_item(ingest_t *ing, feed_t *f, const as2_page_t *p, size_t i, uint64_t gen,
-                         int64_t now_us, page_t *pg, char *err, size_t errlen)
-{
-    json_int_t k = json_integer_value(as2_page_item(p, i));
-    if (!json_is_integer(as2_page_item(p, i)) || k < 0 || (size_t)k >= ing->scan.nitems)
-        return errfmt(err, errlen, "internal error: item %zu has no scanned index", i);
-    json_t *item = pagescan_standin(&ing->scan, (size_t)k);
-    if (!item)
-        return errfmt(err, errlen, "out of memory reading item %zu", i);
-    as2_activity_t a;
-    char why[160];
-    int rc = 0;
-    if (as2_read_activity(item, now_us, &a, why, sizeof why) < 0) {
-        if (pg->skipped++ == 0)
-            snprintf(pg->reason, sizeof pg->reason, "item %zu: %s", i, why);
-    } else if ((rc = add_item(ing, f, &ing->scan.item[k], &a, gen, err, errlen)) == 0) {
-        pg->valid++;
-    }
-    json_decref(item);
-    return rc;
-}
-
-static int add_items(ingest_t *ing, feed_t *f, const as2_page_t *p, uint64_t gen,
-                     int64_t now_us, page_t *pg, char *err, size_t errlen)
-{
-    for (size_t i = 0; i < p->nitems; i++)
-        if (add_page_item(ing, f, p, i, gen, now_us, pg, err, errlen) < 0)
-            return -1;
-    return 0;
-}
-
-/* A response must be a collection or a page: it has items or links to follow, or its type
- * says so (an empty terminal page may carry nothing else). A feed URL that returns a Note or
- * an unrelated document ({} included) is a feed error, not an empty feed. */
-static int is_collection_type(const char *t)
-{
-    size_t n = t ? strlen(t) : 0;
-    return (n >= 10 && strcmp(t + n - 10, "Collection") == 0) ||
-           (n >= 14 && strcmp(t + n - 14, "CollectionPage") == 0);
-}
-
-static int is_page_like(json_t *doc, const as2_page_t *p)
-{
-    if (p->items || p->next.url || p->next.page || p->first.url || p->first.page)
-        return 1;
-    json_t *type = json_object_get(doc, "type"), *t;
-    size_t i;
-    if (is_collection_type(json_string_value(type)))
-        return 1;
-    json_array_foreach(type, i, t)
-        if (is_collection_type(json_string_value(t)))
-            return 1;
-    return 0;
-}
-
-static const char *type_desc(json_t *doc, char *buf, size_t len)
-{
-    const char *t = json_string_value(json_object_get(doc, "type"));
-    if (t)
-        snprintf(buf, len, "type '%.60s'", t);
-    else
-        snprintf(buf, len, "no type");
-    return buf;
-}
-
-/* Read a document: its items and those of embedded pages (next, or first for a collection
- * without items) go into the batch; pg->next gets the URL to fetch next. */
-static int read_doc(ingest_t *ing, feed_t *f, json_t *root, const char *base, uint64_t gen,
-                    page_t *pg, char *err, size_t errlen)
-{
-    int64_t now_us = timefmt_now_us();
-    json_t *cur = root;
-    for (int depth = 0;; depth++) {
-        as2_page_t p;
-        char why[200];
-        if (as2_read_page(cur, &p, why, sizeof why) < 0)
-            return errfmt(err, errlen, "not an Activity Streams page: %s (%s)", why, base);
-        if (depth == 0 && !is_page_like(cur, &p))
-            return errfmt(err, errlen, "not an Activity Streams collection or page: %s, and no "
-                           "orderedItems, items, first or next (%s)", type_desc(cur, why,
-                           sizeof why), base);
-        if (p.items) {
-            pg->has_items = 1;
-            if (add_items(ing, f, &p, gen, now_us, pg, err, errlen) < 0)
-                return -1;
-        }
-        const as2_link_t *link = &p.next;
-        if (!p.items && !p.next.url && !p.next.page)
-            link = &p.first;
-        if (link->page && depth < MAX_EMBEDDED) {
-            cur = link->page;
-            continue;
-        }
-        const char *u = as2_link_url(link);
-        if (!u)
-            return 0;
-        pg->next = fetch_resolve_url(base, u);
-        if (!pg->next)
-            return errfmt(err, errlen, "cannot follow link '%.200s' in %s", u, base);
-        return 0;
-    }
-}
-
-/* Skipped items, for /feeds; `url` names the page. */
-static void note_skips(ingest_t *ing, feed_t *f, const page_t *pg, const char *url)
+/* Skipped items, for the log and /feeds; `url` names the page. */
+static void note_skips(ingest_t *ing, feed_t *f, const pagebatch_result_t *pg, const char *url)
 {
     char msg[ERR_MAX];
     snprintf(msg, sizeof msg, "skipped %zu invalid item%s in %s (first: %s)", pg->skipped,
@@ -569,50 +405,20 @@ static void count_written(ingest_t *ing, feed_t *f, const store_batch_stats_t *s
     status_unlock(ing);
 }
 
-/* Scan the body (pagescan) and parse its envelope; on a refusal jansson names the error. */
-static json_t *load_page(ingest_t *ing, const fetch_result_t *res, char *err, size_t errlen)
-{
-    json_error_t je;
-    int rc = pagescan_run(&ing->scan, res->body, res->len);
-    if (rc == PAGESCAN_NOMEM)
-        return errfmt(err, errlen, "out of memory reading %s", res->url), NULL;
-    if (rc == PAGESCAN_INVALID) {
-        json_t *doc = json_loadb(res->body, res->len, 0, &je);
-        if (!doc)
-            return errfmt(err, errlen, "not JSON: %s at line %d column %d (%s)", je.text,
-                           je.line, je.column, res->url), NULL;
-        json_decref(doc);
-        return errfmt(err, errlen, "not JSON: %s at byte %zu (%s)", ing->scan.err,
-                       ing->scan.err_pos, res->url), NULL;
-    }
-    json_t *root = json_loadb(ing->scan.env.p, ing->scan.env.len, 0, &je);
-    if (!root)
-        errfmt(err, errlen, "cannot read %s: %s", res->url, je.text);
-    return root;
-}
-
-/* Read the body into the batch. A `next` that points back at the page itself ends the walk
- * (it would loop forever). */
+/* Read the body into the (empty) batch; *pg gets what it held (pg->next owned). */
 static int parse_response(ingest_t *ing, feed_t *f, const fetch_result_t *res, uint64_t gen,
-                          page_t *pg, char *err, size_t errlen)
+                          pagebatch_result_t *pg, char *err, size_t errlen)
 {
-    json_t *root = load_page(ing, res, err, errlen);
-    if (!root)
-        return -1;
     store_batch_reset(ing->batch);
-    int rc = read_doc(ing, f, root, res->effective_url, gen, pg, err, errlen);
-    json_decref(root);
-    if (rc == 0 && pg->next &&
-        (strcmp(pg->next, res->url) == 0 || strcmp(pg->next, res->effective_url) == 0)) {
-        free(pg->next);
-        pg->next = NULL;
-    }
-    if (rc == 0 && pg->skipped)
+    int rc = pagebatch_read(ing->reader, res->body, res->len, res->url, res->effective_url,
+                            f->cfg->id, gen, timefmt_now_us(), ing->batch, pg, err, errlen);
+    if (rc < 0)
+        return -1;
+    if (pg->skipped)
         note_skips(ing, f, pg, res->url);
-    return rc;
+    return 0;
 }
 
-/* Put the cursor into the batch and commit. */
 /* Commit the batch with cursor *c as the feed's state; on success *c becomes f->cur (and *c is
  * left empty) and the written activities are counted. */
 static int commit(ingest_t *ing, feed_t *f, cursor_t *c, store_batch_stats_t *stats,
@@ -740,7 +546,7 @@ static void sync_finished(ingest_t *ing, feed_t *f, const store_batch_stats_t *s
 static int on_sync_page(ingest_t *ing, feed_t *f, const fetch_result_t *res, char *err,
                         size_t errlen)
 {
-    page_t pg = {0};
+    pagebatch_result_t pg = {0};
     cursor_t nc;
     store_batch_stats_t stats = {0};
     int done = 0, rc = -1;
@@ -776,7 +582,7 @@ static int on_sync_page(ingest_t *ing, feed_t *f, const fetch_result_t *res, cha
 out:
     store_batch_reset(ing->batch);
     cursor_free(&nc);
-    free(pg.next);
+    pagebatch_result_free(&pg);
     return rc;
 }
 
@@ -802,7 +608,8 @@ static void poll_finished(ingest_t *ing, feed_t *f)
 
 /* Decide the poll's next step before the commit: the activity-stream style follows `next`
  * to the page without one, which becomes the poll URL (and the anchor). */
-static int poll_plan_as(feed_t *f, cursor_t *nc, const fetch_result_t *res, const page_t *pg)
+static int poll_plan_as(feed_t *f, cursor_t *nc, const fetch_result_t *res,
+                        const pagebatch_result_t *pg)
 {
     if (pg->next)
         return 0;
@@ -814,7 +621,7 @@ static int poll_plan_as(feed_t *f, cursor_t *nc, const fetch_result_t *res, cons
 static int on_poll_page(ingest_t *ing, feed_t *f, const fetch_result_t *res, char *err,
                         size_t errlen)
 {
-    page_t pg = {0};
+    pagebatch_result_t pg = {0};
     cursor_t nc;
     store_batch_stats_t stats = {0};
     int rc = -1, outbox = f->cfg->style == FEED_STYLE_OUTBOX, anchor = 0;
@@ -849,7 +656,7 @@ nomem:
 out:
     store_batch_reset(ing->batch);
     cursor_free(&nc);
-    free(pg.next);
+    pagebatch_result_free(&pg);
     return rc;
 }
 
@@ -1017,8 +824,8 @@ static int init_feed(ingest_t *ing, feed_t *f, const config_feed_t *c)
 {
     char err[ERR_MAX];
     f->cfg = c;
-    f->id_len = strlen(c->id);
-    if (f->id_len == 0 || f->id_len > STORE_MAX_FEED_LEN) {
+    size_t id_len = strlen(c->id);
+    if (id_len == 0 || id_len > STORE_MAX_FEED_LEN) {
         log_error(MOD, "feed id '%.40s' must be 1 to %d bytes", c->id, STORE_MAX_FEED_LEN);
         return -1;
     }
@@ -1052,8 +859,7 @@ static void free_all(ingest_t *ing)
     if (ing->multi)
         curl_multi_cleanup(ing->multi);
     store_batch_free(ing->batch);
-    pagescan_free(&ing->scan);
-    free(ing->types);
+    pagebatch_free(ing->reader);
     pthread_mutex_destroy(&ing->mu);
     free(ing);
     curl_global_cleanup();
@@ -1068,7 +874,6 @@ int ingest_start(ingest_t **out, const config_t *cfg, store_t *st)
         return -1;
     }
     pthread_mutex_init(&ing->mu, NULL);
-    pagescan_init(&ing->scan);
     ing->cfg = cfg;
     ing->st = st;
     ing->rng = (uint64_t)timefmt_now_us() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
@@ -1084,7 +889,7 @@ int ingest_start(ingest_t **out, const config_t *cfg, store_t *st)
     }
     ing->multi = curl_multi_init();
     ing->feeds = cfg->nfeeds ? calloc(cfg->nfeeds, sizeof *ing->feeds) : NULL;
-    if (!ing->multi || (cfg->nfeeds && !ing->feeds)) {
+    if (!ing->multi || (cfg->nfeeds && !ing->feeds) || pagebatch_new(&ing->reader) < 0) {
         log_error(MOD, "out of memory");
         goto fail;
     }
