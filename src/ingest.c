@@ -23,9 +23,9 @@
  * one), so an item first seen by a poll during a sync is not swept by it. The sweep goes in
  * the same transaction as the last page.
  *
- * Each response is one store batch: its items plus the feed's cursor (the persisted state
- * below, serialized as JSON). At start every feed begins a new full sync from its url, so a
- * kill -9 at any moment only repeats upserts of the same bytes (no-ops, no events).
+ * Each response is one store batch: its items plus the feed's cursor (feedcursor.h, the
+ * persisted state serialized as JSON). At start every feed begins a new full sync from its
+ * url, so a kill -9 at any moment only repeats upserts of the same bytes (no-ops, no events).
  * A failure during a full sync deletes nothing and marks the feed failing; after the backoff
  * the sync resumes from the page that failed when the failure was transient (transport
  * error, 5xx, 408, 429), and starts over under a new generation otherwise (another 4xx, a
@@ -40,6 +40,7 @@
 #include "ingest.h"
 #include "errfmt.h"
 #include "clock.h"
+#include "feedcursor.h"
 #include "fetch.h"
 #include "log.h"
 #include "pagebatch.h"
@@ -67,26 +68,10 @@
 enum { ST_SYNCING = 0, ST_OK = 1, ST_FAILING = 2 };
 typedef enum { REQ_NONE = 0, REQ_SYNC, REQ_POLL } req_t;
 
-/* The persisted cursor; every string is owned. */
-typedef struct {
-    uint64_t gen;             /* generation of the last completed full sync (0: none) */
-    uint64_t sync_gen;        /* generation of the running full sync (0: none) */
-    char *sync_next;          /* URL the running sync fetches next */
-    uint64_t sync_pages, sync_items;
-    int64_t sync_started_us;
-    char *poll_url;           /* first URL of a poll; NULL until a full sync completed */
-    char *v_url, *etag, *lm;  /* validators for conditional GETs of v_url */
-    int has_last;             /* the last completed full sync: */
-    int64_t last_started_us, last_finished_us, last_duration_ms;
-    uint64_t last_pages, last_items;
-} cursor_t;
-
 /* What /feeds and /metrics show; guarded by ingest_t.mu. */
 typedef struct {
     int state;
-    int has_last;
-    int64_t last_started_us, last_finished_us, last_duration_ms;
-    uint64_t last_pages, last_items;
+    feedcursor_last_t last;   /* the last completed full sync */
     int64_t last_poll_us;     /* 0: never */
     char last_error[ERR_MAX];
     int64_t last_error_us;    /* 0: no error yet */
@@ -108,7 +93,7 @@ typedef struct {
     const config_feed_t *cfg; /* borrowed */
     fetch_t *fetch;           /* owned */
     req_t inflight;
-    cursor_t cur;
+    feedcursor_t cur;         /* as last committed */
     int sync_restart;         /* the next sync attempt starts over under a new generation */
     int sync_anchor;          /* the running sync recorded the outbox anchor's validators */
     int64_t sync_started_ms;  /* monotonic */
@@ -141,17 +126,6 @@ struct ingest {
 
 /* ---- small helpers ---- */
 
-/* Replace *dst with a copy of src (NULL allowed). Returns 0 or -1 (out of memory). */
-static int set_str(char **dst, const char *src)
-{
-    char *copy = NULL;
-    if (src && !(copy = strdup(src)))
-        return -1;
-    free(*dst);
-    *dst = copy;
-    return 0;
-}
-
 static uint64_t next_rand(ingest_t *ing)
 {
     uint64_t x = ing->rng;
@@ -177,116 +151,10 @@ static const char *style_name(feed_style_t s)
     return s == FEED_STYLE_OUTBOX ? "outbox" : "activity-stream";
 }
 
-/* ---- cursor ---- */
-
-static void cursor_free(cursor_t *c)
+/* Remember the validators of the response `res` in cursor c. Returns 0 or -1 (out of memory). */
+static int set_validators(feedcursor_t *c, const fetch_result_t *res)
 {
-    free(c->sync_next);
-    free(c->poll_url);
-    free(c->v_url);
-    free(c->etag);
-    free(c->lm);
-    memset(c, 0, sizeof *c);
-}
-
-static int cursor_copy(cursor_t *dst, const cursor_t *src)
-{
-    *dst = *src;
-    dst->sync_next = dst->poll_url = dst->v_url = dst->etag = dst->lm = NULL;
-    if (set_str(&dst->sync_next, src->sync_next) < 0 || set_str(&dst->poll_url, src->poll_url) < 0 ||
-        set_str(&dst->v_url, src->v_url) < 0 || set_str(&dst->etag, src->etag) < 0 ||
-        set_str(&dst->lm, src->lm) < 0) {
-        cursor_free(dst);
-        return -1;
-    }
-    return 0;
-}
-
-static int cursor_set_validators(cursor_t *c, const fetch_result_t *res)
-{
-    if (set_str(&c->v_url, res->url) < 0 || set_str(&c->etag, res->etag) < 0 ||
-        set_str(&c->lm, res->last_modified) < 0)
-        return -1;
-    return 0;
-}
-
-static void cursor_clear_validators(cursor_t *c)
-{
-    set_str(&c->v_url, NULL);
-    set_str(&c->etag, NULL);
-    set_str(&c->lm, NULL);
-}
-
-/* The state blob: {"v":1,"url":..,"gen":..,"sync_gen":..,...}. Returns malloc'd JSON or NULL. */
-static char *cursor_dump(const cursor_t *c, const char *feed_url, size_t *len)
-{
-    json_t *last = c->has_last
-        ? json_pack("{sIsIsIsIsI}", "started_us", (json_int_t)c->last_started_us,
-                    "finished_us", (json_int_t)c->last_finished_us,
-                    "duration_ms", (json_int_t)c->last_duration_ms,
-                    "pages", (json_int_t)c->last_pages, "items", (json_int_t)c->last_items)
-        : json_null();
-    json_t *o = json_pack("{sisssIsIss?sIsIsIss?ss?ss?ss?so}", "v", 1, "url", feed_url,
-                          "gen", (json_int_t)c->gen, "sync_gen", (json_int_t)c->sync_gen,
-                          "sync_next", c->sync_next, "sync_pages", (json_int_t)c->sync_pages,
-                          "sync_items", (json_int_t)c->sync_items,
-                          "sync_started_us", (json_int_t)c->sync_started_us,
-                          "poll_url", c->poll_url, "v_url", c->v_url, "etag", c->etag,
-                          "last_modified", c->lm, "last", last);
-    if (!o)
-        return NULL;
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (s)
-        *len = strlen(s);
-    return s;
-}
-
-static uint64_t get_u64(json_t *o, const char *key)
-{
-    json_int_t v = json_integer_value(json_object_get(o, key));
-    return v > 0 ? (uint64_t)v : 0;
-}
-
-static int get_str(json_t *o, const char *key, char **dst)
-{
-    return set_str(dst, json_string_value(json_object_get(o, key)));
-}
-
-/* Read a state blob. When it was written for another feed URL (the config changed), the poll
- * URL and validators are dropped: they belong to the old source. */
-static int cursor_load(cursor_t *c, const void *blob, size_t len, const char *feed_url)
-{
-    json_error_t je;
-    json_t *o = json_loadb(blob, len, 0, &je);
-    if (!json_is_object(o)) {
-        json_decref(o);
-        return -1;
-    }
-    c->gen = get_u64(o, "gen");
-    c->sync_gen = get_u64(o, "sync_gen");
-    c->sync_pages = get_u64(o, "sync_pages");
-    c->sync_items = get_u64(o, "sync_items");
-    c->sync_started_us = (int64_t)get_u64(o, "sync_started_us");
-    int rc = get_str(o, "sync_next", &c->sync_next) | get_str(o, "poll_url", &c->poll_url) |
-             get_str(o, "v_url", &c->v_url) | get_str(o, "etag", &c->etag) |
-             get_str(o, "last_modified", &c->lm);
-    const char *was = json_string_value(json_object_get(o, "url"));
-    if (rc == 0 && (!was || strcmp(was, feed_url) != 0)) {
-        set_str(&c->poll_url, NULL);
-        cursor_clear_validators(c);
-    }
-    json_t *last = json_object_get(o, "last");
-    if (json_is_object(last)) {
-        c->has_last = 1;
-        c->last_started_us = (int64_t)get_u64(last, "started_us");
-        c->last_finished_us = (int64_t)get_u64(last, "finished_us");
-        c->last_duration_ms = (int64_t)get_u64(last, "duration_ms");
-        c->last_pages = get_u64(last, "pages");
-        c->last_items = get_u64(last, "items");
-    }
-    json_decref(o);
-    return rc ? -1 : 0;
+    return feedcursor_set_validators(c, res->url, res->etag, res->last_modified) < 0 ? -1 : 0;
 }
 
 /* ---- status ---- */
@@ -308,12 +176,7 @@ static void status_refresh(ingest_t *ing, feed_t *f)
     f->st.failures = f->failures;
     if (!f->failures)
         f->st.next_retry_us = 0;
-    f->st.has_last = f->cur.has_last;
-    f->st.last_started_us = f->cur.last_started_us;
-    f->st.last_finished_us = f->cur.last_finished_us;
-    f->st.last_duration_ms = f->cur.last_duration_ms;
-    f->st.last_pages = f->cur.last_pages;
-    f->st.last_items = f->cur.last_items;
+    f->st.last = f->cur.last;
     status_unlock(ing);
 }
 
@@ -337,15 +200,22 @@ static void rate_log(ratelog_t *rl, const char *feed, const char *msg)
 
 /* ---- failures ---- */
 
+/* Leave the poll walk (finished or abandoned). */
+static void end_poll_walk(feed_t *f)
+{
+    f->poll_active = 0;
+    f->poll_anchor = 0;
+    free(f->poll_next);
+    f->poll_next = NULL;
+}
+
 /* Abandon the poll walk; the anchor validators it recorded may describe a page whose
  * successors were not read, so they are dropped (the next poll fetches unconditionally). */
 static void abort_poll(feed_t *f)
 {
     if (f->poll_active && f->poll_anchor)
-        cursor_clear_validators(&f->cur);
-    f->poll_active = 0;
-    f->poll_anchor = 0;
-    set_str(&f->poll_next, NULL);
+        feedcursor_clear_validators(&f->cur);
+    end_poll_walk(f);
 }
 
 /* A feed error: back off (or honour Retry-After), mark failing, log (rate-limited). A
@@ -421,11 +291,11 @@ static int parse_response(ingest_t *ing, feed_t *f, const fetch_result_t *res, u
 
 /* Commit the batch with cursor *c as the feed's state; on success *c becomes f->cur (and *c is
  * left empty) and the written activities are counted. */
-static int commit(ingest_t *ing, feed_t *f, cursor_t *c, store_batch_stats_t *stats,
+static int commit(ingest_t *ing, feed_t *f, feedcursor_t *c, store_batch_stats_t *stats,
                   char *err, size_t errlen)
 {
     size_t len = 0;
-    char *blob = cursor_dump(c, f->cfg->url, &len);
+    char *blob = feedcursor_dump(c, f->cfg->url, &len);
     if (!blob) {
         store_batch_reset(ing->batch);
         return errfmt(err, errlen, "out of memory serializing the feed state");
@@ -438,7 +308,7 @@ static int commit(ingest_t *ing, feed_t *f, cursor_t *c, store_batch_stats_t *st
         store_batch_reset(ing->batch);
     if (rc < 0)
         return errfmt(err, errlen, "store commit failed: %s", store_strerror(rc));
-    cursor_free(&f->cur);
+    feedcursor_free(&f->cur);
     f->cur = *c;
     memset(c, 0, sizeof *c);
     count_written(ing, f, stats);
@@ -492,12 +362,8 @@ static void prefetch(ingest_t *ing, feed_t *f, const char *next)
 
 static int start_sync(ingest_t *ing, feed_t *f)
 {
-    if (set_str(&f->cur.sync_next, f->cfg->url) < 0)
+    if (feedcursor_begin_sync(&f->cur, f->cfg->url, timefmt_now_us()) < 0)
         return -1;
-    uint64_t top = f->cur.gen > f->cur.sync_gen ? f->cur.gen : f->cur.sync_gen;
-    f->cur.sync_gen = top + 1;
-    f->cur.sync_pages = f->cur.sync_items = 0;
-    f->cur.sync_started_us = timefmt_now_us();
     f->sync_started_ms = clock_mono_ms();
     f->sync_restart = 0;
     f->sync_anchor = 0;
@@ -507,26 +373,20 @@ static int start_sync(ingest_t *ing, feed_t *f)
     return 0;
 }
 
-/* Fold the finished sync into the cursor: sweep, new generation, poll URL, summary. */
-static int finish_sync(ingest_t *ing, feed_t *f, cursor_t *nc, const fetch_result_t *res,
+/* Fold the finished sync into the cursor: sweep, new generation, poll URL (and for the
+ * activity-stream style the validators of that last page), summary. */
+static int finish_sync(ingest_t *ing, feed_t *f, feedcursor_t *nc, const fetch_result_t *res,
                        char *err, size_t errlen)
 {
     int rc = store_batch_sweep(ing->batch, f->cfg->id, nc->sync_gen);
     if (rc < 0)
         return errfmt(err, errlen, "store: %s (sweep)", store_strerror(rc));
-    const char *poll = f->cfg->style == FEED_STYLE_OUTBOX ? f->cfg->url : res->url;
-    if (set_str(&nc->poll_url, poll) < 0 || set_str(&nc->sync_next, NULL) < 0)
+    int outbox = f->cfg->style == FEED_STYLE_OUTBOX;
+    if (!outbox && set_validators(nc, res) < 0)
         return errfmt(err, errlen, "out of memory");
-    if (f->cfg->style != FEED_STYLE_OUTBOX && cursor_set_validators(nc, res) < 0)
+    if (feedcursor_finish_sync(nc, outbox ? f->cfg->url : res->url, timefmt_now_us(),
+                               clock_mono_ms() - f->sync_started_ms) < 0)
         return errfmt(err, errlen, "out of memory");
-    nc->gen = nc->sync_gen;
-    nc->sync_gen = 0;
-    nc->has_last = 1;
-    nc->last_started_us = nc->sync_started_us;
-    nc->last_finished_us = timefmt_now_us();
-    nc->last_duration_ms = clock_mono_ms() - f->sync_started_ms;
-    nc->last_pages = nc->sync_pages;
-    nc->last_items = nc->sync_items;
     return 0;
 }
 
@@ -535,8 +395,8 @@ static void sync_finished(ingest_t *ing, feed_t *f, const store_batch_stats_t *s
     int64_t now = clock_mono_ms();
     const config_feed_t *c = f->cfg;
     log_info(MOD, "feed %s: full sync %" PRIu64 " finished: %" PRIu64 " pages, %" PRIu64
-             " activities, %zu deleted, %" PRId64 " ms", c->id, f->cur.gen, f->cur.last_pages,
-             f->cur.last_items, stats->deleted, f->cur.last_duration_ms);
+             " activities, %zu deleted, %" PRId64 " ms", c->id, f->cur.gen, f->cur.last.pages,
+             f->cur.last.items, stats->deleted, f->cur.last.duration_ms);
     f->next_sync_ms = c->full_sync_interval_ms > 0 ? now + c->full_sync_interval_ms : INT64_MAX;
     status_lock(ing);
     f->st.full_syncs++;
@@ -547,17 +407,17 @@ static int on_sync_page(ingest_t *ing, feed_t *f, const fetch_result_t *res, cha
                         size_t errlen)
 {
     pagebatch_result_t pg = {0};
-    cursor_t nc;
+    feedcursor_t nc;
     store_batch_stats_t stats = {0};
     int done = 0, rc = -1;
-    if (cursor_copy(&nc, &f->cur) < 0)
+    if (feedcursor_copy(&nc, &f->cur) < 0)
         return errfmt(err, errlen, "out of memory");
     if (parse_response(ing, f, res, nc.sync_gen, &pg, err, errlen) < 0)
         goto out;
     nc.sync_pages++;
     nc.sync_items += pg.valid;
     int anchor = f->cfg->style == FEED_STYLE_OUTBOX && !f->sync_anchor && pg.has_items;
-    if (anchor && cursor_set_validators(&nc, res) < 0) {
+    if (anchor && set_validators(&nc, res) < 0) {
         errfmt(err, errlen, "out of memory");
         goto out;
     }
@@ -581,7 +441,7 @@ static int on_sync_page(ingest_t *ing, feed_t *f, const fetch_result_t *res, cha
     rc = 0;
 out:
     store_batch_reset(ing->batch);
-    cursor_free(&nc);
+    feedcursor_free(&nc);
     pagebatch_result_free(&pg);
     return rc;
 }
@@ -591,8 +451,11 @@ out:
 static int start_poll(feed_t *f)
 {
     const char *url = f->cfg->style == FEED_STYLE_OUTBOX ? f->cfg->url : f->cur.poll_url;
-    if (set_str(&f->poll_next, url) < 0)
+    char *copy = strdup(url);
+    if (!copy)
         return -1;
+    free(f->poll_next);
+    f->poll_next = copy;
     f->poll_active = 1;
     f->poll_anchor = 0;
     return 0;
@@ -600,20 +463,17 @@ static int start_poll(feed_t *f)
 
 static void poll_finished(ingest_t *ing, feed_t *f)
 {
-    f->poll_active = 0;
-    f->poll_anchor = 0;
-    set_str(&f->poll_next, NULL);
+    end_poll_walk(f);
     f->next_poll_ms = clock_mono_ms() + (f->cfg->poll_interval_ms > 0 ? f->cfg->poll_interval_ms : 1000);
 }
 
 /* Decide the poll's next step before the commit: the activity-stream style follows `next`
  * to the page without one, which becomes the poll URL (and the anchor). */
-static int poll_plan_as(feed_t *f, cursor_t *nc, const fetch_result_t *res,
-                        const pagebatch_result_t *pg)
+static int poll_plan_as(feedcursor_t *nc, const fetch_result_t *res, const pagebatch_result_t *pg)
 {
     if (pg->next)
         return 0;
-    if (set_str(&nc->poll_url, res->url) < 0 || cursor_set_validators(nc, res) < 0)
+    if (feedcursor_set_poll_url(nc, res->url) < 0 || set_validators(nc, res) < 0)
         return -1;
     return 0;
 }
@@ -622,19 +482,19 @@ static int on_poll_page(ingest_t *ing, feed_t *f, const fetch_result_t *res, cha
                         size_t errlen)
 {
     pagebatch_result_t pg = {0};
-    cursor_t nc;
+    feedcursor_t nc;
     store_batch_stats_t stats = {0};
     int rc = -1, outbox = f->cfg->style == FEED_STYLE_OUTBOX, anchor = 0;
-    if (cursor_copy(&nc, &f->cur) < 0)
+    if (feedcursor_copy(&nc, &f->cur) < 0)
         return errfmt(err, errlen, "out of memory");
     uint64_t gen = nc.sync_gen ? nc.sync_gen : nc.gen;
     if (parse_response(ing, f, res, gen, &pg, err, errlen) < 0)
         goto out;
     if (outbox) {
         anchor = !f->poll_anchor && pg.has_items;
-        if (anchor && cursor_set_validators(&nc, res) < 0)
+        if (anchor && set_validators(&nc, res) < 0)
             goto nomem;
-    } else if (poll_plan_as(f, &nc, res, &pg) < 0) {
+    } else if (poll_plan_as(&nc, res, &pg) < 0) {
         goto nomem;
     }
     if (commit(ing, f, &nc, &stats, err, errlen) < 0)
@@ -655,7 +515,7 @@ nomem:
     errfmt(err, errlen, "out of memory");
 out:
     store_batch_reset(ing->batch);
-    cursor_free(&nc);
+    feedcursor_free(&nc);
     pagebatch_result_free(&pg);
     return rc;
 }
@@ -810,13 +670,11 @@ static void load_cursor(ingest_t *ing, feed_t *f)
     void *blob = NULL;
     size_t len = 0;
     int rc = store_get_feed_state(ing->st, f->cfg->id, &blob, &len);
-    if (rc == 0 && cursor_load(&f->cur, blob, len, f->cfg->url) < 0) {
+    if (rc == 0 && feedcursor_load(&f->cur, blob, len, f->cfg->url) < 0)
         log_error(MOD, "feed %s: unreadable feed state in the store; starting afresh",
                   f->cfg->id);
-        cursor_free(&f->cur);
-    } else if (rc < 0 && rc != STORE_ERR_NOTFOUND) {
+    else if (rc < 0 && rc != STORE_ERR_NOTFOUND)
         log_error(MOD, "feed %s: cannot read its state: %s", f->cfg->id, store_strerror(rc));
-    }
     free(blob);
 }
 
@@ -836,12 +694,7 @@ static int init_feed(ingest_t *ing, feed_t *f, const config_feed_t *c)
     load_cursor(ing, f);
     f->sync_restart = 1; /* a full sync always runs at start */
     f->st.state = ST_SYNCING;
-    f->st.has_last = f->cur.has_last;
-    f->st.last_started_us = f->cur.last_started_us;
-    f->st.last_finished_us = f->cur.last_finished_us;
-    f->st.last_duration_ms = f->cur.last_duration_ms;
-    f->st.last_pages = f->cur.last_pages;
-    f->st.last_items = f->cur.last_items;
+    f->st.last = f->cur.last;
     return 0;
 }
 
@@ -852,7 +705,7 @@ static void free_all(ingest_t *ing)
         if (f->inflight && f->fetch)
             curl_multi_remove_handle(ing->multi, fetch_handle(f->fetch));
         fetch_free(f->fetch);
-        cursor_free(&f->cur);
+        feedcursor_free(&f->cur);
         free(f->poll_next);
     }
     free(ing->feeds);
@@ -939,11 +792,11 @@ static const char *state_name(int state)
 
 static json_t *feed_json(const config_feed_t *c, const status_t *s, uint64_t activities)
 {
-    json_t *last = s->has_last
-        ? json_pack("{soso sI sI sI}", "started", json_time(s->last_started_us),
-                    "finished", json_time(s->last_finished_us),
-                    "duration_ms", (json_int_t)s->last_duration_ms,
-                    "pages", (json_int_t)s->last_pages, "activities", (json_int_t)s->last_items)
+    json_t *last = s->last.has
+        ? json_pack("{soso sI sI sI}", "started", json_time(s->last.started_us),
+                    "finished", json_time(s->last.finished_us),
+                    "duration_ms", (json_int_t)s->last.duration_ms,
+                    "pages", (json_int_t)s->last.pages, "activities", (json_int_t)s->last.items)
         : json_null();
     json_t *err = s->last_error_us
         ? json_pack("{ssso}", "message", s->last_error, "at", json_time(s->last_error_us))
