@@ -16,7 +16,7 @@
  *
  * Reading a response is pagebatch's (pagebatch.h): the body becomes the batch's upserts, the
  * next URL and a count of skipped invalid items, which are logged once per page (identical
- * lines at most once a minute) and shown in /feeds.
+ * lines at most once a minute) and shown in /feeds (feedstatus.h).
  *
  * Generations: a full sync runs under gen = max(last completed, last started) + 1 and stamps
  * every item it sees; polls stamp with the running sync's generation (else the last completed
@@ -38,22 +38,20 @@
  * Memory policy: allocation failures become feed errors (retried with backoff) or a failed
  * ingest_start; nothing aborts. */
 #include "ingest.h"
-#include "errfmt.h"
 #include "clock.h"
+#include "errfmt.h"
 #include "feedcursor.h"
+#include "feedstatus.h"
 #include "fetch.h"
 #include "log.h"
 #include "pagebatch.h"
 #include "timefmt.h"
 #include <inttypes.h>
-#include <jansson.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MOD "ingest"
@@ -65,22 +63,7 @@
 #define HEALTH_STALE_MS 120000
 #define ERR_MAX 512
 
-enum { ST_SYNCING = 0, ST_OK = 1, ST_FAILING = 2 };
 typedef enum { REQ_NONE = 0, REQ_SYNC, REQ_POLL } req_t;
-
-/* What /feeds and /metrics show; guarded by ingest_t.mu. */
-typedef struct {
-    int state;
-    feedcursor_last_t last;   /* the last completed full sync */
-    int64_t last_poll_us;     /* 0: never */
-    char last_error[ERR_MAX];
-    int64_t last_error_us;    /* 0: no error yet */
-    char last_skip[ERR_MAX];  /* why the last invalid item was skipped */
-    int64_t last_skip_us;     /* 0: none yet */
-    unsigned failures;
-    int64_t next_retry_us;    /* 0: none scheduled */
-    uint64_t pages, bytes, written, skipped, errors, full_syncs;
-} status_t;
 
 /* Identical warn lines at most once a minute. */
 typedef struct {
@@ -91,6 +74,7 @@ typedef struct {
 
 typedef struct {
     const config_feed_t *cfg; /* borrowed */
+    size_t idx;               /* in the configuration and the status board */
     fetch_t *fetch;           /* owned */
     req_t inflight;
     feedcursor_t cur;         /* as last committed */
@@ -104,7 +88,6 @@ typedef struct {
     unsigned failures;
     ratelog_t err_log;        /* feed errors */
     ratelog_t skip_log;       /* skipped invalid items */
-    status_t st;              /* guarded by ingest_t.mu */
 } feed_t;
 
 struct ingest {
@@ -112,6 +95,8 @@ struct ingest {
     store_t *st;              /* borrowed */
     CURLM *multi;             /* owned */
     store_batch_t *batch;     /* owned; reused for every response */
+    pagebatch_t *reader;      /* owned; reads every response (buffers reused) */
+    feedstatus_t *status;     /* owned; what /feeds and /metrics show */
     feed_t *feeds;            /* owned array */
     size_t nfeeds;
     pthread_t thread;
@@ -119,9 +104,7 @@ struct ingest {
     atomic_int stop;
     atomic_int alive;
     atomic_llong heartbeat_ms;
-    pthread_mutex_t mu;       /* guards feeds[].st */
     uint64_t rng;             /* xorshift state for jitter (ingest thread only) */
-    pagebatch_t *reader;      /* owned; reads every response (buffers reused) */
 };
 
 /* ---- small helpers ---- */
@@ -146,11 +129,6 @@ static int64_t backoff_ms(ingest_t *ing, unsigned failures)
     return base / 2 + (int64_t)(next_rand(ing) % (uint64_t)(base / 2 + 1));
 }
 
-static const char *style_name(feed_style_t s)
-{
-    return s == FEED_STYLE_OUTBOX ? "outbox" : "activity-stream";
-}
-
 /* Remember the validators of the response `res` in cursor c. Returns 0 or -1 (out of memory). */
 static int set_validators(feedcursor_t *c, const fetch_result_t *res)
 {
@@ -162,23 +140,15 @@ static int set_validators(feedcursor_t *c, const fetch_result_t *res)
 static int feed_state(const feed_t *f)
 {
     if (f->failures > 0)
-        return ST_FAILING;
-    return f->cur.sync_gen || f->sync_restart ? ST_SYNCING : ST_OK;
+        return FEEDSTATUS_FAILING;
+    return f->cur.sync_gen || f->sync_restart ? FEEDSTATUS_SYNCING : FEEDSTATUS_OK;
 }
-
-static void status_lock(ingest_t *ing) { pthread_mutex_lock(&ing->mu); }
-static void status_unlock(ingest_t *ing) { pthread_mutex_unlock(&ing->mu); }
 
 static void status_refresh(ingest_t *ing, feed_t *f)
 {
-    status_lock(ing);
-    f->st.state = feed_state(f);
-    f->st.failures = f->failures;
-    if (!f->failures)
-        f->st.next_retry_us = 0;
-    f->st.last = f->cur.last;
-    status_unlock(ing);
+    feedstatus_set_state(ing->status, f->idx, feed_state(f), f->failures, &f->cur.last);
 }
+
 
 /* One warn line per message; identical repeats at most once a minute (per feed and kind). */
 static void rate_log(ratelog_t *rl, const char *feed, const char *msg)
@@ -235,12 +205,7 @@ static void feed_fail(ingest_t *ing, feed_t *f, req_t kind, const char *msg,
         f->sync_restart = 1;
     rate_log(&f->err_log, f->cfg->id, msg);
     int64_t wall = timefmt_now_us();
-    status_lock(ing);
-    snprintf(f->st.last_error, sizeof f->st.last_error, "%s", msg);
-    f->st.last_error_us = wall;
-    f->st.next_retry_us = wall + delay * 1000;
-    f->st.errors++;
-    status_unlock(ing);
+    feedstatus_failed(ing->status, f->idx, msg, wall, wall + delay * 1000);
     status_refresh(ing, f);
 }
 
@@ -260,19 +225,7 @@ static void note_skips(ingest_t *ing, feed_t *f, const pagebatch_result_t *pg, c
     snprintf(msg, sizeof msg, "skipped %zu invalid item%s in %s (first: %s)", pg->skipped,
              pg->skipped == 1 ? "" : "s", url, pg->reason);
     rate_log(&f->skip_log, f->cfg->id, msg);
-    int64_t now_us = timefmt_now_us();
-    status_lock(ing);
-    f->st.skipped += pg->skipped;
-    snprintf(f->st.last_skip, sizeof f->st.last_skip, "%s (%s)", pg->reason, url);
-    f->st.last_skip_us = now_us;
-    status_unlock(ing);
-}
-
-static void count_written(ingest_t *ing, feed_t *f, const store_batch_stats_t *stats)
-{
-    status_lock(ing);
-    f->st.written += stats->inserted + stats->updated;
-    status_unlock(ing);
+    feedstatus_skipped(ing->status, f->idx, pg->skipped, pg->reason, url, timefmt_now_us());
 }
 
 /* Read the body into the (empty) batch; *pg gets what it held (pg->next owned). */
@@ -311,7 +264,7 @@ static int commit(ingest_t *ing, feed_t *f, feedcursor_t *c, store_batch_stats_t
     feedcursor_free(&f->cur);
     f->cur = *c;
     memset(c, 0, sizeof *c);
-    count_written(ing, f, stats);
+    feedstatus_written(ing->status, f->idx, stats->inserted + stats->updated);
     return 0;
 }
 
@@ -398,9 +351,7 @@ static void sync_finished(ingest_t *ing, feed_t *f, const store_batch_stats_t *s
              " activities, %zu deleted, %" PRId64 " ms", c->id, f->cur.gen, f->cur.last.pages,
              f->cur.last.items, stats->deleted, f->cur.last.duration_ms);
     f->next_sync_ms = c->full_sync_interval_ms > 0 ? now + c->full_sync_interval_ms : INT64_MAX;
-    status_lock(ing);
-    f->st.full_syncs++;
-    status_unlock(ing);
+    feedstatus_full_sync_done(ing->status, f->idx);
 }
 
 static int on_sync_page(ingest_t *ing, feed_t *f, const fetch_result_t *res, char *err,
@@ -554,12 +505,7 @@ static void on_done(ingest_t *ing, feed_t *f, CURLcode code)
         feed_fail(ing, f, kind, err, -1, 1);
         return;
     }
-    status_lock(ing);
-    f->st.pages++;
-    f->st.bytes += res.len;
-    if (kind == REQ_POLL)
-        f->st.last_poll_us = timefmt_now_us();
-    status_unlock(ing);
+    feedstatus_fetched(ing->status, f->idx, res.len, kind == REQ_POLL ? timefmt_now_us() : 0);
     if (res.status == 304 && kind == REQ_POLL) {
         poll_finished(ing, f);
         feed_ok(ing, f);
@@ -678,11 +624,14 @@ static void load_cursor(ingest_t *ing, feed_t *f)
     free(blob);
 }
 
-static int init_feed(ingest_t *ing, feed_t *f, const config_feed_t *c)
+static int init_feed(ingest_t *ing, size_t i)
 {
+    feed_t *f = &ing->feeds[i];
+    const config_feed_t *c = &ing->cfg->feeds[i];
     char err[ERR_MAX];
-    f->cfg = c;
     size_t id_len = strlen(c->id);
+    f->cfg = c;
+    f->idx = i;
     if (id_len == 0 || id_len > STORE_MAX_FEED_LEN) {
         log_error(MOD, "feed id '%.40s' must be 1 to %d bytes", c->id, STORE_MAX_FEED_LEN);
         return -1;
@@ -693,8 +642,7 @@ static int init_feed(ingest_t *ing, feed_t *f, const config_feed_t *c)
     }
     load_cursor(ing, f);
     f->sync_restart = 1; /* a full sync always runs at start */
-    f->st.state = ST_SYNCING;
-    f->st.last = f->cur.last;
+    status_refresh(ing, f);
     return 0;
 }
 
@@ -713,7 +661,7 @@ static void free_all(ingest_t *ing)
         curl_multi_cleanup(ing->multi);
     store_batch_free(ing->batch);
     pagebatch_free(ing->reader);
-    pthread_mutex_destroy(&ing->mu);
+    feedstatus_free(ing->status);
     free(ing);
     curl_global_cleanup();
 }
@@ -726,7 +674,6 @@ int ingest_start(ingest_t **out, const config_t *cfg, store_t *st)
         log_error(MOD, "out of memory");
         return -1;
     }
-    pthread_mutex_init(&ing->mu, NULL);
     ing->cfg = cfg;
     ing->st = st;
     ing->rng = (uint64_t)timefmt_now_us() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
@@ -742,13 +689,14 @@ int ingest_start(ingest_t **out, const config_t *cfg, store_t *st)
     }
     ing->multi = curl_multi_init();
     ing->feeds = cfg->nfeeds ? calloc(cfg->nfeeds, sizeof *ing->feeds) : NULL;
-    if (!ing->multi || (cfg->nfeeds && !ing->feeds) || pagebatch_new(&ing->reader) < 0) {
+    if (!ing->multi || (cfg->nfeeds && !ing->feeds) || pagebatch_new(&ing->reader) < 0 ||
+        feedstatus_new(&ing->status, cfg->feeds, cfg->nfeeds) < 0) {
         log_error(MOD, "out of memory");
         goto fail;
     }
     ing->nfeeds = cfg->nfeeds;
     for (size_t i = 0; i < cfg->nfeeds; i++)
-        if (init_feed(ing, &ing->feeds[i], &cfg->feeds[i]) < 0)
+        if (init_feed(ing, i) < 0)
             goto fail;
     atomic_store(&ing->heartbeat_ms, clock_mono_ms());
     atomic_store(&ing->alive, 1);
@@ -776,78 +724,24 @@ void ingest_stop(ingest_t *ing)
     free_all(ing);
 }
 
-static json_t *json_time(int64_t us)
-{
-    char buf[TIMEFMT_RFC3339_MAX];
-    if (!us)
-        return json_null();
-    timefmt_format_rfc3339(us, buf);
-    return json_string(buf);
-}
-
-static const char *state_name(int state)
-{
-    return state == ST_FAILING ? "failing" : state == ST_OK ? "ok" : "syncing";
-}
-
-static json_t *feed_json(const config_feed_t *c, const status_t *s, uint64_t activities)
-{
-    json_t *last = s->last.has
-        ? json_pack("{soso sI sI sI}", "started", json_time(s->last.started_us),
-                    "finished", json_time(s->last.finished_us),
-                    "duration_ms", (json_int_t)s->last.duration_ms,
-                    "pages", (json_int_t)s->last.pages, "activities", (json_int_t)s->last.items)
-        : json_null();
-    json_t *err = s->last_error_us
-        ? json_pack("{ssso}", "message", s->last_error, "at", json_time(s->last_error_us))
-        : json_null();
-    json_t *skip = s->last_skip_us
-        ? json_pack("{ssso}", "message", s->last_skip, "at", json_time(s->last_skip_us))
-        : json_null();
-    return json_pack("{sssssssssIsososo sIso sIsosIsI}", "id", c->id, "url", c->url,
-                     "style", style_name(c->style), "state", state_name(s->state),
-                     "activities", (json_int_t)activities, "last_full_sync", last,
-                     "last_poll", json_time(s->last_poll_us), "last_error", err,
-                     "consecutive_failures", (json_int_t)s->failures,
-                     "next_retry", json_time(s->failures ? s->next_retry_us : 0),
-                     "skipped_items", (json_int_t)s->skipped, "last_skipped", skip,
-                     "pages_fetched", (json_int_t)s->pages, "bytes_fetched", (json_int_t)s->bytes);
-}
+/* ---- what the HTTP threads read ---- */
 
 char *ingest_feeds_json(ingest_t *ing)
 {
-    json_t *arr = json_array();
-    if (!arr)
-        return NULL;
-    for (size_t i = 0; i < ing->nfeeds; i++) {
-        feed_t *f = &ing->feeds[i];
-        status_t s;
-        status_lock(ing);
-        s = f->st;
-        status_unlock(ing);
-        json_t *o = feed_json(f->cfg, &s, store_feed_count(ing->st, f->cfg->id));
-        if (!o || json_array_append_new(arr, o) < 0) {
-            json_decref(arr);
-            return NULL;
-        }
-    }
-    char *out = json_dumps(arr, JSON_COMPACT);
-    json_decref(arr);
-    return out;
+    return feedstatus_json(ing->status, ing->st);
 }
 
 size_t ingest_metrics(ingest_t *ing, ingest_feed_metrics_t *out, size_t max)
 {
-    status_lock(ing);
     for (size_t i = 0; i < ing->nfeeds && i < max; i++) {
-        const feed_t *f = &ing->feeds[i];
+        feedstatus_feed_t s;
+        feedstatus_get(ing->status, i, &s);
         out[i] = (ingest_feed_metrics_t){
-            .id = f->cfg->id, .state = f->st.state, .pages = f->st.pages, .bytes = f->st.bytes,
-            .activities_written = f->st.written, .skipped_items = f->st.skipped,
-            .errors = f->st.errors, .full_syncs = f->st.full_syncs,
+            .id = ing->feeds[i].cfg->id, .state = s.state, .pages = s.pages, .bytes = s.bytes,
+            .activities_written = s.written, .skipped_items = s.skipped,
+            .errors = s.errors, .full_syncs = s.full_syncs,
         };
     }
-    status_unlock(ing);
     return ing->nfeeds;
 }
 
