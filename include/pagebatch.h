@@ -25,11 +25,13 @@
 enum {
     PAGEBATCH_OK = 0,
     PAGEBATCH_ERR_NOMEM = -1,     /* out of memory */
-    PAGEBATCH_ERR_JSON = -2,      /* "not JSON: <why> at line L column C (<url>)" */
+    PAGEBATCH_ERR_JSON = -2,      /* "not JSON: <why> at line L column C (<url>)", or "... at
+                                     byte N (<url>)" where only pagescan refuses (pagescan.h) */
     PAGEBATCH_ERR_PAGE = -3,      /* JSON, but "not an Activity Streams page: ..." or "... collection
                                      or page: ...", or "cannot follow link '...' in <url>" */
     PAGEBATCH_ERR_STORE = -4,     /* the batch refused an activity: "store: <why> (activity <id>)" */
-    PAGEBATCH_ERR_INTERNAL = -5,  /* pagescan and jansson disagree about the document (a bug) */
+    PAGEBATCH_ERR_INTERNAL = -5,  /* pagescan's envelope does not read as its contract says (a bug):
+                                     "cannot read <url>: ...", "internal error: ..." */
 };
 
 typedef struct pagebatch pagebatch_t;   /* opaque */

@@ -237,8 +237,8 @@ static int load(const rd_t *rd, const char *body, size_t len, json_t **root)
         if (!doc)
             return fail(rd, PAGEBATCH_ERR_JSON, "not JSON: %s at line %d column %d (%s)",
                         je.text, je.line, je.column, rd->url);
-        json_decref(doc);
-        return fail(rd, PAGEBATCH_ERR_INTERNAL, "not JSON: %s at byte %zu (%s)", scan->err,
+        json_decref(doc);   /* jansson skips a NUL after a number (pagescan.h): name the byte */
+        return fail(rd, PAGEBATCH_ERR_JSON, "not JSON: %s at byte %zu (%s)", scan->err,
                     scan->err_pos, rd->url);
     }
     *root = json_loadb(scan->env.p, scan->env.len, 0, &je);

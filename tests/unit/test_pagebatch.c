@@ -200,6 +200,17 @@ Test(pagebatch, not_json_is_an_error_naming_the_position_and_url)
     read_fails("{\"id\":\"\\u0000\"}", PAGEBATCH_ERR_JSON, "not JSON: ");
 }
 
+Test(pagebatch, a_nul_jansson_would_skip_is_not_json_at_its_byte)
+{
+    static const char body[] = "{\"type\":\"Collection\",\"orderedItems\":[],\"n\":1\0}";
+    pagebatch_result_t res;
+    int rc = pagebatch_read(g_pb, body, sizeof body - 1, URL, URL, "f", GEN, NOW, g_b, &res, g_err,
+                            sizeof g_err);
+    cr_assert_eq(rc, PAGEBATCH_ERR_JSON, "%d %s", rc, g_err);
+    cr_assert(strncmp(g_err, "not JSON: ", 10) == 0 && strstr(g_err, " at byte 44 (" URL ")"),
+              "%s", g_err);
+}
+
 Test(pagebatch, json_that_is_not_a_collection_is_an_error)
 {
     read_fails("{}", PAGEBATCH_ERR_PAGE, "not an Activity Streams collection or page: no type, "
