@@ -21,17 +21,24 @@
 #define PAGEBATCH_MAX_EMBEDDED 8          /* embedded pages followed inside one document */
 #define PAGEBATCH_REASON_MAX 200
 
-/* Error codes (negative); err always holds a one-line message naming the document's URL. */
+/* Error codes (negative). Each comes with a one-line message in err, as ingest shows it in
+ * /feeds; messages about the whole document name its URL, those about one item name the item. */
 enum {
     PAGEBATCH_OK = 0,
-    PAGEBATCH_ERR_NOMEM = -1,     /* out of memory */
-    PAGEBATCH_ERR_JSON = -2,      /* "not JSON: <why> at line L column C (<url>)", or "... at
-                                     byte N (<url>)" where only pagescan refuses (pagescan.h) */
-    PAGEBATCH_ERR_PAGE = -3,      /* JSON, but "not an Activity Streams page: ..." or "... collection
-                                     or page: ...", or "cannot follow link '...' in <url>" */
-    PAGEBATCH_ERR_STORE = -4,     /* the batch refused an activity: "store: <why> (activity <id>)" */
-    PAGEBATCH_ERR_INTERNAL = -5,  /* pagescan's envelope does not read as its contract says (a bug):
-                                     "cannot read <url>: ...", "internal error: ..." */
+    /* "out of memory reading <url>" (or "... item <i>", "... activity <id>") */
+    PAGEBATCH_ERR_NOMEM = -1,
+    /* "not JSON: <why> at line L column C (<url>)"; "... at byte N (<url>)" where only pagescan
+     * refuses (pagescan.h) */
+    PAGEBATCH_ERR_JSON = -2,
+    /* JSON, but "not an Activity Streams page: <why> (<url>)", "not an Activity Streams
+     * collection or page: ... (<url>)", or "cannot follow link '<link>' in <url>" */
+    PAGEBATCH_ERR_PAGE = -3,
+    /* store_batch_upsert refused an activity (a bad feed id, out of memory):
+     * "store: <why> (activity <id>)" */
+    PAGEBATCH_ERR_STORE = -4,
+    /* pagescan's envelope does not read as its contract says (a bug): "cannot read <url>: ...",
+     * "internal error: ..." */
+    PAGEBATCH_ERR_INTERNAL = -5,
 };
 
 typedef struct pagebatch pagebatch_t;   /* opaque */

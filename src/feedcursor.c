@@ -42,9 +42,9 @@ int feedcursor_copy(feedcursor_t *dst, const feedcursor_t *src)
 {
     *dst = *src;
     dst->sync_next = dst->poll_url = dst->v_url = dst->etag = dst->lm = NULL;
-    if (dup_opt(src->sync_next, &dst->sync_next) < 0 || dup_opt(src->poll_url, &dst->poll_url) < 0 ||
-        dup_opt(src->v_url, &dst->v_url) < 0 || dup_opt(src->etag, &dst->etag) < 0 ||
-        dup_opt(src->lm, &dst->lm) < 0) {
+    if (dup_opt(src->sync_next, &dst->sync_next) < 0 ||
+        dup_opt(src->poll_url, &dst->poll_url) < 0 || dup_opt(src->v_url, &dst->v_url) < 0 ||
+        dup_opt(src->etag, &dst->etag) < 0 || dup_opt(src->lm, &dst->lm) < 0) {
         feedcursor_free(dst);
         return FEEDCURSOR_ERR_NOMEM;
     }

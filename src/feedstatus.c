@@ -158,7 +158,8 @@ static json_t *feed_json(const config_feed_t *c, const feedstatus_feed_t *s, uin
 {
     return json_pack("{sssssssssIsososo sIso sIsosIsI}", "id", c->id, "url", c->url,
                      "style", style_name(c->style), "state", state_name(s->state),
-                     "activities", (json_int_t)activities, "last_full_sync", last_sync_json(&s->last),
+                     "activities", (json_int_t)activities,
+                     "last_full_sync", last_sync_json(&s->last),
                      "last_poll", json_time(s->last_poll_us),
                      "last_error", message_json(s->last_error, s->last_error_us),
                      "consecutive_failures", (json_int_t)s->failures,

@@ -41,7 +41,8 @@ typedef struct {
 } rd_t;
 
 /* Write the message and return `code`. */
-static int fail(const rd_t *rd, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(const rd_t *rd, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int fail(const rd_t *rd, int code, const char *fmt, ...)
 {
     va_list ap;

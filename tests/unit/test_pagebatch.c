@@ -74,8 +74,10 @@ Test(pagebatch, page_with_items_becomes_upserts)
     pagebatch_result_t res = read_ok(
         "{\"type\": \"OrderedCollectionPage\",\n \"orderedItems\": [\n"
         "  {\"id\": \"urn:a\", \"type\": [\"Create\", \"Announce\"],\n"
-        "   \"published\": \"2024-05-01T10:00:00Z\", \"actor\": {\"id\": \"http://a/u\", \"name\": \"A\"}},\n"
-        "  {\"id\": \"urn:b\", \"type\": \"Note\", \"actor\": \"http://a/v\", \"content\": \"x y\"}\n"
+        "   \"published\": \"2024-05-01T10:00:00Z\",\n"
+        "   \"actor\": {\"id\": \"http://a/u\", \"name\": \"A\"}},\n"
+        "  {\"id\": \"urn:b\", \"type\": \"Note\", \"actor\": \"http://a/v\",\n"
+        "   \"content\": \"x y\"}\n"
         " ]}");
     cr_assert_eq(res.valid, 2);
     cr_assert_eq(res.skipped, 0);
@@ -116,7 +118,8 @@ Test(pagebatch, items_are_stamped_with_the_generation)
 
 Test(pagebatch, single_item_object_and_empty_page)
 {
-    pagebatch_result_t res = read_ok("{\"type\":\"OrderedCollectionPage\",\"orderedItems\":{\"id\":\"urn:x\"}}");
+    pagebatch_result_t res = read_ok("{\"type\":\"OrderedCollectionPage\","
+                                     "\"orderedItems\":{\"id\":\"urn:x\"}}");
     cr_assert_eq(res.valid, 1);
     res = read_ok("{\"type\":\"OrderedCollectionPage\",\"orderedItems\":[]}");
     cr_assert_eq(res.valid, 0);
@@ -127,8 +130,9 @@ Test(pagebatch, single_item_object_and_empty_page)
 Test(pagebatch, embedded_first_and_next_pages_are_read_in_the_same_document)
 {
     pagebatch_result_t res = read_ok(
-        "{\"type\":\"OrderedCollection\",\"totalItems\":3,\"first\":{\"type\":\"OrderedCollectionPage\","
-        "\"orderedItems\":[{\"id\":\"urn:1\"}],\"next\":{\"type\":\"OrderedCollectionPage\","
+        "{\"type\":\"OrderedCollection\",\"totalItems\":3,"
+        "\"first\":{\"type\":\"OrderedCollectionPage\",\"orderedItems\":[{\"id\":\"urn:1\"}],"
+        "\"next\":{\"type\":\"OrderedCollectionPage\","
         "\"items\":[{\"id\":\"urn:2\"},{\"id\":\"urn:3\"}],\"next\":\"page3.json\"}}}");
     cr_assert_eq(res.valid, 3);
     cr_assert(res.has_items);
@@ -169,10 +173,12 @@ Test(pagebatch, next_pointing_at_the_document_itself_ends_the_walk)
     cr_assert_eq(res.valid, 1);
     cr_assert_null(res.next, "next equal to the requested URL");
     int rc = read_from("{\"type\":\"OrderedCollectionPage\",\"orderedItems\":[],\"next\":"
-                       "\"http://src.example/moved.json\"}", URL, "http://src.example/moved.json", &res);
+                       "\"http://src.example/moved.json\"}", URL, "http://src.example/moved.json",
+                       &res);
     cr_assert_eq(rc, 0, "%s", g_err);
     cr_assert_null(res.next, "next equal to the URL after redirects");
-    res = read_ok("{\"type\":\"OrderedCollectionPage\",\"orderedItems\":[],\"next\":\"page2.json\"}");
+    res = read_ok("{\"type\":\"OrderedCollectionPage\",\"orderedItems\":[],"
+                  "\"next\":\"page2.json\"}");
     cr_assert_str_eq(res.next, "http://src.example/feed/page2.json");
     pagebatch_result_free(&res);
 }
