@@ -18,8 +18,11 @@
  *
  * Acceptance is that of json_loadb(buf, len, 0, ...): RFC 8259 JSON with an object or array
  * at the top, valid UTF-8, no \u0000, no lone surrogate escapes, integers within int64, reals
- * that do not overflow, nesting up to 2048 levels. On a refusal use jansson on the same bytes
- * for its error text. No global state; a pagescan_t belongs to one thread at a time. */
+ * that do not overflow, nesting up to 2048 levels. One exception: jansson (2.14) skips a single
+ * NUL byte directly after a number or true/false/null ("[1\0]"), a quirk of its lexer; pagescan
+ * refuses it, as RFC 8259 does. On a refusal use jansson on the same bytes for its error text
+ * (and err / err_pos when jansson accepts). No global state; a pagescan_t belongs to one thread
+ * at a time. */
 #ifndef PAGESCAN_H
 #define PAGESCAN_H
 #include <stddef.h>

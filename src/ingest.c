@@ -14,19 +14,18 @@
  * sync page commits (an fsync), the request for the next sync page is already sent when no
  * poll is due -- still one request in flight, and still committed after the page before it.
  *
- * Reading a response: pagescan validates the body in one pass, copies each item minified
- * (the stored form) and leaves a small envelope for jansson and as2_read_page; each item is
- * checked by as2_read_activity on a stand-in holding just the members it reads. Invalid items
- * are skipped, counted and logged once per page (identical lines at most once a minute).
+ * Reading a response is pagebatch's (pagebatch.h): the body becomes the batch's upserts, the
+ * next URL and a count of skipped invalid items, which are logged once per page (identical
+ * lines at most once a minute) and shown in /feeds (feedstatus.h).
  *
  * Generations: a full sync runs under gen = max(last completed, last started) + 1 and stamps
  * every item it sees; polls stamp with the running sync's generation (else the last completed
  * one), so an item first seen by a poll during a sync is not swept by it. The sweep goes in
  * the same transaction as the last page.
  *
- * Each response is one store batch: its items plus the feed's cursor (the persisted state
- * below, serialized as JSON). At start every feed begins a new full sync from its url, so a
- * kill -9 at any moment only repeats upserts of the same bytes (no-ops, no events).
+ * Each response is one store batch: its items plus the feed's cursor (feedcursor.h, the
+ * persisted state serialized as JSON). At start every feed begins a new full sync from its
+ * url, so a kill -9 at any moment only repeats upserts of the same bytes (no-ops, no events).
  * A failure during a full sync deletes nothing and marks the feed failing; after the backoff
  * the sync resumes from the page that failed when the failure was transient (transport
  * error, 5xx, 408, 429), and starts over under a new generation otherwise (another 4xx, a
@@ -39,22 +38,20 @@
  * Memory policy: allocation failures become feed errors (retried with backoff) or a failed
  * ingest_start; nothing aborts. */
 #include "ingest.h"
-#include "errfmt.h"
 #include "clock.h"
-#include "as2.h"
+#include "errfmt.h"
+#include "feedcursor.h"
+#include "feedstatus.h"
 #include "fetch.h"
 #include "log.h"
-#include "pagescan.h"
+#include "pagebatch.h"
 #include "timefmt.h"
 #include <inttypes.h>
-#include <jansson.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MOD "ingest"
@@ -64,41 +61,9 @@
 #define ERROR_LOG_INTERVAL_MS 60000
 #define MAX_WAIT_MS 1000
 #define HEALTH_STALE_MS 120000
-#define MAX_EMBEDDED 8            /* embedded pages followed inside one document */
 #define ERR_MAX 512
 
-enum { ST_SYNCING = 0, ST_OK = 1, ST_FAILING = 2 };
 typedef enum { REQ_NONE = 0, REQ_SYNC, REQ_POLL } req_t;
-
-/* The persisted cursor; every string is owned. */
-typedef struct {
-    uint64_t gen;             /* generation of the last completed full sync (0: none) */
-    uint64_t sync_gen;        /* generation of the running full sync (0: none) */
-    char *sync_next;          /* URL the running sync fetches next */
-    uint64_t sync_pages, sync_items;
-    int64_t sync_started_us;
-    char *poll_url;           /* first URL of a poll; NULL until a full sync completed */
-    char *v_url, *etag, *lm;  /* validators for conditional GETs of v_url */
-    int has_last;             /* the last completed full sync: */
-    int64_t last_started_us, last_finished_us, last_duration_ms;
-    uint64_t last_pages, last_items;
-} cursor_t;
-
-/* What /feeds and /metrics show; guarded by ingest_t.mu. */
-typedef struct {
-    int state;
-    int has_last;
-    int64_t last_started_us, last_finished_us, last_duration_ms;
-    uint64_t last_pages, last_items;
-    int64_t last_poll_us;     /* 0: never */
-    char last_error[ERR_MAX];
-    int64_t last_error_us;    /* 0: no error yet */
-    char last_skip[ERR_MAX];  /* why the last invalid item was skipped */
-    int64_t last_skip_us;     /* 0: none yet */
-    unsigned failures;
-    int64_t next_retry_us;    /* 0: none scheduled */
-    uint64_t pages, bytes, written, skipped, errors, full_syncs;
-} status_t;
 
 /* Identical warn lines at most once a minute. */
 typedef struct {
@@ -109,10 +74,10 @@ typedef struct {
 
 typedef struct {
     const config_feed_t *cfg; /* borrowed */
-    size_t id_len;
+    size_t idx;               /* in the configuration and the status board */
     fetch_t *fetch;           /* owned */
     req_t inflight;
-    cursor_t cur;
+    feedcursor_t cur;         /* as last committed */
     int sync_restart;         /* the next sync attempt starts over under a new generation */
     int sync_anchor;          /* the running sync recorded the outbox anchor's validators */
     int64_t sync_started_ms;  /* monotonic */
@@ -123,7 +88,6 @@ typedef struct {
     unsigned failures;
     ratelog_t err_log;        /* feed errors */
     ratelog_t skip_log;       /* skipped invalid items */
-    status_t st;              /* guarded by ingest_t.mu */
 } feed_t;
 
 struct ingest {
@@ -131,6 +95,8 @@ struct ingest {
     store_t *st;              /* borrowed */
     CURLM *multi;             /* owned */
     store_batch_t *batch;     /* owned; reused for every response */
+    pagebatch_t *reader;      /* owned; reads every response (buffers reused) */
+    feedstatus_t *status;     /* owned; what /feeds and /metrics show */
     feed_t *feeds;            /* owned array */
     size_t nfeeds;
     pthread_t thread;
@@ -138,33 +104,10 @@ struct ingest {
     atomic_int stop;
     atomic_int alive;
     atomic_llong heartbeat_ms;
-    pthread_mutex_t mu;       /* guards feeds[].st */
     uint64_t rng;             /* xorshift state for jitter (ingest thread only) */
-    pagescan_t scan;          /* reader of the current response (buffers reused) */
-    char *types;              /* scratch: joined types of one item */
-    size_t types_cap;
 };
 
-/* One parsed response. */
-typedef struct {
-    size_t valid, skipped;    /* items upserted / skipped as invalid */
-    int has_items;            /* the document (or an embedded page) had an items member */
-    char *next;               /* owned: resolved URL to fetch next, NULL at the end */
-    char reason[200];         /* why the first skipped item was skipped */
-} page_t;
-
 /* ---- small helpers ---- */
-
-/* Replace *dst with a copy of src (NULL allowed). Returns 0 or -1 (out of memory). */
-static int set_str(char **dst, const char *src)
-{
-    char *copy = NULL;
-    if (src && !(copy = strdup(src)))
-        return -1;
-    free(*dst);
-    *dst = copy;
-    return 0;
-}
 
 static uint64_t next_rand(ingest_t *ing)
 {
@@ -186,121 +129,10 @@ static int64_t backoff_ms(ingest_t *ing, unsigned failures)
     return base / 2 + (int64_t)(next_rand(ing) % (uint64_t)(base / 2 + 1));
 }
 
-static const char *style_name(feed_style_t s)
+/* Remember the validators of the response `res` in cursor c. Returns 0 or -1 (out of memory). */
+static int set_validators(feedcursor_t *c, const fetch_result_t *res)
 {
-    return s == FEED_STYLE_OUTBOX ? "outbox" : "activity-stream";
-}
-
-/* ---- cursor ---- */
-
-static void cursor_free(cursor_t *c)
-{
-    free(c->sync_next);
-    free(c->poll_url);
-    free(c->v_url);
-    free(c->etag);
-    free(c->lm);
-    memset(c, 0, sizeof *c);
-}
-
-static int cursor_copy(cursor_t *dst, const cursor_t *src)
-{
-    *dst = *src;
-    dst->sync_next = dst->poll_url = dst->v_url = dst->etag = dst->lm = NULL;
-    if (set_str(&dst->sync_next, src->sync_next) < 0 || set_str(&dst->poll_url, src->poll_url) < 0 ||
-        set_str(&dst->v_url, src->v_url) < 0 || set_str(&dst->etag, src->etag) < 0 ||
-        set_str(&dst->lm, src->lm) < 0) {
-        cursor_free(dst);
-        return -1;
-    }
-    return 0;
-}
-
-static int cursor_set_validators(cursor_t *c, const fetch_result_t *res)
-{
-    if (set_str(&c->v_url, res->url) < 0 || set_str(&c->etag, res->etag) < 0 ||
-        set_str(&c->lm, res->last_modified) < 0)
-        return -1;
-    return 0;
-}
-
-static void cursor_clear_validators(cursor_t *c)
-{
-    set_str(&c->v_url, NULL);
-    set_str(&c->etag, NULL);
-    set_str(&c->lm, NULL);
-}
-
-/* The state blob: {"v":1,"url":..,"gen":..,"sync_gen":..,...}. Returns malloc'd JSON or NULL. */
-static char *cursor_dump(const cursor_t *c, const char *feed_url, size_t *len)
-{
-    json_t *last = c->has_last
-        ? json_pack("{sIsIsIsIsI}", "started_us", (json_int_t)c->last_started_us,
-                    "finished_us", (json_int_t)c->last_finished_us,
-                    "duration_ms", (json_int_t)c->last_duration_ms,
-                    "pages", (json_int_t)c->last_pages, "items", (json_int_t)c->last_items)
-        : json_null();
-    json_t *o = json_pack("{sisssIsIss?sIsIsIss?ss?ss?ss?so}", "v", 1, "url", feed_url,
-                          "gen", (json_int_t)c->gen, "sync_gen", (json_int_t)c->sync_gen,
-                          "sync_next", c->sync_next, "sync_pages", (json_int_t)c->sync_pages,
-                          "sync_items", (json_int_t)c->sync_items,
-                          "sync_started_us", (json_int_t)c->sync_started_us,
-                          "poll_url", c->poll_url, "v_url", c->v_url, "etag", c->etag,
-                          "last_modified", c->lm, "last", last);
-    if (!o)
-        return NULL;
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (s)
-        *len = strlen(s);
-    return s;
-}
-
-static uint64_t get_u64(json_t *o, const char *key)
-{
-    json_int_t v = json_integer_value(json_object_get(o, key));
-    return v > 0 ? (uint64_t)v : 0;
-}
-
-static int get_str(json_t *o, const char *key, char **dst)
-{
-    return set_str(dst, json_string_value(json_object_get(o, key)));
-}
-
-/* Read a state blob. When it was written for another feed URL (the config changed), the poll
- * URL and validators are dropped: they belong to the old source. */
-static int cursor_load(cursor_t *c, const void *blob, size_t len, const char *feed_url)
-{
-    json_error_t je;
-    json_t *o = json_loadb(blob, len, 0, &je);
-    if (!json_is_object(o)) {
-        json_decref(o);
-        return -1;
-    }
-    c->gen = get_u64(o, "gen");
-    c->sync_gen = get_u64(o, "sync_gen");
-    c->sync_pages = get_u64(o, "sync_pages");
-    c->sync_items = get_u64(o, "sync_items");
-    c->sync_started_us = (int64_t)get_u64(o, "sync_started_us");
-    int rc = get_str(o, "sync_next", &c->sync_next) | get_str(o, "poll_url", &c->poll_url) |
-             get_str(o, "v_url", &c->v_url) | get_str(o, "etag", &c->etag) |
-             get_str(o, "last_modified", &c->lm);
-    const char *was = json_string_value(json_object_get(o, "url"));
-    if (rc == 0 && (!was || strcmp(was, feed_url) != 0)) {
-        set_str(&c->poll_url, NULL);
-        cursor_clear_validators(c);
-    }
-    json_t *last = json_object_get(o, "last");
-    if (json_is_object(last)) {
-        c->has_last = 1;
-        c->last_started_us = (int64_t)get_u64(last, "started_us");
-        c->last_finished_us = (int64_t)get_u64(last, "finished_us");
-        c->last_duration_ms = (int64_t)get_u64(last, "duration_ms");
-        c->last_pages = get_u64(last, "pages");
-        c->last_items = get_u64(last, "items");
-    }
-    json_decref(o);
-    return rc ? -1 : 0;
+    return feedcursor_set_validators(c, res->url, res->etag, res->last_modified) < 0 ? -1 : 0;
 }
 
 /* ---- status ---- */
@@ -308,28 +140,15 @@ static int cursor_load(cursor_t *c, const void *blob, size_t len, const char *fe
 static int feed_state(const feed_t *f)
 {
     if (f->failures > 0)
-        return ST_FAILING;
-    return f->cur.sync_gen || f->sync_restart ? ST_SYNCING : ST_OK;
+        return FEEDSTATUS_FAILING;
+    return f->cur.sync_gen || f->sync_restart ? FEEDSTATUS_SYNCING : FEEDSTATUS_OK;
 }
-
-static void status_lock(ingest_t *ing) { pthread_mutex_lock(&ing->mu); }
-static void status_unlock(ingest_t *ing) { pthread_mutex_unlock(&ing->mu); }
 
 static void status_refresh(ingest_t *ing, feed_t *f)
 {
-    status_lock(ing);
-    f->st.state = feed_state(f);
-    f->st.failures = f->failures;
-    if (!f->failures)
-        f->st.next_retry_us = 0;
-    f->st.has_last = f->cur.has_last;
-    f->st.last_started_us = f->cur.last_started_us;
-    f->st.last_finished_us = f->cur.last_finished_us;
-    f->st.last_duration_ms = f->cur.last_duration_ms;
-    f->st.last_pages = f->cur.last_pages;
-    f->st.last_items = f->cur.last_items;
-    status_unlock(ing);
+    feedstatus_set_state(ing->status, f->idx, feed_state(f), f->failures, &f->cur.last);
 }
+
 
 /* One warn line per message; identical repeats at most once a minute (per feed and kind). */
 static void rate_log(ratelog_t *rl, const char *feed, const char *msg)
@@ -351,15 +170,22 @@ static void rate_log(ratelog_t *rl, const char *feed, const char *msg)
 
 /* ---- failures ---- */
 
+/* Leave the poll walk (finished or abandoned). */
+static void end_poll_walk(feed_t *f)
+{
+    f->poll_active = 0;
+    f->poll_anchor = 0;
+    free(f->poll_next);
+    f->poll_next = NULL;
+}
+
 /* Abandon the poll walk; the anchor validators it recorded may describe a page whose
  * successors were not read, so they are dropped (the next poll fetches unconditionally). */
 static void abort_poll(feed_t *f)
 {
     if (f->poll_active && f->poll_anchor)
-        cursor_clear_validators(&f->cur);
-    f->poll_active = 0;
-    f->poll_anchor = 0;
-    set_str(&f->poll_next, NULL);
+        feedcursor_clear_validators(&f->cur);
+    end_poll_walk(f);
 }
 
 /* A feed error: back off (or honour Retry-After), mark failing, log (rate-limited). A
@@ -379,12 +205,7 @@ static void feed_fail(ingest_t *ing, feed_t *f, req_t kind, const char *msg,
         f->sync_restart = 1;
     rate_log(&f->err_log, f->cfg->id, msg);
     int64_t wall = timefmt_now_us();
-    status_lock(ing);
-    snprintf(f->st.last_error, sizeof f->st.last_error, "%s", msg);
-    f->st.last_error_us = wall;
-    f->st.next_retry_us = wall + delay * 1000;
-    f->st.errors++;
-    status_unlock(ing);
+    feedstatus_failed(ing->status, f->idx, msg, wall, wall + delay * 1000);
     status_refresh(ing, f);
 }
 
@@ -395,231 +216,39 @@ static void feed_ok(ingest_t *ing, feed_t *f)
     status_refresh(ing, f);
 }
 
-/* ---- items ---- */
+/* ---- reading and committing ---- */
 
-/* Join the types with STORE_TYPE_SEP into ing->types. */
-static int join_types(ingest_t *ing, const as2_activity_t *a, size_t *len)
-{
-    size_t need = 0;
-    for (size_t i = 0; i < a->ntypes; i++)
-        need += strlen(a->types[i]) + 1;
-    if (need > ing->types_cap) {
-        char *p = realloc(ing->types, need);
-        if (!p)
-            return -1;
-        ing->types = p;
-        ing->types_cap = need;
-    }
-    size_t n = 0;
-    for (size_t i = 0; i < a->ntypes; i++) {
-        if (i)
-            ing->types[n++] = STORE_TYPE_SEP;
-        size_t l = strlen(a->types[i]);
-        memcpy(ing->types + n, a->types[i], l);
-        n += l;
-    }
-    *len = n;
-    return 0;
-}
-
-static int add_item(ingest_t *ing, feed_t *f, const pagescan_item_t *it,
-                    const as2_activity_t *a, uint64_t gen, char *err, size_t errlen)
-{
-    size_t types_len;
-    if (join_types(ing, a, &types_len) < 0)
-        return errfmt(err, errlen, "out of memory reading activity %s", a->id);
-    store_activity_t sa = {
-        .feed = f->cfg->id, .feed_len = f->id_len,
-        .id = a->id, .id_len = strlen(a->id),
-        .published_us = a->published_us,
-        .types = ing->types, .types_len = types_len,
-        .actor = a->actor ? a->actor : "", .actor_len = a->actor ? strlen(a->actor) : 0,
-        .json = ing->scan.items.p + it->json.off, .json_len = it->json.len,
-    };
-    int rc = store_batch_upsert(ing->batch, &sa, gen);
-    if (rc < 0)
-        return errfmt(err, errlen, "store: %s (activity %s)", store_strerror(rc), a->id);
-    return 0;
-}
-
-/* Item i of a page: the envelope holds the pagescan index; the stand-in is what
- * as2_read_activity reads, the scanned bytes what the store keeps. */
-static int add_page_item(ingest_t *ing, feed_t *f, const as2_page_t *p, size_t i, uint64_t gen,
-                         int64_t now_us, page_t *pg, char *err, size_t errlen)
-{
-    json_int_t k = json_integer_value(as2_page_item(p, i));
-    if (!json_is_integer(as2_page_item(p, i)) || k < 0 || (size_t)k >= ing->scan.nitems)
-        return errfmt(err, errlen, "internal error: item %zu has no scanned index", i);
-    json_t *item = pagescan_standin(&ing->scan, (size_t)k);
-    if (!item)
-        return errfmt(err, errlen, "out of memory reading item %zu", i);
-    as2_activity_t a;
-    char why[160];
-    int rc = 0;
-    if (as2_read_activity(item, now_us, &a, why, sizeof why) < 0) {
-        if (pg->skipped++ == 0)
-            snprintf(pg->reason, sizeof pg->reason, "item %zu: %s", i, why);
-    } else if ((rc = add_item(ing, f, &ing->scan.item[k], &a, gen, err, errlen)) == 0) {
-        pg->valid++;
-    }
-    json_decref(item);
-    return rc;
-}
-
-static int add_items(ingest_t *ing, feed_t *f, const as2_page_t *p, uint64_t gen,
-                     int64_t now_us, page_t *pg, char *err, size_t errlen)
-{
-    for (size_t i = 0; i < p->nitems; i++)
-        if (add_page_item(ing, f, p, i, gen, now_us, pg, err, errlen) < 0)
-            return -1;
-    return 0;
-}
-
-/* A response must be a collection or a page: it has items or links to follow, or its type
- * says so (an empty terminal page may carry nothing else). A feed URL that returns a Note or
- * an unrelated document ({} included) is a feed error, not an empty feed. */
-static int is_collection_type(const char *t)
-{
-    size_t n = t ? strlen(t) : 0;
-    return (n >= 10 && strcmp(t + n - 10, "Collection") == 0) ||
-           (n >= 14 && strcmp(t + n - 14, "CollectionPage") == 0);
-}
-
-static int is_page_like(json_t *doc, const as2_page_t *p)
-{
-    if (p->items || p->next.url || p->next.page || p->first.url || p->first.page)
-        return 1;
-    json_t *type = json_object_get(doc, "type"), *t;
-    size_t i;
-    if (is_collection_type(json_string_value(type)))
-        return 1;
-    json_array_foreach(type, i, t)
-        if (is_collection_type(json_string_value(t)))
-            return 1;
-    return 0;
-}
-
-static const char *type_desc(json_t *doc, char *buf, size_t len)
-{
-    const char *t = json_string_value(json_object_get(doc, "type"));
-    if (t)
-        snprintf(buf, len, "type '%.60s'", t);
-    else
-        snprintf(buf, len, "no type");
-    return buf;
-}
-
-/* Read a document: its items and those of embedded pages (next, or first for a collection
- * without items) go into the batch; pg->next gets the URL to fetch next. */
-static int read_doc(ingest_t *ing, feed_t *f, json_t *root, const char *base, uint64_t gen,
-                    page_t *pg, char *err, size_t errlen)
-{
-    int64_t now_us = timefmt_now_us();
-    json_t *cur = root;
-    for (int depth = 0;; depth++) {
-        as2_page_t p;
-        char why[200];
-        if (as2_read_page(cur, &p, why, sizeof why) < 0)
-            return errfmt(err, errlen, "not an Activity Streams page: %s (%s)", why, base);
-        if (depth == 0 && !is_page_like(cur, &p))
-            return errfmt(err, errlen, "not an Activity Streams collection or page: %s, and no "
-                           "orderedItems, items, first or next (%s)", type_desc(cur, why,
-                           sizeof why), base);
-        if (p.items) {
-            pg->has_items = 1;
-            if (add_items(ing, f, &p, gen, now_us, pg, err, errlen) < 0)
-                return -1;
-        }
-        const as2_link_t *link = &p.next;
-        if (!p.items && !p.next.url && !p.next.page)
-            link = &p.first;
-        if (link->page && depth < MAX_EMBEDDED) {
-            cur = link->page;
-            continue;
-        }
-        const char *u = as2_link_url(link);
-        if (!u)
-            return 0;
-        pg->next = fetch_resolve_url(base, u);
-        if (!pg->next)
-            return errfmt(err, errlen, "cannot follow link '%.200s' in %s", u, base);
-        return 0;
-    }
-}
-
-/* Skipped items, for /feeds; `url` names the page. */
-static void note_skips(ingest_t *ing, feed_t *f, const page_t *pg, const char *url)
+/* Skipped items, for the log and /feeds; `url` names the page. */
+static void note_skips(ingest_t *ing, feed_t *f, const pagebatch_result_t *pg, const char *url)
 {
     char msg[ERR_MAX];
     snprintf(msg, sizeof msg, "skipped %zu invalid item%s in %s (first: %s)", pg->skipped,
              pg->skipped == 1 ? "" : "s", url, pg->reason);
     rate_log(&f->skip_log, f->cfg->id, msg);
-    int64_t now_us = timefmt_now_us();
-    status_lock(ing);
-    f->st.skipped += pg->skipped;
-    snprintf(f->st.last_skip, sizeof f->st.last_skip, "%s (%s)", pg->reason, url);
-    f->st.last_skip_us = now_us;
-    status_unlock(ing);
+    feedstatus_skipped(ing->status, f->idx, pg->skipped, pg->reason, url, timefmt_now_us());
 }
 
-static void count_written(ingest_t *ing, feed_t *f, const store_batch_stats_t *stats)
-{
-    status_lock(ing);
-    f->st.written += stats->inserted + stats->updated;
-    status_unlock(ing);
-}
-
-/* Scan the body (pagescan) and parse its envelope; on a refusal jansson names the error. */
-static json_t *load_page(ingest_t *ing, const fetch_result_t *res, char *err, size_t errlen)
-{
-    json_error_t je;
-    int rc = pagescan_run(&ing->scan, res->body, res->len);
-    if (rc == PAGESCAN_NOMEM)
-        return errfmt(err, errlen, "out of memory reading %s", res->url), NULL;
-    if (rc == PAGESCAN_INVALID) {
-        json_t *doc = json_loadb(res->body, res->len, 0, &je);
-        if (!doc)
-            return errfmt(err, errlen, "not JSON: %s at line %d column %d (%s)", je.text,
-                           je.line, je.column, res->url), NULL;
-        json_decref(doc);
-        return errfmt(err, errlen, "not JSON: %s at byte %zu (%s)", ing->scan.err,
-                       ing->scan.err_pos, res->url), NULL;
-    }
-    json_t *root = json_loadb(ing->scan.env.p, ing->scan.env.len, 0, &je);
-    if (!root)
-        errfmt(err, errlen, "cannot read %s: %s", res->url, je.text);
-    return root;
-}
-
-/* Read the body into the batch. A `next` that points back at the page itself ends the walk
- * (it would loop forever). */
+/* Read the body into the (empty) batch; *pg gets what it held (pg->next owned). */
 static int parse_response(ingest_t *ing, feed_t *f, const fetch_result_t *res, uint64_t gen,
-                          page_t *pg, char *err, size_t errlen)
+                          pagebatch_result_t *pg, char *err, size_t errlen)
 {
-    json_t *root = load_page(ing, res, err, errlen);
-    if (!root)
-        return -1;
     store_batch_reset(ing->batch);
-    int rc = read_doc(ing, f, root, res->effective_url, gen, pg, err, errlen);
-    json_decref(root);
-    if (rc == 0 && pg->next &&
-        (strcmp(pg->next, res->url) == 0 || strcmp(pg->next, res->effective_url) == 0)) {
-        free(pg->next);
-        pg->next = NULL;
-    }
-    if (rc == 0 && pg->skipped)
+    int rc = pagebatch_read(ing->reader, res->body, res->len, res->url, res->effective_url,
+                            f->cfg->id, gen, timefmt_now_us(), ing->batch, pg, err, errlen);
+    if (rc < 0)
+        return -1;
+    if (pg->skipped)
         note_skips(ing, f, pg, res->url);
-    return rc;
+    return 0;
 }
 
-/* Put the cursor into the batch and commit. */
 /* Commit the batch with cursor *c as the feed's state; on success *c becomes f->cur (and *c is
  * left empty) and the written activities are counted. */
-static int commit(ingest_t *ing, feed_t *f, cursor_t *c, store_batch_stats_t *stats,
+static int commit(ingest_t *ing, feed_t *f, feedcursor_t *c, store_batch_stats_t *stats,
                   char *err, size_t errlen)
 {
     size_t len = 0;
-    char *blob = cursor_dump(c, f->cfg->url, &len);
+    char *blob = feedcursor_dump(c, f->cfg->url, &len);
     if (!blob) {
         store_batch_reset(ing->batch);
         return errfmt(err, errlen, "out of memory serializing the feed state");
@@ -632,10 +261,10 @@ static int commit(ingest_t *ing, feed_t *f, cursor_t *c, store_batch_stats_t *st
         store_batch_reset(ing->batch);
     if (rc < 0)
         return errfmt(err, errlen, "store commit failed: %s", store_strerror(rc));
-    cursor_free(&f->cur);
+    feedcursor_free(&f->cur);
     f->cur = *c;
     memset(c, 0, sizeof *c);
-    count_written(ing, f, stats);
+    feedstatus_written(ing->status, f->idx, stats->inserted + stats->updated);
     return 0;
 }
 
@@ -686,12 +315,8 @@ static void prefetch(ingest_t *ing, feed_t *f, const char *next)
 
 static int start_sync(ingest_t *ing, feed_t *f)
 {
-    if (set_str(&f->cur.sync_next, f->cfg->url) < 0)
+    if (feedcursor_begin_sync(&f->cur, f->cfg->url, timefmt_now_us()) < 0)
         return -1;
-    uint64_t top = f->cur.gen > f->cur.sync_gen ? f->cur.gen : f->cur.sync_gen;
-    f->cur.sync_gen = top + 1;
-    f->cur.sync_pages = f->cur.sync_items = 0;
-    f->cur.sync_started_us = timefmt_now_us();
     f->sync_started_ms = clock_mono_ms();
     f->sync_restart = 0;
     f->sync_anchor = 0;
@@ -701,26 +326,20 @@ static int start_sync(ingest_t *ing, feed_t *f)
     return 0;
 }
 
-/* Fold the finished sync into the cursor: sweep, new generation, poll URL, summary. */
-static int finish_sync(ingest_t *ing, feed_t *f, cursor_t *nc, const fetch_result_t *res,
+/* Fold the finished sync into the cursor: sweep, new generation, poll URL (and for the
+ * activity-stream style the validators of that last page), summary. */
+static int finish_sync(ingest_t *ing, feed_t *f, feedcursor_t *nc, const fetch_result_t *res,
                        char *err, size_t errlen)
 {
     int rc = store_batch_sweep(ing->batch, f->cfg->id, nc->sync_gen);
     if (rc < 0)
         return errfmt(err, errlen, "store: %s (sweep)", store_strerror(rc));
-    const char *poll = f->cfg->style == FEED_STYLE_OUTBOX ? f->cfg->url : res->url;
-    if (set_str(&nc->poll_url, poll) < 0 || set_str(&nc->sync_next, NULL) < 0)
+    int outbox = f->cfg->style == FEED_STYLE_OUTBOX;
+    if (!outbox && set_validators(nc, res) < 0)
         return errfmt(err, errlen, "out of memory");
-    if (f->cfg->style != FEED_STYLE_OUTBOX && cursor_set_validators(nc, res) < 0)
+    if (feedcursor_finish_sync(nc, outbox ? f->cfg->url : res->url, timefmt_now_us(),
+                               clock_mono_ms() - f->sync_started_ms) < 0)
         return errfmt(err, errlen, "out of memory");
-    nc->gen = nc->sync_gen;
-    nc->sync_gen = 0;
-    nc->has_last = 1;
-    nc->last_started_us = nc->sync_started_us;
-    nc->last_finished_us = timefmt_now_us();
-    nc->last_duration_ms = clock_mono_ms() - f->sync_started_ms;
-    nc->last_pages = nc->sync_pages;
-    nc->last_items = nc->sync_items;
     return 0;
 }
 
@@ -729,29 +348,27 @@ static void sync_finished(ingest_t *ing, feed_t *f, const store_batch_stats_t *s
     int64_t now = clock_mono_ms();
     const config_feed_t *c = f->cfg;
     log_info(MOD, "feed %s: full sync %" PRIu64 " finished: %" PRIu64 " pages, %" PRIu64
-             " activities, %zu deleted, %" PRId64 " ms", c->id, f->cur.gen, f->cur.last_pages,
-             f->cur.last_items, stats->deleted, f->cur.last_duration_ms);
+             " activities, %zu deleted, %" PRId64 " ms", c->id, f->cur.gen, f->cur.last.pages,
+             f->cur.last.items, stats->deleted, f->cur.last.duration_ms);
     f->next_sync_ms = c->full_sync_interval_ms > 0 ? now + c->full_sync_interval_ms : INT64_MAX;
-    status_lock(ing);
-    f->st.full_syncs++;
-    status_unlock(ing);
+    feedstatus_full_sync_done(ing->status, f->idx);
 }
 
 static int on_sync_page(ingest_t *ing, feed_t *f, const fetch_result_t *res, char *err,
                         size_t errlen)
 {
-    page_t pg = {0};
-    cursor_t nc;
+    pagebatch_result_t pg = {0};
+    feedcursor_t nc;
     store_batch_stats_t stats = {0};
     int done = 0, rc = -1;
-    if (cursor_copy(&nc, &f->cur) < 0)
+    if (feedcursor_copy(&nc, &f->cur) < 0)
         return errfmt(err, errlen, "out of memory");
     if (parse_response(ing, f, res, nc.sync_gen, &pg, err, errlen) < 0)
         goto out;
     nc.sync_pages++;
     nc.sync_items += pg.valid;
     int anchor = f->cfg->style == FEED_STYLE_OUTBOX && !f->sync_anchor && pg.has_items;
-    if (anchor && cursor_set_validators(&nc, res) < 0) {
+    if (anchor && set_validators(&nc, res) < 0) {
         errfmt(err, errlen, "out of memory");
         goto out;
     }
@@ -775,8 +392,8 @@ static int on_sync_page(ingest_t *ing, feed_t *f, const fetch_result_t *res, cha
     rc = 0;
 out:
     store_batch_reset(ing->batch);
-    cursor_free(&nc);
-    free(pg.next);
+    feedcursor_free(&nc);
+    pagebatch_result_free(&pg);
     return rc;
 }
 
@@ -785,8 +402,11 @@ out:
 static int start_poll(feed_t *f)
 {
     const char *url = f->cfg->style == FEED_STYLE_OUTBOX ? f->cfg->url : f->cur.poll_url;
-    if (set_str(&f->poll_next, url) < 0)
+    char *copy = strdup(url);
+    if (!copy)
         return -1;
+    free(f->poll_next);
+    f->poll_next = copy;
     f->poll_active = 1;
     f->poll_anchor = 0;
     return 0;
@@ -794,19 +414,17 @@ static int start_poll(feed_t *f)
 
 static void poll_finished(ingest_t *ing, feed_t *f)
 {
-    f->poll_active = 0;
-    f->poll_anchor = 0;
-    set_str(&f->poll_next, NULL);
+    end_poll_walk(f);
     f->next_poll_ms = clock_mono_ms() + (f->cfg->poll_interval_ms > 0 ? f->cfg->poll_interval_ms : 1000);
 }
 
 /* Decide the poll's next step before the commit: the activity-stream style follows `next`
  * to the page without one, which becomes the poll URL (and the anchor). */
-static int poll_plan_as(feed_t *f, cursor_t *nc, const fetch_result_t *res, const page_t *pg)
+static int poll_plan_as(feedcursor_t *nc, const fetch_result_t *res, const pagebatch_result_t *pg)
 {
     if (pg->next)
         return 0;
-    if (set_str(&nc->poll_url, res->url) < 0 || cursor_set_validators(nc, res) < 0)
+    if (feedcursor_set_poll_url(nc, res->url) < 0 || set_validators(nc, res) < 0)
         return -1;
     return 0;
 }
@@ -814,20 +432,20 @@ static int poll_plan_as(feed_t *f, cursor_t *nc, const fetch_result_t *res, cons
 static int on_poll_page(ingest_t *ing, feed_t *f, const fetch_result_t *res, char *err,
                         size_t errlen)
 {
-    page_t pg = {0};
-    cursor_t nc;
+    pagebatch_result_t pg = {0};
+    feedcursor_t nc;
     store_batch_stats_t stats = {0};
     int rc = -1, outbox = f->cfg->style == FEED_STYLE_OUTBOX, anchor = 0;
-    if (cursor_copy(&nc, &f->cur) < 0)
+    if (feedcursor_copy(&nc, &f->cur) < 0)
         return errfmt(err, errlen, "out of memory");
     uint64_t gen = nc.sync_gen ? nc.sync_gen : nc.gen;
     if (parse_response(ing, f, res, gen, &pg, err, errlen) < 0)
         goto out;
     if (outbox) {
         anchor = !f->poll_anchor && pg.has_items;
-        if (anchor && cursor_set_validators(&nc, res) < 0)
+        if (anchor && set_validators(&nc, res) < 0)
             goto nomem;
-    } else if (poll_plan_as(f, &nc, res, &pg) < 0) {
+    } else if (poll_plan_as(&nc, res, &pg) < 0) {
         goto nomem;
     }
     if (commit(ing, f, &nc, &stats, err, errlen) < 0)
@@ -848,8 +466,8 @@ nomem:
     errfmt(err, errlen, "out of memory");
 out:
     store_batch_reset(ing->batch);
-    cursor_free(&nc);
-    free(pg.next);
+    feedcursor_free(&nc);
+    pagebatch_result_free(&pg);
     return rc;
 }
 
@@ -887,12 +505,7 @@ static void on_done(ingest_t *ing, feed_t *f, CURLcode code)
         feed_fail(ing, f, kind, err, -1, 1);
         return;
     }
-    status_lock(ing);
-    f->st.pages++;
-    f->st.bytes += res.len;
-    if (kind == REQ_POLL)
-        f->st.last_poll_us = timefmt_now_us();
-    status_unlock(ing);
+    feedstatus_fetched(ing->status, f->idx, res.len, kind == REQ_POLL ? timefmt_now_us() : 0);
     if (res.status == 304 && kind == REQ_POLL) {
         poll_finished(ing, f);
         feed_ok(ing, f);
@@ -1003,22 +616,23 @@ static void load_cursor(ingest_t *ing, feed_t *f)
     void *blob = NULL;
     size_t len = 0;
     int rc = store_get_feed_state(ing->st, f->cfg->id, &blob, &len);
-    if (rc == 0 && cursor_load(&f->cur, blob, len, f->cfg->url) < 0) {
+    if (rc == 0 && feedcursor_load(&f->cur, blob, len, f->cfg->url) < 0)
         log_error(MOD, "feed %s: unreadable feed state in the store; starting afresh",
                   f->cfg->id);
-        cursor_free(&f->cur);
-    } else if (rc < 0 && rc != STORE_ERR_NOTFOUND) {
+    else if (rc < 0 && rc != STORE_ERR_NOTFOUND)
         log_error(MOD, "feed %s: cannot read its state: %s", f->cfg->id, store_strerror(rc));
-    }
     free(blob);
 }
 
-static int init_feed(ingest_t *ing, feed_t *f, const config_feed_t *c)
+static int init_feed(ingest_t *ing, size_t i)
 {
+    feed_t *f = &ing->feeds[i];
+    const config_feed_t *c = &ing->cfg->feeds[i];
     char err[ERR_MAX];
+    size_t id_len = strlen(c->id);
     f->cfg = c;
-    f->id_len = strlen(c->id);
-    if (f->id_len == 0 || f->id_len > STORE_MAX_FEED_LEN) {
+    f->idx = i;
+    if (id_len == 0 || id_len > STORE_MAX_FEED_LEN) {
         log_error(MOD, "feed id '%.40s' must be 1 to %d bytes", c->id, STORE_MAX_FEED_LEN);
         return -1;
     }
@@ -1028,13 +642,7 @@ static int init_feed(ingest_t *ing, feed_t *f, const config_feed_t *c)
     }
     load_cursor(ing, f);
     f->sync_restart = 1; /* a full sync always runs at start */
-    f->st.state = ST_SYNCING;
-    f->st.has_last = f->cur.has_last;
-    f->st.last_started_us = f->cur.last_started_us;
-    f->st.last_finished_us = f->cur.last_finished_us;
-    f->st.last_duration_ms = f->cur.last_duration_ms;
-    f->st.last_pages = f->cur.last_pages;
-    f->st.last_items = f->cur.last_items;
+    status_refresh(ing, f);
     return 0;
 }
 
@@ -1045,16 +653,15 @@ static void free_all(ingest_t *ing)
         if (f->inflight && f->fetch)
             curl_multi_remove_handle(ing->multi, fetch_handle(f->fetch));
         fetch_free(f->fetch);
-        cursor_free(&f->cur);
+        feedcursor_free(&f->cur);
         free(f->poll_next);
     }
     free(ing->feeds);
     if (ing->multi)
         curl_multi_cleanup(ing->multi);
     store_batch_free(ing->batch);
-    pagescan_free(&ing->scan);
-    free(ing->types);
-    pthread_mutex_destroy(&ing->mu);
+    pagebatch_free(ing->reader);
+    feedstatus_free(ing->status);
     free(ing);
     curl_global_cleanup();
 }
@@ -1067,8 +674,6 @@ int ingest_start(ingest_t **out, const config_t *cfg, store_t *st)
         log_error(MOD, "out of memory");
         return -1;
     }
-    pthread_mutex_init(&ing->mu, NULL);
-    pagescan_init(&ing->scan);
     ing->cfg = cfg;
     ing->st = st;
     ing->rng = (uint64_t)timefmt_now_us() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
@@ -1084,13 +689,14 @@ int ingest_start(ingest_t **out, const config_t *cfg, store_t *st)
     }
     ing->multi = curl_multi_init();
     ing->feeds = cfg->nfeeds ? calloc(cfg->nfeeds, sizeof *ing->feeds) : NULL;
-    if (!ing->multi || (cfg->nfeeds && !ing->feeds)) {
+    if (!ing->multi || (cfg->nfeeds && !ing->feeds) || pagebatch_new(&ing->reader) < 0 ||
+        feedstatus_new(&ing->status, cfg->feeds, cfg->nfeeds) < 0) {
         log_error(MOD, "out of memory");
         goto fail;
     }
     ing->nfeeds = cfg->nfeeds;
     for (size_t i = 0; i < cfg->nfeeds; i++)
-        if (init_feed(ing, &ing->feeds[i], &cfg->feeds[i]) < 0)
+        if (init_feed(ing, i) < 0)
             goto fail;
     atomic_store(&ing->heartbeat_ms, clock_mono_ms());
     atomic_store(&ing->alive, 1);
@@ -1118,78 +724,24 @@ void ingest_stop(ingest_t *ing)
     free_all(ing);
 }
 
-static json_t *json_time(int64_t us)
-{
-    char buf[TIMEFMT_RFC3339_MAX];
-    if (!us)
-        return json_null();
-    timefmt_format_rfc3339(us, buf);
-    return json_string(buf);
-}
-
-static const char *state_name(int state)
-{
-    return state == ST_FAILING ? "failing" : state == ST_OK ? "ok" : "syncing";
-}
-
-static json_t *feed_json(const config_feed_t *c, const status_t *s, uint64_t activities)
-{
-    json_t *last = s->has_last
-        ? json_pack("{soso sI sI sI}", "started", json_time(s->last_started_us),
-                    "finished", json_time(s->last_finished_us),
-                    "duration_ms", (json_int_t)s->last_duration_ms,
-                    "pages", (json_int_t)s->last_pages, "activities", (json_int_t)s->last_items)
-        : json_null();
-    json_t *err = s->last_error_us
-        ? json_pack("{ssso}", "message", s->last_error, "at", json_time(s->last_error_us))
-        : json_null();
-    json_t *skip = s->last_skip_us
-        ? json_pack("{ssso}", "message", s->last_skip, "at", json_time(s->last_skip_us))
-        : json_null();
-    return json_pack("{sssssssssIsososo sIso sIsosIsI}", "id", c->id, "url", c->url,
-                     "style", style_name(c->style), "state", state_name(s->state),
-                     "activities", (json_int_t)activities, "last_full_sync", last,
-                     "last_poll", json_time(s->last_poll_us), "last_error", err,
-                     "consecutive_failures", (json_int_t)s->failures,
-                     "next_retry", json_time(s->failures ? s->next_retry_us : 0),
-                     "skipped_items", (json_int_t)s->skipped, "last_skipped", skip,
-                     "pages_fetched", (json_int_t)s->pages, "bytes_fetched", (json_int_t)s->bytes);
-}
+/* ---- what the HTTP threads read ---- */
 
 char *ingest_feeds_json(ingest_t *ing)
 {
-    json_t *arr = json_array();
-    if (!arr)
-        return NULL;
-    for (size_t i = 0; i < ing->nfeeds; i++) {
-        feed_t *f = &ing->feeds[i];
-        status_t s;
-        status_lock(ing);
-        s = f->st;
-        status_unlock(ing);
-        json_t *o = feed_json(f->cfg, &s, store_feed_count(ing->st, f->cfg->id));
-        if (!o || json_array_append_new(arr, o) < 0) {
-            json_decref(arr);
-            return NULL;
-        }
-    }
-    char *out = json_dumps(arr, JSON_COMPACT);
-    json_decref(arr);
-    return out;
+    return feedstatus_json(ing->status, ing->st);
 }
 
 size_t ingest_metrics(ingest_t *ing, ingest_feed_metrics_t *out, size_t max)
 {
-    status_lock(ing);
     for (size_t i = 0; i < ing->nfeeds && i < max; i++) {
-        const feed_t *f = &ing->feeds[i];
+        feedstatus_feed_t s;
+        feedstatus_get(ing->status, i, &s);
         out[i] = (ingest_feed_metrics_t){
-            .id = f->cfg->id, .state = f->st.state, .pages = f->st.pages, .bytes = f->st.bytes,
-            .activities_written = f->st.written, .skipped_items = f->st.skipped,
-            .errors = f->st.errors, .full_syncs = f->st.full_syncs,
+            .id = ing->feeds[i].cfg->id, .state = s.state, .pages = s.pages, .bytes = s.bytes,
+            .activities_written = s.written, .skipped_items = s.skipped,
+            .errors = s.errors, .full_syncs = s.full_syncs,
         };
     }
-    status_unlock(ing);
     return ing->nfeeds;
 }
 

@@ -77,6 +77,23 @@ Test(pagescan, accepts_exactly_what_jansson_accepts)
     pagescan_free(&ps);
 }
 
+/* The one documented difference (pagescan.h): jansson skips a NUL byte right after a number or
+ * a literal; pagescan refuses it, at that byte. */
+Test(pagescan, a_nul_after_a_number_or_literal_is_refused_though_jansson_skips_it)
+{
+    static const struct { const char *doc; size_t len, pos; } cases[] = {
+        {"[1\0]", 4, 2}, {"[true\0]", 7, 5}, {"{\"a\":-1.5e3\0}", 13, 11},
+    };
+    pagescan_t ps;
+    pagescan_init(&ps);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cr_assert(jansson_accepts(cases[i].doc, cases[i].len), "case %zu: jansson's quirk", i);
+        cr_assert_eq(pagescan_run(&ps, cases[i].doc, cases[i].len), PAGESCAN_INVALID, "case %zu", i);
+        cr_assert_eq(ps.err_pos, cases[i].pos, "case %zu: %s at %zu", i, ps.err, ps.err_pos);
+    }
+    pagescan_free(&ps);
+}
+
 Test(pagescan, nesting_limit_matches_jansson)
 {
     pagescan_t ps;
