@@ -135,7 +135,7 @@ test: all-tests browser-test
 # builds tests/{unit,integration}/test_$(T).c (+ tests/harness.c with H=1, and the store fixture
 # for the store tests) against just those modules and runs it.
 ONE_SRC = $(wildcard tests/unit/test_$(T).c tests/integration/test_$(T).c) \
-          $(if $(filter store%,$(T)),tests/store_fixture.c)
+          $(if $(filter store% pagebatch feedstatus,$(T)),tests/store_fixture.c)
 one: build/pkg.mk build/.deps-test
 	@mkdir -p build/asan
 	$(CC) $(SAN) $(CFLAGS_ALL) -Itests -o build/asan/one-$(T) $(ONE_SRC) $(if $(H),tests/harness.c tests/loadclient.c) \

@@ -221,6 +221,14 @@ void store_stats(store_t *st, store_stats_t *out);
 struct metrics_out;
 void store_report_metrics(struct metrics_out *out, void *store);
 
+/* Rewrite the store in `dir` compacted: a copy with only the pages in use (so that the bytes
+ * of erased activities, which LMDB leaves in freed pages, are gone), taken from one read
+ * transaction with mdb_env_copyfd2(MDB_CP_COMPACT) into dir/data.mdb.compact, synced, and
+ * renamed over data.mdb. No other process may have the store open (the caller makes sure:
+ * pidlock.h). *before and *after get the file's sizes in bytes. Returns 0, or a code with one
+ * line in err: those of store_open, STORE_ERR_FULL (no room for the copy), STORE_ERR_IO. */
+int store_compact(const char *dir, uint64_t *before, uint64_t *after, char *err, size_t errlen);
+
 /* Path of the data directory (BORROWED). */
 const char *store_path(store_t *st);
 

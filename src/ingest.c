@@ -20,8 +20,15 @@
  *
  * Generations: a full sync runs under gen = max(last completed, last started) + 1 and stamps
  * every item it sees; polls stamp with the running sync's generation (else the last completed
- * one), so an item first seen by a poll during a sync is not swept by it. The sweep goes in
- * the same transaction as the last page.
+ * one), so an item first seen by a poll during a sync is not swept by it. The sweep starts in
+ * the same transaction as the last page and deletes at most SWEEP_CHUNK activities per
+ * transaction; what remains is swept in further transactions between other work, so a source
+ * that deleted 100,000 records does not hold the writer (and every other feed) for seconds.
+ * A crash in between is harmless: every start begins with a full sync, whose sweep finishes
+ * the job.
+ *
+ * Retention: the writer is also the one to prune (store_prune), a short transaction at a time
+ * about once a second, or back to back while more is due.
  *
  * Each response is one store batch: its items plus the feed's cursor (feedcursor.h, the
  * persisted state serialized as JSON). At start every feed begins a new full sync from its
@@ -62,6 +69,9 @@
 #define MAX_WAIT_MS 1000
 #define HEALTH_STALE_MS 120000
 #define ERR_MAX 512
+#define SWEEP_CHUNK 2000          /* activities deleted per sweep transaction */
+#define PRUNE_INTERVAL_MS 1000
+#define PRUNE_BUDGET_US 3000      /* work per pruning transaction (its commit comes on top) */
 
 typedef enum { REQ_NONE = 0, REQ_SYNC, REQ_POLL } req_t;
 
@@ -86,6 +96,8 @@ typedef struct {
     int poll_anchor;          /* the current poll walk recorded the anchor's validators */
     int64_t next_sync_ms, next_poll_ms, retry_ms; /* monotonic deadlines */
     unsigned failures;
+    uint64_t sweep_gen;       /* a sweep of generations below this one is under way (0: none) */
+    size_t swept;             /* activities that sweep deleted so far */
     ratelog_t err_log;        /* feed errors */
     ratelog_t skip_log;       /* skipped invalid items */
 } feed_t;
@@ -105,6 +117,7 @@ struct ingest {
     atomic_int alive;
     atomic_llong heartbeat_ms;
     uint64_t rng;             /* xorshift state for jitter (ingest thread only) */
+    int64_t next_prune_ms;    /* monotonic */
 };
 
 /* ---- small helpers ---- */
@@ -331,7 +344,7 @@ static int start_sync(ingest_t *ing, feed_t *f)
 static int finish_sync(ingest_t *ing, feed_t *f, feedcursor_t *nc, const fetch_result_t *res,
                        char *err, size_t errlen)
 {
-    int rc = store_batch_sweep(ing->batch, f->cfg->id, nc->sync_gen);
+    int rc = store_batch_sweep_some(ing->batch, f->cfg->id, nc->sync_gen, SWEEP_CHUNK);
     if (rc < 0)
         return errfmt(err, errlen, "store: %s (sweep)", store_strerror(rc));
     int outbox = f->cfg->style == FEED_STYLE_OUTBOX;
@@ -343,15 +356,52 @@ static int finish_sync(ingest_t *ing, feed_t *f, feedcursor_t *nc, const fetch_r
     return 0;
 }
 
-static void sync_finished(ingest_t *ing, feed_t *f, const store_batch_stats_t *stats)
+/* The sync and its sweep are complete. */
+static void sync_finished(ingest_t *ing, feed_t *f)
 {
     int64_t now = clock_mono_ms();
     const config_feed_t *c = f->cfg;
     log_info(MOD, "feed %s: full sync %" PRIu64 " finished: %" PRIu64 " pages, %" PRIu64
              " activities, %zu deleted, %" PRId64 " ms", c->id, f->cur.gen, f->cur.last.pages,
-             f->cur.last.items, stats->deleted, f->cur.last.duration_ms);
+             f->cur.last.items, f->swept, f->cur.last.duration_ms);
+    f->sweep_gen = 0;
     f->next_sync_ms = c->full_sync_interval_ms > 0 ? now + c->full_sync_interval_ms : INT64_MAX;
     feedstatus_full_sync_done(ing->status, f->idx);
+}
+
+/* The last page committed with the first piece of the sweep: finish now, or sweep on. */
+static void sweep_started(ingest_t *ing, feed_t *f, const store_batch_stats_t *stats)
+{
+    f->swept = stats->deleted;
+    f->sweep_gen = f->cur.gen;
+    if (!stats->sweep_more) {
+        sync_finished(ing, f);
+        return;
+    }
+    f->next_sync_ms = INT64_MAX;   /* no new sync before this one's sweep is done */
+    log_info(MOD, "feed %s: full sync %" PRIu64 ": sweeping deleted activities in the background",
+             f->cfg->id, f->cur.gen);
+}
+
+/* One more piece of a running sweep, in a transaction of its own. */
+static void sweep_step(ingest_t *ing, feed_t *f)
+{
+    store_batch_stats_t stats;
+    store_batch_reset(ing->batch);
+    int rc = store_batch_sweep_some(ing->batch, f->cfg->id, f->sweep_gen, SWEEP_CHUNK);
+    if (rc == 0)
+        rc = store_batch_commit(ing->batch, &stats);
+    if (rc < 0) {   /* the next full sync sweeps again */
+        char msg[ERR_MAX];
+        snprintf(msg, sizeof msg, "store: %s (sweep)", store_strerror(rc));
+        feed_fail(ing, f, REQ_NONE, msg, -1, 1);
+        f->sweep_gen = 0;
+        f->next_sync_ms = clock_mono_ms();
+        return;
+    }
+    f->swept += stats.deleted;
+    if (!stats.sweep_more)
+        sync_finished(ing, f);
 }
 
 static int on_sync_page(ingest_t *ing, feed_t *f, const fetch_result_t *res, char *err,
@@ -388,7 +438,7 @@ static int on_sync_page(ingest_t *ing, feed_t *f, const fetch_result_t *res, cha
     }
     f->sync_anchor |= anchor;
     if (done)
-        sync_finished(ing, f, &stats);
+        sweep_started(ing, f, &stats);
     rc = 0;
 out:
     store_batch_reset(ing->batch);
@@ -587,13 +637,31 @@ static int drain(ingest_t *ing)
     return n;
 }
 
+/* Store upkeep between requests: one piece of each running sweep, and pruning when due.
+ * Returns how long (ms) until it wants to run again. */
+static int64_t upkeep(ingest_t *ing, int64_t now)
+{
+    int64_t wait = MAX_WAIT_MS;
+    for (size_t i = 0; i < ing->nfeeds; i++) {
+        if (ing->feeds[i].sweep_gen) {
+            sweep_step(ing, &ing->feeds[i]);
+            wait = 0;
+        }
+    }
+    if (now < ing->next_prune_ms)
+        return ing->next_prune_ms - now < wait ? ing->next_prune_ms - now : wait;
+    int rc = store_prune(ing->st, timefmt_now_us(), PRUNE_BUDGET_US, 1, NULL);
+    ing->next_prune_ms = rc == 1 ? now : now + PRUNE_INTERVAL_MS;
+    return rc == 1 ? 0 : wait;
+}
+
 static void *run(void *arg)
 {
     ingest_t *ing = arg;
     while (!atomic_load(&ing->stop)) {
         int64_t now = clock_mono_ms();
         atomic_store(&ing->heartbeat_ms, now);
-        int64_t wait = MAX_WAIT_MS;
+        int64_t wait = upkeep(ing, now);
         for (size_t i = 0; i < ing->nfeeds; i++) {
             int64_t w = schedule_feed(ing, &ing->feeds[i], now);
             if (w < wait)

@@ -1,9 +1,11 @@
 /* main.c -- wiring: parse the command line and config, open the store, start the ingest
- * thread and the event loops, wait for SIGTERM/SIGINT, shut down in order. No work here. */
+ * thread and the event loops, wait for SIGTERM/SIGINT, shut down in order; and the `compact`
+ * command. No work here. */
 #include "api.h"
 #include "config.h"
 #include "ingest.h"
 #include "log.h"
+#include "pidlock.h"
 #include "server.h"
 #include "store.h"
 #include "version.h"
@@ -13,12 +15,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+
+#define DEFAULT_CONFIG "conf/activity-stream.conf"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: activity-stream [--config FILE] [--check-config FILE] [--version]\n"
-               "  --config FILE        run with FILE (default conf/activity-stream.conf)\n"
-               "  --check-config FILE  validate FILE, print the problem if any, and exit\n");
+    fprintf(f, "usage: activity-stream [--config FILE]           run the server\n"
+               "       activity-stream compact [--config FILE]   compact the store of FILE's data_dir\n"
+               "       activity-stream --check-config FILE       validate FILE and exit\n"
+               "       activity-stream --version | --help\n"
+               "  --config FILE        the configuration (default " DEFAULT_CONFIG ")\n"
+               "  --check-config FILE  print every problem of FILE, or \"ok\"; exit 1 on a problem\n"
+               "  compact              rewrite data.mdb with only the pages in use (erased data\n"
+               "                       is gone from the file); the server must be stopped\n"
+               "  --version            print the version and exit\n"
+               "Environment: AS_LOG=debug|info|warn|error sets the log level (default info).\n");
 }
 
 static int check_config(const char *path)
@@ -71,6 +83,44 @@ static void tune_allocator(void)
     mallopt(M_MMAP_THRESHOLD, 4 << 20);
 }
 
+/* The data directory is this process's alone (two servers would assign the same seqs).
+ * Returns the lock's descriptor, or -1 after saying why. */
+static int lock_data_dir(const config_t *cfg, const char *what)
+{
+    char err[512];
+    pid_t holder;
+    mkdir(cfg->data_dir, 0755);   /* store_open reports what goes wrong with it */
+    int fd = pidlock_acquire(cfg->data_dir, &holder, err, sizeof err);
+    if (fd == PIDLOCK_ERR_HELD)
+        fprintf(stderr, "%s: a server (pid %ld) is running on this data directory; stop it %s\n",
+                cfg->data_dir, (long)holder, what);
+    else if (fd < 0)
+        fprintf(stderr, "%s\n", err);
+    return fd < 0 ? -1 : fd;
+}
+
+static int compact(const char *path)
+{
+    config_t cfg;
+    char err[1024];
+    uint64_t before, after;
+    if (config_load(path, &cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    int rc = 1, lock = lock_data_dir(&cfg, "before compacting");
+    if (lock >= 0 && store_compact(cfg.data_dir, &before, &after, err, sizeof err) != 0)
+        fprintf(stderr, "%s\n", err);
+    else if (lock >= 0) {
+        printf("%s/data.mdb: %llu bytes before, %llu bytes after compacting\n", cfg.data_dir,
+               (unsigned long long)before, (unsigned long long)after);
+        rc = 0;
+    }
+    pidlock_release(lock);
+    config_free(&cfg);
+    return rc;
+}
+
 static int run(const char *path)
 {
     config_t cfg;
@@ -88,10 +138,14 @@ static int run(const char *path)
     block_signals(&set);
     tune_allocator();
     raise_nofile(cfg.max_streams);
+    int lock = lock_data_dir(&cfg, "first, or use another data_dir");
+    if (lock < 0)
+        goto out;
     if (store_open(&st, cfg.data_dir, cfg.map_size, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         goto out;
     }
+    store_set_retention(st, cfg.version_retention_ms, cfg.tombstone_retention_ms);
     if (api_new(&api, &cfg, st) != 0) {
         fprintf(stderr, "out of memory\n");
         goto out;
@@ -102,7 +156,7 @@ static int run(const char *path)
     }
     /* ingest starts after the server, so that its first commits already wake the loops */
     store_set_commit_hook(st, on_commit, srv);
-    if (cfg.nfeeds && ingest_start(&ing, &cfg, st) != 0)
+    if (ingest_start(&ing, &cfg, st) != 0)   /* with no feeds it still prunes */
         goto out;
     api_set_ingest(api, ing);
     log_info("main", "activity-stream %s listening on %s (%d threads), data in %s, %zu feeds", AS_VERSION,
@@ -117,28 +171,40 @@ out:
     if (!srv)
         api_free(api);   /* a server that ran keeps its loops (and their api) until exit */
     store_close(st);
+    pidlock_release(lock);
     config_free(&cfg);
     return rc;
 }
 
 int main(int argc, char **argv)
 {
-    const char *path = "conf/activity-stream.conf";
+    const char *path = DEFAULT_CONFIG, *check = NULL;
+    int do_compact = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+        const char *a = argv[i];
+        int has_value = i + 1 < argc;
+        if (strcmp(a, "--config") == 0 && has_value) {
             path = argv[++i];
-        } else if (strcmp(argv[i], "--check-config") == 0 && i + 1 < argc) {
-            return check_config(argv[i + 1]);
-        } else if (strcmp(argv[i], "--version") == 0) {
+        } else if (strcmp(a, "--check-config") == 0 && has_value) {
+            check = argv[++i];
+        } else if (strcmp(a, "compact") == 0 && i == 1) {
+            do_compact = 1;
+        } else if (strcmp(a, "--version") == 0) {
             printf("activity-stream %s\n", AS_VERSION);
             return 0;
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;
         } else {
+            if (strcmp(a, "--config") == 0 || strcmp(a, "--check-config") == 0)
+                fprintf(stderr, "activity-stream: %s needs a file name\n", a);
+            else
+                fprintf(stderr, "activity-stream: unknown %s '%s'\n", a[0] == '-' ? "option" : "argument", a);
             usage(stderr);
             return 2;
         }
     }
-    return run(path);
+    if (check)
+        return check_config(check);
+    return do_compact ? compact(path) : run(path);
 }

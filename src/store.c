@@ -558,6 +558,65 @@ void store_set_commit_hook(store_t *st, store_commit_hook_fn *fn, void *ud)
 
 const char *store_path(store_t *st) { return st->path; }
 
+/* Write a compacted copy of the store (one read transaction; only pages in use, so freed pages
+ * and what they held are left behind) to path, synced. Returns 0 or an errno/LMDB code. */
+static int copy_compacted(store_t *st, const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return errno;
+    int rc = mdb_env_copyfd2(st->env, fd, MDB_CP_COMPACT);
+    if (!rc && fsync(fd) != 0)
+        rc = errno;
+    if (close(fd) != 0 && !rc)
+        rc = errno;
+    return rc;
+}
+
+static uint64_t file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+}
+
+/* rename(2) from, to, then sync the directory so that the rename survives a power loss. */
+static int rename_synced(const char *dir, const char *from, const char *to)
+{
+    if (rename(from, to) != 0)
+        return errno;
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return errno;
+    int rc = fsync(dfd) == 0 ? 0 : errno;
+    close(dfd);
+    return rc;
+}
+
+int store_compact(const char *dir, uint64_t *before, uint64_t *after, char *err, size_t errlen)
+{
+    store_t *st;
+    char data[4096], tmp[4200], lock[4200];
+    int rc = store_open(&st, dir, 0, err, errlen);
+    if (rc)
+        return rc;
+    snprintf(data, sizeof data, "%s/data.mdb", dir);
+    snprintf(tmp, sizeof tmp, "%s/data.mdb.compact", dir);
+    snprintf(lock, sizeof lock, "%s/lock.mdb", dir);
+    *before = file_size(data);
+    rc = copy_compacted(st, tmp);
+    store_close(st);
+    if (!rc)
+        rc = rename_synced(dir, tmp, data);
+    if (rc) {
+        unlink(tmp);
+        errfmt(err, errlen, "%s: compacting failed: %s", dir, mdb_strerror(rc));
+        return store_code(rc) == STORE_ERR_NOTFOUND ? STORE_ERR_IO : store_code(rc);
+    }
+    unlink(lock);   /* describes the old file; the next opener makes a new one */
+    *after = file_size(data);
+    return 0;
+}
+
 void store_set_retention(store_t *st, int64_t version_ms, int64_t tombstone_ms)
 {
     st->version_keep_us = version_ms < 0 ? 0 : version_ms * 1000;

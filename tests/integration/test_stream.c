@@ -1,7 +1,7 @@
 /* test_stream.c -- GET /stream end to end: the real server (AS_SERVER) on a free loopback port,
  * fed by the real bin/feedsim. History, live, resume across disconnects and restarts, deletes,
  * finite ranges, keepalives, every 400, limits, and the other endpoints. */
-#include "harness.h"
+#include "testenv.h"
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <arpa/inet.h>
@@ -16,148 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct {
-    char *dir;
-    int port, sim_port;
-    pid_t server, sim;
-    char base[64], sim_base[64], log[512], conf[4096];
-} env_t;
-
-static env_t E;
-
-#define FEEDSIM_START "2024-01-01T00:00:00Z"
-
-/* Start feedsim (activity-stream style, `count` items, pages of 50) and the server. */
-static void env_up(int count, const char *full_sync, const char *heartbeat, int max_streams)
-{
-    char countbuf[16];
-    memset(&E, 0, sizeof E);
-    E.dir = h_tmpdir();
-    cr_assert_not_null(E.dir);
-    snprintf(countbuf, sizeof countbuf, "%d", count);
-    snprintf(E.log, sizeof E.log, "%s/log", E.dir);
-    E.sim = h_start_feedsim(&E.sim_port, E.log, "--count", countbuf, "--page-size", "50", "--start-time",
-                            FEEDSIM_START, NULL);
-    cr_assert_gt(E.sim, 0, "feedsim did not start");
-    E.port = h_free_port();
-    snprintf(E.conf, sizeof E.conf,
-             "listen: 127.0.0.1:%d\ndata_dir: %s/data\nthreads: 2\npoll_interval: 200ms\n"
-             "heartbeat_interval: %s\nwrite_timeout: 5s\nmax_streams: %d\nretry: 1500ms\n"
-             "cors_origins: [http://app.example]\nweb_root: web\n"
-             "feeds:\n  - id: sim\n    url: http://127.0.0.1:%d/feed\n    poll_interval: 100ms\n"
-             "    full_sync_interval: %s\n    timeout: 5s\n",
-             E.port, E.dir, heartbeat, max_streams, E.sim_port, full_sync);
-    E.server = h_start_server(E.dir, E.conf, E.port, E.log);
-    cr_assert_gt(E.server, 0, "server did not start");
-    snprintf(E.base, sizeof E.base, "http://127.0.0.1:%d", E.port);
-    snprintf(E.sim_base, sizeof E.sim_base, "http://127.0.0.1:%d", E.sim_port);
-}
-
-static void env_restart_server(void)
-{
-    int status = h_stop(E.server, SIGTERM, 8000);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "server did not exit 0 on SIGTERM (status %d)", status);
-    E.server = h_start_server(E.dir, E.conf, E.port, E.log);
-    cr_assert_gt(E.server, 0);
-}
-
-/* Also the suite's .fini, so a failed assertion leaves no process behind. */
-static void env_down(void)
-{
-    if (E.server > 0)
-        h_stop(E.server, SIGTERM, 8000);
-    if (E.sim > 0)
-        h_stop(E.sim, SIGTERM, 3000);
-    E.server = E.sim = 0;
-    if (E.dir)
-        h_rmdir(E.dir);
-    free(E.dir);
-    E.dir = NULL;
-}
-
 TestSuite(stream, .fini = env_down);
-
-static char *url(const char *fmt, const char *arg)
-{
-    static char buf[2048];
-    char path[1900];
-    snprintf(path, sizeof path, fmt, arg);
-    snprintf(buf, sizeof buf, "%s%s", E.base, path);
-    return buf;
-}
-
-static void sim_post(const char *path)
-{
-    char u[512];
-    h_resp_t r;
-    snprintf(u, sizeof u, "%s%s", E.sim_base, path);
-    cr_assert_eq(h_http("POST", u, NULL, NULL, &r, 5000), 0);
-    cr_assert_eq(r.status, 200, "%s -> %ld %s", path, r.status, r.body);
-    h_resp_free(&r);
-}
-
-/* POST path to feedsim from a child process after delay_us, while the test reads a stream.
- * Returns the child's pid, for sim_post_done. */
-static pid_t sim_post_later(const char *path, useconds_t delay_us)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        char u[512];
-        h_resp_t r;
-        usleep(delay_us);
-        snprintf(u, sizeof u, "%s%s", E.sim_base, path);
-        _exit(h_http("POST", u, NULL, NULL, &r, 5000) == 0 && r.status == 200 ? 0 : 1);
-    }
-    return pid;
-}
-
-/* Wait for a sim_post_later child; asserts that feedsim took the POST. */
-static void sim_post_done(pid_t pid)
-{
-    int status;
-    waitpid(pid, &status, 0);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "feedsim did not take the new activities");
-}
-
-/* Headers resuming after event `id` (static storage: valid until the next call). */
-static const char *const *resume_headers(const char *id)
-{
-    static char hdr[200];
-    static const char *hdrs[] = {hdr, NULL};
-    snprintf(hdr, sizeof hdr, "Last-Event-ID: %s", id);
-    return hdrs;
-}
-
-/* Wait until /feeds reports `n` activities for feed sim. */
-static void wait_count(long n)
-{
-    long seen = -1;
-    for (int i = 0; i < 400; i++) {
-        h_resp_t r;
-        if (h_get(url("/feeds", NULL), &r) == 0 && r.status == 200) {
-            json_t *feeds = json_loads(r.body, 0, NULL), *f = json_array_get(feeds, 0);
-            seen = json_integer_value(json_object_get(f, "activities"));
-            json_decref(feeds);
-        }
-        h_resp_free(&r);
-        if (seen == n)
-            return;
-        usleep(50000);
-    }
-    cr_assert_fail("store holds %ld activities, expected %ld", seen, n);
-}
-
-/* activity id and feedsim version of an event */
-static void event_activity(const h_event_t *e, char *id, size_t idlen, int *version)
-{
-    json_t *d = json_loads(e->data, 0, NULL);
-    cr_assert_not_null(d, "event data is not JSON: %s", e->data);
-    cr_assert_str_eq(json_string_value(json_object_get(d, "feed")), "sim");
-    json_t *a = json_object_get(d, "activity");
-    snprintf(id, idlen, "%s", json_string_value(json_object_get(a, "id")));
-    *version = (int)json_integer_value(json_object_get(a, "feedsim:version"));
-    json_decref(d);
-}
 
 Test(stream, finite_replay_equals_the_store_in_order, .timeout = 60)
 {
