@@ -66,6 +66,7 @@ void store_set_commit_hook(store_t *st, store_commit_hook_fn *fn, void *ud);
 /* ---- writing (one writer thread) ---- */
 
 #define STORE_MAX_FEED_LEN 255
+#define STORE_TAG_LEN 6          /* the short tag of a store's id that event ids carry */
 #define STORE_TYPE_SEP '\x1f'   /* separates types in store_activity_t.types / store_rec_t.types */
 
 typedef struct {

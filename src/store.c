@@ -32,6 +32,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -458,6 +459,87 @@ static int meta_u64_or_zero(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* The id as 32 hex digits, and the tag event ids carry: its first STORE_TAG_LEN digits. */
+static void identity_text(store_t *st)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        st->id_hex[2 * i] = hex[st->id[i] >> 4];
+        st->id_hex[2 * i + 1] = hex[st->id[i] & 15];
+    }
+    st->id_hex[32] = '\0';
+    memcpy(st->tag, st->id_hex, STORE_TAG_LEN);
+    st->tag[STORE_TAG_LEN] = '\0';
+}
+
+/* Read the store's identity from meta, making one (16 random bytes) for a store without. */
+static int identity_load(store_t *st, MDB_txn *txn)
+{
+    MDB_val k = {2, "id"}, v;
+    int rc = mdb_get(txn, st->meta, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        if (getrandom(st->id, sizeof st->id, 0) != (ssize_t)sizeof st->id)
+            return errno ? errno : EIO;
+        v = (MDB_val){sizeof st->id, st->id};
+        rc = mdb_put(txn, st->meta, &k, &v, 0);
+    } else if (rc == 0 && v.mv_size == sizeof st->id) {
+        memcpy(st->id, v.mv_data, sizeof st->id);
+    } else if (rc == 0) {
+        rc = MDB_CORRUPTED;
+    }
+    if (rc)
+        return rc;
+    k = (MDB_val){6, "parent"};
+    rc = mdb_get(txn, st->meta, &k, &v);
+    if (rc == 0 && v.mv_size == sizeof st->parent)
+        memcpy(st->parent, v.mv_data, sizeof st->parent);
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        rc = meta_u64_or_zero(txn, st->meta, "fork", &st->fork);
+    identity_text(st);
+    return rc;
+}
+
+/* The chain of the newest commit (0 for a store without commits). */
+static int last_chain(store_t *st, MDB_txn *txn, uint64_t *chain)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    *chain = 0;
+    int rc = mdb_cursor_open(txn, st->commits, &c);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    if (rc == 0 && v.mv_size == sizeof(commit_t)) {
+        commit_t ct;
+        memcpy(&ct, v.mv_data, sizeof ct);
+        *chain = ct.chain;
+    } else if (rc == 0) {
+        rc = MDB_CORRUPTED;
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_commit_at(MDB_txn *txn, MDB_dbi commits, uint64_t seq, uint64_t *last, commit_t *c)
+{
+    MDB_cursor *cur;
+    uint8_t kb[8];
+    put_be64(kb, seq);
+    MDB_val k = {8, kb}, v;
+    int rc = mdb_cursor_open(txn, commits, &cur);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && (k.mv_size != 8 || v.mv_size != sizeof *c))
+        rc = MDB_CORRUPTED;
+    if (rc == 0) {
+        *last = get_be64(k.mv_data);
+        memcpy(c, v.mv_data, sizeof *c);
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
 static int schema_init(store_t *st, char *err, size_t errlen)
 {
     MDB_txn *txn;
@@ -477,10 +559,18 @@ static int schema_init(store_t *st, char *err, size_t errlen)
     if (!rc)
         rc = mdb_dbi_open(txn, "tombs", MDB_CREATE, &st->tombs);
     if (!rc)
+        rc = mdb_dbi_open(txn, "commits", MDB_CREATE, &st->commits);
+    if (!rc)
         rc = mdb_dbi_open(txn, "feeds", MDB_CREATE, &st->feeds);
     if (!rc && from < SCHEMA_VERSION)
         rc = store_upgrade_begin(st, txn, from);
-    uint64_t head = 0, low = 0, horizon = 0;
+    uint64_t head = 0, low = 0, horizon = 0, commit_horizon = 0, chain = 0;
+    if (!rc)
+        rc = identity_load(st, txn);
+    if (!rc)
+        rc = last_chain(st, txn, &chain);
+    if (!rc)
+        rc = meta_u64_or_zero(txn, st->meta, "commit_horizon", &commit_horizon);
     if (!rc)
         rc = meta_u64_or_zero(txn, st->meta, "head", &head);
     if (!rc)
@@ -496,10 +586,8 @@ static int schema_init(store_t *st, char *err, size_t errlen)
         return open_error(st->path, rc, err, errlen);
     st->wr_head = head;
     atomic_store(&st->head, head);
-    st->wr_low_water = low;
-    atomic_store(&st->low_water, low);
-    st->wr_tomb_horizon = horizon;
-    atomic_store(&st->tomb_horizon, horizon);
+    st->wr_chain = chain;
+    store_publish_marks(st, low, horizon, commit_horizon);
     rc = store_upgrade_finish(st);
     return rc ? open_error(st->path, rc, err, errlen) : 0;
 }
@@ -535,6 +623,32 @@ int store_open(store_t **out, const char *dir, uint64_t map_bytes, char *err, si
     return 0;
 fail:
     store_close(st);
+    return rc;
+}
+
+int store_reopen(store_t *st, const char *replacement, char *err, size_t errlen)
+{
+    MDB_envinfo info;
+    mdb_env_info(st->env, &info);
+    uint64_t map = info.me_mapsize;
+    char data[4096], lock[4096];
+    snprintf(data, sizeof data, "%s/data.mdb", st->path);
+    snprintf(lock, sizeof lock, "%s/lock.mdb", st->path);
+    pthread_rwlock_wrlock(&st->grow);   /* no read transaction while the file changes */
+    mdb_env_close(st->env);
+    st->env = NULL;
+    int rc = 0;
+    if (replacement && rename(replacement, data) != 0) {
+        errfmt(err, errlen, "%s: cannot install %s: %s", st->path, replacement, strerror(errno));
+        rc = STORE_ERR_IO;
+    }
+    if (replacement)
+        unlink(lock);   /* describes the old file */
+    if (!rc)
+        rc = env_open(st, map, err, errlen);
+    if (!rc)
+        rc = schema_init(st, err, errlen);
+    pthread_rwlock_unlock(&st->grow);
     return rc;
 }
 
