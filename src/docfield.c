@@ -131,7 +131,8 @@ static bool visit_token(const walk_t *w, uint32_t k)
 {
     const jsontape_tok_t *t = &w->d->tape.tok[k];
     docfield_val_t v = {.tok = k};
-    jsontape_scratch_t sc = {.heap = NULL};
+    jsontape_scratch_t sc;   /* not zeroed: only .heap needs a value (see visit_object) */
+    sc.heap = NULL;
     switch (t->type) {
     case JSONTAPE_STR: v.type = DOCFIELD_V_STR; v.s = tape_str(&w->d->tape, k, &sc); break;
     case JSONTAPE_NUM: v.type = DOCFIELD_V_NUM; v.s = (docfield_str_t){w->d->tape.s + t->off, t->len}; break;
@@ -174,7 +175,8 @@ static bool visit_object(const walk_t *w, uint32_t k, const char *path, size_t n
 {
     const jsontape_tok_t *tok = w->d->tape.tok;
     for (uint32_t i = k + 1; i < tok[k].end; i = tok[i + 1].end) {
-        jsontape_scratch_t sc = {.heap = NULL};
+        jsontape_scratch_t sc;   /* only .heap needs a value: zeroing its 256-byte buffer for */
+        sc.heap = NULL;          /* every key was a third of the walk */
         docfield_str_t key = tape_str(&w->d->tape, i, &sc);
         size_t kn = key.n;
         bool prefix = kn > 0 && kn <= n && (kn == n || path[kn] == '.') && memcmp(key.p, path, kn) == 0;
@@ -218,13 +220,15 @@ static bool visit_str(const walk_t *w, const char *s, size_t n)
     return w->fn(w->d, &v, w->ud);
 }
 
-/* Each type of the record's types column. */
+/* Each type of the record's types column. Types are a few bytes: a plain loop beats memchr. */
 static bool visit_types(const walk_t *w, const store_rec_t *r)
 {
-    for (size_t i = 0; i < r->types_len;) {
-        const char *sep = memchr(r->types + i, STORE_TYPE_SEP, r->types_len - i);
-        size_t e = sep ? (size_t)(sep - r->types) : r->types_len;
-        if (e > i && visit_str(w, r->types + i, e - i))
+    const char *t = r->types;
+    for (size_t i = 0, n = r->types_len; i < n;) {
+        size_t e = i;
+        while (e < n && t[e] != STORE_TYPE_SEP)
+            e++;
+        if (e > i && visit_str(w, t + i, e - i))
             return true;
         i = e + 1;
     }
