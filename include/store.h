@@ -46,6 +46,7 @@ enum {
     STORE_ERR_NOMEM = -5,
     STORE_ERR_INVALID = -6,   /* bad argument (e.g. feed id too long) */
     STORE_ERR_NOTFOUND = -7,
+    STORE_ERR_EXPIRED = -8,   /* a frozen view the store had to end (map growth, replacement) */
 };
 const char *store_strerror(int code);
 
@@ -220,6 +221,31 @@ typedef struct {
 } store_stats_t;
 /* Sizes and counts; fields it cannot read are left 0 (no error). */
 void store_stats(store_t *st, store_stats_t *out);
+
+/* The current version of (feed, id): fn is called once with its record (BORROWED during the
+ * call). Errors: STORE_ERR_NOTFOUND (no such activity), STORE_ERR_INVALID, STORE_ERR_CORRUPT,
+ * STORE_ERR_IO. */
+int store_get(store_t *st, const char *feed, const char *id, size_t id_len, store_scan_fn *fn, void *ud);
+
+/* ---- frozen views: one consistent state across calls (a search's point in time) ---- */
+
+typedef struct store_view store_view_t;
+
+/* Open a view of the store as it is now. A view pins the pages it sees while it lives: bound
+ * how many are open and for how long. The store ends every view when it must resize the map or
+ * replace the file; the view then answers STORE_ERR_EXPIRED (close it). A view is used by one
+ * thread at a time; any thread may close it. Errors: STORE_ERR_NOMEM, STORE_ERR_IO. */
+int store_view_open(store_t *st, store_view_t **out);
+void store_view_close(store_view_t *v);   /* NULL is a no-op */
+
+/* The change-log head the view sees. */
+uint64_t store_view_head(const store_view_t *v);
+
+/* store_scan_time (descending: store_scan_time_desc, with end_us then the lower bound) and
+ * store_get, on the view. Errors also STORE_ERR_EXPIRED. */
+int store_view_scan_time(store_view_t *v, store_tpos_t after, int64_t end_us, int descending, size_t limit,
+                         store_scan_fn *fn, void *ud, store_tpos_t *last);
+int store_view_get(store_view_t *v, const char *feed, const char *id, size_t id_len, store_scan_fn *fn, void *ud);
 
 /* The store's /metrics families (a metrics_collect_fn; `store` is the store_t). */
 struct metrics_out;

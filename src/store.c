@@ -50,6 +50,7 @@ const char *store_strerror(int code)
     case STORE_ERR_NOMEM: return "out of memory";
     case STORE_ERR_INVALID: return "invalid argument";
     case STORE_ERR_NOTFOUND: return "not found";
+    case STORE_ERR_EXPIRED: return "view expired";
     default: return "unknown store error";
     }
 }
@@ -169,6 +170,7 @@ void store_read_end(store_t *st, MDB_txn *txn)
 int store_map_resize(store_t *st, uint64_t bytes)
 {
     pthread_rwlock_wrlock(&st->grow);
+    store_views_expire(st);   /* a remap needs every read txn of this process ended */
     int rc = mdb_env_set_mapsize(st->env, (size_t)bytes);
     pthread_rwlock_unlock(&st->grow);
     return rc;
@@ -287,6 +289,47 @@ size_t store_tomb_build(const store_rec_t *old, int64_t deleted_us, uint8_t **bu
     };
     memcpy(rec, &h, sizeof h);
     return (size_t)(p - rec);
+}
+
+static int read_fail(store_t *st, const char *what, int rc);
+
+int store_get_txn(store_t *st, MDB_txn *txn, const char *feed, const char *id, size_t id_len,
+                  store_scan_fn *fn, void *ud)
+{
+    size_t flen = strlen(feed);
+    if (store_check_feed(feed, flen) || (id_len && !id))
+        return STORE_ERR_INVALID;
+    uint8_t kb[MAX_KEY + 1];
+    MDB_val k = {store_acts_key(st, kb, feed, flen, id, id_len), kb}, v;
+    int rc = mdb_get(txn, st->acts, &k, &v);
+    acts_val_t av;
+    if (rc == 0 && v.mv_size < sizeof av)
+        rc = MDB_CORRUPTED;
+    if (rc)
+        return rc == MDB_NOTFOUND ? STORE_ERR_NOTFOUND : read_fail(st, "lookup", rc);
+    memcpy(&av, v.mv_data, sizeof av);
+    uint8_t tk[16];
+    time_key(tk, av.published_us, av.seq);
+    k = (MDB_val){16, tk};
+    store_rec_t r;
+    rc = mdb_get(txn, st->time, &k, &v);
+    if (rc || store_rec_decode(v.mv_data, v.mv_size, &r))
+        return read_fail(st, "lookup", rc ? rc : MDB_CORRUPTED);
+    if (r.id_len != id_len || memcmp(r.id, id, id_len) != 0)   /* a hashed key of another id */
+        return STORE_ERR_NOTFOUND;
+    fn(&r, ud);
+    return 0;
+}
+
+int store_get(store_t *st, const char *feed, const char *id, size_t id_len, store_scan_fn *fn, void *ud)
+{
+    MDB_txn *txn;
+    int rc = store_read_begin(st, &txn);
+    if (rc)
+        return read_fail(st, "lookup", rc);
+    rc = store_get_txn(st, txn, feed, id, id_len, fn, ud);
+    store_read_end(st, txn);
+    return rc;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -612,6 +655,7 @@ int store_open(store_t **out, const char *dir, uint64_t map_bytes, char *err, si
         goto fail;
     }
     st->grow_init = 1;
+    pthread_mutex_init(&st->views_mu, NULL);
     st->version_keep_us = DEFAULT_VERSION_KEEP_US;
     st->tomb_keep_us = DEFAULT_TOMB_KEEP_US;
     rc = env_open(st, map_bytes ? map_bytes : DEFAULT_MAP_BYTES, err, errlen);
@@ -635,6 +679,7 @@ int store_reopen(store_t *st, const char *replacement, char *err, size_t errlen)
     snprintf(data, sizeof data, "%s/data.mdb", st->path);
     snprintf(lock, sizeof lock, "%s/lock.mdb", st->path);
     pthread_rwlock_wrlock(&st->grow);   /* no read transaction while the file changes */
+    store_views_expire(st);
     mdb_env_close(st->env);
     st->env = NULL;
     int rc = 0;
@@ -658,8 +703,10 @@ void store_close(store_t *st)
         return;
     if (st->env)
         mdb_env_close(st->env);
-    if (st->grow_init)
+    if (st->grow_init) {
         pthread_rwlock_destroy(&st->grow);
+        pthread_mutex_destroy(&st->views_mu);
+    }
     free(st->path);
     free(st);
 }
@@ -915,17 +962,12 @@ static store_tpos_t tpos_of(const MDB_val *k)
 
 /* Walk `time` from `from` (exclusive) towards `bound_us`: ascending, up to published < bound;
  * descending, down to published >= bound. */
-static int scan_time_dir(store_t *st, store_tpos_t from, int64_t bound_us, uint64_t max_seq, size_t limit,
-                         store_scan_fn *fn, void *ud, store_tpos_t *last, int ascending)
+int store_scan_time_txn(store_t *st, MDB_txn *txn, store_tpos_t from, int64_t bound_us, uint64_t max_seq,
+                        size_t limit, store_scan_fn *fn, void *ud, store_tpos_t *last, int ascending)
 {
-    if (last)
-        *last = from;
-    if (!st || !fn)
-        return STORE_ERR_INVALID;
     scan_t s = {.fn = fn, .ud = ud, .max_seq = max_seq, .limit = limit};
-    MDB_txn *txn;
     MDB_cursor *c;
-    int rc = scan_open(st, st->time, &txn, &c);
+    int rc = mdb_cursor_open(txn, st->time, &c);
     if (rc)
         return read_fail(st, "scan", rc);
     uint8_t kb[16];
@@ -954,7 +996,28 @@ static int scan_time_dir(store_t *st, store_tpos_t from, int64_t bound_us, uint6
         if (scan_stop(&s))
             break;
     }
-    return scan_finish(st, txn, c, &s, rc);
+    mdb_cursor_close(c);
+    if (rc && rc != MDB_NOTFOUND)
+        return read_fail(st, "scan", rc);
+    return s.cb_rc;
+}
+
+/* Walk `time` from `from` (exclusive) towards `bound_us`: ascending, up to published < bound;
+ * descending, down to published >= bound. */
+static int scan_time_dir(store_t *st, store_tpos_t from, int64_t bound_us, uint64_t max_seq, size_t limit,
+                         store_scan_fn *fn, void *ud, store_tpos_t *last, int ascending)
+{
+    if (last)
+        *last = from;
+    if (!st || !fn)
+        return STORE_ERR_INVALID;
+    MDB_txn *txn;
+    int rc = store_read_begin(st, &txn);
+    if (rc)
+        return read_fail(st, "scan", rc);
+    rc = store_scan_time_txn(st, txn, from, bound_us, max_seq, limit, fn, ud, last, ascending);
+    store_read_end(st, txn);
+    return rc;
 }
 
 int store_scan_time(store_t *st, store_tpos_t after, int64_t end_us, uint64_t max_seq,

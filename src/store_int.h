@@ -113,6 +113,8 @@ struct store {
     uint8_t id[16], parent[16];                 /* identity; parent all zero for an original */
     uint64_t fork;                              /* the seq this store forked from its parent */
     char id_hex[33], tag[STORE_TAG_LEN + 1];    /* the id as text, and its short tag */
+    pthread_mutex_t views_mu;                   /* guards `views` */
+    struct store_view *views;                   /* open frozen views (store_view.c) */
 };
 
 /* One commit's entry in `commits`. */
@@ -192,6 +194,17 @@ int store_meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t klen, 
 
 /* The meta key of a feed's activity count ("count\0<feed>") into buf; returns its length. */
 size_t store_count_key(char *buf, const char *feed, size_t len);
+
+/* The time-index walk and the lookup of a current version, in a read txn the caller holds (a
+ * plain scan's or a view's). Return like store_scan_time / store_get. */
+int store_scan_time_txn(store_t *st, MDB_txn *txn, store_tpos_t from, int64_t bound_us, uint64_t max_seq,
+                        size_t limit, store_scan_fn *fn, void *ud, store_tpos_t *last, int ascending);
+int store_get_txn(store_t *st, MDB_txn *txn, const char *feed, const char *id, size_t id_len,
+                  store_scan_fn *fn, void *ud);
+
+/* Frozen views (store_view.c): every open view's read txn ends before the map is resized or the
+ * file replaced; called with st->grow held for writing. */
+void store_views_expire(store_t *st);
 
 /* Close the environment and open it again (the writer's business: no write may be under way),
  * after renaming `replacement` (a store file, may be NULL) over data.mdb. Read transactions
