@@ -227,6 +227,72 @@ void store_stats(store_t *st, store_stats_t *out);
  * STORE_ERR_IO. */
 int store_get(store_t *st, const char *feed, const char *id, size_t id_len, store_scan_fn *fn, void *ud);
 
+/* ---- replication ---- */
+
+/* The store's identity: 16 random bytes made when it was created (a replica copies its
+ * primary's), as 32 hex digits, and the short tag of it that event ids carry. */
+const char *store_id(const store_t *st);
+const char *store_tag(const store_t *st);
+
+typedef struct {
+    uint8_t id[16];
+    uint8_t parent[16];       /* the id this store was promoted from; all zero for an original */
+    uint64_t fork;            /* the seq at which it was promoted */
+} store_identity_t;
+void store_identity(const store_t *st, store_identity_t *out);
+
+/* What a replica needs of the change log, in seq order, as of one read transaction: first the
+ * pruning marks (STORE_LOG_MARKS), then every entry after `after` with its full record as
+ * stored (STORE_LOG_ENTRY: an upsert's record, current or superseded, or a tombstone), each
+ * before the commit that wrote it (STORE_LOG_COMMIT: its last seq, time and chain; a commit
+ * whose entries were all erased or pruned since comes alone). */
+enum { STORE_LOG_MARKS = 1, STORE_LOG_ENTRY, STORE_LOG_COMMIT };
+typedef struct {
+    int kind;
+    uint64_t seq;                          /* ENTRY: its seq; COMMIT: the commit's last seq */
+    int64_t commit_us;                     /* ENTRY, COMMIT: when the commit was made */
+    uint64_t chain;                        /* COMMIT */
+    const void *record; size_t record_len; /* ENTRY (BORROWED during the call) */
+    uint64_t low_water, tomb_horizon, commit_horizon;   /* MARKS */
+} store_log_item_t;
+/* Return non-zero to stop after this item. */
+typedef int store_log_fn(const store_log_item_t *it, void *ud);
+
+/* Walk the log after `after`, at most `limit` entries and commits (0: no limit). *last gets
+ * the seq of the last entry or commit visited (`after` when none). Errors: STORE_ERR_CORRUPT,
+ * STORE_ERR_IO. */
+int store_log_scan(store_t *st, uint64_t after, size_t limit, store_log_fn *fn, void *ud, uint64_t *last);
+
+/* The chain of the commit whose last seq is exactly `seq`. Errors: STORE_ERR_NOTFOUND (no
+ * such commit: never made, or pruned), STORE_ERR_IO. */
+int store_commit_chain(store_t *st, uint64_t seq, uint64_t *chain);
+
+/* The newest commit's chain, and its last seq in *head (0 and 0 for a store without commits). */
+uint64_t store_chain(store_t *st, uint64_t *head);
+
+/* A replica's writes: the primary's entries at their own seqs (in order; at or below the head
+ * they are skipped), the primary's commits (their last seq becomes the head, their chain this
+ * store's, also for a commit none of whose entries arrived), and the primary's pruning marks
+ * (what they cover is pruned here, whatever its time). Buffered like every batch operation.
+ * Errors: STORE_ERR_INVALID (not a record), STORE_ERR_NOMEM. */
+int store_batch_apply_entry(store_batch_t *b, const void *record, size_t len, int64_t commit_us);
+int store_batch_apply_commit(store_batch_t *b, uint64_t last_seq, int64_t commit_us, uint64_t chain);
+int store_batch_prune_to(store_batch_t *b, uint64_t low_water, uint64_t tomb_horizon, uint64_t commit_horizon);
+
+/* Take the primary's identity (a replica following it), marking the store a replica's. */
+int store_adopt_identity(store_t *st, const store_identity_t *ident);
+/* Was the store last written as a replica? */
+int store_is_replica(store_t *st);
+/* Become a primary: a new id, the old one as parent, forked at the head; clears the marker. */
+int store_promote(store_t *st);
+
+/* Write a compacted copy of the whole store, from one read transaction, to fd (synced). A
+ * replica installs it with store_snapshot_install: the file `path` replaces data.mdb and the
+ * environment is opened again (read transactions wait meanwhile; frozen views end); the store
+ * is then marked a replica's. Errors: STORE_ERR_FULL, STORE_ERR_IO, and those of store_open. */
+int store_snapshot_write(store_t *st, int fd);
+int store_snapshot_install(store_t *st, const char *path, char *err, size_t errlen);
+
 /* ---- frozen views: one consistent state across calls (a search's point in time) ---- */
 
 typedef struct store_view store_view_t;

@@ -503,7 +503,7 @@ static int meta_u64_or_zero(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_
 }
 
 /* The id as 32 hex digits, and the tag event ids carry: its first STORE_TAG_LEN digits. */
-static void identity_text(store_t *st)
+void store_identity_text(store_t *st)
 {
     static const char hex[] = "0123456789abcdef";
     for (int i = 0; i < 16; i++) {
@@ -538,7 +538,7 @@ static int identity_load(store_t *st, MDB_txn *txn)
         memcpy(st->parent, v.mv_data, sizeof st->parent);
     if (rc == 0 || rc == MDB_NOTFOUND)
         rc = meta_u64_or_zero(txn, st->meta, "fork", &st->fork);
-    identity_text(st);
+    store_identity_text(st);
     return rc;
 }
 

@@ -81,6 +81,7 @@ typedef struct {
     int replicated;                            /* the batch applies a primary's commits */
     uint64_t low_water;                        /* raised when a version is not kept */
     uint64_t tomb_horizon, commit_horizon;     /* raised by a replicated prune */
+    int prune_pending;                         /* a replicated prune to run after the entries */
     size_t nprev;                              /* entries of b->prev in use */
     store_batch_stats_t stats;
 } apply_t;
@@ -249,6 +250,44 @@ int store_batch_sweep_some(store_batch_t *b, const char *feed, uint64_t gen, siz
         memcpy(b->ops + len, &op, sizeof op);
     }
     return rc;
+}
+
+int store_batch_apply_entry(store_batch_t *b, const void *record, size_t len, int64_t commit_us)
+{
+    store_rec_t r;
+    if (!b || !record || store_rec_decode(record, len, &r) || len > UINT32_MAX / 2)
+        return STORE_ERR_INVALID;
+    uint8_t *p = arena_room(b, align8(sizeof(op_t) + len));
+    if (!p)
+        return STORE_ERR_NOMEM;
+    memcpy(p + sizeof(op_t), record, len);
+    arena_push(b, p, OP_ENTRY, len, 0, (uint64_t)commit_us);
+    return 0;
+}
+
+/* Buffer an op whose payload is a fixed struct. */
+static int push_fixed(store_batch_t *b, uint32_t kind, const void *payload, size_t len)
+{
+    if (!b)
+        return STORE_ERR_INVALID;
+    uint8_t *p = arena_room(b, align8(sizeof(op_t) + len));
+    if (!p)
+        return STORE_ERR_NOMEM;
+    memcpy(p + sizeof(op_t), payload, len);
+    arena_push(b, p, kind, len, 0, 0);
+    return 0;
+}
+
+int store_batch_apply_commit(store_batch_t *b, uint64_t last_seq, int64_t commit_us, uint64_t chain)
+{
+    repl_commit_t c = {last_seq, commit_us, chain};
+    return push_fixed(b, OP_COMMIT, &c, sizeof c);
+}
+
+int store_batch_prune_to(store_batch_t *b, uint64_t low_water, uint64_t tomb_horizon, uint64_t commit_horizon)
+{
+    repl_marks_t m = {low_water, tomb_horizon, commit_horizon};
+    return push_fixed(b, OP_PRUNE_TO, &m, sizeof m);
 }
 
 int store_batch_put_feed_state(store_batch_t *b, const char *feed, const void *state, size_t len)
@@ -488,7 +527,9 @@ static int retire_version(apply_t *ap, const current_t *cur, uint64_t by)
 {
     MDB_val k = {8, (void *)(cur->tk + 8)};   /* be64(seq): a changes key */
     int rc;
-    if (ap->st->version_keep_us == 0 && !ap->replicated) {   /* a replica prunes as told */
+    /* A replica keeps versions until its primary's marks say otherwise: one superseded at or
+     * below the low-water mark the primary has pruned already. */
+    if (ap->replicated ? by <= ap->low_water : ap->st->version_keep_us == 0) {
         rc = mdb_del(ap->txn, ap->st->changes, &k, NULL);
         if (by > ap->low_water)
             ap->low_water = by;
@@ -714,25 +755,33 @@ static int apply_commit(apply_t *ap, const op_t *op, const uint8_t *body)
     return mdb_put(ap->txn, ap->st->commits, &k, &d, 0);
 }
 
+/* The primary's marks: raised now (entries superseded at or below the low-water mark are not
+ * kept from here on), pruned after the batch's entries (run_pending_prune). */
 static int apply_prune_to(apply_t *ap, const op_t *op, const uint8_t *body)
 {
     repl_marks_t m;
     memcpy(&m, body, sizeof m);
     ap->replicated = 1;
-    uint64_t versions = 0, tombs = 0;
-    int rc = store_prune_marks(ap->st, ap->txn, m.low_water, m.tomb_horizon, m.commit_horizon, &versions,
-                               &tombs);
-    if (rc)
-        return rc;
     if (m.low_water > ap->low_water)
         ap->low_water = m.low_water;
     if (m.tomb_horizon > ap->tomb_horizon)
         ap->tomb_horizon = m.tomb_horizon;
     if (m.commit_horizon > ap->commit_horizon)
         ap->commit_horizon = m.commit_horizon;
+    ap->prune_pending = 1;
+    return 0;
+}
+
+static int run_pending_prune(apply_t *ap)
+{
+    uint64_t versions = 0, tombs = 0;
+    if (!ap->prune_pending)
+        return 0;
+    int rc = store_prune_marks(ap->st, ap->txn, ap->low_water, ap->tomb_horizon, ap->commit_horizon,
+                               &versions, &tombs);
     atomic_fetch_add_explicit(&ap->st->pruned_versions, versions, memory_order_relaxed);
     atomic_fetch_add_explicit(&ap->st->pruned_tombs, tombs, memory_order_relaxed);
-    return 0;
+    return rc;
 }
 
 static int apply_state(apply_t *ap, const op_t *op, const uint8_t *body)
@@ -821,6 +870,8 @@ static int commit_once(store_batch_t *b, store_batch_stats_t *stats)
     int rc = apply_begin(&ap);
     if (!rc)
         rc = apply_ops(&ap);
+    if (!rc)
+        rc = run_pending_prune(&ap);
     if (!rc)
         rc = flush_counts(&ap);
     if (!rc && ap.head != st->wr_head && !ap.replicated)

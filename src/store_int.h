@@ -202,6 +202,9 @@ int store_scan_time_txn(store_t *st, MDB_txn *txn, store_tpos_t from, int64_t bo
 int store_get_txn(store_t *st, MDB_txn *txn, const char *feed, const char *id, size_t id_len,
                   store_scan_fn *fn, void *ud);
 
+/* Fill id_hex and tag from id. */
+void store_identity_text(store_t *st);
+
 /* Frozen views (store_view.c): every open view's read txn ends before the map is resized or the
  * file replaced; called with st->grow held for writing. */
 void store_views_expire(store_t *st);
