@@ -785,16 +785,21 @@ static void feed_defaults(config_feed_t *f)
     f->max_page_bytes = 64ull << 20;
 }
 
+static void credentials_free(config_auth_t *a)
+{
+    free(a->id);
+    free(a->key);
+    free(a->token);
+    free(a->user);
+    free(a->password);
+}
+
 static void feed_free(config_feed_t *f)
 {
     free(f->id);
     free(f->url);
     free(f->ca_file);
-    free(f->auth.id);
-    free(f->auth.key);
-    free(f->auth.token);
-    free(f->auth.user);
-    free(f->auth.password);
+    credentials_free(&f->auth);
     for (size_t i = 0; i < f->nheaders; i++) {
         free(f->headers[i].name);
         free(f->headers[i].value);
@@ -1312,6 +1317,9 @@ static const field_t top_fields[] = {
     {"tls", parse_tls, 0},
     {"feeds", parse_feeds, 0},
     {"auth", parse_access, offsetof(config_t, auth)},
+    {"replicate_from", parse_url, offsetof(config_t, replicate_from)},
+    {"replicate_auth", parse_auth, offsetof(config_t, replicate_auth)},
+    {"max_replica_lag", parse_duration, offsetof(config_t, max_replica_lag_ms)},
 };
 
 static size_t line_of_offset(const unsigned char *buf, size_t len, size_t off)
@@ -1357,7 +1365,15 @@ static int parse_root(ctx_t *c, config_t *cfg)
     if (root->type != YAML_MAPPING_NODE)
         return fail(c, root, NULL, "expected a mapping of settings at the top level, got %s",
                     describe(root, got, sizeof got));
-    return walk_mapping(c, root, "", top_fields, sizeof top_fields / sizeof top_fields[0], cfg);
+    if (walk_mapping(c, root, "", top_fields, sizeof top_fields / sizeof top_fields[0], cfg) < 0)
+        return -1;
+    yaml_node_t *from = find_value(c, root, "replicate_from"), *auth = find_value(c, root, "replicate_auth");
+    if (from && cfg->nfeeds)
+        return fail(c, from, "replicate_from", "a replica takes its data from its primary: remove the feeds, "
+                    "or remove replicate_from to make this node a primary");
+    if (auth && !from)
+        return fail(c, auth, "replicate_auth", "only used with replicate_from");
+    return 0;
 }
 
 static int load_buffer(const unsigned char *buf, size_t len, const char *name, config_t *out,
@@ -1447,6 +1463,7 @@ int config_defaults(config_t *cfg)
     cfg->retry_ms = 3 * 1000;
     cfg->write_timeout_ms = 60 * 1000;
     cfg->max_streams = 10000;
+    cfg->max_replica_lag_ms = 5000;
     cfg->version_retention_ms = 24LL * 3600 * 1000;
     cfg->tombstone_retention_ms = 30LL * 86400 * 1000;
     cfg->listen = calloc(1, sizeof *cfg->listen);
@@ -1491,6 +1508,8 @@ void config_free(config_t *cfg)
     free_strv(cfg->listen, cfg->nlisten);
     free(cfg->data_dir);
     free_strv(cfg->cors_origins, cfg->ncors_origins);
+    free(cfg->replicate_from);
+    credentials_free(&cfg->replicate_auth);
     free(cfg->web_root);
     free(cfg->ca_file);
     free(cfg->tls_cert);
