@@ -2,7 +2,8 @@
  * shutdown: server.h). Every request the server accepts passes through api_handle, which
  * checks the URL and header limits, routes, applies CORS, refuses wrong methods and, during
  * shutdown, new requests; then one endpoint answers: /stream (stream.h), /feeds, /health,
- * /metrics, /activities/_search and /activities/_count (search.h, on helper threads: offload.h).
+ * /metrics, /activities/_search and /activities/_count (search.h, on helper threads: offload.h),
+ * /_replication and /_replication/snapshot (replsend.h).
  * Paths it does not know go on to the dashboard's static files. This is the one place every
  * route passes through, where access control belongs. Event-loop threads only, except where
  * said. */
@@ -12,6 +13,8 @@
 #include "httpreq.h"
 #include "ingest.h"
 #include "metrics.h"
+#include "replica.h"
+#include "replsend.h"
 #include "store.h"
 #include "stream.h"
 
@@ -21,7 +24,16 @@ typedef struct api api_t;
 typedef struct {
     stream_hub_t *hub;                        /* this loop's stream hub (BORROWED) */
     h2o_multithread_receiver_t *offload_done; /* this loop's receiver for offloaded requests */
+    replsend_loop_t *repl;                    /* this loop's replication streams (BORROWED) */
 } api_loop_t;
+
+/* A replica's replication thread, for /feeds, /health and /metrics (NULL: a primary). Any
+ * thread. */
+void api_set_replica(api_t *api, replica_t *replica);
+
+/* The /feeds document (malloc'd JSON): the ingest's on a primary, the primary's as last received
+ * on a replica, "[]" before either exists. A replsend_feeds_fn (`api` is the api_t). */
+char *api_feeds_json(void *api);
 
 /* The server's own health: NULL when its loops are fine, else a short reason (any thread). */
 typedef const char *api_health_fn(void *ud);

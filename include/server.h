@@ -21,6 +21,10 @@ int server_start(server_t **out, const config_t *cfg, store_t *st, api_t *api, c
 /* Wake every loop to deliver new changes; callable from any thread (the store's commit hook). */
 void server_notify_commit(server_t *srv);
 
+/* End every open stream (clients resume with their ids): after a replica installed a snapshot,
+ * positions may not mean what they meant. Any thread. */
+void server_end_streams(server_t *srv);
+
 /* Stop accepting, answer new requests 503, end every stream (clients resume with their ids),
  * wait for the loops to finish (at most about 4 s), join the threads, wait for searches still
  * running. */

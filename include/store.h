@@ -293,6 +293,15 @@ int store_promote(store_t *st);
 int store_snapshot_write(store_t *st, int fd);
 int store_snapshot_install(store_t *st, const char *path, char *err, size_t errlen);
 
+/* Visit every feed's state blob (BORROWED during the call); return non-zero to stop.
+ * Errors: STORE_ERR_IO, STORE_ERR_CORRUPT. */
+typedef int store_feed_state_fn(const char *feed, size_t feed_len, const void *blob, size_t len, void *ud);
+int store_feed_states(store_t *st, store_feed_state_fn *fn, void *ud);
+
+/* The head seq and the id (32 hex digits) of a store file written by store_snapshot_write, read
+ * without changing it. Errors: STORE_ERR_CORRUPT (not such a file), STORE_ERR_NOMEM. */
+int store_snapshot_info(const char *path, uint64_t *head, char id_hex[33]);
+
 /* ---- frozen views: one consistent state across calls (a search's point in time) ---- */
 
 typedef struct store_view store_view_t;

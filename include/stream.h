@@ -16,6 +16,7 @@
 typedef struct {
     int64_t poll_interval_ms, heartbeat_interval_ms, retry_ms, write_timeout_ms;
     size_t max_streams;
+    int replica;                    /* a replica: a resume beyond the head waits for it */
     _Atomic size_t *open_streams;   /* shared by all workers; BORROWED */
 } stream_settings_t;
 
@@ -34,6 +35,9 @@ void stream_hub_wake(stream_hub_t *hub);
 
 /* End every stream (clients resume elsewhere with their last id) and refuse new ones. */
 void stream_hub_shutdown(stream_hub_t *hub);
+
+/* End every stream (clients resume with their last id); new ones are still admitted. */
+void stream_hub_end_all(stream_hub_t *hub);
 
 /* Streams open on this worker. */
 size_t stream_hub_open(const stream_hub_t *hub);

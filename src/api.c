@@ -4,6 +4,7 @@
 #include "log.h"
 #include "offload.h"
 #include "search.h"
+#include "timefmt.h"
 #include "version.h"
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,13 +19,14 @@ struct api {
     const config_t *cfg;        /* borrowed */
     store_t *st;                /* borrowed */
     ingest_t *_Atomic ing;      /* borrowed; NULL: no feeds */
+    replica_t *_Atomic replica; /* borrowed; NULL: a primary */
     metrics_t *metrics;         /* owned */
     api_health_fn *health;
     void *health_ud;
     _Atomic int stopping;
 };
 
-typedef enum { R_NONE, R_STREAM, R_FEEDS, R_HEALTH, R_METRICS, R_SEARCH, R_COUNT } route_t;
+typedef enum { R_NONE, R_STREAM, R_FEEDS, R_HEALTH, R_METRICS, R_SEARCH, R_COUNT, R_REPL, R_SNAPSHOT } route_t;
 
 static const struct {
     const char *path;
@@ -34,6 +36,7 @@ static const struct {
     {"/stream", R_STREAM, 0},           {"/feeds", R_FEEDS, 0},
     {"/health", R_HEALTH, 0},           {"/metrics", R_METRICS, 0},
     {"/activities/_search", R_SEARCH, 1}, {"/activities/_count", R_COUNT, 1},
+    {"/_replication", R_REPL, 0},       {"/_replication/snapshot", R_SNAPSHOT, 0},
 };
 
 /* ---- CORS ---- */
@@ -90,10 +93,17 @@ static void send_owned_json(h2o_req_t *req, int status, char *text)
     free(text);
 }
 
+char *api_feeds_json(void *ud)
+{
+    api_t *api = ud;
+    ingest_t *ing = atomic_load(&api->ing);
+    replica_t *replica = atomic_load(&api->replica);
+    return ing ? ingest_feeds_json(ing) : replica ? replica_feeds_json(replica) : strdup("[]");
+}
+
 static void handle_feeds(api_t *api, h2o_req_t *req)
 {
-    ingest_t *ing = atomic_load(&api->ing);
-    send_owned_json(req, 200, ing ? ingest_feeds_json(ing) : strdup("[]"));
+    send_owned_json(req, 200, api_feeds_json(api));
 }
 
 static const char *health_problem(api_t *api)
@@ -107,15 +117,38 @@ static const char *health_problem(api_t *api)
     return problem;
 }
 
+/* A replica's part of /health: while frames arrive, a lag over max_replica_lag is a problem
+ * (a load balancer moves new clients to fresher nodes); a replica that hears nothing stays in
+ * rotation (when the primary is down every replica has the same data) and says so. */
+static const char *replica_health(api_t *api, char *extra, size_t len)
+{
+    replica_t *replica = atomic_load(&api->replica);
+    extra[0] = '\0';
+    if (!replica)
+        return NULL;
+    replica_status_t s;
+    replica_status(replica, &s);
+    if (!s.connected) {
+        char since[TIMEFMT_RFC3339_MAX];
+        timefmt_format_rfc3339(s.disconnected_since_us, since);
+        snprintf(extra, len, ",\"replication\":\"disconnected\",\"since\":\"%s\"", since);
+        return NULL;
+    }
+    snprintf(extra, len, ",\"replication\":\"connected\",\"lag_seconds\":%.3f", s.lag_s);
+    return s.lag_s * 1000 > (double)api->cfg->max_replica_lag_ms ? "replica lag over max_replica_lag" : NULL;
+}
+
 static void handle_health(api_t *api, h2o_req_t *req)
 {
-    const char *problem = health_problem(api);
-    char body[256];
+    char extra[160], body[512];
+    const char *problem = health_problem(api), *lag = replica_health(api, extra, sizeof extra);
+    if (!problem)
+        problem = lag;
     if (problem)
-        snprintf(body, sizeof body, "{\"status\":\"unavailable\",\"reason\":\"%s\"}", problem);
+        snprintf(body, sizeof body, "{\"status\":\"unavailable\",\"reason\":\"%s\"%s}", problem, extra);
     else
-        snprintf(body, sizeof body, "{\"status\":\"ok\",\"version\":\"%s\",\"head\":%llu}", AS_VERSION,
-                 (unsigned long long)store_head(api->st));
+        snprintf(body, sizeof body, "{\"status\":\"ok\",\"version\":\"%s\",\"head\":%llu%s}", AS_VERSION,
+                 (unsigned long long)store_head(api->st), extra);
     httpreq_send(req, problem ? 503 : 200, NULL, "application/json; charset=utf-8", body, strlen(body));
 }
 
@@ -193,6 +226,13 @@ static void report_feeds(metrics_out_t *out, void *ud)
     free(f);
 }
 
+static void report_replica(metrics_out_t *out, void *ud)
+{
+    replica_t *replica = atomic_load(&((api_t *)ud)->replica);
+    if (replica)
+        replica_report_metrics(out, replica);
+}
+
 /* ---- routing ---- */
 
 static int is_method(h2o_req_t *req, const char *m)
@@ -258,6 +298,8 @@ int api_handle(api_t *api, const api_loop_t *loop, h2o_req_t *req)
     case R_METRICS: handle_metrics(api, req); break;
     case R_SEARCH: handle_search(api, loop, req, SEARCH_SEARCH); break;
     case R_COUNT: handle_search(api, loop, req, SEARCH_COUNT); break;
+    case R_REPL: replsend_handle(loop->repl, req); break;
+    case R_SNAPSHOT: replsend_snapshot(loop->repl, req); break;
     case R_NONE: break;
     }
     return 0;
@@ -284,7 +326,8 @@ int api_new(api_t **out, const config_t *cfg, store_t *st)
     api->cfg = cfg;
     api->st = st;
     if (metrics_register(api->metrics, store_report_metrics, st) != 0 ||
-        metrics_register(api->metrics, report_feeds, api) != 0) {
+        metrics_register(api->metrics, report_feeds, api) != 0 ||
+        metrics_register(api->metrics, report_replica, api) != 0) {
         api_free(api);
         return -1;
     }
@@ -296,6 +339,8 @@ int api_new(api_t **out, const config_t *cfg, store_t *st)
 metrics_t *api_metrics(api_t *api) { return api->metrics; }
 
 void api_set_ingest(api_t *api, ingest_t *ing) { atomic_store(&api->ing, ing); }
+
+void api_set_replica(api_t *api, replica_t *replica) { atomic_store(&api->replica, replica); }
 
 void api_set_health(api_t *api, api_health_fn *fn, void *ud)
 {

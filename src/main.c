@@ -6,6 +6,7 @@
 #include "ingest.h"
 #include "log.h"
 #include "pidlock.h"
+#include "replica.h"
 #include "server.h"
 #include "store.h"
 #include "version.h"
@@ -63,6 +64,12 @@ static void raise_nofile(size_t max_streams)
 static void on_commit(uint64_t head, void *ud)
 {
     server_notify_commit(ud);
+}
+
+/* A replica replaced its store with a snapshot: open streams start again from their ids. */
+static void on_snapshot(void *ud)
+{
+    server_end_streams(ud);
 }
 
 /* Blocks SIGTERM/SIGINT in every thread (they inherit the mask); main waits for them. */
@@ -127,6 +134,7 @@ static int run(const char *path)
     char err[1024];
     store_t *st = NULL;
     ingest_t *ing = NULL;
+    replica_t *replica = NULL;
     api_t *api = NULL;
     server_t *srv = NULL;
     sigset_t set;
@@ -151,6 +159,10 @@ static int run(const char *path)
         goto out;
     }
     store_set_retention(st, cfg.version_retention_ms, cfg.tombstone_retention_ms);
+    if (!cfg.replicate_from && store_is_replica(st) && store_promote(st) != 0) {
+        fprintf(stderr, "%s: cannot promote the replica's store to a primary's\n", cfg.data_dir);
+        goto out;
+    }
     if (api_new(&api, &cfg, st) != 0) {
         fprintf(stderr, "out of memory\n");
         goto out;
@@ -159,19 +171,27 @@ static int run(const char *path)
         fprintf(stderr, "%s\n", err);
         goto out;
     }
-    /* ingest starts after the server, so that its first commits already wake the loops */
+    /* the writer starts after the server, so that its first commits already wake the loops: a
+     * replica's replication thread, or the ingest (which with no feeds still prunes) */
     store_set_commit_hook(st, on_commit, srv);
-    if (ingest_start(&ing, &cfg, st) != 0)   /* with no feeds it still prunes */
+    if (cfg.replicate_from ? replica_start(&replica, &cfg, st, on_snapshot, srv) != 0
+                           : ingest_start(&ing, &cfg, st) != 0)
         goto out;
     api_set_ingest(api, ing);
-    log_info("main", "activity-stream %s listening on %s (%d threads), data in %s, %zu feeds", AS_VERSION,
-             cfg.listen[0], cfg.threads, cfg.data_dir, cfg.nfeeds);
+    api_set_replica(api, replica);
+    if (cfg.replicate_from)
+        log_info("main", "activity-stream %s listening on %s (%d threads), data in %s, replica of %s", AS_VERSION,
+                 cfg.listen[0], cfg.threads, cfg.data_dir, cfg.replicate_from);
+    else
+        log_info("main", "activity-stream %s listening on %s (%d threads), data in %s, %zu feeds", AS_VERSION,
+                 cfg.listen[0], cfg.threads, cfg.data_dir, cfg.nfeeds);
     sigwait(&set, &sig);
     log_info("main", "%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     rc = 0;
 out:
-    server_stop(srv);   /* no request uses the ingest after this */
+    server_stop(srv);   /* no request uses the ingest or the replica after this */
     ingest_stop(ing);
+    replica_stop(replica);
     server_free(srv);
     if (!srv)
         api_free(api);   /* a server that ran keeps its loops (and their api) until exit */

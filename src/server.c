@@ -46,6 +46,8 @@ struct server_worker {
     _Atomic int commit_pending;
     int init_rc;
     stream_hub_t *hub;
+    replsend_loop_t *repl;             /* this loop's replication streams */
+    _Atomic int end_streams;           /* end every stream (a replica installed a snapshot) */
     int stopping;
     int64_t stop_deadline_ms, idle_since_ms;
 };
@@ -77,7 +79,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     server_t *srv = ((api_handler_t *)self)->srv;
     worker_t *w = worker_of(req);
-    api_loop_t loop = {.hub = w->hub, .offload_done = &w->wake};
+    api_loop_t loop = {.hub = w->hub, .offload_done = &w->wake, .repl = w->repl};
     return api_handle(srv->api, &loop, req);
 }
 
@@ -222,6 +224,7 @@ static void worker_begin_stop(worker_t *w)
         w->listeners[i] = NULL;
     }
     stream_hub_shutdown(w->hub);
+    replsend_loop_shutdown(w->repl);
     h2o_context_request_shutdown(&w->ctx);
 }
 
@@ -251,8 +254,9 @@ static int worker_init(worker_t *w)
     h2o_multithread_register_receiver(w->ctx.queue, &w->wake, on_wake_message);
     w->hub = stream_hub_new(&w->ctx, srv->st, &srv->stream_settings);
     srv->hubs[w->index] = w->hub;
+    w->repl = replsend_loop_new(&w->ctx, srv->st, api_feeds_json, srv->api);
     w->listeners = calloc(srv->nfds, sizeof *w->listeners);
-    if (!w->hub || !w->listeners)
+    if (!w->hub || !w->repl || !w->listeners)
         return -1;
     for (size_t i = 0; i < srv->nfds; i++) {
         int fd = dup(srv->fds[i]);
@@ -275,8 +279,12 @@ static void *worker_main(void *arg)
         return NULL;
     for (;;) {
         h2o_evloop_run(w->loop, w->stopping ? 20 : INT32_MAX); /* -1 on EINTR: just go round */
-        if (atomic_exchange(&w->commit_pending, 0))
+        if (atomic_exchange(&w->end_streams, 0))
+            stream_hub_end_all(w->hub);
+        if (atomic_exchange(&w->commit_pending, 0)) {
             stream_hub_wake(w->hub);
+            replsend_loop_wake(w->repl);
+        }
         if (!w->stopping && atomic_load(&w->srv->stopping))
             worker_begin_stop(w);
         if (w->stopping && worker_done(w))
@@ -291,6 +299,15 @@ void server_notify_commit(server_t *srv)
         worker_t *w = &srv->workers[i];
         if (!atomic_exchange(&w->commit_pending, 1))
             h2o_multithread_send_message(&w->wake, NULL);
+    }
+}
+
+void server_end_streams(server_t *srv)
+{
+    for (int i = 0; i < srv->nworkers; i++) {
+        worker_t *w = &srv->workers[i];
+        atomic_store(&w->end_streams, 1);
+        h2o_multithread_send_message(&w->wake, NULL);
     }
 }
 
@@ -322,6 +339,7 @@ int server_start(server_t **out, const config_t *cfg, store_t *st, api_t *api, c
     srv->stream_settings = (stream_settings_t){
         .poll_interval_ms = cfg->poll_interval_ms, .heartbeat_interval_ms = cfg->heartbeat_interval_ms,
         .retry_ms = cfg->retry_ms, .write_timeout_ms = cfg->write_timeout_ms, .max_streams = cfg->max_streams,
+        .replica = cfg->replicate_from != NULL,
         .open_streams = &srv->open_streams};
     if (setup_tls(srv, err, errlen) != 0 || open_listeners(srv, err, errlen) != 0)
         goto fail;

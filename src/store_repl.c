@@ -262,3 +262,58 @@ int store_snapshot_install(store_t *st, const char *path, char *err, size_t errl
     store_identity(st, &ident);
     return identity_write(st, &ident, 1);   /* the copy came from a primary: mark it a replica's */
 }
+
+int store_feed_states(store_t *st, store_feed_state_fn *fn, void *ud)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    if (store_read_begin(st, &txn))
+        return STORE_ERR_IO;
+    int rc = mdb_cursor_open(txn, st->feeds, &c);
+    for (rc = rc ? rc : mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+        if (fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, ud))
+            break;
+    if (c)
+        mdb_cursor_close(c);
+    store_read_end(st, txn);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_code(rc);
+}
+
+int store_snapshot_info(const char *path, uint64_t *head, char id_hex[33])
+{
+    MDB_env *env;
+    MDB_txn *txn = NULL;
+    MDB_dbi meta;
+    MDB_val k = {2, "id"}, v;
+    *head = 0;
+    id_hex[0] = '\0';
+    int rc = mdb_env_create(&env);
+    if (rc)
+        return STORE_ERR_NOMEM;
+    rc = mdb_env_set_maxdbs(env, 16);
+    if (!rc)
+        rc = mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY | MDB_NOLOCK, 0644);
+    if (!rc)
+        rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "meta", 0, &meta);
+    if (!rc)
+        rc = store_meta_get_u64(txn, meta, "head", 4, head);
+    if (!rc || rc == MDB_NOTFOUND)
+        rc = mdb_get(txn, meta, &k, &v);
+    if (!rc && v.mv_size == 16) {
+        static const char hex[] = "0123456789abcdef";
+        for (int i = 0; i < 16; i++) {
+            id_hex[2 * i] = hex[((const uint8_t *)v.mv_data)[i] >> 4];
+            id_hex[2 * i + 1] = hex[((const uint8_t *)v.mv_data)[i] & 15];
+        }
+        id_hex[32] = '\0';
+    } else if (!rc) {
+        rc = MDB_CORRUPTED;
+    }
+    if (txn)
+        mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return rc ? STORE_ERR_CORRUPT : 0;
+}

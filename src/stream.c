@@ -215,6 +215,8 @@ static int fill_once(stream_t *s)
 {
     int rc;
     if (s->phase == PHASE_HISTORY) {
+        if (s->s0 > store_head(s->hub->st))
+            return 0;   /* a replica behind the snapshot it is asked to continue: wait */
         /* An empty snapshot has no history (and max_seq 0 would mean "no limit"). */
         rc = s->s0 == 0 ? 0 : store_scan_time(s->hub->st, s->hpos, s->p.end_us, s->s0, 0, on_history_rec, s, NULL);
         if (rc == 0)
@@ -308,7 +310,8 @@ static void stream_pump(stream_t *s)
     if (s->finishing || s->out[s->cur].len) {
         unlink_list(&s->wait_link);
         stream_send(s);
-    } else if (s->phase == PHASE_LIVE && s->bookmark >= store_head(s->hub->st)) {
+    } else if ((s->phase == PHASE_LIVE && s->bookmark >= store_head(s->hub->st)) ||
+               (s->phase == PHASE_HISTORY && s->s0 > store_head(s->hub->st))) {
         stream_wait(s);
     } else if (!h2o_timeout_is_linked(&s->defer_entry)) {
         h2o_timeout_link(s->hub->ctx->loop, &s->hub->ctx->zero_timeout, &s->defer_entry);
@@ -482,6 +485,8 @@ static void hub_poll(stream_hub_t *hub)
     hub->c.hub_polls++;
     hub_end_due_streams(hub);
     uint64_t head = store_head(hub->st);
+    h2o_linklist_t behind;   /* waiting streams that are not live: they read the store themselves */
+    h2o_linklist_init_anchor(&behind);
     while (hub->seq < head) {
         if (h2o_linklist_is_empty(&hub->waiting)) {
             hub->seq = head;
@@ -495,6 +500,11 @@ static void hub_poll(stream_hub_t *hub)
         for (h2o_linklist_t *l = hub->waiting.next, *next; l != &hub->waiting; l = next) {
             next = l->next;
             stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, wait_link, l);
+            if (s->phase != PHASE_LIVE) {   /* a history waiting for a replica to catch up */
+                h2o_linklist_unlink(&s->wait_link);
+                h2o_linklist_insert(&behind, &s->wait_link);
+                continue;
+            }
             hub_deliver(hub, s);
             if (s->out[s->cur].len || s->finishing) {
                 h2o_linklist_unlink(&s->wait_link);
@@ -502,6 +512,11 @@ static void hub_poll(stream_hub_t *hub)
             }
         }
         hub->seq = hub->batch_last;
+    }
+    while (!h2o_linklist_is_empty(&behind)) {
+        stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, wait_link, behind.next);
+        h2o_linklist_unlink(&s->wait_link);
+        stream_pump(s);
     }
 }
 
@@ -555,6 +570,11 @@ void stream_hub_free(stream_hub_t *hub)
 void stream_hub_shutdown(stream_hub_t *hub)
 {
     hub->shutting_down = 1;
+    stream_hub_end_all(hub);
+}
+
+void stream_hub_end_all(stream_hub_t *hub)
+{
     for (h2o_linklist_t *l = hub->streams.next, *next; l != &hub->streams; l = next) {
         next = l->next;
         stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, all_link, l);
@@ -665,8 +685,10 @@ static const char *resume_problem(stream_t *s, uint64_t p, int *compact)
     *compact = 0;
     if (s->p.resume.tag[0] && strcmp(s->p.resume.tag, store_tag(st)) != 0)
         return "unknown";       /* another store's: another cluster, or a history forked from */
-    if (p > head)
+    if (p > head && !s->hub->set->replica)
         return "unknown";       /* beyond what this store has written */
+    if (p > head)
+        return NULL;            /* a replica that is behind: wait until it has caught up */
     if (p < store_tombstone_horizon(st))
         return "expired";       /* deletions after p may have been forgotten */
     *compact = p < store_low_water(st);

@@ -1,0 +1,499 @@
+/* replica.c -- a replica's replication thread (see replica.h).
+ *
+ * One blocking libcurl transfer at a time, on this thread: the write callback splits the body
+ * into replproto frames and applies them to a store batch; the batch is committed at the
+ * primary's commit boundaries (a COMMIT frame), so a replica never shows half of a commit: at
+ * once when nothing else has arrived, or after APPLY_BATCH operations while catching up (one
+ * fsync for many of the primary's commits). A replica killed at any moment restarts from what
+ * it committed: the entries after its head are sent again, the ones at or below it skipped.
+ *
+ * Identity: the primary's HELLO names its store id; a replica that followed the primary's
+ * parent up to the fork (the primary checked that) takes the new identity. */
+#include "replica.h"
+#include "bytebuf.h"
+#include "clock.h"
+#include "hawk.h"
+#include "log.h"
+#include "metrics.h"
+#include "replproto.h"
+#include "timefmt.h"
+#include "version.h"
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MOD "replica"
+#define APPLY_BATCH 4096          /* operations per commit while catching up */
+#define DISCONNECT_S 3
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+struct replica {
+    const config_t *cfg;          /* borrowed */
+    store_t *st;                  /* borrowed */
+    replica_installed_fn *installed;
+    void *installed_ud;
+    pthread_t thread;
+    int started;
+    atomic_int stop;
+    store_batch_t *batch;         /* owned */
+    CURL *easy;                   /* borrowed: the transfer in progress */
+    size_t pending;               /* operations in the batch */
+    int at_boundary;              /* the last frame applied was a COMMIT */
+    int64_t pending_commit_us;    /* the primary time of the last COMMIT in the batch */
+    bytebuf_t in;                 /* owned: bytes of a frame not yet complete */
+    int failed;                   /* the stream is unusable (corrupt frame, store error) */
+    char conflict[64];            /* the 409's reason, or "" */
+    pthread_mutex_t mu;           /* guards what follows */
+    char *feeds;                  /* owned: the primary's /feeds document */
+    int connected;
+    int64_t disconnected_since_us, hb_primary_us, hb_local_us, applied_primary_us;
+    uint64_t reconnects, snapshots;
+};
+
+/* ---- status ---- */
+
+static void set_connected(replica_t *r, int connected)
+{
+    pthread_mutex_lock(&r->mu);
+    if (r->connected && !connected)
+        r->disconnected_since_us = timefmt_now_us();
+    if (connected)
+        r->disconnected_since_us = 0;
+    r->connected = connected;
+    pthread_mutex_unlock(&r->mu);
+}
+
+void replica_status(replica_t *r, replica_status_t *out)
+{
+    int64_t now = clock_mono_us();
+    pthread_mutex_lock(&r->mu);
+    out->connected = r->connected;
+    out->disconnected_since_us = r->disconnected_since_us;
+    int64_t primary_now = r->hb_primary_us + (now - r->hb_local_us);
+    int64_t lag = r->applied_primary_us ? primary_now - r->applied_primary_us : 0;
+    out->lag_s = lag > 0 ? lag / 1e6 : 0;
+    out->reconnects = r->reconnects;
+    out->snapshots = r->snapshots;
+    pthread_mutex_unlock(&r->mu);
+    out->applied_seq = store_head(r->st);
+}
+
+char *replica_feeds_json(void *replica)
+{
+    replica_t *r = replica;
+    pthread_mutex_lock(&r->mu);
+    char *copy = strdup(r->feeds ? r->feeds : "[]");
+    pthread_mutex_unlock(&r->mu);
+    return copy;
+}
+
+void replica_report_metrics(metrics_out_t *out, void *replica)
+{
+    replica_status_t s;
+    replica_status(replica, &s);
+    metrics_gauge_double(out, "as_replica_lag_seconds", "How long ago, by the primary's clock, the newest frame "
+                         "this replica applied was sent.", s.lag_s);
+    metrics_gauge(out, "as_replica_applied_seq", "The primary's change-log seq applied here.", s.applied_seq);
+    metrics_gauge(out, "as_replica_connected", "1 while frames arrive from the primary.", (uint64_t)s.connected);
+    metrics_counter(out, "as_replica_reconnects_total", "Connections to the primary started again.", s.reconnects);
+    metrics_counter(out, "as_replica_snapshots_total", "Snapshots of the primary installed.", s.snapshots);
+}
+
+/* ---- applying ---- */
+
+/* Commit what the batch holds (it ends at a COMMIT frame). Returns 0 or -1. */
+static int flush(replica_t *r)
+{
+    if (!r->pending)
+        return 0;
+    store_batch_stats_t stats;
+    int rc = store_batch_commit(r->batch, &stats);
+    r->pending = 0;
+    if (rc < 0) {
+        log_error(MOD, "applying the primary's changes failed: %s; replication stops until it can write",
+                  store_strerror(rc));
+        return -1;
+    }
+    pthread_mutex_lock(&r->mu);
+    r->applied_primary_us = r->pending_commit_us;
+    pthread_mutex_unlock(&r->mu);
+    return 0;
+}
+
+/* The primary's HELLO: take its identity when it is a promoted successor of ours. */
+static int on_hello(replica_t *r, const replproto_frame_t *f)
+{
+    json_t *j = json_loadb(f->data, f->data_len, 0, NULL);
+    const char *id = json_string_value(json_object_get(j, "store"));
+    int rc = 0;
+    if (!id || strlen(id) != 32) {
+        rc = -1;
+    } else if (strcmp(id, store_id(r->st)) != 0) {
+        store_identity_t ident = {0};
+        const char *parent = json_string_value(json_object_get(j, "parent"));
+        for (int i = 0; i < 16; i++) {
+            unsigned a, b;
+            sscanf(id + 2 * i, "%1x%1x", &a, &b);
+            ident.id[i] = (uint8_t)(a << 4 | b);
+            if (parent && strlen(parent) == 32 && sscanf(parent + 2 * i, "%1x%1x", &a, &b) == 2)
+                ident.parent[i] = (uint8_t)(a << 4 | b);
+        }
+        ident.fork = (uint64_t)json_integer_value(json_object_get(j, "fork"));
+        log_info(MOD, "following store %s (was %s)", id, store_id(r->st));
+        rc = store_adopt_identity(r->st, &ident) == 0 ? 0 : -1;
+    }
+    json_decref(j);
+    return rc;
+}
+
+static void on_heartbeat(replica_t *r, const replproto_frame_t *f)
+{
+    pthread_mutex_lock(&r->mu);
+    r->hb_primary_us = f->time_us;
+    r->hb_local_us = clock_mono_us();
+    if (!r->pending)   /* everything before it is applied */
+        r->applied_primary_us = f->time_us;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void on_feeds(replica_t *r, const replproto_frame_t *f)
+{
+    char *copy = strndup(f->data, f->data_len);
+    pthread_mutex_lock(&r->mu);
+    free(r->feeds);
+    r->feeds = copy;
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Apply one frame; returns 0 or -1 (the stream must be dropped). */
+static int apply_frame(replica_t *r, const replproto_frame_t *f)
+{
+    int rc = 0;
+    r->at_boundary = 0;
+    switch (f->type) {
+    case REPL_HELLO: return on_hello(r, f);
+    case REPL_HEARTBEAT: on_heartbeat(r, f); r->at_boundary = 1; return 0;
+    case REPL_FEEDS: on_feeds(r, f); r->at_boundary = 1; return 0;
+    case REPL_MARKS: rc = store_batch_prune_to(r->batch, f->low_water, f->tomb_horizon, f->commit_horizon); break;
+    case REPL_ENTRY: rc = store_batch_apply_entry(r->batch, f->data, f->data_len, f->time_us); break;
+    case REPL_FEED_STATE: {
+        char feed[STORE_MAX_FEED_LEN + 1];
+        snprintf(feed, sizeof feed, "%.*s", (int)f->feed_len, f->feed);
+        rc = store_batch_put_feed_state(r->batch, feed, f->data, f->data_len);
+        break;
+    }
+    case REPL_COMMIT:
+        rc = store_batch_apply_commit(r->batch, f->seq, f->time_us, f->chain);
+        r->pending_commit_us = f->time_us;
+        r->at_boundary = 1;
+        break;
+    }
+    if (rc < 0)
+        return -1;
+    r->pending++;
+    if (f->type == REPL_COMMIT && r->pending >= APPLY_BATCH)
+        return flush(r);
+    return 0;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *ud)
+{
+    replica_t *r = ud;
+    size_t bytes = size * n;
+    long status = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (atomic_load(&r->stop) || r->failed || bytebuf_append(&r->in, data, bytes) < 0)
+        return 0;
+    if (status != 200)   /* an error's body (a 409's JSON): kept whole, read at the end */
+        return bytes;
+    set_connected(r, 1);
+    size_t off = 0;
+    replproto_frame_t f;
+    long used;
+    while ((used = replproto_next(r->in.p + off, r->in.len - off, &f)) > 0) {
+        if (apply_frame(r, &f) < 0) {
+            r->failed = 1;
+            return 0;
+        }
+        off += (size_t)used;
+    }
+    if (used < 0) {
+        log_warn(MOD, "a corrupt frame from the primary; reconnecting from what was applied");
+        r->failed = 1;
+        return 0;
+    }
+    memmove(r->in.p, r->in.p + off, r->in.len - off);
+    r->in.len -= off;
+    if (r->at_boundary && flush(r) < 0) {
+        r->failed = 1;
+        return 0;
+    }
+    return bytes;
+}
+
+/* ---- requests ---- */
+
+/* The Authorization header (or basic credentials) for a GET of url, per replicate_auth. */
+static struct curl_slist *auth_headers(replica_t *r, CURL *easy, const char *url)
+{
+    const config_auth_t *a = &r->cfg->replicate_auth;
+    char line[1024];
+    struct curl_slist *h = NULL;
+    if (a->type == AUTH_BEARER) {
+        snprintf(line, sizeof line, "Authorization: Bearer %s", a->token);
+        h = curl_slist_append(h, line);
+    } else if (a->type == AUTH_HAWK) {
+        char value[600];
+        if (hawk_authorization(a->id, a->key, "GET", url, NULL, NULL, 0, timefmt_now_us() / 1000000, NULL, value,
+                               sizeof value) > 0) {
+            snprintf(line, sizeof line, "Authorization: %s", value);
+            h = curl_slist_append(h, line);
+        }
+    } else if (a->type == AUTH_BASIC) {
+        curl_easy_setopt(easy, CURLOPT_USERNAME, a->user);
+        curl_easy_setopt(easy, CURLOPT_PASSWORD, a->password);
+    }
+    return h;
+}
+
+static CURL *new_easy(replica_t *r, const char *url, struct curl_slist **headers)
+{
+    CURL *easy = curl_easy_init();
+    if (!easy)
+        return NULL;
+    *headers = auth_headers(r, easy, url);
+    curl_easy_setopt(easy, CURLOPT_URL, url);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, *headers);
+    curl_easy_setopt(easy, CURLOPT_USERAGENT, AS_USER_AGENT " (replica)");
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+    curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);        /* heartbeats come every second */
+    curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, (long)DISCONNECT_S);
+    if (r->cfg->ca_file)
+        curl_easy_setopt(easy, CURLOPT_CAINFO, r->cfg->ca_file);
+    return easy;
+}
+
+/* A 409's body names why a snapshot is needed. */
+static void note_conflict(replica_t *r)
+{
+    json_t *j = json_loadb(r->in.p ? r->in.p : "", r->in.len, 0, NULL);
+    snprintf(r->conflict, sizeof r->conflict, "%s", json_string_value(json_object_get(j, "reason"))
+             ? json_string_value(json_object_get(j, "reason")) : "unknown");
+    json_decref(j);
+}
+
+/* Follow the primary until the stream ends. Returns 1 when a snapshot is needed, 0 when the
+ * stream ended (reconnect), -1 on a failure (back off). */
+static int follow(replica_t *r)
+{
+    char url[2048];
+    uint64_t head = store_head(r->st), chain = 0;
+    if (head)
+        store_commit_chain(r->st, head, &chain);
+    /* an empty store has no identity worth comparing: the primary's snapshot brings one */
+    snprintf(url, sizeof url, "%s/_replication?after=%" PRIu64 "&chain=%" PRIu64 "%s%s", r->cfg->replicate_from,
+             head, chain, head ? "&store=" : "", head ? store_id(r->st) : "");
+    struct curl_slist *headers = NULL;
+    CURL *easy = new_easy(r, url, &headers);
+    if (!easy)
+        return -1;
+    bytebuf_clear(&r->in);
+    r->failed = 0;
+    r->pending = 0;
+    store_batch_reset(r->batch);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, r);
+    r->easy = easy;
+    CURLcode code = curl_easy_perform(easy);
+    r->easy = NULL;
+    long status = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status == 409)
+        note_conflict(r);
+    flush(r);   /* whatever completed commits arrived */
+    store_batch_reset(r->batch);
+    curl_easy_cleanup(easy);
+    curl_slist_free_all(headers);
+    set_connected(r, 0);
+    if (status == 409) {
+        log_info(MOD, "the primary says a snapshot is needed (%s)", r->conflict);
+        return 1;
+    }
+    if (status != 200)
+        log_warn(MOD, "%s: %s", r->cfg->replicate_from,
+                 status ? "unexpected HTTP status" : curl_easy_strerror(code));
+    return status == 200 && !r->failed ? 0 : -1;
+}
+
+/* ---- snapshots ---- */
+
+typedef struct {
+    FILE *f;
+    EVP_MD_CTX *md;
+    uint64_t size, want_size;
+    char want_sha[65], store[40];
+} download_t;
+
+static size_t on_snapshot_header(char *line, size_t size, size_t n, void *ud)
+{
+    download_t *d = ud;
+    size_t len = size * n;
+    char name[64], value[128];
+    if (sscanf(line, "%63[^:]: %127[^\r\n]", name, value) == 2) {
+        if (!strcasecmp(name, "x-snapshot-size"))
+            d->want_size = strtoull(value, NULL, 10);
+        else if (!strcasecmp(name, "x-snapshot-sha256"))
+            snprintf(d->want_sha, sizeof d->want_sha, "%.64s", value);
+    }
+    return len;
+}
+
+static size_t on_snapshot_body(char *data, size_t size, size_t n, void *ud)
+{
+    download_t *d = ud;
+    size_t len = size * n;
+    if (fwrite(data, 1, len, d->f) != len || !EVP_DigestUpdate(d->md, data, len))
+        return 0;
+    d->size += len;
+    return len;
+}
+
+/* Did the download arrive whole (size and SHA-256 as announced)? */
+static int download_ok(download_t *d)
+{
+    unsigned char md[32];
+    unsigned mdlen = 0;
+    char hex[65];
+    if (!EVP_DigestFinal_ex(d->md, md, &mdlen) || mdlen != 32)
+        return 0;
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return d->want_size && d->size == d->want_size && strcmp(hex, d->want_sha) == 0;
+}
+
+/* Fetch a snapshot into dir/data.mdb.incoming and install it. Returns 0 or -1 (the previous
+ * store stays). */
+static int take_snapshot(replica_t *r)
+{
+    char url[2048], path[4200], err[512];
+    snprintf(url, sizeof url, "%s/_replication/snapshot", r->cfg->replicate_from);
+    snprintf(path, sizeof path, "%s/data.mdb.incoming", store_path(r->st));
+    download_t d = {.f = fopen(path, "wb"), .md = EVP_MD_CTX_new()};
+    struct curl_slist *headers = NULL;
+    CURL *easy = d.f && d.md && EVP_DigestInit_ex(d.md, EVP_sha256(), NULL) ? new_easy(r, url, &headers) : NULL;
+    long status = 0;
+    if (easy) {
+        curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, 30L);   /* the primary writes it first */
+        curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_snapshot_header);
+        curl_easy_setopt(easy, CURLOPT_HEADERDATA, &d);
+        curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_snapshot_body);
+        curl_easy_setopt(easy, CURLOPT_WRITEDATA, &d);
+        if (curl_easy_perform(easy) == CURLE_OK)
+            curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    }
+    int ok = d.f && fflush(d.f) == 0 && fsync(fileno(d.f)) == 0 && status == 200 && download_ok(&d);
+    if (d.f)
+        fclose(d.f);
+    EVP_MD_CTX_free(d.md);
+    curl_easy_cleanup(easy);
+    curl_slist_free_all(headers);
+    if (!ok) {
+        log_warn(MOD, "snapshot from %s refused (HTTP %ld, %" PRIu64 " of %" PRIu64 " bytes, or a checksum "
+                 "mismatch); keeping the store as it is", url, status, d.size, d.want_size);
+        unlink(path);
+        return -1;
+    }
+    if (store_snapshot_install(r->st, path, err, sizeof err) != 0) {
+        log_error(MOD, "installing the snapshot failed: %s", err);
+        return -1;
+    }
+    log_info(MOD, "snapshot installed: store %s at seq %" PRIu64, store_id(r->st), store_head(r->st));
+    pthread_mutex_lock(&r->mu);
+    r->snapshots++;
+    pthread_mutex_unlock(&r->mu);
+    if (r->installed)
+        r->installed(r->installed_ud);
+    return 0;
+}
+
+/* ---- the thread ---- */
+
+static void sleep_ms(replica_t *r, int64_t ms)
+{
+    for (int64_t t = 0; t < ms && !atomic_load(&r->stop); t += 50)
+        usleep(50000);
+}
+
+static void *run(void *arg)
+{
+    replica_t *r = arg;
+    int64_t backoff = BACKOFF_MIN_MS;
+    while (!atomic_load(&r->stop)) {
+        int rc = follow(r);
+        if (atomic_load(&r->stop))
+            break;
+        if (rc == 1)
+            rc = take_snapshot(r);
+        pthread_mutex_lock(&r->mu);
+        r->reconnects++;
+        pthread_mutex_unlock(&r->mu);
+        if (rc == 0) {
+            backoff = BACKOFF_MIN_MS;
+            continue;
+        }
+        sleep_ms(r, backoff / 2 + rand() % (backoff / 2 + 1));
+        backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+    }
+    return NULL;
+}
+
+int replica_start(replica_t **out, const config_t *cfg, store_t *st, replica_installed_fn *installed, void *ud)
+{
+    replica_t *r = calloc(1, sizeof *r);
+    *out = NULL;
+    if (!r || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        free(r);
+        log_error(MOD, "out of memory");
+        return -1;
+    }
+    r->cfg = cfg;
+    r->st = st;
+    r->installed = installed;
+    r->installed_ud = ud;
+    pthread_mutex_init(&r->mu, NULL);
+    r->disconnected_since_us = timefmt_now_us();
+    if (store_batch_new(st, &r->batch) != 0 || pthread_create(&r->thread, NULL, run, r) != 0) {
+        log_error(MOD, "cannot start the replication thread");
+        replica_stop(r);
+        return -1;
+    }
+    r->started = 1;
+    log_info(MOD, "following %s from seq %" PRIu64, cfg->replicate_from, store_head(st));
+    *out = r;
+    return 0;
+}
+
+void replica_stop(replica_t *r)
+{
+    if (!r)
+        return;
+    atomic_store(&r->stop, 1);
+    if (r->started)
+        pthread_join(r->thread, NULL);
+    store_batch_free(r->batch);
+    bytebuf_free(&r->in);
+    free(r->feeds);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+    curl_global_cleanup();
+}
