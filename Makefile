@@ -39,12 +39,13 @@ build/pkg.mk: .ci/install-deps
 CFLAGS_ALL = $(BASE) $(WARN) $(PKG_CFLAGS)
 LIBS       = $(PKG_LIBS)
 
-.PHONY: all all-tests run test one unit integration browser-test bench fuzz clean help
+.PHONY: all all-tests run cluster test one unit integration browser-test bench fuzz clean help
 all: bin/activity-stream bin/feedsim
 
 help:
 	@echo "make            build bin/activity-stream and bin/feedsim"
 	@echo "make run        start feedsim and the server with conf/activity-stream.conf"
+	@echo "make cluster    a primary, two replicas and HAProxy on loopback (conf/run-cluster)"
 	@echo "make test       unit + integration tests (ASan/UBSan, one Criterion run) and the browser test"
 	@echo "make unit       unit tests only: pure modules, no sockets (seconds)"
 	@echo "make integration  integration tests only: real servers, feedsim, crashes"
@@ -164,6 +165,9 @@ fuzz:
 
 run: all
 	@conf/run-demo
+
+cluster: all
+	@conf/run-cluster
 
 clean:
 	rm -rf build bin

@@ -255,8 +255,11 @@ void replsend_loop_wake(replsend_loop_t *l)
 {
     if (!l)
         return;
-    while (!h2o_linklist_is_empty(&l->waiting)) {
-        rstream_t *s = H2O_STRUCT_FROM_MEMBER(rstream_t, wait_link, l->waiting.next);
+    h2o_linklist_t woken;   /* a stream with nothing new waits again: not in this list */
+    h2o_linklist_init_anchor(&woken);
+    h2o_linklist_insert_list(&woken, &l->waiting);
+    while (!h2o_linklist_is_empty(&woken)) {
+        rstream_t *s = H2O_STRUCT_FROM_MEMBER(rstream_t, wait_link, woken.next);
         h2o_linklist_unlink(&s->wait_link);
         rstream_pump(s);
     }
