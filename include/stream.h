@@ -17,6 +17,8 @@ typedef struct {
     int64_t poll_interval_ms, heartbeat_interval_ms, retry_ms, write_timeout_ms;
     size_t max_streams;
     _Atomic size_t *open_streams;   /* shared by all workers; BORROWED */
+    const char *const *feed_ids;    /* the configured feeds, for the feed filter's 400; BORROWED */
+    size_t nfeed_ids;
 } stream_settings_t;
 
 typedef struct stream_hub stream_hub_t;
@@ -26,7 +28,7 @@ stream_hub_t *stream_hub_new(h2o_context_t *ctx, store_t *st, const stream_setti
 /* Free the hub; every stream must have ended (stream_hub_open() == 0). */
 void stream_hub_free(stream_hub_t *hub);
 
-/* Serve GET /stream. Always answers (400/204/503 or the event stream). */
+/* Serve GET or POST /stream (streamreq.h). Always answers (400/204/503 or the event stream). */
 void stream_handle(stream_hub_t *hub, h2o_req_t *req);
 
 /* Deliver changes committed since the last pass (called when ingest signals a commit). */
