@@ -12,15 +12,23 @@
  *   cors_origins: []           web_root: ./web        ca_file: (system bundle)
  *   tls: {cert: FILE, key: FILE}   (optional)
  *   feeds: [...]  (see config_feed_t; may be empty)
+ *   auth: {...}   (see config_access_t; absent: no client authentication)
  * Feed keys: id, url (required); style: activity-stream|outbox; poll_interval: 1s;
  *   full_sync_interval: 10m; timeout: 30s; connect_timeout: 10s; max_page_size: 64MiB;
  *   ca_file; auth: {type: hawk, id, key|key_env} | {type: bearer, token|token_env}
  *   | {type: basic, user, password|password_env}; headers: {Name: value}.
+ * auth keys: trusted_proxies: [CIDR...]; clients: [{id, hawk_key|hawk_key_env,
+ *   token|token_env (at least one of the two kinds), ip_allow: [CIDR...], scope: a query (JSON
+ *   flow or block YAML), allow: [stream|search|feeds|metrics|replicate]}]; jwt: {hs256_secret |
+ *   hs256_secret_env, public_key_file, issuer, audience}. Validation compiles every scope
+ *   (query_compile) and loads the public key (jwt_verifier_new).
  */
 #ifndef CONFIG_H
 #define CONFIG_H
 #include <stddef.h>
 #include <stdint.h>
+
+#include "netaddr.h"
 
 typedef enum { FEED_STYLE_ACTIVITY_STREAM = 0, FEED_STYLE_OUTBOX = 1 } feed_style_t;
 typedef enum { AUTH_NONE = 0, AUTH_HAWK, AUTH_BEARER, AUTH_BASIC } auth_type_t;
@@ -44,6 +52,28 @@ typedef struct {
     config_header_t *headers; size_t nheaders;
 } config_feed_t;
 
+/* auth.clients[i]: one client of this server (auth.h). */
+typedef struct {
+    char *id;                /* unique; the Hawk credentials id and the name in logs */
+    char *hawk_key;          /* NULL: no Hawk credentials (resolved from hawk_key_env) */
+    char *token;             /* NULL: no static bearer token (resolved from token_env) */
+    netaddr_cidr_t *ip_allow; size_t nip_allow;   /* none: any address */
+    char *scope;             /* a compiled-and-checked query as compact JSON; NULL: everything */
+    unsigned allow;          /* AUTH_ALLOW_* bits (auth.h); default stream and search */
+} config_client_t;
+
+/* The top-level `auth` block: who may read what. */
+typedef struct {
+    int enabled;             /* the file has an auth block (then clients or jwt are given) */
+    netaddr_cidr_t *trusted_proxies; size_t ntrusted_proxies;
+    config_client_t *clients; size_t nclients;
+    char *jwt_hs256_secret;  /* NULL: HS256 tokens are refused */
+    char *jwt_public_key_file;   /* NULL: RS256/ES256 tokens are refused */
+    char *jwt_public_key_pem;    /* that file's contents, read and checked at load */
+    char *jwt_issuer;        /* NULL: iss is not checked */
+    char *jwt_audience;      /* NULL: aud is not checked */
+} config_access_t;
+
 typedef struct {
     char **listen; size_t nlisten;
     char *data_dir;
@@ -58,6 +88,7 @@ typedef struct {
     char *ca_file;
     char *tls_cert, *tls_key;
     config_feed_t *feeds; size_t nfeeds;
+    config_access_t auth;    /* the `auth` block */
     char *path;              /* the file it came from */
 } config_t;
 

@@ -135,7 +135,10 @@ void store_set_retention(store_t *st, int64_t version_ms, int64_t tombstone_ms);
 typedef struct {
     uint64_t versions, tombstones;   /* pruned by this call */
     int64_t txn_us;                  /* its longest write transaction, commit included */
+    int64_t commit_us;               /* its longest commit (the disk's sync) */
 } store_prune_stats_t;
+
+#define STORE_PRUNE_BUDGET_US 2000   /* the writer's work per pruning transaction (commit on top) */
 
 /* Prune what retention no longer keeps, oldest first, in write transactions of about
  * `budget_us` of work each, until nothing is due or `max_txns` transactions ran (0: no limit).

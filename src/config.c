@@ -3,7 +3,12 @@
  * allocated. All strings in a config_t are malloc'd and owned by it (config_free). No global
  * state; values echoed in messages are sanitised and secrets are never echoed. */
 #include "config.h"
+#include "auth.h"
+#include "jwt.h"
+#include "netaddr.h"
+#include "query.h"
 #include "timefmt.h"
+#include <jansson.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -23,6 +28,9 @@
 #define MAX_HAWK_ID     127                        /* hawk.h: ids under 128 bytes */
 #define PATH_LEN        192                        /* key paths such as feeds[3].headers.X-Foo */
 #define SHOW_LEN        64                         /* echoed values are cut to this */
+#define MIN_TOKEN_LEN   16                         /* a static bearer token shorter than this is guessable */
+#define MAX_SCOPE_DEPTH 64                         /* YAML nesting of a scope (query.h allows 32) */
+#define MAX_SCOPE_NODES 10000                      /* nodes of a scope, aliases counted each time */
 
 /* One load: the document being walked and where messages go. */
 typedef struct {
@@ -611,9 +619,10 @@ static int auth_name(ctx_t *c, yaml_node_t *map, yaml_node_t *n, const char *pat
     return set_string(c, n, sub, s, out);
 }
 
-/* A secret given inline (`key`) or through an environment variable (`key_env`), exactly one. */
-static int auth_secret(ctx_t *c, yaml_node_t *map, const char *path, yaml_node_t *inl, yaml_node_t *env,
-                       const char *key, char **out)
+/* A secret given inline (`key`) or through an environment variable (`key_env`): at most one of
+ * the two, and at least one of them is given. */
+static int secret_value(ctx_t *c, const char *path, yaml_node_t *inl, yaml_node_t *env, const char *key,
+                        char **out)
 {
     char sub[PATH_LEN], envkey[32], shown[SHOW_LEN];
     snprintf(envkey, sizeof envkey, "%s_env", key);
@@ -621,8 +630,6 @@ static int auth_secret(ctx_t *c, yaml_node_t *map, const char *path, yaml_node_t
         join_path(sub, path, envkey);
         return fail(c, env, sub, "give either '%s' or '%s', not both", key, envkey);
     }
-    if (!inl && !env)
-        return fail(c, map, path, "missing required key '%s' or '%s'", key, envkey);
     join_path(sub, path, inl ? key : envkey);
     const char *s = scalar_text(c, inl ? inl : env, sub, inl ? "a string" : "an environment variable name");
     if (!s)
@@ -640,6 +647,15 @@ static int auth_secret(ctx_t *c, yaml_node_t *map, const char *path, yaml_node_t
     if (has_ctl(s))
         return fail(c, inl ? inl : env, sub, "the secret contains control characters");
     return set_string(c, inl ? inl : env, sub, s, out);
+}
+
+/* The same, exactly one of the two required. */
+static int auth_secret(ctx_t *c, yaml_node_t *map, const char *path, yaml_node_t *inl, yaml_node_t *env,
+                       const char *key, char **out)
+{
+    if (!inl && !env)
+        return fail(c, map, path, "missing required key '%s' or '%s_env'", key, key);
+    return secret_value(c, path, inl, env, key, out);
 }
 
 static int parse_auth(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
@@ -786,18 +802,21 @@ static void feed_free(config_feed_t *f)
     free(f->headers);
 }
 
-/* Feed i against the feeds before it (all have ids): report a repeated id at its line. */
-static int check_duplicate_id(ctx_t *c, yaml_node_t *feeds, size_t i, const config_feed_t *arr,
-                              const char *path)
+/* Item i of list `seq` against the items before it (all have ids): report a repeated id at its
+ * line. The ids are the `char *` at `id_offset` in items of `stride` bytes from `arr`; `what`
+ * names the kind ("feed", "client"). */
+static int check_duplicate_id(ctx_t *c, yaml_node_t *seq, size_t i, const void *arr, size_t stride,
+                              size_t id_offset, const char *what, const char *path)
 {
     char sub[PATH_LEN];
+    const char *id = *(char *const *)((const char *)arr + i * stride + id_offset);
     for (size_t j = 0; j < i; j++) {
-        if (strcmp(arr[j].id, arr[i].id))
+        if (strcmp(*(char *const *)((const char *)arr + j * stride + id_offset), id))
             continue;
-        yaml_node_t *first = find_value(c, node_at(c, feeds->data.sequence.items.start[j]), "id");
-        yaml_node_t *again = find_value(c, node_at(c, feeds->data.sequence.items.start[i]), "id");
+        yaml_node_t *first = find_value(c, node_at(c, seq->data.sequence.items.start[j]), "id");
+        yaml_node_t *again = find_value(c, node_at(c, seq->data.sequence.items.start[i]), "id");
         join_path(sub, path, "id");
-        return fail(c, again, sub, "duplicate feed id '%s' (first at line %zu)", arr[i].id,
+        return fail(c, again, sub, "duplicate %s id '%s' (first at line %zu)", what, id,
                     first->start_mark.line + 1);
     }
     return 0;
@@ -828,10 +847,449 @@ static int parse_feeds(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
             return fail(c, item, sub, "missing required key 'id'");
         if (!f->url)
             return fail(c, item, sub, "missing required key 'url'");
-        if (check_duplicate_id(c, n, i, cfg->feeds, sub) < 0)
+        if (check_duplicate_id(c, n, i, cfg->feeds, sizeof *cfg->feeds, offsetof(config_feed_t, id), "feed",
+                               sub) < 0)
             return -1;
     }
     return 0;
+}
+
+/* ---- auth: lists --------------------------------------------------------------------------- */
+
+/* Handle item i of a list; `path` names it ("auth.clients[2]"). */
+typedef int item_fn(ctx_t *c, yaml_node_t *item, const char *path, size_t i, void *dst);
+
+/* Call fn for each item of sequence n, or for n itself when it is a scalar and `one_ok` (a list
+ * of one may be written without brackets). *count is the number of items. */
+static int each_item(ctx_t *c, yaml_node_t *n, const char *path, int one_ok, const char *want,
+                     item_fn *fn, void *dst, size_t *count)
+{
+    char got[SHOW_LEN + 2], sub[PATH_LEN];
+    if (one_ok && n->type == YAML_SCALAR_NODE && !is_null(n)) {
+        *count = 1;
+        return fn(c, n, path, 0, dst);
+    }
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail(c, n, path, "expected %s, got %s", want, describe(n, got, sizeof got));
+    *count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    for (size_t i = 0; i < *count; i++) {
+        snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+        if (fn(c, node_at(c, n->data.sequence.items.start[i]), sub, i, dst) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int add_cidr(ctx_t *c, yaml_node_t *n, const char *path, size_t i, void *dst)
+{
+    char why[128], shown[SHOW_LEN];
+    const char *s = scalar_text(c, n, path, "an address or block like 10.0.0.0/8");
+    if (!s)
+        return -1;
+    if (netaddr_parse_cidr(s, &((netaddr_cidr_t *)dst)[i], why, sizeof why) < 0)
+        return fail(c, n, path, "%s, got '%s'", why, show(n, shown, sizeof shown));
+    return 0;
+}
+
+/* A list of address blocks (or one) into *list, *count; `min` items at least. */
+static int parse_cidrs(ctx_t *c, yaml_node_t *n, const char *path, size_t min, netaddr_cidr_t **list,
+                       size_t *count)
+{
+    size_t want = 1;
+    if (n->type == YAML_SEQUENCE_NODE)
+        want = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    netaddr_cidr_t *v = calloc(want ? want : 1, sizeof *v);
+    size_t got = 0;
+    if (!v)
+        return fail(c, n, path, "out of memory");
+    if (each_item(c, n, path, 1, "a list of addresses or blocks like 10.0.0.0/8", add_cidr, v, &got) < 0) {
+        free(v);
+        return -1;
+    }
+    if (got < min) {
+        free(v);
+        return fail(c, n, path, "expected at least one address or block");
+    }
+    free(*list);
+    *list = v;
+    *count = got;
+    return 0;
+}
+
+static int parse_trusted_proxies(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    config_access_t *acc = dst;
+    return parse_cidrs(c, n, path, 0, &acc->trusted_proxies, &acc->ntrusted_proxies);
+}
+
+static int parse_ip_allow(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    config_client_t *cl = dst;
+    return parse_cidrs(c, n, path, 1, &cl->ip_allow, &cl->nip_allow);
+}
+
+static int add_permission(ctx_t *c, yaml_node_t *n, const char *path, size_t i, void *dst)
+{
+    char shown[SHOW_LEN];
+    unsigned *mask = dst;
+    const char *s = scalar_text(c, n, path, "a permission");
+    if (!s)
+        return -1;
+    unsigned bit = auth_allow_bit(s);
+    if (!bit)
+        return fail(c, n, path, "expected stream, search, feeds, metrics or replicate, got '%s'",
+                    show(n, shown, sizeof shown));
+    if (*mask & bit)
+        return fail(c, n, path, "duplicate permission '%s'", s);
+    *mask |= bit;
+    return 0;
+}
+
+static int parse_allow(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    unsigned mask = 0;
+    size_t count = 0;
+    if (each_item(c, n, path, 1, "a list of permissions", add_permission, &mask, &count) < 0)
+        return -1;
+    if (count == 0)
+        return fail(c, n, path, "expected at least one of stream, search, feeds, metrics, replicate");
+    *(unsigned *)dst = mask;
+    return 0;
+}
+
+/* ---- auth: scope (YAML to JSON) ------------------------------------------------------------ */
+
+static json_t *to_json(ctx_t *c, yaml_node_t *n, const char *path, int depth, size_t *budget);
+
+/* A plain scalar is null, a boolean or a number when it reads as one (YAML's core schema, as
+ * JSON writes them); anything quoted, and any other text, is a string. */
+static json_t *scalar_to_json(ctx_t *c, yaml_node_t *n, const char *path)
+{
+    const char *s = (const char *)n->data.scalar.value;
+    if (is_null(n))
+        return json_null();
+    if (strlen(s) != n->data.scalar.length) {
+        fail(c, n, path, "contains a NUL character");
+        return NULL;
+    }
+    if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+        if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
+            return json_true();
+        if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
+            return json_false();
+        json_t *num = json_loads(s, JSON_DECODE_ANY, NULL);
+        if (json_is_number(num))
+            return num;
+        json_decref(num);
+    }
+    json_t *str = json_string(s);
+    if (!str)
+        fail(c, n, path, "out of memory");
+    return str;
+}
+
+/* Child i of a sequence or mapping: its value node, with its path in sub; NULL after reporting
+ * a bad key. */
+static yaml_node_t *child_at(ctx_t *c, yaml_node_t *n, size_t i, const char *path, char *sub)
+{
+    if (n->type == YAML_SEQUENCE_NODE) {
+        snprintf(sub, PATH_LEN, "%s[%zu]", path, i);
+        return node_at(c, n->data.sequence.items.start[i]);
+    }
+    yaml_node_pair_t *p = n->data.mapping.pairs.start + i;
+    return check_key(c, n, p, path, sub) < 0 ? NULL : node_at(c, p->value);
+}
+
+/* A sequence as an array, a mapping as an object. */
+static json_t *container_to_json(ctx_t *c, yaml_node_t *n, const char *path, int depth, size_t *budget)
+{
+    char sub[PATH_LEN];
+    int seq = n->type == YAML_SEQUENCE_NODE;
+    size_t count = seq ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
+                       : (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    json_t *out = seq ? json_array() : json_object();
+    for (size_t i = 0; out && i < count; i++) {
+        yaml_node_t *item = child_at(c, n, i, path, sub);
+        json_t *v = item ? to_json(c, item, sub, depth + 1, budget) : NULL;
+        if (!v) {
+            json_decref(out);
+            return NULL;
+        }
+        yaml_node_t *key = seq ? NULL : node_at(c, n->data.mapping.pairs.start[i].key);
+        int rc = seq ? json_array_append_new(out, v)
+                     : json_object_set_new(out, (const char *)key->data.scalar.value, v);
+        if (rc < 0) {
+            json_decref(out);
+            out = NULL;
+        }
+    }
+    if (!out)
+        fail(c, n, path, "out of memory");
+    return out;
+}
+
+/* Node n as JSON (a new reference), or NULL after reporting why. `budget` counts nodes, so that
+ * aliases cannot make a small file expand into a huge document. */
+static json_t *to_json(ctx_t *c, yaml_node_t *n, const char *path, int depth, size_t *budget)
+{
+    if (depth > MAX_SCOPE_DEPTH || *budget == 0) {
+        fail(c, n, path, depth > MAX_SCOPE_DEPTH ? "nested too deeply" : "too large");
+        return NULL;
+    }
+    (*budget)--;
+    if (n->type == YAML_MAPPING_NODE || n->type == YAML_SEQUENCE_NODE)
+        return container_to_json(c, n, path, depth, budget);
+    return scalar_to_json(c, n, path);
+}
+
+/* scope: a query, written as JSON (YAML's flow style) or as block YAML; kept as compact JSON
+ * once query_compile accepts it. */
+static int parse_scope(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    char got[SHOW_LEN + 2], qerr[256];
+    size_t budget = MAX_SCOPE_NODES;
+    query_t *q = NULL;
+    if (n->type != YAML_MAPPING_NODE)
+        return fail(c, n, path, "expected a query such as {\"term\": {\"feed\": \"crm\"}}, got %s",
+                    describe(n, got, sizeof got));
+    json_t *j = to_json(c, n, path, 0, &budget);
+    if (!j)
+        return -1;
+    int rc = query_compile(j, &q, qerr, sizeof qerr);
+    query_free(q);
+    char *text = rc < 0 ? NULL : json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (rc < 0)
+        return fail(c, n, path, "not a valid query: %s", qerr);
+    if (!text)
+        return fail(c, n, path, "out of memory");
+    free(*(char **)dst);
+    *(char **)dst = text;
+    return 0;
+}
+
+/* ---- auth: clients ------------------------------------------------------------------------- */
+
+/* A client while its mapping is walked: secrets are resolved once all keys are known. */
+typedef struct {
+    config_client_t cl;
+    yaml_node_t *hawk_key, *hawk_key_env, *token, *token_env;
+} client_nodes_t;
+
+static int parse_client_id(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    const char *s = scalar_text(c, n, path, "a client id");
+    if (!s)
+        return -1;
+    if (!*s || strlen(s) > MAX_HAWK_ID)
+        return fail(c, n, path, "must be 1 to %d characters", MAX_HAWK_ID);
+    if (has_ctl(s) || strpbrk(s, "\"\\"))
+        return fail(c, n, path, "must not contain control characters or any of \"\\");
+    return set_string(c, n, path, s, dst);
+}
+
+static const field_t client_fields[] = {
+    {"id", parse_client_id, offsetof(client_nodes_t, cl.id)},
+    {"hawk_key", keep_node, offsetof(client_nodes_t, hawk_key)},
+    {"hawk_key_env", keep_node, offsetof(client_nodes_t, hawk_key_env)},
+    {"token", keep_node, offsetof(client_nodes_t, token)},
+    {"token_env", keep_node, offsetof(client_nodes_t, token_env)},
+    {"ip_allow", parse_ip_allow, offsetof(client_nodes_t, cl)},
+    {"scope", parse_scope, offsetof(client_nodes_t, cl.scope)},
+    {"allow", parse_allow, offsetof(client_nodes_t, cl.allow)},
+};
+
+static void client_free(config_client_t *cl)
+{
+    free(cl->id);
+    free(cl->hawk_key);
+    free(cl->token);
+    free(cl->ip_allow);
+    free(cl->scope);
+}
+
+/* A static token must be long enough not to be guessed, and sendable as `Bearer <token68>`. */
+static int check_token(ctx_t *c, const client_nodes_t *cn, const char *path)
+{
+    char sub[PATH_LEN];
+    const char *t = cn->cl.token;
+    yaml_node_t *n = cn->token ? cn->token : cn->token_env;
+    join_path(sub, path, cn->token ? "token" : "token_env");
+    if (strlen(t) < MIN_TOKEN_LEN)
+        return fail(c, n, sub, "the token must be at least %d characters long", MIN_TOKEN_LEN);
+    if (!auth_is_token68(t, strlen(t)))
+        return fail(c, n, sub, "the token must consist of A-Z a-z 0-9 - . _ ~ + / (then any '=')");
+    return 0;
+}
+
+static int client_secrets(ctx_t *c, yaml_node_t *item, const char *path, client_nodes_t *cn)
+{
+    if (!cn->hawk_key && !cn->hawk_key_env && !cn->token && !cn->token_env)
+        return fail(c, item, path, "no credentials: give 'hawk_key', 'hawk_key_env', 'token' or 'token_env'");
+    if ((cn->hawk_key || cn->hawk_key_env)
+        && secret_value(c, path, cn->hawk_key, cn->hawk_key_env, "hawk_key", &cn->cl.hawk_key) < 0)
+        return -1;
+    if ((cn->token || cn->token_env)
+        && (secret_value(c, path, cn->token, cn->token_env, "token", &cn->cl.token) < 0
+            || check_token(c, cn, path) < 0))
+        return -1;
+    return 0;
+}
+
+static int parse_client(ctx_t *c, yaml_node_t *item, const char *path, size_t i, void *dst)
+{
+    config_client_t *cl = &((config_client_t *)dst)[i];
+    client_nodes_t cn = {.cl = {.allow = AUTH_ALLOW_DEFAULT}};
+    int rc = walk_mapping(c, item, path, client_fields, sizeof client_fields / sizeof client_fields[0], &cn);
+    if (rc == 0 && !cn.cl.id)
+        rc = fail(c, item, path, "missing required key 'id'");
+    if (rc == 0)
+        rc = client_secrets(c, item, path, &cn);
+    *cl = cn.cl;    /* freed with the others, whatever happened */
+    return rc;
+}
+
+static int parse_clients(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    config_access_t *acc = dst;
+    char got[SHOW_LEN + 2], sub[PATH_LEN];
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail(c, n, path, "expected a list of clients, got %s", describe(n, got, sizeof got));
+    size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start), done = 0;
+    if (count == 0)
+        return 0;
+    if (!(acc->clients = calloc(count, sizeof *acc->clients)))
+        return fail(c, n, path, "out of memory");
+    acc->nclients = count;    /* zeroed entries free cleanly if we stop half-way */
+    if (each_item(c, n, path, 0, "a list of clients", parse_client, acc->clients, &done) < 0)
+        return -1;
+    for (size_t i = 1; i < count; i++) {
+        snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+        if (check_duplicate_id(c, n, i, acc->clients, sizeof *acc->clients, offsetof(config_client_t, id),
+                               "client", sub) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- auth: jwt ----------------------------------------------------------------------------- */
+
+/* The jwt mapping while it is walked. */
+typedef struct {
+    yaml_node_t *secret, *secret_env;
+    char *public_key_file, *public_key_pem, *issuer, *audience;   /* owned until moved */
+} jwt_nodes_t;
+
+static int read_file(const char *path, unsigned char **out, size_t *outlen);
+
+/* Check `pem` (NUL-terminated) the way auth.c will load it: a PEM public key of a usable kind. */
+static int check_public_key(ctx_t *c, yaml_node_t *n, const char *path, const char *pem, size_t len)
+{
+    char why[256];
+    jwt_verifier_t *v = NULL;
+    jwt_config_t jc = {.public_key_pem = pem, .public_key_pem_len = len};
+    if (memchr(pem, '\0', len))
+        return fail(c, n, path, "not a PEM public key (the file holds a NUL byte)");
+    if (jwt_verifier_new(&v, &jc, why, sizeof why) < 0)
+        return fail(c, n, path, "%s", why);
+    jwt_verifier_free(v);
+    return 0;
+}
+
+static int parse_public_key(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    jwt_nodes_t *j = dst;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    char eb[128], shown[SHOW_LEN];
+    if (parse_string(c, n, path, &j->public_key_file) < 0)
+        return -1;
+    int e = read_file(j->public_key_file, &buf, &len);
+    if (e)
+        return fail(c, n, path, "cannot read '%s': %s", show(n, shown, sizeof shown),
+                    e == EFBIG ? "larger than 1 MiB" : strerror_r(e, eb, sizeof eb));
+    char *pem = realloc(buf, len + 1);
+    if (!pem) {
+        free(buf);
+        return fail(c, n, path, "out of memory");
+    }
+    pem[len] = '\0';
+    free(j->public_key_pem);
+    j->public_key_pem = pem;
+    return check_public_key(c, n, path, pem, len);
+}
+
+static const field_t jwt_fields[] = {
+    {"hs256_secret", keep_node, offsetof(jwt_nodes_t, secret)},
+    {"hs256_secret_env", keep_node, offsetof(jwt_nodes_t, secret_env)},
+    {"public_key_file", parse_public_key, 0},
+    {"issuer", parse_string, offsetof(jwt_nodes_t, issuer)},
+    {"audience", parse_string, offsetof(jwt_nodes_t, audience)},
+};
+
+/* The HS256 secret, checked the way auth.c will use it. */
+static int jwt_secret(ctx_t *c, const jwt_nodes_t *j, const char *path, char **out)
+{
+    char why[256], sub[PATH_LEN];
+    jwt_verifier_t *v = NULL;
+    if (secret_value(c, path, j->secret, j->secret_env, "hs256_secret", out) < 0)
+        return -1;
+    jwt_config_t jc = {.hs256_secret = *out, .hs256_secret_len = strlen(*out)};
+    if (jwt_verifier_new(&v, &jc, why, sizeof why) < 0) {
+        join_path(sub, path, j->secret ? "hs256_secret" : "hs256_secret_env");
+        return fail(c, j->secret ? j->secret : j->secret_env, sub, "%s", why);
+    }
+    jwt_verifier_free(v);
+    return 0;
+}
+
+static int parse_jwt(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    config_access_t *acc = dst;
+    jwt_nodes_t j = {0};
+    int rc = walk_mapping(c, n, path, jwt_fields, sizeof jwt_fields / sizeof jwt_fields[0], &j);
+    if (rc == 0 && !j.secret && !j.secret_env && !j.public_key_file)
+        rc = fail(c, n, path, "missing required key 'hs256_secret', 'hs256_secret_env' or 'public_key_file'");
+    if (rc == 0 && (j.secret || j.secret_env))
+        rc = jwt_secret(c, &j, path, &acc->jwt_hs256_secret);
+    acc->jwt_public_key_file = j.public_key_file;    /* moved: freed with the config */
+    acc->jwt_public_key_pem = j.public_key_pem;
+    acc->jwt_issuer = j.issuer;
+    acc->jwt_audience = j.audience;
+    return rc;
+}
+
+/* ---- auth ---------------------------------------------------------------------------------- */
+
+static const field_t access_fields[] = {
+    {"trusted_proxies", parse_trusted_proxies, 0},
+    {"clients", parse_clients, 0},
+    {"jwt", parse_jwt, 0},
+};
+
+static int parse_access(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    config_access_t *acc = dst;
+    if (walk_mapping(c, n, path, access_fields, sizeof access_fields / sizeof access_fields[0], acc) < 0)
+        return -1;
+    if (acc->nclients == 0 && !acc->jwt_hs256_secret && !acc->jwt_public_key_pem)
+        return fail(c, n, path, "no credentials configured: give 'clients' or 'jwt'");
+    acc->enabled = 1;
+    return 0;
+}
+
+static void access_free(config_access_t *acc)
+{
+    free(acc->trusted_proxies);
+    for (size_t i = 0; i < acc->nclients; i++)
+        client_free(&acc->clients[i]);
+    free(acc->clients);
+    free(acc->jwt_hs256_secret);
+    free(acc->jwt_public_key_file);
+    free(acc->jwt_public_key_pem);
+    free(acc->jwt_issuer);
+    free(acc->jwt_audience);
+    memset(acc, 0, sizeof *acc);
 }
 
 /* ---- the document ------------------------------------------------------------------------ */
@@ -853,6 +1311,7 @@ static const field_t top_fields[] = {
     {"ca_file", parse_string, offsetof(config_t, ca_file)},
     {"tls", parse_tls, 0},
     {"feeds", parse_feeds, 0},
+    {"auth", parse_access, offsetof(config_t, auth)},
 };
 
 static size_t line_of_offset(const unsigned char *buf, size_t len, size_t off)
@@ -1039,6 +1498,7 @@ void config_free(config_t *cfg)
     for (size_t i = 0; i < cfg->nfeeds; i++)
         feed_free(&cfg->feeds[i]);
     free(cfg->feeds);
+    access_free(&cfg->auth);
     free(cfg->path);
     memset(cfg, 0, sizeof *cfg);
 }

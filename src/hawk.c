@@ -1,8 +1,10 @@
-/* hawk.c -- Hawk request authentication (header only, SHA-256) with OpenSSL.
+/* hawk.c -- Hawk request authentication (SHA-256), client and server side, with OpenSSL.
  *
- * Builds the Authorization header a Hawk server (DIT's activity-stream) expects and verifies
- * one (feedsim, tests). No allocation: every string is built in fixed buffers on the stack,
- * and anything that does not fit is an error, never a truncation. Thread-safe.
+ * Builds the Authorization header a Hawk server (DIT's activity-stream) expects, and is the
+ * server side: parses a header with the reference implementation's grammar, checks its MAC and
+ * payload hash (constant-time comparisons), answers a stale timestamp with the signed ts/tsm
+ * challenge. No allocation: every string is built in fixed buffers on the stack, and anything
+ * that does not fit is an error, never a truncation. Thread-safe.
  *
  * Normalisation follows the Hawk reference implementation: the method is upper-cased, the
  * payload content type is lower-cased with its parameters (";charset=...") dropped, the host
@@ -10,8 +12,8 @@
 #include "hawk.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +25,6 @@
 #include <openssl/rand.h>
 
 #define B64_SHA256_LEN 44       /* base64 of 32 bytes, without the NUL */
-#define HAWK_FIELD_MAX 512      /* longest attribute value we accept */
 #define HAWK_NORM_MAX 8192      /* longest normalised string (the request target dominates) */
 
 /* ---- small helpers ---- */
@@ -250,129 +251,231 @@ int hawk_authorization(const char *id, const char *key, const char *method, cons
     return n;
 }
 
-/* ---- verifying a header ---- */
+/* ---- parsing a header (the reference's grammar) ---- */
 
-enum { A_ID, A_TS, A_NONCE, A_HASH, A_EXT, A_MAC, A_APP, A_DLG, A_COUNT };
-static const char *const attr_names[A_COUNT] = {"id", "ts", "nonce", "hash", "ext", "mac", "app", "dlg"};
+/* The attributes: where each lives in hawk_header_t and how long it may be. */
+static const struct {
+    const char *name;
+    size_t offset, size;       /* size includes the NUL */
+} attrs[] = {
+    {"id", offsetof(hawk_header_t, id), sizeof ((hawk_header_t *)0)->id},
+    {"ts", offsetof(hawk_header_t, ts), sizeof ((hawk_header_t *)0)->ts},
+    {"nonce", offsetof(hawk_header_t, nonce), sizeof ((hawk_header_t *)0)->nonce},
+    {"hash", offsetof(hawk_header_t, hash), sizeof ((hawk_header_t *)0)->hash},
+    {"ext", offsetof(hawk_header_t, ext), sizeof ((hawk_header_t *)0)->ext},
+    {"mac", offsetof(hawk_header_t, mac), sizeof ((hawk_header_t *)0)->mac},
+    {"app", offsetof(hawk_header_t, app), sizeof ((hawk_header_t *)0)->app},
+    {"dlg", offsetof(hawk_header_t, dlg), sizeof ((hawk_header_t *)0)->dlg},
+};
+#define NATTRS (sizeof attrs / sizeof attrs[0])
 
-typedef struct {
-    char val[A_COUNT][HAWK_FIELD_MAX];
-    int seen[A_COUNT];
-} hawk_attrs_t;
-
-static int attr_index(const char *name, size_t len)
+static int is_word(int c)
 {
-    for (int i = 0; i < A_COUNT; i++)
-        if (strlen(attr_names[i]) == len && memcmp(attr_names[i], name, len) == 0)
-            return i;
-    return -1;
+    return isalnum(c) || c == '_';
 }
 
-static const char *skip_ws(const char *p)
+static int is_blank(int c)
 {
-    while (*p == ' ' || *p == '\t')
+    return c == ' ' || c == '\t';
+}
+
+static const char *skip_blanks(const char *p, const char *end)
+{
+    while (p < end && is_blank((unsigned char)*p))
         p++;
     return p;
 }
 
-/* Parse one `name="value"` at *pp into a. Returns NULL on success or the reason. */
-static const char *parse_attr(const char **pp, hawk_attrs_t *a)
+static int find_attr(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NATTRS; i++)
+        if (strlen(attrs[i].name) == len && memcmp(attrs[i].name, name, len) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* One `name="value"` at *pp, and the blanks and ',' after it. Returns NULL or the reason. */
+static const char *parse_attr(const char **pp, const char *end, hawk_header_t *h, unsigned *seen)
 {
     const char *p = *pp, *name = p;
-    while (isalpha((unsigned char)*p))
+    while (p < end && is_word((unsigned char)*p))
         p++;
-    int idx = attr_index(name, (size_t)(p - name));
+    if (p == name || end - p < 2 || p[0] != '=' || p[1] != '"')
+        return "malformed header: expected name=\"value\"";
+    int idx = find_attr(name, (size_t)(p - name));
     if (idx < 0)
         return "malformed header: unknown attribute";
-    if (a->seen[idx])
+    if (*seen & (1u << idx))
         return "malformed header: duplicate attribute";
-    if (p[0] != '=' || p[1] != '"')
-        return "malformed header: expected name=\"value\"";
-    p += 2;
-    size_t n = 0;
-    for (; *p && *p != '"'; p++) {
-        if (!attr_char_ok((unsigned char)*p))
-            return "malformed header: bad character in attribute value";
-        if (n + 1 >= HAWK_FIELD_MAX)
-            return "malformed header: attribute value too long";
-        a->val[idx][n++] = *p;
-    }
-    if (*p != '"')
+    const char *val = p + 2, *close = val;
+    while (close < end && *close != '"' && *close != '\\')
+        close++;
+    if (close == end || *close != '"')
         return "malformed header: unterminated attribute value";
-    a->val[idx][n] = '\0';
-    a->seen[idx] = 1;
-    *pp = p + 1;
+    size_t n = (size_t)(close - val);
+    for (size_t i = 0; i < n; i++)
+        if (!attr_char_ok((unsigned char)val[i]))
+            return "malformed header: bad character in attribute value";
+    if (n == 0)
+        return "malformed header: empty attribute value";
+    if (n >= attrs[idx].size)
+        return "malformed header: attribute value too long";
+    char *dst = (char *)h + attrs[idx].offset;
+    memcpy(dst, val, n);
+    dst[n] = '\0';
+    *seen |= 1u << idx;
+    p = skip_blanks(close + 1, end);
+    if (p < end && *p != ',')
+        return "malformed header: expected ',' between attributes";
+    *pp = p < end ? skip_blanks(p + 1, end) : p;
     return NULL;
 }
 
-static const char *parse_header(const char *h, hawk_attrs_t *a)
-{
-    memset(a->seen, 0, sizeof a->seen);
-    h = skip_ws(h);
-    if (strncasecmp(h, "Hawk", 4) != 0 || (h[4] != ' ' && h[4] != '\t'))
-        return "malformed header: scheme is not Hawk";
-    const char *p = skip_ws(h + 4);
-    for (;;) {
-        const char *why = parse_attr(&p, a);
-        if (why)
-            return why;
-        p = skip_ws(p);
-        if (*p == '\0')
-            break;
-        if (*p != ',')
-            return "malformed header: expected ',' between attributes";
-        p = skip_ws(p + 1);
-    }
-    if (!a->seen[A_ID] || !a->seen[A_TS] || !a->seen[A_NONCE] || !a->seen[A_MAC])
-        return "malformed header: missing id, ts, nonce or mac";
-    return NULL;
-}
-
+/* Digits only, and a value that fits an int64_t. */
 static int parse_ts(const char *s, int64_t *out)
 {
-    char *end;
-    if (!isdigit((unsigned char)*s))
+    int64_t v = 0;
+    if (!*s)
         return -1;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (*end || errno)
-        return -1;
+    for (; *s; s++) {
+        if (!isdigit((unsigned char)*s) || v > (INT64_MAX - (*s - '0')) / 10)
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
     *out = v;
     return 0;
 }
 
+static const char *parse(const char *value, size_t len, hawk_header_t *h)
+{
+    const char *p = value, *end = value + len;
+    unsigned seen = 0;
+    if (len > HAWK_HEADER_MAX)
+        return "malformed header: longer than 4096 bytes";
+    while (p < end && is_word((unsigned char)*p))
+        p++;
+    if (p == value || (p < end && !is_blank((unsigned char)*p)))
+        return "malformed header: invalid syntax";
+    if (p - value != 4 || strncasecmp(value, "hawk", 4) != 0)
+        return "malformed header: scheme is not Hawk";
+    p = skip_blanks(p, end);
+    if (p == end)
+        return "malformed header: no attributes";
+    while (p < end) {
+        const char *why = parse_attr(&p, end, h, &seen);
+        if (why)
+            return why;
+    }
+    if (!h->id[0] || !h->ts[0] || !h->nonce[0] || !h->mac[0])
+        return "malformed header: missing id, ts, nonce or mac";
+    if (parse_ts(h->ts, &h->ts_s) < 0)
+        return "malformed header: ts is not a number";
+    return NULL;
+}
+
+int hawk_parse(const char *value, size_t len, hawk_header_t *out, const char **why)
+{
+    memset(out, 0, sizeof *out);
+    const char *reason = value ? parse(value, len, out) : "missing Authorization header";
+    if (why)
+        *why = reason ? reason : "ok";
+    return reason ? HAWK_ERR_MALFORMED : HAWK_OK;
+}
+
+/* ---- checking a request ---- */
+
+/* Constant-time equality of two NUL-terminated base64 strings (their lengths are public). */
+static int b64_equal(const char *a, const char *b)
+{
+    size_t n = strlen(a);
+    return n == strlen(b) && CRYPTO_memcmp(a, b, n) == 0;
+}
+
+static int ts_within(int64_t ts, int64_t now_s, int skew_s)
+{
+    int64_t lo = ts < now_s ? ts : now_s, hi = ts < now_s ? now_s : ts;
+    uint64_t diff = (uint64_t)hi - (uint64_t)lo;    /* exact: hi >= lo, so no overflow */
+    return diff <= (uint64_t)(skew_s > 0 ? skew_s : 0);
+}
+
+static int check_mac(const hawk_header_t *h, const char *key, const hawk_request_t *req)
+{
+    char mac[B64_SHA256_LEN + 4];
+    hawk_norm_t f = {.ts = h->ts, .nonce = h->nonce, .method = req->method, .resource = req->path_query,
+                     .host = req->host, .port = req->port, .hash = h->hash[0] ? h->hash : NULL,
+                     .ext = h->ext[0] ? h->ext : NULL, .app = h->app[0] ? h->app : NULL,
+                     .dlg = h->dlg[0] ? h->dlg : NULL};
+    if (compute_mac(key, &f, mac) < 0)
+        return HAWK_ERR_INVALID;
+    return b64_equal(mac, h->mac) ? HAWK_OK : HAWK_ERR_BAD_MAC;
+}
+
+static int check_payload(const hawk_header_t *h, const hawk_request_t *req)
+{
+    char hash[B64_SHA256_LEN + 4];
+    if (!h->hash[0])
+        return req->body_len > 0 ? HAWK_ERR_MISSING_HASH : HAWK_OK;
+    if (hawk_payload_hash(req->content_type, req->body, req->body_len, hash, sizeof hash) < 0
+        || !b64_equal(hash, h->hash))
+        return HAWK_ERR_BAD_HASH;
+    return HAWK_OK;
+}
+
+int hawk_check(const hawk_header_t *h, const char *key, const hawk_request_t *req, int64_t now_s, int skew_s)
+{
+    int rc = check_mac(h, key, req);
+    if (rc == HAWK_OK)
+        rc = check_payload(h, req);
+    if (rc == HAWK_OK && !ts_within(h->ts_s, now_s, skew_s))
+        rc = HAWK_ERR_STALE;
+    return rc;
+}
+
+int hawk_ts_challenge(const char *key, int64_t now_s, char *out, size_t outlen)
+{
+    char msg[48], tsm[B64_SHA256_LEN + 4];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    int n = snprintf(msg, sizeof msg, "hawk.1.ts\n%" PRId64 "\n", now_s);
+    if (!HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)msg, (size_t)n, md, &mdlen))
+        return -1;
+    b64(md, mdlen, tsm);
+    n = snprintf(out, outlen, "Hawk ts=\"%" PRId64 "\", tsm=\"%s\", error=\"Stale timestamp\"", now_s, tsm);
+    return n < 0 || (size_t)n >= outlen ? -1 : n;
+}
+
+const char *hawk_strerror(int code)
+{
+    switch (code) {
+    case HAWK_OK: return "ok";
+    case HAWK_ERR_MALFORMED: return "malformed header";
+    case HAWK_ERR_BAD_MAC: return "bad mac";
+    case HAWK_ERR_MISSING_HASH: return "missing payload hash";
+    case HAWK_ERR_BAD_HASH: return "bad payload hash";
+    case HAWK_ERR_STALE: return "stale timestamp";
+    case HAWK_ERR_INVALID: return "request too large to authenticate";
+    default: return "unknown error";
+    }
+}
+
+/* ---- the simple verifier (feedsim, tests) ---- */
+
 static const char *verify(const char *header, const char *id, const char *key, const char *method,
                           const char *path_query, const char *host, int port, int64_t now_s, int skew_s)
 {
-    hawk_attrs_t a;
-    int64_t ts;
-    char mac[B64_SHA256_LEN + 4];
-
+    hawk_header_t h;
+    const char *why;
     if (!header || !*header)
         return "missing Authorization header";
-    const char *why = parse_header(header, &a);
-    if (why)
+    if (hawk_parse(header, strlen(header), &h, &why) < 0)
         return why;
-    if (parse_ts(a.val[A_TS], &ts) < 0)
-        return "malformed header: ts is not a number";
-    if (strcmp(a.val[A_ID], id) != 0)
+    if (strcmp(h.id, id) != 0)
         return "unknown credentials id";
-    hawk_norm_t f = {.ts = a.val[A_TS], .nonce = a.val[A_NONCE], .method = method,
-                     .resource = path_query, .host = host, .port = port,
-                     .hash = a.seen[A_HASH] ? a.val[A_HASH] : NULL,
-                     .ext = a.seen[A_EXT] ? a.val[A_EXT] : NULL,
-                     .app = a.seen[A_APP] ? a.val[A_APP] : NULL,
-                     .dlg = a.seen[A_DLG] ? a.val[A_DLG] : NULL};
-    if (compute_mac(key, &f, mac) < 0)
-        return "request too large to authenticate";
-    size_t maclen = strlen(a.val[A_MAC]);
-    if (maclen != strlen(mac) || CRYPTO_memcmp(mac, a.val[A_MAC], maclen) != 0)
-        return "bad mac";
-    int64_t lo = ts < now_s ? ts : now_s, hi = ts < now_s ? now_s : ts;
-    uint64_t diff = (uint64_t)hi - (uint64_t)lo;    /* exact: hi >= lo, so no overflow */
-    if (diff > (uint64_t)(skew_s > 0 ? skew_s : 0))
-        return "stale timestamp";
-    return NULL;
+    hawk_request_t req = {.method = method, .path_query = path_query, .host = host, .port = port};
+    int rc = check_mac(&h, key, &req);    /* header only: the body is not known here */
+    if (rc == HAWK_OK && !ts_within(h.ts_s, now_s, skew_s))
+        rc = HAWK_ERR_STALE;
+    return rc == HAWK_OK ? NULL : hawk_strerror(rc);
 }
 
 int hawk_verify(const char *header, const char *id, const char *key, const char *method,

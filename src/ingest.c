@@ -71,7 +71,6 @@
 #define ERR_MAX 512
 #define SWEEP_CHUNK 2000          /* activities deleted per sweep transaction */
 #define PRUNE_INTERVAL_MS 1000
-#define PRUNE_BUDGET_US 3000      /* work per pruning transaction (its commit comes on top) */
 
 typedef enum { REQ_NONE = 0, REQ_SYNC, REQ_POLL } req_t;
 
@@ -650,7 +649,7 @@ static int64_t upkeep(ingest_t *ing, int64_t now)
     }
     if (now < ing->next_prune_ms)
         return ing->next_prune_ms - now < wait ? ing->next_prune_ms - now : wait;
-    int rc = store_prune(ing->st, timefmt_now_us(), PRUNE_BUDGET_US, 1, NULL);
+    int rc = store_prune(ing->st, timefmt_now_us(), STORE_PRUNE_BUDGET_US, 1, NULL);
     ing->next_prune_ms = rc == 1 ? now : now + PRUNE_INTERVAL_MS;
     return rc == 1 ? 0 : wait;
 }

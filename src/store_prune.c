@@ -23,6 +23,7 @@ typedef struct {
     uint64_t low_water, horizon;
     uint64_t versions, tombstones;
     int more;            /* stopped by the budget with due entries left */
+    int64_t commit_us;   /* how long the last commit took (its sync) */
 } prune_t;
 
 static int over_budget(prune_t *p, uint64_t n)
@@ -75,6 +76,7 @@ static int prune_once(prune_t *p, int64_t budget_us)
     p->horizon = st->wr_tomb_horizon;
     p->versions = p->tombstones = 0;
     p->more = 0;
+    p->commit_us = 0;
     p->deadline_us = clock_mono_us() + budget_us;
     int rc = mdb_txn_begin(st->env, NULL, 0, &p->txn);
     if (rc)
@@ -94,7 +96,9 @@ static int prune_once(prune_t *p, int64_t budget_us)
         mdb_txn_abort(p->txn);   /* nothing was due: no commit, no sync */
         return 0;
     }
+    int64_t t0 = clock_mono_us();
     rc = mdb_txn_commit(p->txn);
+    p->commit_us = clock_mono_us() - t0;
     if (rc)
         return rc;
     st->wr_low_water = p->low_water;
@@ -123,6 +127,8 @@ int store_prune(store_t *st, int64_t now_us, int64_t budget_us, unsigned max_txn
         int64_t took = clock_mono_us() - t0;
         if (took > s.txn_us && p.versions + p.tombstones)
             s.txn_us = took;
+        if (p.commit_us > s.commit_us)
+            s.commit_us = p.commit_us;
         s.versions += p.versions;
         s.tombstones += p.tombstones;
         if (!p.more)

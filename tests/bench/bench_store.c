@@ -2,7 +2,12 @@
  * into a temporary store under $TMPDIR (default /tmp), then scan 500,000 records of the time
  * index from its middle, 500,000 entries of the change log from its middle (each resolved
  * through the time index), and update 100,000 activities spread over the store (every tenth:
- * each update moves the old record into the change log); then the same writes again under
+ * each update moves the old record into the change log); then retention: every activity
+ * updated once more (900,000 more superseded versions: 1,000,000 in all) and all of them pruned
+ * as the writer does it (store_prune, 3 ms of work per transaction), reporting versions/s and
+ * the longest transaction; and a sweep of 100,000 activities of another feed in the pieces
+ * ingest uses (2,000 per transaction), reporting its time and its longest transaction, which
+ * is how long another feed's page waits for the writer. Then the same writes again under
  * /dev/shm (tmpfs, where fsync is free) to show the store's own cost apart from the disk's.
  * Prints one line per measure ("store.write  N activities/s (target >= 500000)") and the
  * machine. Only store calls are timed (building the test JSON is not). Stores are removed
@@ -13,6 +18,7 @@
 #include "bench.h"
 #include "harness.h"
 #include "store.h"
+#include "timefmt.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +120,94 @@ static int bench_update(store_t *st)
     return 0;
 }
 
+/* Update every activity not updated by bench_update (one more superseded version each). */
+static int supersede_the_rest(store_t *st)
+{
+    store_batch_t *b;
+    if (store_batch_new(st, &b))
+        return -1;
+    static char json[512], id[96];
+    for (long base = 0; base < N_ACTS; base += BATCH) {
+        for (long i = base; i < base + BATCH; i++) {
+            if (i % 10 == 0 && i / 10 < UPDATE_N)
+                continue;
+            size_t idlen, jlen = make_json(json, sizeof json, i, 1, id, &idlen);
+            store_activity_t a = bench_act(id, idlen, i, json, jlen);
+            if (store_batch_upsert(b, &a, 1))
+                return -1;
+        }
+        if (store_batch_commit(b, NULL))
+            return -1;
+    }
+    store_batch_free(b);
+    return 0;
+}
+
+/* Prune every superseded version, as the writer thread does (store_prune, 3 ms of work per
+ * transaction, back to back). */
+static int bench_prune(store_t *st)
+{
+    if (supersede_the_rest(st))
+        return -1;
+    store_set_retention(st, 1, 86400000);
+    store_prune_stats_t ps;
+    uint64_t versions = 0;
+    int64_t longest = 0, longest_commit = 0, txns = 0;
+    double t0 = bench_now_s();
+    for (int rc = 1; rc == 1; txns++) {
+        rc = store_prune(st, timefmt_now_us() + 1000000, STORE_PRUNE_BUDGET_US, 1, &ps);
+        if (rc < 0)
+            return -1;
+        versions += ps.versions;
+        if (ps.txn_us > longest)
+            longest = ps.txn_us;
+        if (ps.commit_us > longest_commit)
+            longest_commit = ps.commit_us;
+    }
+    double dt = bench_now_s() - t0;
+    printf("store.prune  %.0f versions/s; longest write transaction %.1f ms (target <= 10 ms), of "
+           "which the longest commit (disk sync) %.1f ms  [%llu superseded versions in %lld "
+           "transactions, %.2f s]\n", versions / dt, longest / 1000.0, longest_commit / 1000.0,
+           (unsigned long long)versions, (long long)txns, dt);
+    return versions == N_ACTS ? 0 : -1;
+}
+
+/* 100,000 activities of another feed, then swept (deleted, every version erased, tombstones
+ * written) in pieces of 2,000, as ingest does after a full sync. */
+static int bench_sweep(store_t *st)
+{
+    enum { SWEEP_N = 100000, PIECE = 2000 };
+    store_batch_t *b;
+    if (store_batch_new(st, &b))
+        return -1;
+    static char json[512], id[96];
+    for (long i = 0; i < SWEEP_N; i++) {
+        size_t idlen, jlen = make_json(json, sizeof json, N_ACTS + i, 0, id, &idlen);
+        store_activity_t a = bench_act(id, idlen, N_ACTS + i, json, jlen);
+        a.feed = "gone";
+        a.feed_len = 4;
+        if (store_batch_upsert(b, &a, 1) || ((i + 1) % BATCH == 0 && store_batch_commit(b, NULL)))
+            return -1;
+    }
+    size_t deleted = 0;
+    double longest = 0, t0 = bench_now_s();
+    for (int more = 1; more;) {
+        store_batch_stats_t s;
+        double t1 = bench_now_s();
+        if (store_batch_sweep_some(b, "gone", 2, PIECE) || store_batch_commit(b, &s))
+            return -1;
+        if (bench_now_s() - t1 > longest)
+            longest = bench_now_s() - t1;
+        deleted += s.deleted;
+        more = s.sweep_more;
+    }
+    double dt = bench_now_s() - t0;
+    store_batch_free(b);
+    printf("ingest.sweep  %zu activities deleted in %.2f s (%.0f/s); another feed's page waits at most "
+           "%.1f ms (the longest piece of %d)\n", deleted, dt, deleted / dt, longest * 1000, PIECE);
+    return deleted == SWEEP_N ? 0 : -1;
+}
+
 typedef struct {
     uint64_t n, bytes;
 } tally_t;
@@ -196,6 +290,10 @@ static int run(const char *parent, const char *label, const char *where, int sca
     }
     if (rc == 0 && scan)
         rc = bench_update(st);
+    if (rc == 0 && scan)
+        rc = bench_prune(st);
+    if (rc == 0 && scan)
+        rc = bench_sweep(st);
     store_close(st);
     h_rmdir(dir);
     return rc;

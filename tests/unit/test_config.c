@@ -2,6 +2,8 @@
  * from the environment, and one precise "FILE:LINE: KEY-PATH: problem" line per mistake.
  * Runs from the repository root (make one / make unit), so conf/ paths are relative to it. */
 #include "config.h"
+#include "auth.h"
+#include "jwt_fixture.h"
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +57,9 @@ Test(config, full_example_loads_every_key)
     setenv("AS_PARTNER_HAWK_KEY", "werxhqb98rpaxn39848xrunpaw3489ruxnpa98w4rxn", 1);
     setenv("AS_ARCHIVE_TOKEN", "tok-123", 1);
     setenv("AS_LEGACY_PASSWORD", "s3cret", 1);
+    setenv("DATAHUB_HAWK_KEY", "datahub-hawk-key", 1);
+    setenv("REPORTING_TOKEN", "reporting-token-0123456789", 1);
+    setenv("AS_JWT_SECRET", "0123456789abcdef0123456789abcdef", 1);
     config_t cfg;
     char err[512] = "";
     cr_assert_eq(config_load("conf/example-full.conf", &cfg, err, sizeof err), 0, "%s", err);
@@ -106,6 +111,27 @@ Test(config, full_example_loads_every_key)
     cr_assert_str_eq(l->auth.user, "reader");
     cr_assert_str_eq(l->auth.password, "s3cret");
     cr_assert_eq(l->nheaders, 0);
+
+    const config_access_t *acc = &cfg.auth;
+    cr_assert(acc->enabled);
+    cr_assert_eq(acc->ntrusted_proxies, 2);
+    cr_assert_eq(acc->trusted_proxies[1].prefix, 128);
+    cr_assert_eq(acc->nclients, 2);
+    cr_assert_str_eq(acc->clients[0].id, "datahub-search");
+    cr_assert_str_eq(acc->clients[0].hawk_key, "datahub-hawk-key");
+    cr_assert_null(acc->clients[0].token);
+    cr_assert_eq(acc->clients[0].nip_allow, 2);
+    cr_assert_str_eq(acc->clients[0].scope, "{\"terms\":{\"feed\":[\"crm\",\"events\"]}}");
+    cr_assert_eq(acc->clients[0].allow, AUTH_ALLOW_STREAM | AUTH_ALLOW_SEARCH);
+    cr_assert_str_eq(acc->clients[1].token, "reporting-token-0123456789");
+    cr_assert_str_eq(acc->clients[1].scope,
+                     "{\"bool\":{\"filter\":[{\"term\":{\"feed\":\"crm\"}},{\"term\":{\"type\":\"Create\"}}]}}");
+    cr_assert_eq(acc->clients[1].allow, AUTH_ALLOW_STREAM | AUTH_ALLOW_SEARCH | AUTH_ALLOW_FEEDS | AUTH_ALLOW_METRICS);
+    cr_assert_str_eq(acc->jwt_hs256_secret, "0123456789abcdef0123456789abcdef");
+    cr_assert_str_eq(acc->jwt_public_key_file, "conf/example-jwt-public.pem");
+    cr_assert(strstr(acc->jwt_public_key_pem, "-----BEGIN PUBLIC KEY-----"));
+    cr_assert_str_eq(acc->jwt_issuer, "https://auth.example.org");
+    cr_assert_str_eq(acc->jwt_audience, "activity-stream");
     config_free(&cfg);
 }
 
@@ -130,6 +156,8 @@ static void assert_top_defaults(const config_t *cfg)
     cr_assert_null(cfg->tls_cert);
     cr_assert_null(cfg->tls_key);
     cr_assert_eq(cfg->nfeeds, 0);
+    cr_assert_not(cfg->auth.enabled);
+    cr_assert_eq(cfg->auth.nclients, 0);
 }
 
 Test(config, defaults_function)
@@ -359,6 +387,8 @@ typedef struct {
 } error_case_t;
 
 #define FEED "feeds:\n  - id: a\n    url: http://h/\n"    /* feeds[0], lines 1-3 */
+#define AUTH "auth:\n  clients:\n"                           /* auth.clients[0] at line 3 */
+#define TOK "tok-0123456789abcdef"
 
 static const error_case_t errors[] = {
     /* unknown keys, at every level */
@@ -474,6 +504,66 @@ static const error_case_t errors[] = {
      "duplicate header 'Accept'"},
     {FEED "    headers:\n      X: a\n      X: b\n", "t.conf:6: feeds[0].headers.X: ", "duplicate key (first at line 5)"},
     {FEED "    headers: [a]\n", "t.conf:4: feeds[0].headers: ", "expected a mapping of header names to values"},
+    /* auth */
+    {"auth:\n  foo: 1\n", "t.conf:2: auth.foo: ", "unknown key"},
+    {"auth: {}\n", "t.conf:1: auth: ", "no credentials configured: give 'clients' or 'jwt'"},
+    {"auth:\n  trusted_proxies: [10.0.0.0/8]\n", "t.conf:2: auth: ", "no credentials configured"},
+    {"auth:\n  clients: []\n", "t.conf:2: auth: ", "no credentials configured"},
+    {"auth: yes\n", "t.conf:1: auth: ", "expected a mapping, got 'yes'"},
+    {"auth:\n  clients: {id: a}\n", "t.conf:2: auth.clients: ", "expected a list of clients, got a mapping"},
+    {AUTH "    - {id: a}\n", "t.conf:3: auth.clients[0]: ",
+     "no credentials: give 'hawk_key', 'hawk_key_env', 'token' or 'token_env'"},
+    {AUTH "    - {hawk_key: k}\n", "t.conf:3: auth.clients[0]: ", "missing required key 'id'"},
+    {AUTH "    - {id: a, hawk_key: k, secret: s}\n", "t.conf:3: auth.clients[0].secret: ", "unknown key"},
+    {AUTH "    - {id: a, hawk_key: k}\n    - {id: b, hawk_key: k}\n    - id: a\n      token: " TOK "\n",
+     "t.conf:5: auth.clients[2].id: ", "duplicate client id 'a' (first at line 3)"},
+    {AUTH "    - {id: a, hawk_key: k, hawk_key_env: K}\n", "t.conf:3: auth.clients[0].hawk_key_env: ",
+     "give either 'hawk_key' or 'hawk_key_env', not both"},
+    {AUTH "    - {id: a, token: " TOK ", token_env: T}\n", "t.conf:3: auth.clients[0].token_env: ", "not both"},
+    {AUTH "    - {id: a, hawk_key_env: AS_TEST_SURELY_UNSET_VAR}\n", "t.conf:3: auth.clients[0].hawk_key_env: ",
+     "environment variable 'AS_TEST_SURELY_UNSET_VAR' is not set"},
+    {AUTH "    - {id: a, token: short}\n", "t.conf:3: auth.clients[0].token: ", "at least 16 characters"},
+    {AUTH "    - {id: a, token: 'a token with spaces in it'}\n", "t.conf:3: auth.clients[0].token: ",
+     "must consist of A-Z a-z 0-9"},
+    {AUTH "    - {id: a, token: 'abcdefghijklmnop=q'}\n", "t.conf:3: auth.clients[0].token: ", "must consist of"},
+    {AUTH "    - {id: 'a\"b', hawk_key: k}\n", "t.conf:3: auth.clients[0].id: ", "must not contain"},
+    {AUTH "    - {id: '', hawk_key: k}\n", "t.conf:3: auth.clients[0].id: ", "must be 1 to 127 characters"},
+    {AUTH "    - {id: a, hawk_key: k, ip_allow: [10.0.0.1/8]}\n", "t.conf:3: auth.clients[0].ip_allow[0]: ",
+     "host bits are set (the block is 10.0.0.0/8), got '10.0.0.1/8'"},
+    {AUTH "    - {id: a, hawk_key: k, ip_allow: [192.0.2.0/24, nonsense]}\n", "t.conf:3: auth.clients[0].ip_allow[1]: ",
+     "expected an IPv4 or IPv6 address or block like 10.0.0.0/8, got 'nonsense'"},
+    {AUTH "    - {id: a, hawk_key: k, ip_allow: []}\n", "t.conf:3: auth.clients[0].ip_allow: ",
+     "expected at least one address or block"},
+    {AUTH "    - {id: a, hawk_key: k, ip_allow: {a: b}}\n", "t.conf:3: auth.clients[0].ip_allow: ",
+     "expected a list of addresses or blocks like 10.0.0.0/8, got a mapping"},
+    {"auth:\n  trusted_proxies: ['2001:db8::/129']\n  clients: [{id: a, hawk_key: k}]\n",
+     "t.conf:2: auth.trusted_proxies[0]: ", "from 0 to 128, got '2001:db8::/129'"},
+    {AUTH "    - {id: a, hawk_key: k, allow: [stream, admin]}\n", "t.conf:3: auth.clients[0].allow[1]: ",
+     "expected stream, search, feeds, metrics or replicate, got 'admin'"},
+    {AUTH "    - {id: a, hawk_key: k, allow: [stream, stream]}\n", "t.conf:3: auth.clients[0].allow[1]: ",
+     "duplicate permission 'stream'"},
+    {AUTH "    - {id: a, hawk_key: k, allow: []}\n", "t.conf:3: auth.clients[0].allow: ",
+     "expected at least one of stream, search, feeds, metrics, replicate"},
+    {AUTH "    - {id: a, hawk_key: k, scope: {\"bogus\": {}}}\n", "t.conf:3: auth.clients[0].scope: ",
+     "not a valid query: query: unknown query type 'bogus'"},
+    {AUTH "    - id: a\n      hawk_key: k\n      scope:\n        range:\n          published: {gtx: now}\n",
+     "t.conf:6: auth.clients[0].scope: ", "not a valid query: query.range.published: unknown key 'gtx'"},
+    {AUTH "    - {id: a, hawk_key: k, scope: match_all}\n", "t.conf:3: auth.clients[0].scope: ",
+     "expected a query such as {\"term\": {\"feed\": \"crm\"}}, got 'match_all'"},
+    {AUTH "    - {id: a, hawk_key: k, scope: {\"term\": {\"type\": \"A\"}, \"term\": {}}}\n",
+     "t.conf:3: auth.clients[0].scope.term: ", "duplicate key"},
+    {AUTH "    - {id: a, hawk_key: k, scope: {[x]: 1}}\n", "t.conf:3: auth.clients[0].scope: ", "expected a key name"},
+    {"auth:\n  jwt: {}\n", "t.conf:2: auth.jwt: ",
+     "missing required key 'hs256_secret', 'hs256_secret_env' or 'public_key_file'"},
+    {"auth:\n  jwt: {issuer: x, audience: y}\n", "t.conf:2: auth.jwt: ", "missing required key"},
+    {"auth:\n  jwt: {hs256_secret: too-short}\n", "t.conf:2: auth.jwt.hs256_secret: ", "at least 32 bytes"},
+    {"auth:\n  jwt: {hs256_secret: x, hs256_secret_env: Y}\n", "t.conf:2: auth.jwt.hs256_secret_env: ", "not both"},
+    {"auth:\n  jwt: {alg: HS256}\n", "t.conf:2: auth.jwt.alg: ", "unknown key"},
+    {"auth:\n  jwt:\n    public_key_file: /nonexistent/key.pem\n", "t.conf:3: auth.jwt.public_key_file: ",
+     "cannot read '/nonexistent/key.pem': No such file or directory"},
+    {"auth:\n  jwt:\n    public_key_file: conf/activity-stream.conf\n", "t.conf:3: auth.jwt.public_key_file: ",
+     "not a PEM public key"},
+    {"auth:\n  jwt:\n    public_key_file: conf\n", "t.conf:3: auth.jwt.public_key_file: ", "Is a directory"},
     /* YAML itself */
     {"data_dir: a\nthreads: [1\n", "t.conf:3: ", "YAML syntax error"},
     {"data_dir: \"a\\0b\"\n", "t.conf:1: data_dir: ", "contains a NUL character"},
@@ -637,4 +727,197 @@ Test(config, file_of_many_chunks_loads)
     cr_assert_eq(cfg.threads, 3);
     config_free(&cfg);
     unlink(path);
+}
+
+/* ---- auth -------------------------------------------------------------------------------- */
+
+/* Set the environment variables of a NULL-terminated name, value, name, value... list. */
+static void setenvs(const char *const *kv)
+{
+    for (; *kv; kv += 2)
+        setenv(kv[0], kv[1], 1);
+}
+
+Test(config, auth_block_of_the_issue_loads)
+{
+    static const char *const env[] = {"T_DATAHUB_HAWK_KEY", "hawk-secret", "T_REPORTING_TOKEN",
+                                      "reporting-token-0123456789", "T_JWT_SECRET",
+                                      "0123456789abcdef0123456789abcdef", NULL};
+    setenvs(env);
+    config_t cfg;
+    load_ok("auth:\n"
+            "  trusted_proxies: [10.0.0.0/8, \"::1/128\"]\n"
+            "  clients:\n"
+            "    - id: datahub-search\n"
+            "      hawk_key_env: T_DATAHUB_HAWK_KEY\n"
+            "      ip_allow: [192.0.2.0/24, \"2001:db8::/32\"]\n"
+            "      scope: {\"terms\": {\"feed\": [\"crm\", \"events\"]}}\n"
+            "      allow: [stream, search]\n"
+            "    - id: reporting\n"
+            "      token_env: T_REPORTING_TOKEN\n"
+            "      scope: {\"bool\": {\"filter\": [{\"term\": {\"feed\": \"crm\"}}, {\"term\": {\"type\": \"Create\"}}]}}\n"
+            "  jwt:\n"
+            "    hs256_secret_env: T_JWT_SECRET\n"
+            "    issuer: https://auth.example.org\n"
+            "    audience: activity-stream\n",
+            &cfg);
+    const config_access_t *a = &cfg.auth;
+    cr_assert(a->enabled);
+    cr_assert_eq(a->ntrusted_proxies, 2);
+    cr_assert_eq(a->trusted_proxies[0].prefix, 8);
+    cr_assert_eq(a->nclients, 2);
+    cr_assert_str_eq(a->clients[0].hawk_key, "hawk-secret");
+    cr_assert_eq(a->clients[0].nip_allow, 2);
+    cr_assert_eq(a->clients[0].ip_allow[1].prefix, 32);
+    cr_assert_eq(a->clients[0].allow, AUTH_ALLOW_STREAM | AUTH_ALLOW_SEARCH);
+    cr_assert_str_eq(a->clients[1].token, "reporting-token-0123456789");
+    cr_assert_null(a->clients[1].hawk_key);
+    cr_assert_eq(a->clients[1].allow, AUTH_ALLOW_DEFAULT, "default allow");
+    cr_assert_eq(a->clients[1].nip_allow, 0);
+    cr_assert_str_eq(a->jwt_hs256_secret, "0123456789abcdef0123456789abcdef");
+    cr_assert_null(a->jwt_public_key_file);
+    cr_assert_str_eq(a->jwt_issuer, "https://auth.example.org");
+    config_free(&cfg);
+    cr_assert_not(cfg.auth.enabled);
+}
+
+Test(config, auth_client_defaults_and_single_values)
+{
+    config_t cfg;
+    load_ok("auth:\n  trusted_proxies: 10.1.2.3\n  clients:\n"
+            "    - {id: a, hawk_key: k, token: " TOK ", ip_allow: '::1', allow: metrics}\n"
+            "    - {id: b, token: 'AbC-._~+/0123456789=='}\n",
+            &cfg);
+    cr_assert_eq(cfg.auth.ntrusted_proxies, 1);
+    cr_assert_eq(cfg.auth.trusted_proxies[0].prefix, 32);
+    cr_assert_str_eq(cfg.auth.clients[0].hawk_key, "k");
+    cr_assert_str_eq(cfg.auth.clients[0].token, TOK);
+    cr_assert_eq(cfg.auth.clients[0].nip_allow, 1);
+    cr_assert_eq(cfg.auth.clients[0].allow, AUTH_ALLOW_METRICS);
+    cr_assert_null(cfg.auth.clients[0].scope, "no scope: everything");
+    cr_assert_str_eq(cfg.auth.clients[1].token, "AbC-._~+/0123456789==");
+    config_free(&cfg);
+}
+
+/* The scope of the only client of `yaml`, as stored. */
+static char *scope_of(const char *yaml)
+{
+    config_t cfg;
+    load_ok(yaml, &cfg);
+    char *s = strdup(cfg.auth.clients[0].scope);
+    config_free(&cfg);
+    return s;
+}
+
+Test(config, auth_scope_json_and_block_yaml_agree)
+{
+    char *flow = scope_of("auth:\n  clients:\n    - id: a\n      hawk_key: k\n      scope: "
+                          "{\"bool\": {\"filter\": [{\"term\": {\"feed\": \"crm\"}}, "
+                          "{\"range\": {\"n\": {\"gte\": 5, \"lt\": 7.5}}}, {\"term\": {\"flag\": true}}, "
+                          "{\"term\": {\"code\": \"5\"}}]}}\n");
+    char *block = scope_of("auth:\n  clients:\n    - id: a\n      hawk_key: k\n      scope:\n"
+                           "        bool:\n"
+                           "          filter:\n"
+                           "            - term:\n"
+                           "                feed: crm\n"
+                           "            - range: {n: {gte: 5, lt: 7.5}}\n"
+                           "            - term: {flag: true}\n"
+                           "            - term: {code: '5'}\n");
+    const char *want = "{\"bool\":{\"filter\":[{\"term\":{\"feed\":\"crm\"}},{\"range\":{\"n\":{\"gte\":5,\"lt\":7.5}}},"
+                       "{\"term\":{\"flag\":true}},{\"term\":{\"code\":\"5\"}}]}}";
+    cr_assert_str_eq(flow, want);
+    cr_assert_str_eq(block, want);
+    free(flow);
+    free(block);
+    char *dates = scope_of("auth:\n  clients:\n    - id: a\n      hawk_key: k\n      scope:\n"
+                           "        range: {published: {gte: now-30d/d, lt: 2024-01-01}}\n");
+    cr_assert_str_eq(dates, "{\"range\":{\"published\":{\"gte\":\"now-30d/d\",\"lt\":\"2024-01-01\"}}}");
+    free(dates);
+}
+
+Test(config, auth_scope_size_is_bounded)
+{
+    char yaml[4096], err[512] = "";
+    config_t cfg;
+    int n = snprintf(yaml, sizeof yaml, "auth:\n  clients:\n    - id: a\n      hawk_key: k\n      scope: ");
+    for (int i = 0; i < 70; i++)
+        n += snprintf(yaml + n, sizeof yaml - n, "{\"bool\": {\"must\": ");
+    n += snprintf(yaml + n, sizeof yaml - n, "{}");
+    for (int i = 0; i < 70; i++)
+        n += snprintf(yaml + n, sizeof yaml - n, "}}");
+    snprintf(yaml + n, sizeof yaml - n, "\n");
+    cr_assert_eq(config_load_string(yaml, "t.conf", &cfg, err, sizeof err), -1);
+    cr_assert(strstr(err, "nested too deeply"), "%s", err);
+    assert_zeroed(&cfg);
+}
+
+/* Aliases: five levels of ten references would be 100,000 nodes from a few lines. */
+Test(config, auth_scope_alias_bomb_stops_at_the_budget)
+{
+    char err[512] = "";
+    config_t cfg;
+    const char *bomb = "auth:\n  clients:\n    - id: a\n      hawk_key: k\n      scope:\n"
+                       "        terms:\n"
+                       "          feed: [&a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1], &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a],"
+                       " &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b], &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c],"
+                       " [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]]\n";
+    cr_assert_eq(config_load_string(bomb, "t.conf", &cfg, err, sizeof err), -1);
+    cr_assert(strstr(err, "t.conf:") == err && strstr(err, "auth.clients[0].scope.terms.feed"), "%s", err);
+    cr_assert(strstr(err, "too large"), "%s", err);
+    assert_zeroed(&cfg);
+}
+
+static void check_key_file(const char *pem, const char *problem)
+{
+    char *path = jwtfx_temp_file(pem), yaml[512], err[512] = "";
+    config_t cfg;
+    snprintf(yaml, sizeof yaml, "auth:\n  jwt:\n    public_key_file: %s\n", path);
+    int rc = config_load_string(yaml, "t.conf", &cfg, err, sizeof err);
+    if (!problem) {
+        cr_assert_eq(rc, 0, "%s", err);
+        cr_assert_str_eq(cfg.auth.jwt_public_key_file, path);
+        cr_assert_str_eq(cfg.auth.jwt_public_key_pem, pem);
+        config_free(&cfg);
+    } else {
+        cr_assert_eq(rc, -1);
+        cr_assert(strstr(err, "t.conf:3: auth.jwt.public_key_file: ") == err, "%s", err);
+        cr_assert(strstr(err, problem), "'%s' lacks '%s'", err, problem);
+        assert_zeroed(&cfg);
+    }
+    unlink(path);
+    free(path);
+}
+
+Test(config, auth_jwt_public_key_files)
+{
+    EVP_PKEY *rsa = jwtfx_rsa_key(2048), *ec = jwtfx_ec_key("P-256"), *weak = jwtfx_rsa_key(1024);
+    char *rsa_pem = jwtfx_public_pem(rsa), *ec_pem = jwtfx_public_pem(ec), *weak_pem = jwtfx_public_pem(weak);
+    char *priv = jwtfx_private_pem(ec);
+    check_key_file(rsa_pem, NULL);
+    check_key_file(ec_pem, NULL);
+    check_key_file(weak_pem, "the RSA key has 1024 bits; at least 2048 are required");
+    check_key_file(priv, "this is a private key");
+    check_key_file("", "not a PEM public key");
+    check_key_file("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "not a PEM public key");
+    free(rsa_pem);
+    free(ec_pem);
+    free(weak_pem);
+    free(priv);
+    EVP_PKEY_free(rsa);
+    EVP_PKEY_free(ec);
+    EVP_PKEY_free(weak);
+}
+
+Test(config, auth_secrets_are_never_echoed)
+{
+    config_t cfg;
+    char err[512] = "";
+    setenv("T_SHORT_TOKEN", "sekrit", 1);
+    cr_assert_eq(config_load_string("auth:\n  clients:\n    - {id: a, token_env: T_SHORT_TOKEN}\n",
+                                    "t.conf", &cfg, err, sizeof err), -1);
+    cr_assert(strstr(err, "t.conf:3: auth.clients[0].token_env: ") == err, "%s", err);
+    cr_assert_null(strstr(err, "sekrit"), "%s", err);
+    cr_assert_eq(config_load_string("auth:\n  jwt: {hs256_secret: sekrit-but-short}\n", "t.conf", &cfg, err, sizeof err), -1);
+    cr_assert_null(strstr(err, "sekrit"), "%s", err);
+    assert_zeroed(&cfg);
 }

@@ -276,3 +276,213 @@ Test(hawk, authorization_fits_512_for_long_ids)
     cr_assert_eq(hawk_verify(out, id, KEY, "DELETE", "/some/long/path?with=query&and=more",
                              "a-rather-long-host-name.example.org", 65535, INT64_MAX, 0, &why), 0, "%s", why);
 }
+
+/* ---- server side: hawk_parse, hawk_check, hawk_ts_challenge ----------------------------------
+ * Vectors from the Hawk specification's reference implementation (hapijs/hawk: the README's
+ * protocol example and test/server.js), all with KEY and SHA-256, re-checked with the Python
+ * lines at the top of this file. */
+
+static hawk_header_t parsed(const char *value)
+{
+    hawk_header_t h;
+    const char *why = NULL;
+    cr_assert_eq(hawk_parse(value, strlen(value), &h, &why), HAWK_OK, "%s: %s", value, why);
+    return h;
+}
+
+static int check_vector(const char *value, const char *method, const char *target, const char *host, int port,
+                        const char *ct, const char *body, int64_t now)
+{
+    hawk_header_t h = parsed(value);
+    hawk_request_t req = {.method = method, .path_query = target, .host = host, .port = port,
+                          .content_type = ct, .body = body, .body_len = body ? strlen(body) : 0};
+    return hawk_check(&h, KEY, &req, now, 60);
+}
+
+Test(hawk, spec_vector_readme_get)
+{
+    const char *v = "Hawk id=\"dh37fgj492je\", ts=\"1353832234\", nonce=\"j4h3g2\", ext=\"some-app-ext-data\", "
+                    "mac=\"6R4rV5iE+NPoym+WwjeHzjAGXUtLNIxmo1vpMofpLAE=\"";
+    hawk_header_t h = parsed(v);
+    cr_assert_str_eq(h.id, "dh37fgj492je");
+    cr_assert_eq(h.ts_s, 1353832234);
+    cr_assert_str_eq(h.nonce, "j4h3g2");
+    cr_assert_str_eq(h.ext, "some-app-ext-data");
+    cr_assert_str_eq(h.hash, "");
+    cr_assert_eq(check_vector(v, "GET", "/resource/1?b=1&a=2", "example.com", 8000, NULL, NULL, TS), HAWK_OK);
+}
+
+Test(hawk, spec_vector_readme_post_with_payload)
+{
+    const char *v = "Hawk id=\"dh37fgj492je\", ts=\"1353832234\", nonce=\"j4h3g2\", "
+                    "hash=\"Yi9LfIIFRtBEPt74PVmbTF/xVAwPn7ub15ePICfgnuY=\", ext=\"some-app-ext-data\", "
+                    "mac=\"aSe1DERmZuRl3pI36/9BdZmnErTw3sNzOOAUlfeKjVw=\"";
+    const char *body = "Thank you for flying Hawk";
+    cr_assert_eq(check_vector(v, "POST", "/resource/1?b=1&a=2", "example.com", 8000, "text/plain", body, TS), HAWK_OK);
+    cr_assert_eq(check_vector(v, "POST", "/resource/1?b=1&a=2", "example.com", 8000, "text/plain; charset=utf-8",
+                              body, TS), HAWK_OK, "content type parameters are not hashed");
+}
+
+Test(hawk, spec_vector_server_sha256)
+{
+    const char *v = "Hawk id=\"dh37fgj492je\", ts=\"1353832234\", nonce=\"j4h3g2\", "
+                    "mac=\"m8r1rHbXN6NgO+KIIhjO7sFRyd78RNGVUwehe8Cp2dU=\", ext=\"some-app-data\"";
+    cr_assert_eq(check_vector(v, "GET", "/resource/1?b=1&a=2", "example.com", 8000, NULL, NULL, TS), HAWK_OK);
+    cr_assert_eq(check_vector(v, "GET", "/resource/1?b=1&a=2", "example.com", 8000, NULL, NULL, TS + 60), HAWK_OK);
+    /* the reference's "errors on missing hash": the same header on a request with a body */
+    cr_assert_eq(check_vector(v, "GET", "/resource/1?b=1&a=2", "example.com", 8000, NULL, "body", TS),
+                 HAWK_ERR_MISSING_HASH);
+}
+
+Test(hawk, spec_vector_server_post_mac)
+{
+    /* The reference test checks only the MAC (its body is not published): the MAC verifies, and
+     * the hash, checked against an empty body here, does not. */
+    const char *v = "Hawk id=\"123456\", ts=\"1357926341\", nonce=\"1AwuJD\", "
+                    "hash=\"qAiXIVv+yjDATneWxZP2YCTa9aHRgQdnH9b3Wc+o3dg=\", ext=\"some-app-data\", "
+                    "mac=\"UeYcj5UoTVaAWXNvJfLVia7kU3VabxCqrccXP8sUGC4=\"";
+    cr_assert_eq(check_vector(v, "POST", "/resource/4?filter=a", "example.com", 8080, NULL, NULL, 1357926341),
+                 HAWK_ERR_BAD_HASH);
+    cr_assert_eq(check_vector(v, "POST", "/resource/4?filter=b", "example.com", 8080, NULL, NULL, 1357926341),
+                 HAWK_ERR_BAD_MAC);
+}
+
+Test(hawk, spec_vector_stale_timestamp)
+{
+    const char *v = "Hawk id=\"123456\", ts=\"1362337299\", nonce=\"UzmxSs\", ext=\"some-app-data\", "
+                    "mac=\"wnNUxchvvryMH2RxckTdZ/gY3ijzvccx4keVvELC61w=\"";
+    cr_assert_eq(check_vector(v, "GET", "/resource/4?filter=a", "example.com", 8080, NULL, NULL, 1362337299), HAWK_OK);
+    cr_assert_eq(check_vector(v, "GET", "/resource/4?filter=a", "example.com", 8080, NULL, NULL, 1362337299 + 61),
+                 HAWK_ERR_STALE);
+    cr_assert_eq(check_vector(v, "GET", "/resource/4?filter=a", "example.com", 8080, NULL, NULL, 1700000000),
+                 HAWK_ERR_STALE);
+}
+
+Test(hawk, spec_vector_ts_challenge)
+{
+    char out[128];
+    int n = hawk_ts_challenge(KEY, TS, out, sizeof out);
+    const char *want = "Hawk ts=\"1353832234\", tsm=\"2mw1eh/qXzl0wJZ/E6XvBhRMEJN7L3j8AyMA8eItEb0=\", "
+                       "error=\"Stale timestamp\"";
+    cr_assert_str_eq(out, want);
+    cr_assert_eq(n, (int)strlen(want));
+    cr_assert_eq(hawk_ts_challenge(KEY, TS, out, 40), -1);
+    cr_assert_gt(hawk_ts_challenge(KEY, INT64_MIN, out, sizeof out), 0, "128 bytes always suffice");
+}
+
+Test(hawk, payload_tampering_fails)
+{
+    char hdr[512];
+    const char *body = "{\"query\":{\"match_all\":{}}}";
+    cr_assert_gt(hawk_authorization("c1", KEY, "POST", "https://as.example:8443/activities/_search",
+                                    "application/json", body, strlen(body), TS, "nn1", hdr, sizeof hdr), 0);
+    const char *t = "/activities/_search";
+    cr_assert_eq(check_vector(hdr, "POST", t, "as.example", 8443, "application/json", body, TS), HAWK_OK);
+    cr_assert_eq(check_vector(hdr, "POST", t, "as.example", 8443, "application/json",
+                              "{\"query\":{\"match_none\":{}}}", TS), HAWK_ERR_BAD_HASH);
+    cr_assert_eq(check_vector(hdr, "POST", t, "as.example", 8443, "text/plain", body, TS), HAWK_ERR_BAD_HASH);
+    cr_assert_eq(check_vector(hdr, "POST", t, "as.example", 8443, "application/json", NULL, TS), HAWK_ERR_BAD_HASH);
+}
+
+Test(hawk, body_without_hash_is_refused)
+{
+    char hdr[512];
+    snprintf(hdr, sizeof hdr, "Hawk id=\"c1\", ts=\"%d\", nonce=\"n\", mac=\"x\"", TS);
+    /* the MAC is checked first: a wrong MAC is a bad MAC whatever the body */
+    cr_assert_eq(check_vector(hdr, "POST", "/", "h", 80, "text/plain", "data", TS), HAWK_ERR_BAD_MAC);
+}
+
+/* Every header below is refused by hawk_parse with a reason; none crashes. */
+static void assert_parse_fails(const char *value, size_t len, const char *reason)
+{
+    hawk_header_t h;
+    const char *why = NULL;
+    cr_assert_eq(hawk_parse(value, len, &h, &why), HAWK_ERR_MALFORMED, "accepted: %.*s", (int)len, value);
+    cr_assert(strstr(why, reason), "%.*s: '%s' lacks '%s'", (int)len, value, why, reason);
+}
+
+#define FAILS(v, reason) assert_parse_fails(v, strlen(v), reason)
+
+Test(hawk, parse_rejects_the_reference_error_cases)
+{
+    const char *tail = ", ts=\"1353788437\", nonce=\"k3j4h2\", mac=\"/qwS4UjfVWMcUyW6EEgUH4jlr7T/wuKe3dKijvTvSos=\"";
+    char h[512];
+    snprintf(h, sizeof h, "Hawk id=\"123\\\"%s", tail);
+    FAILS(h, "unterminated");                                            /* bad header format */
+    snprintf(h, sizeof h, "Hawk id=\"\t\"%s", tail);
+    FAILS(h, "bad character");                                           /* bad attribute value */
+    snprintf(h, sizeof h, "Hawk id=\"\"%s", tail);
+    FAILS(h, "empty attribute value");
+    snprintf(h, sizeof h, "Hawk id=\"123\", id=\"456\"%s", tail);
+    FAILS(h, "duplicate attribute");
+    snprintf(h, sizeof h, "Hawk id=\"123\", x=\"3\"%s", tail);
+    FAILS(h, "unknown attribute");
+    FAILS("Hawk", "no attributes");
+    FAILS("Hawk   ", "no attributes");
+    FAILS("!@#", "invalid syntax");
+    FAILS("", "invalid syntax");
+    FAILS("Basic asdasdasdasd", "scheme is not Hawk");
+    FAILS("Hawk ts=\"1353788437\", nonce=\"k3j4h2\", mac=\"m\"", "missing id, ts, nonce or mac");
+    FAILS("Hawk id=\"123\", nonce=\"k3j4h2\", mac=\"m\"", "missing");
+    FAILS("Hawk id=\"123\", ts=\"1\", mac=\"m\"", "missing");
+    FAILS("Hawk id=\"123\", ts=\"1\", nonce=\"n\"", "missing");
+    FAILS("Hawk id=\"1\" ts=\"1\", nonce=\"n\", mac=\"m\"", "expected ','");
+    FAILS("Hawk id='1', ts=\"1\", nonce=\"n\", mac=\"m\"", "expected name=");
+    FAILS("Hawk id=\"1\",, ts=\"1\", nonce=\"n\", mac=\"m\"", "expected name=");
+    FAILS("Hawk =\"1\", ts=\"1\", nonce=\"n\", mac=\"m\"", "expected name=");
+    FAILS("Hawk id = \"1\", ts=\"1\", nonce=\"n\", mac=\"m\"", "expected name=");
+    FAILS("Hawk id=\"1\", ts=\"1\", nonce=\"n\", mac=\"m\", ext=\"caf\xc3\xa9\"", "bad character");
+    FAILS("Hawk id=\"1\", ts=\"1.5\", nonce=\"n\", mac=\"m\"", "ts is not a number");
+    FAILS("Hawk id=\"1\", ts=\"9223372036854775808\", nonce=\"n\", mac=\"m\"", "ts is not a number");
+    FAILS("Hawk id=\"1\", ts=\"12345678901234567890\", nonce=\"n\", mac=\"m\"", "too long");
+    FAILS("Hawk\tid=\"1\", ts=\"1\", nonce=\"n\", mac=\"m\"\r\n", "expected ','");
+}
+
+Test(hawk, parse_limits_sizes)
+{
+    char big[5000];
+    memset(big, 'a', sizeof big);
+    memcpy(big, "Hawk ext=\"", 10);
+    assert_parse_fails(big, sizeof big, "longer than 4096 bytes");
+    char ext[1100], h[1300];
+    memset(ext, 'e', sizeof ext - 1);
+    ext[sizeof ext - 1] = '\0';
+    snprintf(h, sizeof h, "Hawk id=\"1\", ts=\"1\", nonce=\"n\", mac=\"m\", ext=\"%s\"", ext);
+    FAILS(h, "attribute value too long");
+    char nonce[129];
+    memset(nonce, 'n', 128);
+    nonce[128] = '\0';
+    snprintf(h, sizeof h, "Hawk id=\"1\", ts=\"1\", nonce=\"%s\", mac=\"m\"", nonce);
+    FAILS(h, "attribute value too long");
+    nonce[127] = '\0';
+    snprintf(h, sizeof h, "Hawk id=\"1\", ts=\"1\", nonce=\"%s\", mac=\"m\"", nonce);
+    hawk_header_t ok = parsed(h);
+    cr_assert_eq(strlen(ok.nonce), 127);
+    /* not NUL-terminated input is read only within its length */
+    const char *v = "Hawk id=\"1\", ts=\"1\", nonce=\"n\", mac=\"m\"GARBAGE";
+    hawk_header_t cut;
+    cr_assert_eq(hawk_parse(v, strlen(v) - 7, &cut, NULL), HAWK_OK);
+    cr_assert_str_eq(cut.mac, "m");
+    static const char nul[] = "Hawk id=\"1\", ts=\"1\", nonce=\"n\", mac=\"m\0\"";
+    assert_parse_fails(nul, sizeof nul - 1, "bad character");
+    cr_assert_eq(hawk_parse(NULL, 0, &cut, NULL), HAWK_ERR_MALFORMED);
+}
+
+Test(hawk, parse_accepts_the_reference_grammar)
+{
+    hawk_header_t h = parsed("hAwK id=\"a b\", ts=\"0\",nonce=\"!#$%&'()*+,-./:;<=>?@[]^_`{|}~\" , mac=\"m\",");
+    cr_assert_str_eq(h.id, "a b");
+    cr_assert_eq(h.ts_s, 0);
+    cr_assert_str_eq(h.nonce, "!#$%&'()*+,-./:;<=>?@[]^_`{|}~");
+    h = parsed("Hawk id=\"1\", ts=\"1\", nonce=\"n\", mac=\"m\", hash=\"h\", ext=\"e\", app=\"a\", dlg=\"d\"");
+    cr_assert_str_eq(h.app, "a");
+    cr_assert_str_eq(h.dlg, "d");
+}
+
+Test(hawk, strerror_names_codes)
+{
+    cr_assert_str_eq(hawk_strerror(HAWK_OK), "ok");
+    cr_assert_str_eq(hawk_strerror(HAWK_ERR_BAD_MAC), "bad mac");
+    cr_assert_str_eq(hawk_strerror(HAWK_ERR_STALE), "stale timestamp");
+    cr_assert_str_eq(hawk_strerror(42), "unknown error");
+}
