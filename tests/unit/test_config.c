@@ -43,7 +43,8 @@ Test(config, demo_file_loads)
     cr_assert_str_eq(d->url, "http://127.0.0.1:8081/feed");
     cr_assert_eq(d->style, FEED_STYLE_ACTIVITY_STREAM);
     cr_assert_eq(d->poll_interval_ms, 1000);
-    cr_assert_eq(d->full_sync_interval_ms, 600000);
+    cr_assert_eq(d->full_sync_interval_ms, 30000, "short in the demo, so that deletes show");
+    cr_assert_eq(o->full_sync_interval_ms, 30000);
     cr_assert_eq(d->timeout_ms, 30000);
     cr_assert_eq(d->auth.type, AUTH_NONE);
     cr_assert_str_eq(o->id, "outbox");
