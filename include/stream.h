@@ -1,5 +1,6 @@
-/* stream.h -- GET /stream on one event-loop worker: history from the time index as of a
- * snapshot S0, then live changes from the change log after S0, exactly once per version.
+/* stream.h -- /stream (GET, or POST with a JSON body) on one event-loop worker: history from
+ * the time index as of a snapshot S0, then live changes from the change log after S0, exactly
+ * once per version.
  *
  * Each worker has one hub. Streams that are idle and caught up wait on the hub; when ingest
  * commits (stream_hub_wake from the loop thread) or the poll tick fires, the hub reads the new

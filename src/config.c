@@ -1683,7 +1683,9 @@ void config_report_free(config_report_t *rep)
 static int copy_errors(int rc, config_report_t *rep, char *err, size_t errlen)
 {
     if (err && errlen) {
-        size_t n = rep->errors.len && rep->errors.p[rep->errors.len - 1] == '\n' ? rep->errors.len - 1 : rep->errors.len;
+        size_t n = rep->errors.len;
+        if (n && rep->errors.p[n - 1] == '\n')
+            n--;
         snprintf(err, errlen, "%.*s", (int)n, rep->errors.p ? rep->errors.p : "");
         if (rc != 0 && n == 0)
             snprintf(err, errlen, "out of memory");

@@ -54,11 +54,10 @@ void httpreq_send(h2o_req_t *req, int status, const char *reason, const char *co
 /* Send error object o (STOLEN) as JSON. */
 static void send_error_object(h2o_req_t *req, int status, json_t *o)
 {
+    static const char nomem[] = "{\"error\":\"out of memory\"}";
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (text)
-        httpreq_send(req, status, NULL, "application/json; charset=utf-8", text, strlen(text));
-    else
-        httpreq_send(req, status, NULL, "application/json; charset=utf-8", H2O_STRLIT("{\"error\":\"out of memory\"}"));
+    httpreq_send(req, status, NULL, "application/json; charset=utf-8", text ? text : nomem,
+                 text ? strlen(text) : sizeof nomem - 1);
     free(text);
     json_decref(o);
 }

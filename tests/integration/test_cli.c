@@ -51,6 +51,14 @@ static h_cmd_t run_server(const char *args, int want_exit)
     return r;
 }
 
+/* Run the server binary with `args`: it exits `want_exit` and says `needle`. */
+static void expect_output(const char *args, int want_exit, const char *needle)
+{
+    h_cmd_t r = run_server(args, want_exit);
+    cr_assert(strstr(r.out, needle), "%s: lacks '%s' in:\n%s", args, needle, r.out);
+    h_cmd_free(&r);
+}
+
 static void expect_lines(const h_cmd_t *r, const char *const *lines, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -132,33 +140,20 @@ Test(cli, example_full_passes_with_warnings_and_strict_makes_them_problems, .tim
                           "DATAHUB_HAWK_KEY", "REPORTING_TOKEN", "AS_JWT_SECRET"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
         unsetenv(vars[i]);
-    h_cmd_t r = run_server("--check-config conf/example-full.conf", 0);
-    cr_assert(strstr(r.out, "conf/example-full.conf: ok (3 feeds, 6 warnings)"), "%s", r.out);
-    cr_assert(strstr(r.out, "feeds[0].auth.key_env: warning: environment variable 'AS_PARTNER_HAWK_KEY' is not "
-                            "set"), "%s", r.out);
-    h_cmd_free(&r);
-    r = run_server("--check-config conf/example-full.conf --strict", 1);
-    cr_assert(strstr(r.out, "6 warnings, which --strict makes problems"), "%s", r.out);
-    h_cmd_free(&r);
-    r = run_server("--check-config conf/activity-stream.conf --strict", 0);
-    cr_assert(strstr(r.out, "conf/activity-stream.conf: ok (2 feeds)"), "%s", r.out);
-    h_cmd_free(&r);
+    expect_output("--check-config conf/example-full.conf", 0, "conf/example-full.conf: ok (3 feeds, 6 warnings)");
+    expect_output("--check-config conf/example-full.conf", 0,
+                  "feeds[0].auth.key_env: warning: environment variable 'AS_PARTNER_HAWK_KEY' is not set");
+    expect_output("--check-config conf/example-full.conf --strict", 1, "6 warnings, which --strict makes problems");
+    expect_output("--check-config conf/activity-stream.conf --strict", 0, "conf/activity-stream.conf: ok (2 feeds)");
 }
 
 Test(cli, help_and_wrong_options_say_what_there_is, .timeout = 30)
 {
-    h_cmd_t r = run_server("--help", 0);
     const char *want[] = {"--version", "--check-config FILE", "--strict", "compact", "AS_LOG="};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-        cr_assert(strstr(r.out, want[i]), "--help lacks %s:\n%s", want[i], r.out);
-    h_cmd_free(&r);
-    r = run_server("--bogus", 2);
-    cr_assert(strstr(r.out, "activity-stream: unknown option '--bogus'\n"), "%s", r.out);
-    cr_assert(strstr(r.out, "usage:"), "%s", r.out);
-    h_cmd_free(&r);
-    r = run_server("--strict", 2);
-    cr_assert(strstr(r.out, "--strict goes with --check-config"), "%s", r.out);
-    h_cmd_free(&r);
+        expect_output("--help", 0, want[i]);
+    expect_output("--bogus", 2, "activity-stream: unknown option '--bogus'\nusage:");
+    expect_output("--strict", 2, "--strict goes with --check-config");
 }
 
 /* The shipped unit, with ExecStart pointing at the binary under test (verify checks that the

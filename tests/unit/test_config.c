@@ -937,6 +937,14 @@ static int load_ex(const char *yaml, unsigned flags, config_t *cfg, config_repor
     return rc;
 }
 
+/* Each of want[] is somewhere in the report's problems, and there are n of them. */
+static void expect_errors(const config_report_t *rep, const char *const *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cr_assert(strstr(rep->errors.p, want[i]), "lacks '%s' in:\n%s", want[i], rep->errors.p);
+    cr_assert_eq(rep->nerrors, n, "%s", rep->errors.p);
+}
+
 static size_t count_lines(const char *s)
 {
     size_t n = 0;
@@ -969,9 +977,7 @@ Test(config, several_mistakes_are_reported_together)
         "t.conf:8: feeds[2].id: duplicate feed id 'a' (first at line 4)\n",
         "t.conf:10: retry: must be greater than 0",
     };
-    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-        cr_assert(strstr(rep.errors.p, want[i]), "lacks '%s' in:\n%s", want[i], rep.errors.p);
-    cr_assert_eq(rep.nerrors, 7, "%s", rep.errors.p);
+    expect_errors(&rep, want, sizeof want / sizeof want[0]);
     cr_assert_eq(count_lines(rep.errors.p), 7);
     config_report_free(&rep);
     /* config_load_string gives the same lines, joined */
@@ -1085,9 +1091,7 @@ Test(config, named_files_are_checked_with_their_cause)
         "t.conf:4: web_root: 'www': No such file or directory\n",
         "t.conf:8: feeds[0].ca_file: 'web': Is a directory\n",
     };
-    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-        cr_assert(strstr(rep.errors.p, want[i]), "lacks '%s' in:\n%s", want[i], rep.errors.p);
-    cr_assert_eq(rep.nerrors, 6, "%s", rep.errors.p);
+    expect_errors(&rep, want, sizeof want / sizeof want[0]);
     config_report_free(&rep);
     /* without the flag, files are not looked at */
     cr_assert_eq(load_ex(bad, 0, &cfg, &rep), 0, "%s", rep.errors.p);

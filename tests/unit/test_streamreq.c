@@ -40,6 +40,16 @@ static parsed_t parse(const char *qs)
     return parse_full(qs, NULL, NULL, NULL);
 }
 
+/* The request is a 400 naming `param`, with `needle` in its message. */
+static void expect_400_full(const char *qs, const char *lei, const char *body, const char *param,
+                            const char *needle)
+{
+    parsed_t p = parse_full(qs, lei, NULL, body);
+    cr_assert_eq(p.rc, -1, "accepted %s %s", qs ? qs : "", body ? body : "");
+    cr_assert_str_eq(p.param, param, "%s %s -> %s", qs ? qs : "", body ? body : "", p.param);
+    cr_assert(strstr(p.err, needle), "'%s' lacks '%s'", p.err, needle);
+}
+
 static void expect_400(const char *qs, const char *lei, const char *param, const char *needle);
 
 Test(streamreq, defaults_start_now_no_end_sse)
@@ -144,10 +154,7 @@ Test(streamreq, body_carries_parameters_as_json)
 
 static void expect_body_400(const char *qs, const char *body, const char *param, const char *needle)
 {
-    parsed_t p = parse_full(qs, NULL, NULL, body);
-    cr_assert_eq(p.rc, -1, "accepted %s", body);
-    cr_assert_str_eq(p.param, param, "%s -> %s", body, p.param);
-    cr_assert(strstr(p.err, needle), "'%s' lacks '%s'", p.err, needle);
+    expect_400_full(qs, NULL, body, param, needle);
 }
 
 Test(streamreq, body_mistakes_are_400s)
@@ -175,10 +182,7 @@ Test(streamreq, lists_split_on_commas_and_repeat)
 
 static void expect_400(const char *qs, const char *lei, const char *param, const char *needle)
 {
-    parsed_t p = parse_full(qs, lei, NULL, NULL);
-    cr_assert_eq(p.rc, -1, "accepted %s", qs);
-    cr_assert_str_eq(p.param, param, "%s -> %s", qs, p.param);
-    cr_assert(strstr(p.err, needle), "'%s' lacks '%s'", p.err, needle);
+    expect_400_full(qs, lei, NULL, param, needle);
 }
 
 Test(streamreq, every_bad_parameter_is_named)
