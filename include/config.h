@@ -11,6 +11,8 @@
  *   poll_interval: 1s (live bookmark poll)            heartbeat_interval: 15s
  *   retry: 3s (SSE retry hint)  write_timeout: 60s    max_streams: 10000
  *   version_retention: 24h (0s allowed: not kept)     tombstone_retention: 30d
+ *   replicate_from: URL of the primary (a replica; no feeds then)   max_replica_lag: 5s
+ *   replicate_auth: as a feed's auth (how the replica authenticates to the primary)
  *   cors_origins: []           web_root: ./web        ca_file: (system bundle)
  *   tls: {cert: FILE, key: FILE}   (optional)
  *   feeds: [...]  (see config_feed_t; may be empty)
@@ -86,6 +88,9 @@ typedef struct {
     size_t max_streams;
     int64_t version_retention_ms;   /* superseded versions kept this long (0: not kept) */
     int64_t tombstone_retention_ms; /* tombstones kept this long */
+    char *replicate_from;           /* a replica: the primary's base URL (then no feeds) */
+    config_auth_t replicate_auth;   /* how the replica authenticates to its primary */
+    int64_t max_replica_lag_ms;     /* a replica lagging more answers /health 503 */
     char **cors_origins; size_t ncors_origins;
     char *web_root;
     char *ca_file;

@@ -10,6 +10,7 @@
 #define QUERY_H
 #include <stddef.h>
 #include <jansson.h>
+#include "docfield.h"
 #include "store.h"
 
 typedef struct query query_t;
@@ -39,6 +40,11 @@ int query_compile_text(const char *text, size_t len, query_t **out, char *err, s
 /* Does the record match? For a delete record, evaluates against the deleted version (rec->json).
  * Thread-safe for concurrent calls on one query. */
 int query_match(const query_t *q, const store_rec_t *rec);
+
+/* The same for a record already being read through `doc` (docfield.h), so that a caller that
+ * reads other fields of the record too (aggregations) parses its JSON once: clauses use the
+ * doc's tape, parsing it if nobody has yet. `doc` is BORROWED; returns 1 or 0. */
+int query_match_doc(const query_t *q, docfield_doc_t *doc);
 
 void query_free(query_t *q); /* NULL is a no-op */
 

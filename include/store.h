@@ -46,6 +46,7 @@ enum {
     STORE_ERR_NOMEM = -5,
     STORE_ERR_INVALID = -6,   /* bad argument (e.g. feed id too long) */
     STORE_ERR_NOTFOUND = -7,
+    STORE_ERR_EXPIRED = -8,   /* a frozen view the store had to end (map growth, replacement) */
 };
 const char *store_strerror(int code);
 
@@ -66,6 +67,7 @@ void store_set_commit_hook(store_t *st, store_commit_hook_fn *fn, void *ud);
 /* ---- writing (one writer thread) ---- */
 
 #define STORE_MAX_FEED_LEN 255
+#define STORE_TAG_LEN 6          /* the short tag of a store's id that event ids carry */
 #define STORE_TYPE_SEP '\x1f'   /* separates types in store_activity_t.types / store_rec_t.types */
 
 typedef struct {
@@ -219,6 +221,97 @@ typedef struct {
 } store_stats_t;
 /* Sizes and counts; fields it cannot read are left 0 (no error). */
 void store_stats(store_t *st, store_stats_t *out);
+
+/* The current version of (feed, id): fn is called once with its record (BORROWED during the
+ * call). Errors: STORE_ERR_NOTFOUND (no such activity), STORE_ERR_INVALID, STORE_ERR_CORRUPT,
+ * STORE_ERR_IO. */
+int store_get(store_t *st, const char *feed, const char *id, size_t id_len, store_scan_fn *fn, void *ud);
+
+/* ---- replication ---- */
+
+/* The store's identity: 16 random bytes made when it was created (a replica copies its
+ * primary's), as 32 hex digits, and the short tag of it that event ids carry. */
+const char *store_id(const store_t *st);
+const char *store_tag(const store_t *st);
+
+typedef struct {
+    uint8_t id[16];
+    uint8_t parent[16];       /* the id this store was promoted from; all zero for an original */
+    uint64_t fork;            /* the seq at which it was promoted */
+} store_identity_t;
+void store_identity(const store_t *st, store_identity_t *out);
+
+/* What a replica needs of the change log, in seq order, as of one read transaction: first the
+ * pruning marks (STORE_LOG_MARKS), then every entry after `after` with its full record as
+ * stored (STORE_LOG_ENTRY: an upsert's record, current or superseded, or a tombstone), each
+ * before the commit that wrote it (STORE_LOG_COMMIT: its last seq, time and chain; a commit
+ * whose entries were all erased or pruned since comes alone). */
+enum { STORE_LOG_MARKS = 1, STORE_LOG_ENTRY, STORE_LOG_COMMIT };
+typedef struct {
+    int kind;
+    uint64_t seq;                          /* ENTRY: its seq; COMMIT: the commit's last seq */
+    int64_t commit_us;                     /* ENTRY, COMMIT: when the commit was made */
+    uint64_t chain;                        /* COMMIT */
+    const void *record; size_t record_len; /* ENTRY (BORROWED during the call) */
+    uint64_t low_water, tomb_horizon, commit_horizon;   /* MARKS */
+} store_log_item_t;
+/* Return non-zero to stop after this item. */
+typedef int store_log_fn(const store_log_item_t *it, void *ud);
+
+/* Walk the log after `after`, at most `limit` entries and commits (0: no limit). *last gets
+ * the seq of the last entry or commit visited (`after` when none). Errors: STORE_ERR_CORRUPT,
+ * STORE_ERR_IO. */
+int store_log_scan(store_t *st, uint64_t after, size_t limit, store_log_fn *fn, void *ud, uint64_t *last);
+
+/* The chain of the commit whose last seq is exactly `seq`. Errors: STORE_ERR_NOTFOUND (no
+ * such commit: never made, or pruned), STORE_ERR_IO. */
+int store_commit_chain(store_t *st, uint64_t seq, uint64_t *chain);
+
+/* The newest commit's chain, and its last seq in *head (0 and 0 for a store without commits). */
+uint64_t store_chain(store_t *st, uint64_t *head);
+
+/* A replica's writes: the primary's entries at their own seqs (in order; at or below the head
+ * they are skipped), the primary's commits (their last seq becomes the head, their chain this
+ * store's, also for a commit none of whose entries arrived), and the primary's pruning marks
+ * (what they cover is pruned here, whatever its time). Buffered like every batch operation.
+ * Errors: STORE_ERR_INVALID (not a record), STORE_ERR_NOMEM. */
+int store_batch_apply_entry(store_batch_t *b, const void *record, size_t len, int64_t commit_us);
+int store_batch_apply_commit(store_batch_t *b, uint64_t last_seq, int64_t commit_us, uint64_t chain);
+int store_batch_prune_to(store_batch_t *b, uint64_t low_water, uint64_t tomb_horizon, uint64_t commit_horizon);
+
+/* Take the primary's identity (a replica following it), marking the store a replica's. */
+int store_adopt_identity(store_t *st, const store_identity_t *ident);
+/* Was the store last written as a replica? */
+int store_is_replica(store_t *st);
+/* Become a primary: a new id, the old one as parent, forked at the head; clears the marker. */
+int store_promote(store_t *st);
+
+/* Write a compacted copy of the whole store, from one read transaction, to fd (synced). A
+ * replica installs it with store_snapshot_install: the file `path` replaces data.mdb and the
+ * environment is opened again (read transactions wait meanwhile; frozen views end); the store
+ * is then marked a replica's. Errors: STORE_ERR_FULL, STORE_ERR_IO, and those of store_open. */
+int store_snapshot_write(store_t *st, int fd);
+int store_snapshot_install(store_t *st, const char *path, char *err, size_t errlen);
+
+/* ---- frozen views: one consistent state across calls (a search's point in time) ---- */
+
+typedef struct store_view store_view_t;
+
+/* Open a view of the store as it is now. A view pins the pages it sees while it lives: bound
+ * how many are open and for how long. The store ends every view when it must resize the map or
+ * replace the file; the view then answers STORE_ERR_EXPIRED (close it). A view is used by one
+ * thread at a time; any thread may close it. Errors: STORE_ERR_NOMEM, STORE_ERR_IO. */
+int store_view_open(store_t *st, store_view_t **out);
+void store_view_close(store_view_t *v);   /* NULL is a no-op */
+
+/* The change-log head the view sees. */
+uint64_t store_view_head(const store_view_t *v);
+
+/* store_scan_time (descending: store_scan_time_desc, with end_us then the lower bound) and
+ * store_get, on the view. Errors also STORE_ERR_EXPIRED. */
+int store_view_scan_time(store_view_t *v, store_tpos_t after, int64_t end_us, int descending, size_t limit,
+                         store_scan_fn *fn, void *ud, store_tpos_t *last);
+int store_view_get(store_view_t *v, const char *feed, const char *id, size_t id_len, store_scan_fn *fn, void *ud);
 
 /* The store's /metrics families (a metrics_collect_fn; `store` is the store_t). */
 struct metrics_out;

@@ -938,16 +938,21 @@ static void feed_defaults(config_feed_t *f)
     f->max_page_bytes = 64ull << 20;
 }
 
+static void credentials_free(config_auth_t *a)
+{
+    free(a->id);
+    free(a->key);
+    free(a->token);
+    free(a->user);
+    free(a->password);
+}
+
 static void feed_free(config_feed_t *f)
 {
     free(f->id);
     free(f->url);
     free(f->ca_file);
-    free(f->auth.id);
-    free(f->auth.key);
-    free(f->auth.token);
-    free(f->auth.user);
-    free(f->auth.password);
+    credentials_free(&f->auth);
     for (size_t i = 0; i < f->nheaders; i++) {
         free(f->headers[i].name);
         free(f->headers[i].value);
@@ -1476,6 +1481,9 @@ static const field_t top_fields[] = {
     {"tls", parse_tls, 0},
     {"feeds", parse_feeds, 0},
     {"auth", parse_access, offsetof(config_t, auth)},
+    {"replicate_from", parse_url, offsetof(config_t, replicate_from)},
+    {"replicate_auth", parse_auth, offsetof(config_t, replicate_auth)},
+    {"max_replica_lag", parse_duration, offsetof(config_t, max_replica_lag_ms)},
 };
 
 static size_t line_of_offset(const unsigned char *buf, size_t len, size_t off)
@@ -1523,6 +1531,19 @@ static void check_default_dir(ctx_t *c, yaml_node_t *root, const char *key, cons
         fail_line(c, 0, key, "'%s' (the default): %s", dir, why);
 }
 
+/* A replica has no feeds; replicate_auth goes with replicate_from. */
+static int check_replication(ctx_t *c, yaml_node_t *root, const config_t *cfg)
+{
+    yaml_node_t *from = find_value(c, root, "replicate_from"), *auth = find_value(c, root, "replicate_auth");
+    int rc = 0;
+    if (from && cfg->nfeeds)
+        rc = fail(c, from, "replicate_from", "a replica takes its data from its primary: remove the feeds, "
+                  "or remove replicate_from to make this node a primary");
+    if (auth && !from)
+        rc = fail(c, auth, "replicate_auth", "only used with replicate_from");
+    return rc;
+}
+
 static int parse_root(ctx_t *c, config_t *cfg)
 {
     char got[SHOW_LEN + 2];
@@ -1531,6 +1552,8 @@ static int parse_root(ctx_t *c, config_t *cfg)
         return fail(c, root, NULL, "expected a mapping of settings at the top level, got %s",
                     describe(root, got, sizeof got));
     int rc = root ? walk_mapping(c, root, "", top_fields, sizeof top_fields / sizeof top_fields[0], cfg) : 0;
+    if (root && check_replication(c, root, cfg) < 0)
+        rc = -1;
     check_default_dir(c, root, "data_dir", cfg->data_dir, pathcheck_dir_writable);
     check_default_dir(c, root, "web_root", cfg->web_root, pathcheck_dir_readable);
     return rc;   /* an empty file: all defaults, no feeds */
@@ -1630,6 +1653,7 @@ int config_defaults(config_t *cfg)
     cfg->retry_ms = 3 * 1000;
     cfg->write_timeout_ms = 60 * 1000;
     cfg->max_streams = 10000;
+    cfg->max_replica_lag_ms = 5000;
     cfg->version_retention_ms = 24LL * 3600 * 1000;
     cfg->tombstone_retention_ms = 30LL * 86400 * 1000;
     cfg->listen = calloc(1, sizeof *cfg->listen);
@@ -1715,6 +1739,8 @@ void config_free(config_t *cfg)
     free_strv(cfg->listen, cfg->nlisten);
     free(cfg->data_dir);
     free_strv(cfg->cors_origins, cfg->ncors_origins);
+    free(cfg->replicate_from);
+    credentials_free(&cfg->replicate_auth);
     free(cfg->web_root);
     free(cfg->ca_file);
     free(cfg->tls_cert);

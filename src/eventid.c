@@ -46,8 +46,33 @@ size_t eventid_format(const eventid_t *id, char *buf)
         p = put_u64(p, id->seq);
         break;
     }
+    size_t tag = strnlen(id->tag, EVENTID_TAG_MAX);
+    if (tag && (size_t)(p - buf) + 1 + tag < EVENTID_MAX) {
+        *p++ = '.';
+        memcpy(p, id->tag, tag);
+        p += tag;
+    }
     *p = '\0';
     return (size_t)(p - buf);
+}
+
+/* Split off a ".<tag>" suffix into out->tag; returns the length left, or -1 for a bad tag. */
+static long split_tag(const char *s, size_t len, eventid_t *out)
+{
+    const char *dot = memchr(s, '.', len);
+    if (!dot)
+        return (long)len;
+    size_t n = len - (size_t)(dot - s) - 1;
+    if (n == 0 || n > EVENTID_TAG_MAX)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char c = dot[1 + i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')))
+            return -1;
+    }
+    memcpy(out->tag, dot + 1, n);
+    out->tag[n] = '\0';
+    return (long)(dot - s);
 }
 
 /* Parse decimal digits (with an optional '-' when `sign`) from *p up to end. */
@@ -80,10 +105,13 @@ static int parse_num(const char **p, const char *end, int sign, int64_t *s, uint
 
 int eventid_parse(const char *s, size_t len, eventid_t *out)
 {
-    const char *p = s + 1, *end = s + len;
     memset(out, 0, sizeof *out);
     if (len < 2 || len >= EVENTID_MAX)
         return -1;
+    long body = split_tag(s, len, out);
+    if (body < 2)
+        return -1;
+    const char *p = s + 1, *end = s + body;
     switch (s[0]) {
     case 'h':
         out->kind = EVENTID_HISTORY;

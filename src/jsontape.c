@@ -3,7 +3,8 @@
  * The parser is a state machine over the bytes, no recursion: an open object or array keeps
  * its parent's index in `end` until it closes, when `end` becomes the index after its
  * subtree. Strings are scanned for their closing quote and left in place; escapes are decoded
- * only when jsontape_str is asked for the bytes. Malformed input fails the whole parse. */
+ * only when jsontape_str is asked for the bytes (the scan for the closing quote reads 8 bytes
+ * at a time). Malformed input fails the whole parse. */
 #include "jsontape.h"
 #include <stdbool.h>
 #include <stdlib.h>
@@ -59,22 +60,47 @@ typedef struct {
     int st;               /* ST_*: what may come next */
 } parser_t;
 
+/* Does byte c end a run of plain string bytes: a quote, a backslash or a control byte? */
+static bool string_special(unsigned char c)
+{
+    return c == '"' || c == '\\' || c < 0x20;
+}
+
+/* The index of the first special byte at or after i (len if none), 8 bytes at a time: in each
+ * word, the lowest byte flagged by "has a zero byte" tests (x - 0x01..) & ~x & 0x80.. on
+ * w ^ '"', w ^ '\\' and "less than 0x20" is a real one (flags above it may be false). */
+static size_t skip_plain(const char *s, size_t len, size_t i)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w, q, b;
+        memcpy(&w, s + i, 8);
+        q = w ^ (ones * '"');
+        b = w ^ (ones * '\\');
+        uint64_t m = (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & highs;
+        if (m)
+            return i + (size_t)(__builtin_ctzll(m) >> 3);
+    }
+#endif
+    while (i < len && !string_special((unsigned char)s[i]))
+        i++;
+    return i;
+}
+
 /* Scan a string starting after its opening quote; returns the index of the closing quote
  * or 0 on error (a string cannot close at index 0). */
 static size_t scan_string(const char *s, size_t len, size_t i, bool *esc)
 {
     *esc = false;
-    while (i < len) {
+    while ((i = skip_plain(s, len, i)) < len) {
         unsigned char c = (unsigned char)s[i];
         if (c == '"')
             return i;
         if (c < 0x20)
             return 0;
-        if (c == '\\') {
-            *esc = true;
-            i++;
-        }
-        i++;
+        *esc = true;   /* a backslash: skip the escaped byte */
+        i += 2;
     }
     return 0;
 }

@@ -11,7 +11,8 @@
  * a key may contain ':' ("dit:application"). Arrays anywhere along the path are flattened and
  * the clause matches if any value does. A trailing ".keyword" selects the same values with
  * keyword semantics (string values only, match is exact), as Elasticsearch's dynamic mapping
- * does for strings. Wildcards in field names are not supported (an error).
+ * does for strings. Wildcards in field names are not supported (an error). Field names and
+ * reading their values are docfield.c's, shared with the aggregations.
  * These fields come from the record's stored columns, never from the JSON:
  *   feed, _index -> rec->feed          type -> rec->types (every type of the activity)
  *   actor, actor.id -> rec->actor      id, _id -> rec->id
@@ -42,7 +43,8 @@
  * but has no effect, as in a filter context.
  *
  * Reading the activity: clauses on other fields read rec->json at most once per query_match
- * call, lazily, into a flat token tape (jsontape.h) -- jansson's tree parse measured
+ * call (or per docfield_doc_t given to query_match_doc), lazily, into a flat token tape
+ * (jsontape.h, through docfield.h) -- jansson's tree parse measured
  * 145,000 activities/s here, under the 300,000/s the match benchmark needs. A record whose JSON
  * does not parse (or memory running out for a huge one) is treated as having no JSON fields.
  *
@@ -51,6 +53,7 @@
  * compiled query serves any number of threads. */
 #include "query.h"
 #include "datemath.h"
+#include "docfield.h"
 #include "errfmt.h"
 #include "jsontape.h"
 #include "timefmt.h"
@@ -122,69 +125,15 @@ static bool sv_bsearch(const sv_t *sorted, size_t n, const char *p, size_t len)
 }
 
 /* ======================================================================================
- * Numbers
- * ====================================================================================== */
-
-typedef struct { bool is_int; int64_t i; double d; } num_t;
-
-/* Parse a whole decimal number ("5", "-2.5e3"); no spaces, hex, inf or nan. */
-static bool num_parse(const char *s, size_t n, num_t *out)
-{
-    char buf[64];
-    if (n == 0 || n >= sizeof buf)
-        return false;
-    bool intlike = true;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '.' || c == 'e' || c == 'E')
-            intlike = false;
-        else if (!is_digit(c) && c != '-' && c != '+')
-            return false;
-    }
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    char *end;
-    errno = 0;
-    if (intlike) {
-        long long v = strtoll(buf, &end, 10);
-        if (*end == '\0' && end != buf && errno == 0) {
-            *out = (num_t){true, v, (double)v};
-            return true;
-        }
-        errno = 0;
-    }
-    double d = strtod(buf, &end);
-    if (*end != '\0' || end == buf || !isfinite(d))
-        return false;
-    *out = (num_t){false, 0, d};
-    return true;
-}
-
-static int num_cmp(const num_t *a, const num_t *b)
-{
-    if (a->is_int && b->is_int)
-        return (a->i > b->i) - (a->i < b->i);
-    return (a->d > b->d) - (a->d < b->d);
-}
-
-/* ======================================================================================
  * Compiled form
  * ====================================================================================== */
 
 enum { Q_ALL, Q_NONE, Q_TERM, Q_TERMS, Q_RANGE, Q_PREFIX, Q_EXISTS, Q_IDS, Q_MATCH, Q_BOOL };
-enum { F_JSON, F_FEED, F_TYPE, F_ACTOR, F_PUBLISHED, F_ID };
-
-typedef struct {
-    int kind;             /* F_* */
-    bool keyword;         /* ".keyword": string values only, exact */
-    char *path;           /* owned; F_JSON only */
-    size_t n;
-} field_t;
 
 /* A query value, converted up front to every type a stored value may have. */
 typedef struct {
     char *s; size_t n;    /* owned: the text (a number's or boolean's JSON text) */
-    bool has_num; num_t num;
+    bool has_num; docfield_num_t num;
     bool has_bool, b;
     bool has_date; datemath_span_t date;
 } qval_t;
@@ -193,7 +142,7 @@ typedef struct { bool set, incl; qval_t v; } bound_t;
 
 struct query {
     int kind;             /* Q_* */
-    field_t f;
+    docfield_t f;         /* ".keyword": match is exact */
     bool ci;              /* term, prefix: case_insensitive */
     qval_t v;             /* term, prefix; match: the whole query text */
     qval_t *vals;         /* terms, ids: owned array */
@@ -218,7 +167,7 @@ void query_free(query_t *q)
 {
     if (!q)
         return;
-    free(q->f.path);
+    docfield_free(&q->f);
     qval_free(&q->v);
     for (size_t i = 0; i < q->nvals; i++)
         qval_free(&q->vals[i]);
@@ -337,36 +286,13 @@ static int check_bool(cctx_t *c, const char *key, json_t *v, bool *out)
 
 /* ---- fields ---- */
 
-static const struct { const char *name; int kind; } stored_fields[] = {
-    {"feed", F_FEED}, {"_index", F_FEED}, {"type", F_TYPE}, {"actor", F_ACTOR},
-    {"actor.id", F_ACTOR}, {"published", F_PUBLISHED}, {"id", F_ID}, {"_id", F_ID},
-};
-
-static int field_compile(cctx_t *c, const char *name, field_t *f)
+static int field_compile(cctx_t *c, const char *name, docfield_t *f)
 {
-    size_t n = strlen(name);
-    if (n == 0 || n > MAX_FIELD_LEN)
-        return fail(c, "invalid field name (empty or longer than %d bytes)", MAX_FIELD_LEN);
-    if (strchr(name, '*'))
-        return fail(c, "wildcards in field names are not supported");
-    if (name[0] == '.' || name[n - 1] == '.' || strstr(name, ".."))
-        return fail(c, "invalid field name (empty path segment)");
-    if (n > 8 && memcmp(name + n - 8, ".keyword", 8) == 0) {
-        f->keyword = true;
-        n -= 8;
-    }
-    for (size_t i = 0; i < sizeof stored_fields / sizeof stored_fields[0]; i++) {
-        if (strlen(stored_fields[i].name) == n && memcmp(stored_fields[i].name, name, n) == 0 &&
-            !(f->keyword && stored_fields[i].kind == F_PUBLISHED)) {
-            f->kind = stored_fields[i].kind;
-            return 0;
-        }
-    }
-    f->kind = F_JSON;
-    if (!(f->path = strndup(name, n)))
+    char why[128];
+    int r = docfield_compile(name, f, why, sizeof why);
+    if (r == DOCFIELD_ERR_NOMEM)
         return fail_oom(c);
-    f->n = n;
-    return 0;
+    return r < 0 ? fail(c, "%s", why) : 0;
 }
 
 /* ---- values ---- */
@@ -419,9 +345,9 @@ static int qval_from_json(cctx_t *c, json_t *j, datefmt_t fmt, bool strict_dates
     memcpy(v->s, text, n);
     v->s[n] = '\0';
     v->n = n;
-    v->has_num = num_parse(text, n, &v->num);
+    v->has_num = docfield_num_parse(text, n, &v->num);
     if (json_is_integer(j))
-        v->num = (num_t){true, json_integer_value(j), (double)json_integer_value(j)};
+        v->num = (docfield_num_t){true, json_integer_value(j), (double)json_integer_value(j)};
     if (json_is_boolean(j) || (n == 4 && !memcmp(text, "true", 4)) ||
         (n == 5 && !memcmp(text, "false", 5))) {
         v->has_bool = true;
@@ -447,13 +373,13 @@ static const datefmt_t default_datefmt = {1000, false};   /* strict_date_optiona
 
 /* A scalar query value for `field`; `published` needs a date. Range bounds are strict about
  * date math. */
-static int value_compile(cctx_t *c, json_t *j, const field_t *f, datefmt_t fmt, qval_t *v)
+static int value_compile(cctx_t *c, json_t *j, const docfield_t *f, datefmt_t fmt, qval_t *v)
 {
     if (!is_scalar(j))
         return fail(c, "expected a string, number or boolean, found %s", json_type_name(j));
     if (qval_from_json(c, j, fmt, fmt.strict, v) < 0)
         return -1;
-    if (f->kind == F_PUBLISHED && !f->keyword && !v->has_date)
+    if (f->kind == DOCFIELD_PUBLISHED && !f->keyword && !v->has_date)
         return fail(c, "expected a date or number");
     return 0;
 }
@@ -590,7 +516,7 @@ static query_t *c_term(cctx_t *c, json_t *body, int kind)
     size_t old = path_push(c, ".%s", field);
     if (field_compile(c, field, &q->f) < 0 || term_body(c, q, v, "value") < 0)
         goto err;
-    if (kind == Q_PREFIX && q->f.kind == F_PUBLISHED && !q->f.keyword) {
+    if (kind == Q_PREFIX && q->f.kind == DOCFIELD_PUBLISHED && !q->f.keyword) {
         fail(c, "prefix is not supported on the date field 'published'");
         goto err;
     }
@@ -674,7 +600,7 @@ static query_t *c_ids(cctx_t *c, json_t *body, int kind)
     query_t *q = node_new(c, kind);
     if (!q)
         return NULL;
-    q->f.kind = F_ID;
+    q->f.kind = DOCFIELD_ID;
     if (options(c, body, keys, o) < 0 || (o[1] && check_boost(c, o[1]) < 0))
         goto err;
     if (!o[0]) {
@@ -760,7 +686,7 @@ static int bound_compile(cctx_t *c, const query_t *q, const char *key, json_t *v
     size_t old = path_push(c, ".%s", key);
     int r;
     if (!json_is_string(v) && !json_is_number(v))
-        r = fail(c, q->f.kind == F_PUBLISHED ? "expected a date or number, found %s"
+        r = fail(c, q->f.kind == DOCFIELD_PUBLISHED ? "expected a date or number, found %s"
                                               : "expected a string or number, found %s",
                  json_type_name(v));
     else
@@ -895,7 +821,7 @@ static query_t *c_match(cctx_t *c, json_t *body, int kind)
     } else if (value_compile(c, v, &q->f, default_datefmt, &q->v) < 0) {
         goto err;
     }
-    if (q->f.kind == F_PUBLISHED || q->f.keyword) {
+    if (q->f.kind == DOCFIELD_PUBLISHED || q->f.keyword) {
         q->kind = Q_TERM;
     } else if (tokenize_query(c, q, q->v.s, q->v.n) < 0 || match_finish(c, q, o[1], o[2], o[3]) < 0) {
         goto err;
@@ -1073,218 +999,65 @@ int query_compile_text(const char *text, size_t len, query_t **out, char *err, s
  * Matching
  * ====================================================================================== */
 
+/* A walk over the values of q's field: the clause and its per-call state (match's). */
 typedef struct {
-    const store_rec_t *rec;
-    int parsed;           /* 0: not yet; 1: tape holds an object; -1: unusable */
-    jsontape_t tape;
-} mctx_t;
-
-static bool doc_ready(mctx_t *m)
-{
-    if (m->parsed == 0) {
-        jsontape_init(&m->tape);
-        bool ok = m->rec->json && jsontape_parse(&m->tape, m->rec->json, m->rec->json_len) == 0 &&
-                  m->tape.n > 0 && m->tape.tok[0].type == JSONTAPE_OBJ;
-        m->parsed = ok ? 1 : -1;
-    }
-    return m->parsed == 1;
-}
-
-/* The decoded bytes of string token k; a string that cannot be decoded for lack of memory
- * reads as empty. */
-static sv_t tape_str(const jsontape_t *t, uint32_t k, jsontape_scratch_t *sc)
-{
-    sv_t v;
-    jsontape_str(t, k, sc, &v.p, &v.n);   /* on error v is "", 0 */
-    return v;
-}
-
-/* One value of a field, as the clauses see it. */
-enum { DV_STR, DV_NUM, DV_BOOL, DV_NULL, DV_OBJ, DV_DATE };
-typedef struct {
-    int type;
-    sv_t s;               /* DV_STR: decoded bytes; DV_NUM: the number's text */
-    bool b;               /* DV_BOOL */
-    int64_t us;           /* DV_DATE */
-    uint32_t tok;         /* DV_OBJ: tape index (for exists) */
-} dval_t;
-
-/* Return true to stop (the clause is decided). */
-typedef bool value_fn(const query_t *q, mctx_t *m, const dval_t *v, void *st);
-
-static bool visit_token(const query_t *q, mctx_t *m, uint32_t k, value_fn *fn, void *st)
-{
-    const jsontape_tok_t *t = &m->tape.tok[k];
-    dval_t v = {.tok = k};
-    jsontape_scratch_t sc = {.heap = NULL};
-    switch (t->type) {
-    case JSONTAPE_STR: v.type = DV_STR; v.s = tape_str(&m->tape, k, &sc); break;
-    case JSONTAPE_NUM: v.type = DV_NUM; v.s = (sv_t){m->tape.s + t->off, t->len}; break;
-    case JSONTAPE_TRUE:
-    case JSONTAPE_FALSE: v.type = DV_BOOL; v.b = t->type == JSONTAPE_TRUE; break;
-    case JSONTAPE_OBJ: v.type = DV_OBJ; break;
-    default: v.type = DV_NULL; break;
-    }
-    if (q->f.keyword && v.type != DV_STR)
-        return false;
-    bool stop = fn(q, m, &v, st);
-    jsontape_scratch_release(&sc);
-    return stop;
-}
-
-/* Every value at node k, arrays (nested ones too) flattened. */
-static bool visit_values(const query_t *q, mctx_t *m, uint32_t k, value_fn *fn, void *st)
-{
-    const jsontape_tok_t *tok = m->tape.tok;
-    if (tok[k].type != JSONTAPE_ARR)
-        return visit_token(q, m, k, fn, st);
-    for (uint32_t i = k + 1; i < tok[k].end;) {
-        if (tok[i].type == JSONTAPE_ARR) {
-            i++;   /* descend: its elements follow */
-            continue;
-        }
-        if (visit_token(q, m, i, fn, st))
-            return true;
-        i = tok[i].end;
-    }
-    return false;
-}
-
-static bool visit_path(const query_t *q, mctx_t *m, uint32_t k, const char *path, size_t n,
-                       value_fn *fn, void *st);
-
-/* Members of object k whose key is `path`, a dotted prefix of it, or (for a key like
- * "meta.source" under path "meta") a dotted extension of it: the path then names an object
- * whose contents are that member's value, which only exists can use. */
-static bool visit_object(const query_t *q, mctx_t *m, uint32_t k, const char *path, size_t n,
-                         value_fn *fn, void *st)
-{
-    const jsontape_tok_t *tok = m->tape.tok;
-    for (uint32_t i = k + 1; i < tok[k].end; i = tok[i + 1].end) {
-        jsontape_scratch_t sc = {.heap = NULL};
-        sv_t key = tape_str(&m->tape, i, &sc);
-        size_t kn = key.n;
-        bool prefix = kn > 0 && kn <= n && (kn == n || path[kn] == '.') && memcmp(key.p, path, kn) == 0;
-        bool ext = kn > n + 1 && key.p[n] == '.' && memcmp(key.p, path, n) == 0;
-        jsontape_scratch_release(&sc);
-        bool stop = false;
-        if (prefix && kn == n)
-            stop = visit_values(q, m, i + 1, fn, st);
-        else if (prefix)
-            stop = visit_path(q, m, i + 1, path + kn + 1, n - kn - 1, fn, st);
-        else if (ext && !q->f.keyword)
-            stop = fn(q, m, &(dval_t){.type = DV_OBJ, .tok = i + 1}, st);
-        if (stop)
-            return true;
-    }
-    return false;
-}
-
-static bool visit_path(const query_t *q, mctx_t *m, uint32_t k, const char *path, size_t n,
-                       value_fn *fn, void *st)
-{
-    const jsontape_tok_t *tok = m->tape.tok;
-    if (tok[k].type == JSONTAPE_OBJ)
-        return visit_object(q, m, k, path, n, fn, st);
-    if (tok[k].type != JSONTAPE_ARR)
-        return false;
-    for (uint32_t i = k + 1; i < tok[k].end;) {
-        if (tok[i].type == JSONTAPE_ARR) {
-            i++;
-            continue;
-        }
-        if (tok[i].type == JSONTAPE_OBJ && visit_object(q, m, i, path, n, fn, st))
-            return true;
-        i = tok[i].end;
-    }
-    return false;
-}
-
-static bool visit_str(const query_t *q, mctx_t *m, const char *s, size_t n, value_fn *fn, void *st)
-{
-    dval_t v = {.type = DV_STR, .s = {s ? s : "", s ? n : 0}};
-    return fn(q, m, &v, st);
-}
+    const query_t *q;
+    void *st;
+} visit_t;
 
 /* Call fn on every value of q's field; true when fn stopped the walk. */
-static bool for_each_value(const query_t *q, mctx_t *m, value_fn *fn, void *st)
+static bool for_each_value(const query_t *q, docfield_doc_t *d, docfield_fn *fn, void *st)
 {
-    const store_rec_t *r = m->rec;
-    switch (q->f.kind) {
-    case F_FEED: return visit_str(q, m, r->feed, r->feed_len, fn, st);
-    case F_ID: return visit_str(q, m, r->id, r->id_len, fn, st);
-    case F_ACTOR: return r->actor_len > 0 && visit_str(q, m, r->actor, r->actor_len, fn, st);
-    case F_PUBLISHED: {
-        dval_t v = {.type = DV_DATE, .us = r->published_us};
-        return fn(q, m, &v, st);
-    }
-    case F_TYPE:
-        for (size_t i = 0; i < r->types_len;) {
-            const char *sep = memchr(r->types + i, STORE_TYPE_SEP, r->types_len - i);
-            size_t e = sep ? (size_t)(sep - r->types) : r->types_len;
-            if (e > i && visit_str(q, m, r->types + i, e - i, fn, st))
-                return true;
-            i = e + 1;
-        }
-        return false;
-    default:
-        return doc_ready(m) && visit_path(q, m, 0, q->f.path, q->f.n, fn, st);
-    }
+    visit_t x = {q, st};
+    return docfield_each(&q->f, d, fn, &x);
 }
 
 /* ---- per-clause value tests ---- */
 
-/* A string doc value read as a date: the instant it names (the start of the span it covers). */
-static bool str_date(const query_t *q, const sv_t *s, int64_t *us)
-{
-    datemath_span_t sp;
-    if (q->f.keyword || datemath_parse_date(s->p, s->n, &sp) < 0)
-        return false;
-    *us = sp.lo;
-    return true;
-}
-
 /* Does value v equal query value qv (converted to v's type)? */
-static bool value_eq(const query_t *q, const dval_t *v, const qval_t *qv)
+static bool value_eq(const query_t *q, const docfield_val_t *v, const qval_t *qv)
 {
-    num_t x;
+    docfield_num_t x;
     int64_t us;
     switch (v->type) {
-    case DV_STR:
+    case DOCFIELD_V_STR:
         if (bytes_eq(v->s.p, v->s.n, qv->s, qv->n, q->ci))
             return true;
-        return qv->has_date && str_date(q, &v->s, &us) && us >= qv->date.lo && us <= qv->date.hi;
-    case DV_NUM: return qv->has_num && num_parse(v->s.p, v->s.n, &x) && num_cmp(&x, &qv->num) == 0;
-    case DV_BOOL: return qv->has_bool && v->b == qv->b;
-    case DV_DATE: return qv->has_date && v->us >= qv->date.lo && v->us <= qv->date.hi;
+        return qv->has_date && docfield_str_date(&q->f, &v->s, &us) && us >= qv->date.lo && us <= qv->date.hi;
+    case DOCFIELD_V_NUM: return qv->has_num && docfield_num_parse(v->s.p, v->s.n, &x) && docfield_num_cmp(&x, &qv->num) == 0;
+    case DOCFIELD_V_BOOL: return qv->has_bool && v->b == qv->b;
+    case DOCFIELD_V_DATE: return qv->has_date && v->us >= qv->date.lo && v->us <= qv->date.hi;
     default: return false;
     }
 }
 
-static bool t_term(const query_t *q, mctx_t *m, const dval_t *v, void *st)
+static bool t_term(docfield_doc_t *d, const docfield_val_t *v, void *ud)
 {
+    const query_t *q = ((const visit_t *)ud)->q;
     return value_eq(q, v, &q->v);
 }
 
-static bool t_terms(const query_t *q, mctx_t *m, const dval_t *v, void *st)
+static bool t_terms(docfield_doc_t *d, const docfield_val_t *v, void *ud)
 {
-    if (v->type == DV_STR) {
+    const query_t *q = ((const visit_t *)ud)->q;
+    if (v->type == DOCFIELD_V_STR) {
         if (sv_bsearch(q->sorted, q->nvals, v->s.p, v->s.n))
             return true;
         int64_t us;
-        if (!q->any_date || !str_date(q, &v->s, &us))
+        if (!q->any_date || !docfield_str_date(&q->f, &v->s, &us))
             return false;
     }
     for (size_t i = 0; i < q->nvals; i++)
-        if (v->type != DV_STR ? value_eq(q, v, &q->vals[i])
+        if (v->type != DOCFIELD_V_STR ? value_eq(q, v, &q->vals[i])
                               : (q->vals[i].has_date && value_eq(q, v, &q->vals[i])))
             return true;
     return false;
 }
 
-static bool t_prefix(const query_t *q, mctx_t *m, const dval_t *v, void *st)
+static bool t_prefix(docfield_doc_t *d, const docfield_val_t *v, void *ud)
 {
-    return v->type == DV_STR && v->s.n >= q->v.n && bytes_eq(v->s.p, q->v.n, q->v.s, q->v.n, q->ci);
+    const query_t *q = ((const visit_t *)ud)->q;
+    return v->type == DOCFIELD_V_STR && v->s.n >= q->v.n && bytes_eq(v->s.p, q->v.n, q->v.s, q->v.n, q->ci);
 }
 
 /* A scalar that is not null (a key string counts: callers skip keys). */
@@ -1294,12 +1067,12 @@ static bool tok_is_value(const jsontape_tok_t *t)
 }
 
 /* exists: a value that is not null; an object exists when something non-null is inside
- * (DV_OBJ may also point at the value under a dotted key that extends the path). */
-static bool t_exists(const query_t *q, mctx_t *m, const dval_t *v, void *st)
+ * (DOCFIELD_V_OBJ may also point at the value under a dotted key that extends the path). */
+static bool t_exists(docfield_doc_t *d, const docfield_val_t *v, void *ud)
 {
-    if (v->type != DV_OBJ)
-        return v->type != DV_NULL;
-    const jsontape_tok_t *tok = m->tape.tok;
+    if (v->type != DOCFIELD_V_OBJ)
+        return v->type != DOCFIELD_V_NULL;
+    const jsontape_tok_t *tok = d->tape.tok;
     if (tok[v->tok].type != JSONTAPE_OBJ && tok[v->tok].type != JSONTAPE_ARR)
         return tok[v->tok].type != JSONTAPE_NULL;
     for (uint32_t i = v->tok + 1; i < tok[v->tok].end; i++)
@@ -1310,23 +1083,23 @@ static bool t_exists(const query_t *q, mctx_t *m, const dval_t *v, void *st)
 
 /* Compare value v against bound b: <0, 0, >0, or 2 when they cannot be compared. lower says
  * which end of a date span applies. */
-static int bound_cmp(const query_t *q, const dval_t *v, const bound_t *b, bool lower, int64_t *sdate,
+static int bound_cmp(const query_t *q, const docfield_val_t *v, const bound_t *b, bool lower, int64_t *sdate,
                      int *sdate_state)
 {
     const qval_t *bv = &b->v;
-    num_t x;
+    docfield_num_t x;
     int64_t edge = lower ? (b->incl ? bv->date.lo : bv->date.hi) : (b->incl ? bv->date.hi : bv->date.lo);
     switch (v->type) {
-    case DV_DATE:
+    case DOCFIELD_V_DATE:
         return bv->has_date ? (v->us > edge) - (v->us < edge) : 2;
-    case DV_NUM:
-        return bv->has_num && num_parse(v->s.p, v->s.n, &x) ? num_cmp(&x, &bv->num) : 2;
-    case DV_BOOL:
+    case DOCFIELD_V_NUM:
+        return bv->has_num && docfield_num_parse(v->s.p, v->s.n, &x) ? docfield_num_cmp(&x, &bv->num) : 2;
+    case DOCFIELD_V_BOOL:
         return bv->has_bool ? (int)v->b - (int)bv->b : 2;
-    case DV_STR:
+    case DOCFIELD_V_STR:
         if (bv->has_date) {
             if (*sdate_state == 0)
-                *sdate_state = str_date(q, &v->s, sdate) ? 1 : -1;
+                *sdate_state = docfield_str_date(&q->f, &v->s, sdate) ? 1 : -1;
             if (*sdate_state == 1)
                 return (*sdate > edge) - (*sdate < edge);
         }
@@ -1336,9 +1109,10 @@ static int bound_cmp(const query_t *q, const dval_t *v, const bound_t *b, bool l
     }
 }
 
-static bool t_range(const query_t *q, mctx_t *m, const dval_t *v, void *st)
+static bool t_range(docfield_doc_t *d, const docfield_val_t *v, void *ud)
 {
-    if (v->type == DV_NULL || v->type == DV_OBJ)
+    const query_t *q = ((const visit_t *)ud)->q;
+    if (v->type == DOCFIELD_V_NULL || v->type == DOCFIELD_V_OBJ)
         return false;
     int64_t sdate = 0;
     int sdate_state = 0;
@@ -1357,10 +1131,11 @@ static bool t_range(const query_t *q, mctx_t *m, const dval_t *v, void *st)
 
 typedef struct { uint8_t *seen; size_t count; } match_st_t;
 
-static bool t_match(const query_t *q, mctx_t *m, const dval_t *v, void *stp)
+static bool t_match(docfield_doc_t *d, const docfield_val_t *v, void *ud)
 {
-    match_st_t *st = stp;
-    if (v->type != DV_STR) {
+    const query_t *q = ((const visit_t *)ud)->q;
+    match_st_t *st = ((const visit_t *)ud)->st;
+    if (v->type != DOCFIELD_V_STR) {
         if (!value_eq(q, v, &q->v))
             return false;
         st->count = q->ntoks;   /* the whole query equals a non-text value */
@@ -1385,58 +1160,63 @@ static bool t_match(const query_t *q, mctx_t *m, const dval_t *v, void *stp)
     return false;
 }
 
-static bool eval(const query_t *q, mctx_t *m);
+static bool eval(const query_t *q, docfield_doc_t *d);
 
-static bool eval_bool(const query_t *q, mctx_t *m)
+static bool eval_bool(const query_t *q, docfield_doc_t *d)
 {
     if (q->never)
         return false;
     for (int b = B_FILTER; b >= B_MUST; b--)
         for (size_t i = 0; i < q->nkid[b]; i++)
-            if (!eval(q->kid[b][i], m))
+            if (!eval(q->kid[b][i], d))
                 return false;
     for (size_t i = 0; i < q->nkid[B_NOT]; i++)
-        if (eval(q->kid[B_NOT][i], m))
+        if (eval(q->kid[B_NOT][i], d))
             return false;
     size_t got = 0, left = q->nkid[B_SHOULD];
     for (size_t i = 0; got < q->need && i < q->nkid[B_SHOULD]; i++, left--) {
         if (got + left < q->need)
             return false;
-        got += eval(q->kid[B_SHOULD][i], m);
+        got += eval(q->kid[B_SHOULD][i], d);
     }
     return got >= q->need;
 }
 
-static bool eval(const query_t *q, mctx_t *m)
+static bool eval(const query_t *q, docfield_doc_t *d)
 {
     switch (q->kind) {
     case Q_ALL: return true;
     case Q_NONE: return false;
-    case Q_TERM: return for_each_value(q, m, t_term, NULL);
-    case Q_TERMS: return for_each_value(q, m, t_terms, NULL);
-    case Q_PREFIX: return for_each_value(q, m, t_prefix, NULL);
-    case Q_EXISTS: return for_each_value(q, m, t_exists, NULL);
-    case Q_RANGE: return for_each_value(q, m, t_range, NULL);
-    case Q_IDS: return sv_bsearch(q->sorted, q->nvals, m->rec->id, m->rec->id_len);
+    case Q_TERM: return for_each_value(q, d, t_term, NULL);
+    case Q_TERMS: return for_each_value(q, d, t_terms, NULL);
+    case Q_PREFIX: return for_each_value(q, d, t_prefix, NULL);
+    case Q_EXISTS: return for_each_value(q, d, t_exists, NULL);
+    case Q_RANGE: return for_each_value(q, d, t_range, NULL);
+    case Q_IDS: return sv_bsearch(q->sorted, q->nvals, d->rec->id, d->rec->id_len);
     case Q_MATCH: {
         if (q->never)
             return false;
         uint8_t seen[MAX_MATCH_TOKENS];
         memset(seen, 0, q->ntoks);
         match_st_t st = {seen, 0};
-        for_each_value(q, m, t_match, &st);
+        for_each_value(q, d, t_match, &st);
         return st.count >= q->need;
     }
-    case Q_BOOL: return eval_bool(q, m);
+    case Q_BOOL: return eval_bool(q, d);
     default: return false;
     }
 }
 
 int query_match(const query_t *q, const store_rec_t *rec)
 {
-    mctx_t m = {.rec = rec, .parsed = 0};
-    bool r = eval(q, &m);
-    if (m.parsed != 0)
-        jsontape_release(&m.tape);
+    docfield_doc_t d;
+    docfield_doc_init(&d, rec);
+    bool r = eval(q, &d);
+    docfield_doc_release(&d);
     return r;
+}
+
+int query_match_doc(const query_t *q, docfield_doc_t *doc)
+{
+    return eval(q, doc);
 }

@@ -24,8 +24,8 @@
  * Elasticsearch returns them for sorted searches.
  *
  * _source: true (default), false, a pattern, a list of patterns, or {"includes": [...],
- * "excludes": [...]} ("include"/"exclude" too). Patterns are dotted paths with '*' matching any
- * run of characters (dots too); an included object is included whole; excludes win.
+ * "excludes": [...]} ("include"/"exclude" too), as srcfilter.h describes; srcfilter.c filters
+ * and renders the hits.
  *
  * Bodies: at most 1 MiB, nesting at most 32, an object; unknown keys are errors that name
  * them. Errors are 400 with Elasticsearch's error shape. A store failure is 500. Out of memory
@@ -36,6 +36,7 @@
 #include "bytebuf.h"
 #include "errfmt.h"
 #include "query.h"
+#include "srcfilter.h"
 #include "timefmt.h"
 #include <jansson.h>
 #include <stdarg.h>
@@ -110,9 +111,7 @@ typedef struct {
     const char *after_id, *after_feed;   /* borrowed from body */
     size_t after_id_len, after_feed_len;
     uint64_t track;                 /* count matches up to this; 0: do not count */
-    bool src_none;
-    const char **incl, **excl;      /* owned arrays of patterns borrowed from body */
-    size_t nincl, nexcl;
+    srcfilter_t src;                /* owned; its patterns are borrowed from body */
     json_t *body;                   /* owned: the parsed body, which the fields above borrow */
     char err[1024];                 /* the 400 reason */
 } req_t;
@@ -121,8 +120,7 @@ static void req_free(req_t *rq)
 {
     query_free(rq->q);
     json_decref(rq->body);
-    free(rq->incl);
-    free(rq->excl);
+    srcfilter_free(&rq->src);
 }
 
 static int bad(req_t *rq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -251,50 +249,9 @@ static int parse_track(req_t *rq, json_t *v)
     return 0;
 }
 
-/* Patterns: a string or an array of strings, appended to *arr. */
-static int patterns(req_t *rq, json_t *v, const char ***arr, size_t *n, const char *what)
-{
-    size_t cnt = json_is_array(v) ? json_array_size(v) : 1;
-    if (!json_is_array(v) && !json_is_string(v))
-        return bad(rq, "[_source.%s] must be a string or an array of strings", what);
-    const char **a = realloc(*arr, (*n + cnt + 1) * sizeof *a);
-    if (!a)
-        return bad(rq, "out of memory");
-    *arr = a;
-    for (size_t i = 0; i < cnt; i++) {
-        json_t *e = json_is_array(v) ? json_array_get(v, i) : v;
-        if (!json_is_string(e))
-            return bad(rq, "[_source.%s] must be a string or an array of strings", what);
-        a[(*n)++] = json_string_value(e);
-    }
-    return 0;
-}
-
 static int parse_source(req_t *rq, json_t *v)
 {
-    if (json_is_boolean(v)) {
-        rq->src_none = json_is_false(v);
-        return 0;
-    }
-    if (json_is_string(v) || json_is_array(v))
-        return patterns(rq, v, &rq->incl, &rq->nincl, "includes");
-    if (!json_is_object(v))
-        return bad(rq, "[_source] must be true, false, a pattern, a list of patterns or "
-                       "{\"includes\": [...], \"excludes\": [...]}");
-    const char *k;
-    json_t *e;
-    json_object_foreach(v, k, e) {
-        int r;
-        if (strcmp(k, "includes") == 0 || strcmp(k, "include") == 0)
-            r = patterns(rq, e, &rq->incl, &rq->nincl, "includes");
-        else if (strcmp(k, "excludes") == 0 || strcmp(k, "exclude") == 0)
-            r = patterns(rq, e, &rq->excl, &rq->nexcl, "excludes");
-        else
-            r = bad(rq, "unknown key [%s] in [_source]; supported: includes, excludes", k);
-        if (r < 0)
-            return -1;
-    }
-    return 0;
+    return srcfilter_parse(&rq->src, v, rq->err, sizeof rq->err);
 }
 
 static int parse_query(req_t *rq, json_t *v)
@@ -540,171 +497,13 @@ static int scan_before(store_t *st, scan_t *s)
 }
 
 /* ======================================================================================
- * _source filtering
- * ====================================================================================== */
-
-/* Does `s` match glob `p` ('*' = any run, dots included)? */
-static bool glob(const char *p, const char *s)
-{
-    const char *star = NULL, *resume = NULL;
-    while (*s) {
-        if (*p == '*') {
-            star = p++;
-            resume = s;
-        } else if (*p == *s) {
-            p++;
-            s++;
-        } else if (star) {
-            p = star + 1;
-            s = ++resume;
-        } else {
-            return false;
-        }
-    }
-    while (*p == '*')
-        p++;
-    return *p == '\0';
-}
-
-static bool any_glob(const char **pats, size_t n, const char *path)
-{
-    for (size_t i = 0; i < n; i++)
-        if (glob(pats[i], path))
-            return true;
-    return false;
-}
-
-/* Could some include pattern match a path below `path` (path + "." + ...)? */
-static bool may_include_below(const req_t *rq, const char *path)
-{
-    size_t pl = strlen(path);
-    for (size_t i = 0; i < rq->nincl; i++) {
-        const char *p = rq->incl[i];
-        size_t lit = strcspn(p, "*");
-        bool has_star = p[lit] == '*';
-        if (lit > pl && strncmp(p, path, pl) == 0 && p[pl] == '.')
-            return true;   /* the pattern's literal part goes through path. */
-        if (has_star && (lit <= pl ? strncmp(p, path, lit) == 0 : strncmp(p, path, pl) == 0))
-            return true;   /* a star may reach below */
-    }
-    return false;
-}
-
-static char *path_join(const char *path, const char *key)
-{
-    size_t a = strlen(path), b = strlen(key);
-    char *p = malloc(a + b + 2);
-    if (!p)
-        return NULL;
-    memcpy(p, path, a);
-    if (a)
-        p[a++] = '.';
-    memcpy(p + a, key, b + 1);
-    return p;
-}
-
-static json_t *src_filter(const req_t *rq, json_t *v, const char *path, bool inc, bool *oom);
-
-static json_t *src_filter_object(const req_t *rq, json_t *v, const char *path, bool inc, bool *oom)
-{
-    json_t *out = json_object();
-    const char *k;
-    json_t *child;
-    if (!out)
-        goto nomem;
-    json_object_foreach(v, k, child) {
-        char *cp = path_join(path, k);
-        if (!cp)
-            goto nomem;
-        bool cinc = inc || any_glob(rq->incl, rq->nincl, cp);
-        json_t *kept = NULL;
-        if (!any_glob(rq->excl, rq->nexcl, cp) && (cinc || may_include_below(rq, cp)))
-            kept = src_filter(rq, child, cp, cinc, oom);
-        free(cp);
-        if (kept && json_object_set_new(out, k, kept) < 0)
-            goto nomem;
-    }
-    if (*oom || (!inc && json_object_size(out) == 0)) {
-        json_decref(out);
-        return NULL;
-    }
-    return out;
-nomem:
-    *oom = true;
-    json_decref(out);
-    return NULL;
-}
-
-static json_t *src_filter_array(const req_t *rq, json_t *v, const char *path, bool inc, bool *oom)
-{
-    json_t *out = json_array();
-    size_t i;
-    json_t *e;
-    if (!out) {
-        *oom = true;
-        return NULL;
-    }
-    json_array_foreach(v, i, e) {
-        json_t *kept = src_filter(rq, e, path, inc, oom);
-        if (kept && json_array_append_new(out, kept) < 0)
-            *oom = true;
-    }
-    if (*oom || (!inc && json_array_size(out) == 0)) {
-        json_decref(out);
-        return NULL;
-    }
-    return out;
-}
-
-/* What of `v` (at dotted `path`; `inc`: an ancestor was included) the patterns keep, or NULL.
- * Objects in arrays are filtered at the array's path, as Elasticsearch does. */
-static json_t *src_filter(const req_t *rq, json_t *v, const char *path, bool inc, bool *oom)
-{
-    if (json_is_object(v))
-        return src_filter_object(rq, v, path, inc, oom);
-    if (json_is_array(v))
-        return src_filter_array(rq, v, path, inc, oom);
-    return inc ? json_incref(v) : NULL;
-}
-
-static void put_source(bytebuf_t *b, const req_t *rq, const hit_t *h)
-{
-    if (!rq->nincl && !rq->nexcl) {
-        bytebuf_append(b, h->json, h->json_len);
-        return;
-    }
-    json_t *doc = json_loadb(h->json, h->json_len, 0, NULL);
-    bool oom = false;
-    json_t *kept = doc ? src_filter(rq, doc, "", rq->nincl == 0, &oom) : NULL;
-    char *text = kept ? json_dumps(kept, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    if (oom || (kept && !text))
-        b->failed = 1;
-    bytebuf_appends(b, text ? text : doc ? "{}" : "null");
-    free(text);
-    json_decref(kept);
-    json_decref(doc);
-}
-
-/* ======================================================================================
  * Responses
  * ====================================================================================== */
 
 static void put_hit(bytebuf_t *b, const req_t *rq, const hit_t *h)
 {
-    bytebuf_appends(b, "{\"_index\":");
-    bytebuf_append_json_str(b, h->feed, h->feed_len);
-    bytebuf_appends(b, ",\"_id\":");
-    bytebuf_append_json_str(b, h->id, h->id_len);
-    bytebuf_appends(b, rq->sort_given ? ",\"_score\":null" : ",\"_score\":1.0");
-    if (!rq->src_none) {
-        bytebuf_appends(b, ",\"_source\":");
-        put_source(b, rq, h);
-    }
-    bytebuf_printf(b, ",\"sort\":[%lld,", (long long)h->pub);
-    bytebuf_append_json_str(b, h->id, h->id_len);
-    bytebuf_appends(b, ",");
-    bytebuf_append_json_str(b, h->feed, h->feed_len);
-    bytebuf_appends(b, "]}");
+    srcfilter_hit_t sh = {h->feed, h->feed_len, h->id, h->id_len, h->json, h->json_len, h->pub};
+    srcfilter_put_hit(b, &rq->src, &sh, !rq->sort_given);
 }
 
 static int respond_search(const req_t *rq, const scan_t *s, int64_t t0, char **out, size_t *out_len)

@@ -32,6 +32,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,6 +50,7 @@ const char *store_strerror(int code)
     case STORE_ERR_NOMEM: return "out of memory";
     case STORE_ERR_INVALID: return "invalid argument";
     case STORE_ERR_NOTFOUND: return "not found";
+    case STORE_ERR_EXPIRED: return "view expired";
     default: return "unknown store error";
     }
 }
@@ -168,6 +170,7 @@ void store_read_end(store_t *st, MDB_txn *txn)
 int store_map_resize(store_t *st, uint64_t bytes)
 {
     pthread_rwlock_wrlock(&st->grow);
+    store_views_expire(st);   /* a remap needs every read txn of this process ended */
     int rc = mdb_env_set_mapsize(st->env, (size_t)bytes);
     pthread_rwlock_unlock(&st->grow);
     return rc;
@@ -286,6 +289,47 @@ size_t store_tomb_build(const store_rec_t *old, int64_t deleted_us, uint8_t **bu
     };
     memcpy(rec, &h, sizeof h);
     return (size_t)(p - rec);
+}
+
+static int read_fail(store_t *st, const char *what, int rc);
+
+int store_get_txn(store_t *st, MDB_txn *txn, const char *feed, const char *id, size_t id_len,
+                  store_scan_fn *fn, void *ud)
+{
+    size_t flen = strlen(feed);
+    if (store_check_feed(feed, flen) || (id_len && !id))
+        return STORE_ERR_INVALID;
+    uint8_t kb[MAX_KEY + 1];
+    MDB_val k = {store_acts_key(st, kb, feed, flen, id, id_len), kb}, v;
+    int rc = mdb_get(txn, st->acts, &k, &v);
+    acts_val_t av;
+    if (rc == 0 && v.mv_size < sizeof av)
+        rc = MDB_CORRUPTED;
+    if (rc)
+        return rc == MDB_NOTFOUND ? STORE_ERR_NOTFOUND : read_fail(st, "lookup", rc);
+    memcpy(&av, v.mv_data, sizeof av);
+    uint8_t tk[16];
+    time_key(tk, av.published_us, av.seq);
+    k = (MDB_val){16, tk};
+    store_rec_t r;
+    rc = mdb_get(txn, st->time, &k, &v);
+    if (rc || store_rec_decode(v.mv_data, v.mv_size, &r))
+        return read_fail(st, "lookup", rc ? rc : MDB_CORRUPTED);
+    if (r.id_len != id_len || memcmp(r.id, id, id_len) != 0)   /* a hashed key of another id */
+        return STORE_ERR_NOTFOUND;
+    fn(&r, ud);
+    return 0;
+}
+
+int store_get(store_t *st, const char *feed, const char *id, size_t id_len, store_scan_fn *fn, void *ud)
+{
+    MDB_txn *txn;
+    int rc = store_read_begin(st, &txn);
+    if (rc)
+        return read_fail(st, "lookup", rc);
+    rc = store_get_txn(st, txn, feed, id, id_len, fn, ud);
+    store_read_end(st, txn);
+    return rc;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -458,6 +502,87 @@ static int meta_u64_or_zero(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* The id as 32 hex digits, and the tag event ids carry: its first STORE_TAG_LEN digits. */
+void store_identity_text(store_t *st)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        st->id_hex[2 * i] = hex[st->id[i] >> 4];
+        st->id_hex[2 * i + 1] = hex[st->id[i] & 15];
+    }
+    st->id_hex[32] = '\0';
+    memcpy(st->tag, st->id_hex, STORE_TAG_LEN);
+    st->tag[STORE_TAG_LEN] = '\0';
+}
+
+/* Read the store's identity from meta, making one (16 random bytes) for a store without. */
+static int identity_load(store_t *st, MDB_txn *txn)
+{
+    MDB_val k = {2, "id"}, v;
+    int rc = mdb_get(txn, st->meta, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        if (getrandom(st->id, sizeof st->id, 0) != (ssize_t)sizeof st->id)
+            return errno ? errno : EIO;
+        v = (MDB_val){sizeof st->id, st->id};
+        rc = mdb_put(txn, st->meta, &k, &v, 0);
+    } else if (rc == 0 && v.mv_size == sizeof st->id) {
+        memcpy(st->id, v.mv_data, sizeof st->id);
+    } else if (rc == 0) {
+        rc = MDB_CORRUPTED;
+    }
+    if (rc)
+        return rc;
+    k = (MDB_val){6, "parent"};
+    rc = mdb_get(txn, st->meta, &k, &v);
+    if (rc == 0 && v.mv_size == sizeof st->parent)
+        memcpy(st->parent, v.mv_data, sizeof st->parent);
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        rc = meta_u64_or_zero(txn, st->meta, "fork", &st->fork);
+    store_identity_text(st);
+    return rc;
+}
+
+/* The chain of the newest commit (0 for a store without commits). */
+static int last_chain(store_t *st, MDB_txn *txn, uint64_t *chain)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    *chain = 0;
+    int rc = mdb_cursor_open(txn, st->commits, &c);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    if (rc == 0 && v.mv_size == sizeof(commit_t)) {
+        commit_t ct;
+        memcpy(&ct, v.mv_data, sizeof ct);
+        *chain = ct.chain;
+    } else if (rc == 0) {
+        rc = MDB_CORRUPTED;
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_commit_at(MDB_txn *txn, MDB_dbi commits, uint64_t seq, uint64_t *last, commit_t *c)
+{
+    MDB_cursor *cur;
+    uint8_t kb[8];
+    put_be64(kb, seq);
+    MDB_val k = {8, kb}, v;
+    int rc = mdb_cursor_open(txn, commits, &cur);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && (k.mv_size != 8 || v.mv_size != sizeof *c))
+        rc = MDB_CORRUPTED;
+    if (rc == 0) {
+        *last = get_be64(k.mv_data);
+        memcpy(c, v.mv_data, sizeof *c);
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
 static int schema_init(store_t *st, char *err, size_t errlen)
 {
     MDB_txn *txn;
@@ -477,10 +602,18 @@ static int schema_init(store_t *st, char *err, size_t errlen)
     if (!rc)
         rc = mdb_dbi_open(txn, "tombs", MDB_CREATE, &st->tombs);
     if (!rc)
+        rc = mdb_dbi_open(txn, "commits", MDB_CREATE, &st->commits);
+    if (!rc)
         rc = mdb_dbi_open(txn, "feeds", MDB_CREATE, &st->feeds);
     if (!rc && from < SCHEMA_VERSION)
         rc = store_upgrade_begin(st, txn, from);
-    uint64_t head = 0, low = 0, horizon = 0;
+    uint64_t head = 0, low = 0, horizon = 0, commit_horizon = 0, chain = 0;
+    if (!rc)
+        rc = identity_load(st, txn);
+    if (!rc)
+        rc = last_chain(st, txn, &chain);
+    if (!rc)
+        rc = meta_u64_or_zero(txn, st->meta, "commit_horizon", &commit_horizon);
     if (!rc)
         rc = meta_u64_or_zero(txn, st->meta, "head", &head);
     if (!rc)
@@ -496,10 +629,8 @@ static int schema_init(store_t *st, char *err, size_t errlen)
         return open_error(st->path, rc, err, errlen);
     st->wr_head = head;
     atomic_store(&st->head, head);
-    st->wr_low_water = low;
-    atomic_store(&st->low_water, low);
-    st->wr_tomb_horizon = horizon;
-    atomic_store(&st->tomb_horizon, horizon);
+    st->wr_chain = chain;
+    store_publish_marks(st, low, horizon, commit_horizon);
     rc = store_upgrade_finish(st);
     return rc ? open_error(st->path, rc, err, errlen) : 0;
 }
@@ -524,6 +655,7 @@ int store_open(store_t **out, const char *dir, uint64_t map_bytes, char *err, si
         goto fail;
     }
     st->grow_init = 1;
+    pthread_mutex_init(&st->views_mu, NULL);
     st->version_keep_us = DEFAULT_VERSION_KEEP_US;
     st->tomb_keep_us = DEFAULT_TOMB_KEEP_US;
     rc = env_open(st, map_bytes ? map_bytes : DEFAULT_MAP_BYTES, err, errlen);
@@ -538,14 +670,43 @@ fail:
     return rc;
 }
 
+int store_reopen(store_t *st, const char *replacement, char *err, size_t errlen)
+{
+    MDB_envinfo info;
+    mdb_env_info(st->env, &info);
+    uint64_t map = info.me_mapsize;
+    char data[4096], lock[4096];
+    snprintf(data, sizeof data, "%s/data.mdb", st->path);
+    snprintf(lock, sizeof lock, "%s/lock.mdb", st->path);
+    pthread_rwlock_wrlock(&st->grow);   /* no read transaction while the file changes */
+    store_views_expire(st);
+    mdb_env_close(st->env);
+    st->env = NULL;
+    int rc = 0;
+    if (replacement && rename(replacement, data) != 0) {
+        errfmt(err, errlen, "%s: cannot install %s: %s", st->path, replacement, strerror(errno));
+        rc = STORE_ERR_IO;
+    }
+    if (replacement)
+        unlink(lock);   /* describes the old file */
+    if (!rc)
+        rc = env_open(st, map, err, errlen);
+    if (!rc)
+        rc = schema_init(st, err, errlen);
+    pthread_rwlock_unlock(&st->grow);
+    return rc;
+}
+
 void store_close(store_t *st)
 {
     if (!st)
         return;
     if (st->env)
         mdb_env_close(st->env);
-    if (st->grow_init)
+    if (st->grow_init) {
         pthread_rwlock_destroy(&st->grow);
+        pthread_mutex_destroy(&st->views_mu);
+    }
     free(st->path);
     free(st);
 }
@@ -801,17 +962,12 @@ static store_tpos_t tpos_of(const MDB_val *k)
 
 /* Walk `time` from `from` (exclusive) towards `bound_us`: ascending, up to published < bound;
  * descending, down to published >= bound. */
-static int scan_time_dir(store_t *st, store_tpos_t from, int64_t bound_us, uint64_t max_seq, size_t limit,
-                         store_scan_fn *fn, void *ud, store_tpos_t *last, int ascending)
+int store_scan_time_txn(store_t *st, MDB_txn *txn, store_tpos_t from, int64_t bound_us, uint64_t max_seq,
+                        size_t limit, store_scan_fn *fn, void *ud, store_tpos_t *last, int ascending)
 {
-    if (last)
-        *last = from;
-    if (!st || !fn)
-        return STORE_ERR_INVALID;
     scan_t s = {.fn = fn, .ud = ud, .max_seq = max_seq, .limit = limit};
-    MDB_txn *txn;
     MDB_cursor *c;
-    int rc = scan_open(st, st->time, &txn, &c);
+    int rc = mdb_cursor_open(txn, st->time, &c);
     if (rc)
         return read_fail(st, "scan", rc);
     uint8_t kb[16];
@@ -840,7 +996,28 @@ static int scan_time_dir(store_t *st, store_tpos_t from, int64_t bound_us, uint6
         if (scan_stop(&s))
             break;
     }
-    return scan_finish(st, txn, c, &s, rc);
+    mdb_cursor_close(c);
+    if (rc && rc != MDB_NOTFOUND)
+        return read_fail(st, "scan", rc);
+    return s.cb_rc;
+}
+
+/* Walk `time` from `from` (exclusive) towards `bound_us`: ascending, up to published < bound;
+ * descending, down to published >= bound. */
+static int scan_time_dir(store_t *st, store_tpos_t from, int64_t bound_us, uint64_t max_seq, size_t limit,
+                         store_scan_fn *fn, void *ud, store_tpos_t *last, int ascending)
+{
+    if (last)
+        *last = from;
+    if (!st || !fn)
+        return STORE_ERR_INVALID;
+    MDB_txn *txn;
+    int rc = store_read_begin(st, &txn);
+    if (rc)
+        return read_fail(st, "scan", rc);
+    rc = store_scan_time_txn(st, txn, from, bound_us, max_seq, limit, fn, ud, last, ascending);
+    store_read_end(st, txn);
+    return rc;
 }
 
 int store_scan_time(store_t *st, store_tpos_t after, int64_t end_us, uint64_t max_seq,

@@ -19,12 +19,15 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
-enum { OP_UPSERT = 1, OP_DELETE, OP_SWEEP, OP_STATE };
+enum { OP_UPSERT = 1, OP_DELETE, OP_SWEEP, OP_STATE, OP_ENTRY, OP_COMMIT, OP_PRUNE_TO };
 
 /* One buffered operation in the arena, followed by len1 + len2 payload bytes, padded to 8.
  *   OP_UPSERT: the record (len1)          OP_DELETE: feed (len1), id (len2)
  *   OP_SWEEP:  feed (len1), gen, max deletions in `pad` (0: all)
- *   OP_STATE:  feed (len1), blob (len2) */
+ *   OP_STATE:  feed (len1), blob (len2)
+ * A replica's ops (store_batch_apply_*), applying what its primary wrote:
+ *   OP_ENTRY:  a record as the primary stores it (len1), its commit time in `gen`
+ *   OP_COMMIT: repl_commit_t (len1)        OP_PRUNE_TO: repl_marks_t (len1) */
 typedef struct {
     uint32_t kind, len1, len2, pad;
     uint64_t gen;
@@ -50,6 +53,16 @@ struct store_batch {
     size_t prev_cap;
 };
 
+typedef struct {
+    uint64_t last_seq;
+    int64_t commit_us;
+    uint64_t chain;
+} repl_commit_t;
+
+typedef struct {
+    uint64_t low_water, tomb_horizon, commit_horizon;
+} repl_marks_t;
+
 /* State of one attempt at applying a batch. */
 typedef struct {
     store_t *st;
@@ -63,7 +76,12 @@ typedef struct {
     uint8_t max_acts[MAX_KEY];                 /* largest key in `acts` seen so far */
     size_t max_acts_len;                       /* 0: acts is empty */
     int64_t now_us;                            /* the commit's time: deletions, retirements */
+    uint64_t chain;                            /* the commit chain after the last record */
+    uint64_t forced_seq;                       /* a replicated entry's seq for next_seq (0: none) */
+    int replicated;                            /* the batch applies a primary's commits */
     uint64_t low_water;                        /* raised when a version is not kept */
+    uint64_t tomb_horizon, commit_horizon;     /* raised by a replicated prune */
+    int prune_pending;                         /* a replicated prune to run after the entries */
     size_t nprev;                              /* entries of b->prev in use */
     store_batch_stats_t stats;
 } apply_t;
@@ -234,6 +252,44 @@ int store_batch_sweep_some(store_batch_t *b, const char *feed, uint64_t gen, siz
     return rc;
 }
 
+int store_batch_apply_entry(store_batch_t *b, const void *record, size_t len, int64_t commit_us)
+{
+    store_rec_t r;
+    if (!b || !record || store_rec_decode(record, len, &r) || len > UINT32_MAX / 2)
+        return STORE_ERR_INVALID;
+    uint8_t *p = arena_room(b, align8(sizeof(op_t) + len));
+    if (!p)
+        return STORE_ERR_NOMEM;
+    memcpy(p + sizeof(op_t), record, len);
+    arena_push(b, p, OP_ENTRY, len, 0, (uint64_t)commit_us);
+    return 0;
+}
+
+/* Buffer an op whose payload is a fixed struct. */
+static int push_fixed(store_batch_t *b, uint32_t kind, const void *payload, size_t len)
+{
+    if (!b)
+        return STORE_ERR_INVALID;
+    uint8_t *p = arena_room(b, align8(sizeof(op_t) + len));
+    if (!p)
+        return STORE_ERR_NOMEM;
+    memcpy(p + sizeof(op_t), payload, len);
+    arena_push(b, p, kind, len, 0, 0);
+    return 0;
+}
+
+int store_batch_apply_commit(store_batch_t *b, uint64_t last_seq, int64_t commit_us, uint64_t chain)
+{
+    repl_commit_t c = {last_seq, commit_us, chain};
+    return push_fixed(b, OP_COMMIT, &c, sizeof c);
+}
+
+int store_batch_prune_to(store_batch_t *b, uint64_t low_water, uint64_t tomb_horizon, uint64_t commit_horizon)
+{
+    repl_marks_t m = {low_water, tomb_horizon, commit_horizon};
+    return push_fixed(b, OP_PRUNE_TO, &m, sizeof m);
+}
+
 int store_batch_put_feed_state(store_batch_t *b, const char *feed, const void *state, size_t len)
 {
     return push_feed_op(b, OP_STATE, feed, state, len, 0);
@@ -298,8 +354,10 @@ static uint8_t *buf_room(uint8_t **buf, size_t *cap, size_t n)
     return p;
 }
 
-/* Append an entry (a pointer or a record) to the change log under seq. */
-static int put_change(apply_t *ap, uint64_t seq, const void *rec, size_t len)
+/* Append an entry (a pointer or a record) to the change log under seq; the chain takes in the
+ * full record (`rec`, which for a pointer is the record it points to). */
+static int put_change(apply_t *ap, uint64_t seq, const void *entry, size_t len, const void *rec,
+                      size_t rec_len)
 {
     uint8_t kb[8];
     put_be64(kb, seq);
@@ -307,7 +365,8 @@ static int put_change(apply_t *ap, uint64_t seq, const void *rec, size_t len)
     int rc = mdb_cursor_put(ap->c_changes, &k, &v, MDB_APPEND | MDB_RESERVE);
     if (rc)
         return rc;
-    memcpy(v.mv_data, rec, len);
+    memcpy(v.mv_data, entry, len);
+    ap->chain = store_chain_next(ap->chain, rec, rec_len);
     return 0;
 }
 
@@ -345,9 +404,13 @@ static int acts_past_end(const apply_t *ap, const MDB_val *akey)
            || key_cmp(akey->mv_data, akey->mv_size, ap->max_acts, ap->max_acts_len) > 0;
 }
 
+/* The seq of the next change: head + 1, or a replicated entry's own seq. */
 static uint64_t next_seq(apply_t *ap)
 {
-    uint64_t seq = ++ap->head;
+    uint64_t seq = ap->forced_seq ? ap->forced_seq : ap->head + 1;
+    ap->forced_seq = 0;
+    if (seq > ap->head)
+        ap->head = seq;
     if (!ap->stats.first_seq)
         ap->stats.first_seq = seq;
     ap->stats.last_seq = seq;
@@ -398,7 +461,7 @@ static int write_version(apply_t *ap, uint8_t *rec, size_t len, MDB_val *akey, u
     rec_hdr_t h;
     memcpy(&h, rec, sizeof h);
     memcpy(rec, &seq, sizeof seq);
-    int rc = put_change(ap, seq, &h.published_us, PTR_LEN);
+    int rc = put_change(ap, seq, &h.published_us, PTR_LEN, rec, len);
     if (rc)
         return rc;
     uint8_t tk[16];
@@ -464,7 +527,9 @@ static int retire_version(apply_t *ap, const current_t *cur, uint64_t by)
 {
     MDB_val k = {8, (void *)(cur->tk + 8)};   /* be64(seq): a changes key */
     int rc;
-    if (ap->st->version_keep_us == 0) {
+    /* A replica keeps versions until its primary's marks say otherwise: one superseded at or
+     * below the low-water mark the primary has pruned already. */
+    if (ap->replicated ? by <= ap->low_water : ap->st->version_keep_us == 0) {
         rc = mdb_del(ap->txn, ap->st->changes, &k, NULL);
         if (by > ap->low_water)
             ap->low_water = by;
@@ -544,27 +609,38 @@ static int erase_versions(apply_t *ap, MDB_val *akey, const current_t *cur)
     return rc ? rc : mdb_del(ap->txn, ap->st->acts, akey, NULL);
 }
 
+/* Append the tombstone tomb[0..len) (its seq is patched in) and queue it for pruning. */
+static int put_tombstone(apply_t *ap, uint8_t *tomb, size_t len)
+{
+    uint64_t seq = next_seq(ap);
+    memcpy(tomb, &seq, sizeof seq);
+    int rc = put_change(ap, seq, tomb, len, tomb, len);
+    uint8_t kb[8];
+    put_be64(kb, seq);
+    MDB_val k = {8, kb}, v = {sizeof ap->now_us, &ap->now_us};
+    return rc ? rc : mdb_cursor_put(ap->c_tombs, &k, &v, MDB_APPEND);
+}
+
 /* Delete the activity behind akey whose current version is `cur`: build its tombstone (from
- * the record, before it goes), erase every version, append the tombstone, count. */
-static int remove_current(apply_t *ap, const char *feed, size_t flen, MDB_val *akey, const current_t *cur)
+ * the record, before it goes; or take the replicated one, `given`), erase every version,
+ * append the tombstone, count. */
+static int remove_current(apply_t *ap, const char *feed, size_t flen, MDB_val *akey, const current_t *cur,
+                          uint8_t *given, size_t given_len)
 {
     store_rec_t r;
     if (store_rec_decode(cur->rec.mv_data, cur->rec.mv_size, &r))
         return MDB_CORRUPTED;
-    size_t tlen = store_tomb_build(&r, ap->now_us, &ap->b->scratch, &ap->b->scratch_cap);
+    uint8_t *tomb = given;
+    size_t tlen = given_len;
+    if (!given) {
+        tlen = store_tomb_build(&r, ap->now_us, &ap->b->scratch, &ap->b->scratch_cap);
+        tomb = ap->b->scratch;
+    }
     if (!tlen)
         return ENOMEM;
     int rc = erase_versions(ap, akey, cur);
-    if (rc)
-        return rc;
-    uint64_t seq = next_seq(ap);
-    memcpy(ap->b->scratch, &seq, sizeof seq);
-    rc = put_change(ap, seq, ap->b->scratch, tlen);
-    uint8_t kb[8];
-    put_be64(kb, seq);
-    MDB_val k = {8, kb}, v = {sizeof ap->now_us, &ap->now_us};
     if (!rc)
-        rc = mdb_cursor_put(ap->c_tombs, &k, &v, MDB_APPEND);
+        rc = put_tombstone(ap, tomb, tlen);
     if (rc)
         return rc;
     ap->stats.deleted++;
@@ -587,7 +663,7 @@ static int apply_delete(apply_t *ap, const op_t *op, const uint8_t *body)
         if (rc == 0 && (r.id_len != op->len2 || memcmp(r.id, id, r.id_len) != 0))
             return 0;
     }
-    return rc ? rc : remove_current(ap, feed, op->len1, &akey, &cur);
+    return rc ? rc : remove_current(ap, feed, op->len1, &akey, &cur, NULL, 0);
 }
 
 /* Delete the activities of a feed not seen by generation op->gen, at most op->pad of them
@@ -623,13 +699,89 @@ static int apply_sweep(apply_t *ap, const op_t *op, const uint8_t *body)
         current_t cur;
         if ((rc = get_current(ap, &akey, &cur)) != 0)
             return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
-        if ((rc = remove_current(ap, feed, op->len1, &akey, &cur)) != 0)
+        if ((rc = remove_current(ap, feed, op->len1, &akey, &cur, NULL, 0)) != 0)
             return rc;
         done++;
         k = (MDB_val){klen, cur_key};   /* the deleted key is gone: this lands on the next one */
         rc = mdb_cursor_get(ap->c_acts, &k, &v, MDB_SET_RANGE);
     }
     return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* A replicated record at its own seq: an upsert as the primary applied it, or a tombstone that
+ * erases the activity here too. Entries at or below the head were applied already. */
+static int apply_entry(apply_t *ap, const op_t *op, uint8_t *rec)
+{
+    rec_hdr_t h;
+    store_rec_t r;
+    if (store_rec_decode(rec, op->len1, &r))
+        return MDB_CORRUPTED;
+    memcpy(&h, rec, sizeof h);
+    if (h.seq <= ap->head)
+        return 0;
+    ap->replicated = 1;
+    ap->now_us = (int64_t)op->gen;   /* the primary's commit time */
+    ap->forced_seq = h.seq;
+    if (h.kind == STORE_REC_UPSERT) {
+        op_t up = *op;
+        up.gen = 0;   /* generations are the primary's ingest business */
+        return apply_upsert(ap, &up, rec);
+    }
+    uint8_t kb[MAX_KEY + 1];
+    MDB_val akey = {store_acts_key(ap->st, kb, r.feed, r.feed_len, r.id, r.id_len), kb};
+    current_t cur;
+    int rc = get_current(ap, &akey, &cur);
+    if (rc == MDB_NOTFOUND)
+        return put_tombstone(ap, rec, op->len1);
+    return rc ? rc : remove_current(ap, r.feed, r.feed_len, &akey, &cur, rec, op->len1);
+}
+
+/* The end of one of the primary's commits: its head and chain become this store's (also when
+ * every entry of it was erased since, and none arrived). */
+static int apply_commit(apply_t *ap, const op_t *op, const uint8_t *body)
+{
+    repl_commit_t c;
+    memcpy(&c, body, sizeof c);
+    ap->replicated = 1;
+    if (c.last_seq <= ap->st->wr_head)
+        return 0;
+    if (c.last_seq > ap->head)
+        ap->head = c.last_seq;
+    ap->chain = c.chain;
+    uint8_t kb[8];
+    put_be64(kb, c.last_seq);
+    commit_t v = {c.commit_us, c.chain};
+    MDB_val k = {8, kb}, d = {sizeof v, &v};
+    return mdb_put(ap->txn, ap->st->commits, &k, &d, 0);
+}
+
+/* The primary's marks: raised now (entries superseded at or below the low-water mark are not
+ * kept from here on), pruned after the batch's entries (run_pending_prune). */
+static int apply_prune_to(apply_t *ap, const op_t *op, const uint8_t *body)
+{
+    repl_marks_t m;
+    memcpy(&m, body, sizeof m);
+    ap->replicated = 1;
+    if (m.low_water > ap->low_water)
+        ap->low_water = m.low_water;
+    if (m.tomb_horizon > ap->tomb_horizon)
+        ap->tomb_horizon = m.tomb_horizon;
+    if (m.commit_horizon > ap->commit_horizon)
+        ap->commit_horizon = m.commit_horizon;
+    ap->prune_pending = 1;
+    return 0;
+}
+
+static int run_pending_prune(apply_t *ap)
+{
+    uint64_t versions = 0, tombs = 0;
+    if (!ap->prune_pending)
+        return 0;
+    int rc = store_prune_marks(ap->st, ap->txn, ap->low_water, ap->tomb_horizon, ap->commit_horizon,
+                               &versions, &tombs);
+    atomic_fetch_add_explicit(&ap->st->pruned_versions, versions, memory_order_relaxed);
+    atomic_fetch_add_explicit(&ap->st->pruned_tombs, tombs, memory_order_relaxed);
+    return rc;
 }
 
 static int apply_state(apply_t *ap, const op_t *op, const uint8_t *body)
@@ -650,6 +802,9 @@ static int apply_ops(apply_t *ap)
         case OP_UPSERT: rc = apply_upsert(ap, &op, body); break;
         case OP_DELETE: rc = apply_delete(ap, &op, body); break;
         case OP_SWEEP: rc = apply_sweep(ap, &op, body); break;
+        case OP_ENTRY: rc = apply_entry(ap, &op, body); break;
+        case OP_COMMIT: rc = apply_commit(ap, &op, body); break;
+        case OP_PRUNE_TO: rc = apply_prune_to(ap, &op, body); break;
         default: rc = apply_state(ap, &op, body); break;
         }
         if (rc)
@@ -657,6 +812,16 @@ static int apply_ops(apply_t *ap)
         off += align8(sizeof op + op.len1 + op.len2);
     }
     return 0;
+}
+
+/* This commit's entry in `commits`: its last seq, time and chain. */
+static int put_commit(apply_t *ap)
+{
+    uint8_t kb[8];
+    put_be64(kb, ap->head);
+    commit_t v = {ap->now_us, ap->chain};
+    MDB_val k = {8, kb}, d = {sizeof v, &v};
+    return mdb_put(ap->txn, ap->st->commits, &k, &d, MDB_APPEND);
 }
 
 static int apply_begin(apply_t *ap)
@@ -699,17 +864,26 @@ static int commit_once(store_batch_t *b, store_batch_stats_t *stats)
 {
     store_t *st = b->st;
     apply_t ap = {.st = st, .b = b, .head = st->wr_head, .low_water = st->wr_low_water,
-                  .now_us = timefmt_now_us()};
+                  .tomb_horizon = st->wr_tomb_horizon, .commit_horizon = st->wr_commit_horizon,
+                  .now_us = timefmt_now_us(), .chain = st->wr_chain};
     b->ndeltas = 0;
     int rc = apply_begin(&ap);
     if (!rc)
         rc = apply_ops(&ap);
     if (!rc)
+        rc = run_pending_prune(&ap);
+    if (!rc)
         rc = flush_counts(&ap);
+    if (!rc && ap.head != st->wr_head && !ap.replicated)
+        rc = put_commit(&ap);
     if (!rc && ap.head != st->wr_head)
         rc = store_meta_put_u64(ap.txn, st->meta, "head", 4, ap.head);
     if (!rc && ap.low_water != st->wr_low_water)
         rc = store_meta_put_u64(ap.txn, st->meta, "low_water", 9, ap.low_water);
+    if (!rc && ap.tomb_horizon != st->wr_tomb_horizon)
+        rc = store_meta_put_u64(ap.txn, st->meta, "tomb_horizon", 12, ap.tomb_horizon);
+    if (!rc && ap.commit_horizon != st->wr_commit_horizon)
+        rc = store_meta_put_u64(ap.txn, st->meta, "commit_horizon", 14, ap.commit_horizon);
     if (rc) {
         if (ap.txn)
             mdb_txn_abort(ap.txn);
@@ -719,10 +893,8 @@ static int commit_once(store_batch_t *b, store_batch_stats_t *stats)
     if (rc)
         return rc;
     st->wr_head = ap.head;
-    if (ap.low_water != st->wr_low_water) {
-        st->wr_low_water = ap.low_water;
-        atomic_store_explicit(&st->low_water, ap.low_water, memory_order_release);
-    }
+    st->wr_chain = ap.chain;
+    store_publish_marks(st, ap.low_water, ap.tomb_horizon, ap.commit_horizon);
     *stats = ap.stats;
     return 0;
 }

@@ -14,9 +14,16 @@
  *   superseded be64(by) be64(seq)             -> i64 retired_us: the version at seq, superseded
  *           by the version (or tombstone) at `by`, at retired_us; the queue of version pruning
  *   tombs   be64(seq)                         -> i64 deleted_us: the queue of tombstone pruning
+ *   commits be64(last seq of a commit)        -> commit_t {commit_us, chain}: one per commit; the
+ *           chain is a running 64-bit digest of every record the store's history appended, so
+ *           two stores with the same chain at a seq have the same history up to it (replicas
+ *           copy it, and compare it to detect divergence); pruned by time with the tombstones
  *   feeds   feed                              -> state blob (owned by ingest)
  *   meta    "schema" -> u32, "head" -> u64, "count\0<feed>" -> u64 activities of the feed,
- *           "low_water" -> u64, "tomb_horizon" -> u64, "upgrade3" -> u64 (an upgrade in progress)
+ *           "low_water" -> u64, "tomb_horizon" -> u64, "commit_horizon" -> u64 (highest pruned
+ *           commit), "upgrade3" -> u64 (an upgrade in progress), "id" -> 16 random bytes made at
+ *           creation (the store's identity, copied by replicas), "parent" -> the id this store
+ *           was promoted from and "fork" -> u64 the seq it forked at (none for an original)
  * A record is rec_hdr_t (48 bytes, seq first) then feed, id, types, actor and data. For an
  * upsert the JSON is a slice of data ({"feed":...,"activity":<json>}); json_off says where,
  * counted from the record start. Two versions are "unchanged" when their records are equal
@@ -87,7 +94,7 @@ typedef struct {
 
 struct store {
     MDB_env *env;                     /* owned */
-    MDB_dbi acts, time, changes, superseded, tombs, feeds, meta;
+    MDB_dbi acts, time, changes, superseded, tombs, commits, feeds, meta;
     char *path;                       /* owned */
     pthread_rwlock_t grow;            /* read: any read txn; write: map resize */
     int grow_init;
@@ -100,7 +107,21 @@ struct store {
     _Atomic uint64_t low_water, tomb_horizon;   /* committed values, for readers */
     uint64_t wr_low_water, wr_tomb_horizon;     /* the writer's copies */
     _Atomic uint64_t pruned_versions, pruned_tombs, erased;   /* since open, for /metrics */
+    uint64_t wr_chain;                          /* the chain digest at wr_head */
+    uint64_t wr_commit_horizon;                 /* highest pruned commit (writer's copy) */
+    _Atomic uint64_t commit_horizon;
+    uint8_t id[16], parent[16];                 /* identity; parent all zero for an original */
+    uint64_t fork;                              /* the seq this store forked from its parent */
+    char id_hex[33], tag[STORE_TAG_LEN + 1];    /* the id as text, and its short tag */
+    pthread_mutex_t views_mu;                   /* guards `views` */
+    struct store_view *views;                   /* open frozen views (store_view.c) */
 };
+
+/* One commit's entry in `commits`. */
+typedef struct {
+    int64_t commit_us;
+    uint64_t chain;
+} commit_t;
 
 #define DEFAULT_VERSION_KEEP_US (24LL * 3600 * 1000000)
 #define DEFAULT_TOMB_KEEP_US (30LL * 86400 * 1000000)
@@ -174,6 +195,25 @@ int store_meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t klen, 
 /* The meta key of a feed's activity count ("count\0<feed>") into buf; returns its length. */
 size_t store_count_key(char *buf, const char *feed, size_t len);
 
+/* The time-index walk and the lookup of a current version, in a read txn the caller holds (a
+ * plain scan's or a view's). Return like store_scan_time / store_get. */
+int store_scan_time_txn(store_t *st, MDB_txn *txn, store_tpos_t from, int64_t bound_us, uint64_t max_seq,
+                        size_t limit, store_scan_fn *fn, void *ud, store_tpos_t *last, int ascending);
+int store_get_txn(store_t *st, MDB_txn *txn, const char *feed, const char *id, size_t id_len,
+                  store_scan_fn *fn, void *ud);
+
+/* Fill id_hex and tag from id. */
+void store_identity_text(store_t *st);
+
+/* Frozen views (store_view.c): every open view's read txn ends before the map is resized or the
+ * file replaced; called with st->grow held for writing. */
+void store_views_expire(store_t *st);
+
+/* Close the environment and open it again (the writer's business: no write may be under way),
+ * after renaming `replacement` (a store file, may be NULL) over data.mdb. Read transactions
+ * wait meanwhile (the map-growth lock). Returns 0 or a code with err set. */
+int store_reopen(store_t *st, const char *replacement, char *err, size_t errlen);
+
 /* Schema upgrades (store_upgrade.c). store_upgrade_begin runs in the opening write txn and
  * records what is left to do; store_upgrade_finish runs after it, in bounded transactions of
  * its own, and resumes an upgrade that a crash interrupted. Return LMDB codes. */
@@ -184,6 +224,44 @@ int store_upgrade_finish(store_t *st);
  * *buf (grown as needed; owned by the caller). Returns its length, or 0 when out of memory or
  * the record is corrupt. seq is left 0. */
 size_t store_tomb_build(const store_rec_t *old, int64_t deleted_us, uint8_t **buf, size_t *cap);
+
+/* A fast, non-cryptographic 64-bit digest of bytes (for the commit chain: detecting that two
+ * histories differ, not resisting an adversary). */
+static inline uint64_t store_hash64(const void *p, size_t n, uint64_t seed)
+{
+    const uint8_t *s = p;
+    uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
+    for (; n >= 8; n -= 8, s += 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 29;
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, s, n);
+    h = (h ^ tail) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 32);
+}
+
+/* The chain after appending a record. */
+static inline uint64_t store_chain_next(uint64_t chain, const void *rec, size_t len)
+{
+    return store_hash64(rec, len, chain);
+}
+
+/* Set the writer's and the readers' copies of the three marks (after a commit). */
+void store_publish_marks(store_t *st, uint64_t low_water, uint64_t tomb_horizon, uint64_t commit_horizon);
+
+/* In a write txn: prune superseded versions superseded at or below low_water, tombstones at or
+ * below tomb_horizon and commits at or below commit_horizon, whatever their time (a replica
+ * follows its primary's marks). Counts into *versions and *tombs. Returns an LMDB code; the
+ * caller records the marks in meta. */
+int store_prune_marks(store_t *st, MDB_txn *txn, uint64_t low_water, uint64_t tomb_horizon,
+                      uint64_t commit_horizon, uint64_t *versions, uint64_t *tombs);
+
+/* Read `commits` at the first commit whose last seq is >= seq: its last seq and entry.
+ * Returns 0, MDB_NOTFOUND or an LMDB code. */
+int store_commit_at(MDB_txn *txn, MDB_dbi commits, uint64_t seq, uint64_t *last, commit_t *c);
 
 /* superseded and tombs keys and values. */
 static inline void superseded_key(uint8_t k[16], uint64_t by, uint64_t seq)

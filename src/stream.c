@@ -110,10 +110,17 @@ static void stream_detach(stream_t *s)
 
 /* ---- framing ---- */
 
+/* Format an id of this store (tagged with its store's tag) into buf; returns its length. */
+static size_t format_id(const stream_hub_t *hub, eventid_t id, char *buf)
+{
+    memcpy(id.tag, store_tag(hub->st), sizeof id.tag - 1);
+    return eventid_format(&id, buf);
+}
+
 static int append_event(stream_t *s, const eventid_t *id, const char *event, const char *data, size_t len)
 {
     char idbuf[EVENTID_MAX];
-    size_t idlen = eventid_format(id, idbuf);
+    size_t idlen = format_id(s->hub, *id, idbuf);
     if (sse_append_event(&s->out[s->cur], s->p.format, idbuf, idlen, event, data, len) != 0) {
         log_error("stream", "out of memory framing an event; ending the stream");
         s->finishing = 1;
@@ -373,7 +380,7 @@ static int on_hub_rec(const store_rec_t *rec, void *ud)
     bytebuf_t *f = &hub->frame;
     char idbuf[EVENTID_MAX];
     eventid_t id = {.kind = EVENTID_LIVE, .seq = rec->seq};
-    size_t idlen = eventid_format(&id, idbuf);
+    size_t idlen = format_id(hub, id, idbuf);
     f->len = 0;
     if (sse_append_event(f, SSE_FORMAT_SSE, idbuf, idlen, event_name(rec), rec->data, rec->data_len) != 0)
         return 1;
@@ -656,6 +663,8 @@ static const char *resume_problem(stream_t *s, uint64_t p, int *compact)
     store_t *st = s->hub->st;
     uint64_t head = store_head(st);
     *compact = 0;
+    if (s->p.resume.tag[0] && strcmp(s->p.resume.tag, store_tag(st)) != 0)
+        return "unknown";       /* another store's: another cluster, or a history forked from */
     if (p > head)
         return "unknown";       /* beyond what this store has written */
     if (p < store_tombstone_horizon(st))

@@ -1,13 +1,16 @@
 /* bench.h -- small helpers shared by the benchmark programs in tests/bench/: the wall and CPU
- * clocks, the machine description printed next to the figures, where temporary stores go, and
- * the id of the n-th bench activity. Static inline because every bench is one program built
- * from one .c file (plus tests/harness.c, which provides ports, temporary directories and child
- * processes, and the load client tests/loadclient.c).
- * Nothing here allocates; nothing here can fail except reading /proc/cpuinfo, which falls back
- * to a caller-chosen text, and bench_mkdtemp. */
+ * clocks, the machine description printed next to the figures, where temporary stores go, the
+ * id of the n-th bench activity, and filling a store with generated activities. Static inline
+ * because every bench is one program built from one .c file (plus tests/harness.c, which
+ * provides ports, temporary directories and child processes, and the load client
+ * tests/loadclient.c).
+ * Nothing here allocates but bench_fill_store (through the store); nothing here can fail
+ * except reading /proc/cpuinfo, which falls back to a caller-chosen text, bench_mkdtemp and
+ * bench_fill_store. */
 #ifndef BENCH_H
 #define BENCH_H
 #include "clock.h"
+#include "store.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -103,6 +106,37 @@ static inline int bench_mkdtemp(char *dir, size_t cap, const char *parent, const
 static inline size_t bench_activity_id(char *id, long i)
 {
     return (size_t)snprintf(id, 96, "https://bench.example/activities/%08ld", i);
+}
+
+/* Fill *a with the i-th activity of a bench store. Its strings may live in the callback's own
+ * buffers, reused for the next activity: a store batch copies what it is given. Return 0, or
+ * non-zero to stop the fill. */
+typedef int bench_make_fn(long i, store_activity_t *a, void *ud);
+
+/* Write activities 0..n-1 made by `make` into st, 1,000 per committed batch (generation 1),
+ * then print "<label>  <n> activities of <b> bytes on average written in <s> s". Returns 0, or
+ * -1 when `make` stopped it or the store failed (said on stderr). */
+static inline int bench_fill_store(store_t *st, long n, bench_make_fn *make, void *ud, const char *label)
+{
+    store_batch_t *b = NULL;
+    double t0 = bench_now_s(), bytes = 0;
+    int rc = store_batch_new(st, &b), stopped = 0;
+    for (long i = 0; rc == 0 && !stopped && i < n; i++) {
+        store_activity_t a;
+        stopped = make(i, &a, ud);
+        rc = stopped ? 0 : store_batch_upsert(b, &a, 1);
+        bytes += stopped ? 0 : (double)a.json_len;
+        if (rc == 0 && !stopped && (i % 1000 == 999 || i == n - 1))
+            rc = store_batch_commit(b, NULL);
+    }
+    store_batch_free(b);
+    if (rc || stopped) {
+        fprintf(stderr, "%s: %s\n", label, rc ? store_strerror(rc) : "stopped");
+        return -1;
+    }
+    printf("%s  %ld activities of %.0f bytes on average written in %.1f s\n", label, n, bytes / (double)n,
+           bench_now_s() - t0);
+    return 0;
 }
 
 #endif

@@ -18,7 +18,6 @@
 #include <string.h>
 
 #define N_ACTS 1000000
-#define BATCH 1000
 #define BASE_US 1700000000000000LL
 
 static const char *const words[] = {
@@ -67,40 +66,24 @@ static size_t make_json(char *buf, size_t cap, long i, char *id, size_t *id_len,
         *type, id, i % 97, i % 1000000, i, content);
 }
 
+static int make_activity(long i, store_activity_t *a, void *ud)
+{
+    static char json[640], id[96], actor[64];
+    size_t id_len;
+    const char *type;
+    size_t len = make_json(json, sizeof json, i, id, &id_len, &type, ud);
+    int alen = snprintf(actor, sizeof actor, "https://bench.example/users/u%ld", i % 97);
+    *a = (store_activity_t){
+        .feed = "bench", .feed_len = 5, .id = id, .id_len = id_len,
+        .published_us = BASE_US + i * 1000, .types = type, .types_len = strlen(type),
+        .actor = actor, .actor_len = (size_t)alen, .json = json, .json_len = len,
+    };
+    return 0;
+}
+
 static int build(store_t *st, truth_t *t)
 {
-    store_batch_t *b;
-    if (store_batch_new(st, &b))
-        return -1;
-    static char json[BATCH][640], ids[BATCH][96], actors[BATCH][64];
-    size_t total = 0;
-    double t0 = bench_now_s();
-    for (long base = 0; base < N_ACTS; base += BATCH) {
-        for (int j = 0; j < BATCH; j++) {
-            long i = base + j;
-            size_t id_len;
-            const char *type;
-            size_t len = make_json(json[j], sizeof json[j], i, ids[j], &id_len, &type, t);
-            int alen = snprintf(actors[j], sizeof actors[j], "https://bench.example/users/u%ld", i % 97);
-            total += len;
-            store_activity_t a = {
-                .feed = "bench", .feed_len = 5, .id = ids[j], .id_len = id_len,
-                .published_us = BASE_US + i * 1000, .types = type, .types_len = strlen(type),
-                .actor = actors[j], .actor_len = (size_t)alen, .json = json[j], .json_len = len,
-            };
-            if (store_batch_upsert(b, &a, 1))
-                return -1;
-        }
-        int rc = store_batch_commit(b, NULL);
-        if (rc) {
-            fprintf(stderr, "commit: %s\n", store_strerror(rc));
-            return -1;
-        }
-    }
-    store_batch_free(b);
-    printf("query.setup  %d activities of %.0f bytes on average written in %.1f s\n", N_ACTS,
-           (double)total / N_ACTS, bench_now_s() - t0);
-    return 0;
+    return bench_fill_store(st, N_ACTS, make_activity, t, "query.setup");
 }
 
 typedef struct { const query_t *q; long n, matched; } scan_st_t;

@@ -326,3 +326,24 @@ Test(erasure, compact_removes_erased_bytes_and_is_refused_while_running, .timeou
     E.server = h_start_server(E.dir, E.conf, E.port, E.log);
     wait_count(19);
 }
+
+/* Ids carry the store's tag: an id with another store's tag (another cluster) starts over. */
+Test(erasure, an_id_from_another_store_resets, .timeout = 60)
+{
+    up(5, NULL);
+    h_sse_t s = read_stream(NULL, NULL, "live");
+    const char *dot = strchr(s.last_id, '.');
+    cr_assert_not_null(dot, "ids carry the store's tag: %s", s.last_id);
+    char other[64];
+    snprintf(other, sizeof other, "%.*s.zzzzzz", (int)(dot - s.last_id), s.last_id);
+    h_sse_t r = {0};
+    h_sse_read(url("/stream?start=0", NULL), resume_headers(other), 1, NULL, 5000, &r);
+    cr_assert_str_eq(r.ev[0].event, "reset");
+    cr_assert_str_eq(r.ev[0].data, "{\"reason\":\"unknown\"}");
+    h_sse_free(&r);
+    memset(&r, 0, sizeof r);
+    h_sse_read(url("/stream?start=0", NULL), resume_headers(s.last_id), 1, NULL, 5000, &r);
+    cr_assert_str_eq(r.ev[0].event, "live", "its own tag continues");
+    h_sse_free(&r);
+    h_sse_free(&s);
+}

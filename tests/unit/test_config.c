@@ -420,6 +420,11 @@ static const error_case_t errors[] = {
      "t.conf:8: feeds[1].poll_interval: ", "expected a duration like 1s or 500ms, got 'soon'"},
     {"heartbeat_interval: 0s\n", "t.conf:1: heartbeat_interval: ", "must be greater than 0, got '0s'"},
     {"version_retention: soon\n", "t.conf:1: version_retention: ", "expected a duration like 24h, 30d or 0s, got 'soon'"},
+    {"replicate_from: http://p:1\nfeeds:\n  - id: a\n    url: http://h/\n", "t.conf:1: replicate_from: ",
+     "a replica takes its data from its primary: remove the feeds"},
+    {"replicate_auth: {type: bearer, token: abcdefghijklmnop}\n", "t.conf:1: replicate_auth: ",
+     "only used with replicate_from"},
+    {"replicate_from: ftp://p\n", "t.conf:1: replicate_from: ", "expected a URL starting with http://"},
     {"tombstone_retention: 4000d\n", "t.conf:1: tombstone_retention: ", "must be at most 3650d, got '4000d'"},
     {"retry: 0ms\n", "t.conf:1: retry: ", "must be greater than 0"},
     {"write_timeout: 10\n", "t.conf:1: write_timeout: ", "expected a duration like 1s or 500ms, got '10'"},
@@ -1110,4 +1115,19 @@ Test(config, default_directories_are_checked_too)
     cr_assert_eq(load_ex("threads: 1\n", CONFIG_CHECK_FILES, &cfg, &rep), -1);
     cr_assert_str_eq(rep.errors.p, "t.conf: web_root: './web' (the default): No such file or directory\n");
     config_report_free(&rep);
+}
+
+Test(config, replica_keys)
+{
+    config_t cfg;
+    load_ok("replicate_from: http://primary:8080\nreplicate_auth: {type: bearer, token: abcdefghijklmnop}\n"
+            "max_replica_lag: 2s\n", &cfg);
+    cr_assert_str_eq(cfg.replicate_from, "http://primary:8080");
+    cr_assert_eq(cfg.replicate_auth.type, AUTH_BEARER);
+    cr_assert_eq(cfg.max_replica_lag_ms, 2000);
+    config_free(&cfg);
+    load_ok("feeds: []\n", &cfg);
+    cr_assert_null(cfg.replicate_from);
+    cr_assert_eq(cfg.max_replica_lag_ms, 5000, "default 5s");
+    config_free(&cfg);
 }

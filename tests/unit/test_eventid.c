@@ -43,3 +43,26 @@ Test(eventid, rejects_foreign_and_malformed_ids)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert_eq(eventid_parse(bad[i], strlen(bad[i]), &out), -1, "accepted '%s'", bad[i]);
 }
+
+Test(eventid, tags_round_trip_and_untagged_ids_still_parse)
+{
+    char buf[EVENTID_MAX];
+    eventid_t in = {.kind = EVENTID_LIVE, .seq = 42, .tag = "a1b2c3"}, out;
+    size_t n = eventid_format(&in, buf);
+    cr_assert_str_eq(buf, "l42.a1b2c3");
+    cr_assert_eq(eventid_parse(buf, n, &out), 0);
+    cr_assert_str_eq(out.tag, "a1b2c3");
+    cr_assert_eq(out.seq, 42);
+    in = (eventid_t){.kind = EVENTID_HISTORY, .s0 = 900, .published_us = 1700000000123456, .seq = 17, .tag = "ff00aa"};
+    n = eventid_format(&in, buf);
+    cr_assert_str_eq(buf, "h900_1700000000123456_17.ff00aa");
+    cr_assert_eq(eventid_parse(buf, n, &out), 0);
+    cr_assert(out.kind == EVENTID_HISTORY && out.s0 == 900 && out.seq == 17 && strcmp(out.tag, "ff00aa") == 0);
+    cr_assert_eq(eventid_parse("l42", 3, &out), 0, "an id from before tags");
+    cr_assert_str_eq(out.tag, "");
+    const char *bad[] = {"l42.", "l42.ABC", "l42.abcdefgh", "l42.a-b", ".abc", "l.abc"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq(eventid_parse(bad[i], strlen(bad[i]), &out), -1, "accepted '%s'", bad[i]);
+    eventid_t big = {EVENTID_HISTORY, UINT64_MAX, INT64_MIN, UINT64_MAX, "abcdef"};
+    cr_assert_lt(eventid_format(&big, buf), 64, "the tag gives way to the 64-byte bound");
+}

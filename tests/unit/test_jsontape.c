@@ -1,8 +1,9 @@
 /* test_jsontape.c -- the one-pass JSON tokenizer: token layout and subtree ends, string
  * decoding, numbers and literals, malformed input, deep nesting and growth past the inline
- * token array (ASan checks the heap array is freed). */
+ * token array (ASan checks the heap array is freed), and the word-at-a-time string scan. */
 #include "jsontape.h"
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -220,4 +221,33 @@ Test(jsontape, escaped_key_decodes)
     cr_expect_eq(str_of(&t, 1, buf, sizeof buf), 2);
     cr_expect_str_eq(buf, "ab");
     jsontape_release(&t);
+}
+
+/* The closing-quote scan reads 8 bytes at a time: a quote, backslash or control byte at every
+ * position of a word (and past its end), after plain ASCII and UTF-8 bytes, ends or breaks the
+ * string exactly where a byte-by-byte scan would. */
+Test(jsontape, string_scan_finds_specials_at_every_offset)
+{
+    static const char *plain[] = {"abcdefghijklmnopq", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xe2\x82\xac\xe2\x82\xac\xf0\x9f\x98\x80"};
+    for (size_t p = 0; p < 2; p++) {
+        for (size_t at = 0; at <= 17; at++) {
+            char doc[256], want[64];
+            jsontape_t t;
+            snprintf(want, sizeof want, "%.*s", (int)at, plain[p]);
+            snprintf(doc, sizeof doc, "[\"%s\",\"%.*s\\\"x\",\"%.*s\\\\\"]", want, (int)at, plain[p], (int)at, plain[p]);
+            cr_assert_eq(parse(&t, doc), 0, "%s", doc);
+            cr_expect_eq(t.n, 4u);
+            cr_expect_eq(t.tok[1].len, at, "%s", doc);
+            cr_expect_eq(t.tok[1].esc, 0);
+            cr_expect_eq(t.tok[2].len, at + 3, "%s", doc);
+            cr_expect_eq(t.tok[2].esc, 1);
+            cr_expect_eq(t.tok[3].len, at + 2, "%s", doc);
+            snprintf(doc, sizeof doc, "[\"%.*s\x01\"]", (int)at, plain[p]);
+            cr_expect_eq(parse(&t, doc), JSONTAPE_ERR_SYNTAX, "control byte at %zu", at);
+            snprintf(doc, sizeof doc, "[\"%.*s", (int)at, plain[p]);
+            cr_expect_eq(parse(&t, doc), JSONTAPE_ERR_SYNTAX, "unterminated at %zu", at);
+            snprintf(doc, sizeof doc, "[\"%.*s\\", (int)at, plain[p]);
+            cr_expect_eq(parse(&t, doc), JSONTAPE_ERR_SYNTAX, "trailing backslash at %zu", at);
+        }
+    }
 }

@@ -1119,7 +1119,7 @@ Test(store, invalid_arguments)
 Test(store, strerror_names_every_code)
 {
     int codes[] = {STORE_OK, STORE_ERR_IO, STORE_ERR_CORRUPT, STORE_ERR_VERSION, STORE_ERR_FULL,
-                   STORE_ERR_NOMEM, STORE_ERR_INVALID, STORE_ERR_NOTFOUND};
+                   STORE_ERR_NOMEM, STORE_ERR_INVALID, STORE_ERR_NOTFOUND, STORE_ERR_EXPIRED};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
         for (size_t j = 0; j < i; j++)
             cr_assert_str_neq(store_strerror(codes[i]), store_strerror(codes[j]));
@@ -1553,4 +1553,57 @@ Test(store, sweep_in_pieces)
     cr_assert_eq(deleted, 25);
     cr_assert_eq(pieces, 3);
     cr_assert_eq(store_feed_count(g_st, "f"), 0);
+}
+
+/* ---- frozen views and lookups ---- */
+
+static int copy_json(const store_rec_t *rec, void *ud)
+{
+    snprintf(ud, 256, "%.*s", (int)rec->json_len, rec->json);
+    return 0;
+}
+
+/* A view sees the store as it was when it opened, whatever is written, updated or deleted
+ * afterwards; a lookup finds the current version; growth of the map ends open views. */
+Test(store, views_are_frozen_and_lookups_find_the_current_version)
+{
+    upsert(g_b, "f", "a", 10, "{\"v\":1}", 1);
+    upsert(g_b, "f", "b", 20, "{\"v\":1}", 1);
+    commit_ok(g_b);
+    store_view_t *v;
+    cr_assert_eq(store_view_open(g_st, &v), 0);
+    cr_assert_eq(store_view_head(v), 2);
+    upsert(g_b, "f", "a", 10, "{\"v\":2}", 1);
+    upsert(g_b, "f", "c", 30, "{\"v\":1}", 1);
+    cr_assert_eq(store_batch_delete(g_b, "f", "b", 1), 0);
+    commit_ok(g_b);
+    char json[256] = "";
+    cr_assert_eq(store_get(g_st, "f", "a", 1, copy_json, json), 0);
+    cr_assert_str_eq(json, "{\"v\":2}");
+    cr_assert_eq(store_get(g_st, "f", "b", 1, copy_json, json), STORE_ERR_NOTFOUND);
+    cr_assert_eq(store_view_get(v, "f", "a", 1, copy_json, json), 0);
+    cr_assert_str_eq(json, "{\"v\":1}", "the view keeps the version it saw");
+    cr_assert_eq(store_view_get(v, "f", "b", 1, copy_json, json), 0, "and the activity deleted since");
+    coll_t c = {0};
+    cr_assert_eq(store_view_scan_time(v, T_START, INT64_MAX, 0, 0, collect, &c, NULL), 0);
+    cr_assert_eq(c.n, 2);
+    cr_assert_str_eq(c.r[0].id, "a");
+    cr_assert_str_eq(c.r[1].id, "b");
+    coll_free(&c);
+    cr_assert_eq(store_view_scan_time(v, T_END, INT64_MIN, 1, 0, collect, &c, NULL), 0);
+    cr_assert_eq(c.n, 2);
+    cr_assert_str_eq(c.r[0].id, "b", "descending");
+    coll_free(&c);
+    store_view_close(v);
+    /* A view open while the map grows is ended, and says so. */
+    close_fixture();
+    rm_tree(g_dir);
+    g_st = open_ok(g_dir, 64 * 1024);
+    cr_assert_eq(store_batch_new(g_st, &g_b), 0);
+    cr_assert_eq(store_view_open(g_st, &v), 0);
+    write_numbered(g_b, 0, 300);
+    commit_ok(g_b);
+    cr_assert_eq(store_view_scan_time(v, T_START, INT64_MAX, 0, 0, collect, &c, NULL), STORE_ERR_EXPIRED);
+    cr_assert_eq(store_view_get(v, "g", "n000001", 7, copy_json, json), STORE_ERR_EXPIRED);
+    store_view_close(v);
 }
