@@ -43,17 +43,21 @@ LIBS       = $(PKG_LIBS)
 all: bin/activity-stream bin/feedsim
 
 help:
-	@echo "make            build bin/activity-stream and bin/feedsim"
-	@echo "make run        start feedsim and the server with conf/activity-stream.conf"
+	@echo "make            build bin/activity-stream and bin/feedsim (same as make all)"
+	@echo "make run        the demo: two simulated feeds and the server on a fresh store (conf/run-demo);"
+	@echo "                prints the dashboard URL and curl examples; Ctrl-C stops it"
 	@echo "make cluster    a primary, two replicas and HAProxy on loopback (conf/run-cluster)"
 	@echo "make test       unit + integration tests (ASan/UBSan, one Criterion run) and the browser test"
+	@echo "make all-tests  unit + integration tests only (ASan/UBSan, one Criterion run)"
 	@echo "make unit       unit tests only: pure modules, no sockets (seconds)"
 	@echo "make integration  integration tests only: real servers, feedsim, crashes"
-	@echo "make browser-test  the dashboard in headless Chromium"
-	@echo "make one T=store MODS=\"store log timefmt\"  one test file against chosen modules"
-	@echo "make clean      remove build/ and bin/"
-	@echo "make bench      benchmarks (store, ingest, streaming)"
+	@echo "make browser-test  the dashboard in headless Chromium (tests/browser/run)"
+	@echo "make one T=store MODS=\"store log timefmt\"  one test file against chosen modules (H=1: with the harness)"
+	@echo "make bench      benchmarks (store, ingest, queries, streaming)"
 	@echo "make fuzz       fuzz the query parser for a bounded time"
+	@echo "make clean      remove build/ and bin/"
+	@echo "make help       this list"
+	@echo "Tests take TEST_ARGS, e.g. make integration TEST_ARGS=\"--filter 'readme/*'\""
 
 build/%.o: src/%.c build/pkg.mk
 	@mkdir -p $(@D)

@@ -4,9 +4,9 @@
  * shutdown, new requests; then one endpoint answers: /stream (stream.h), /feeds, /health,
  * /metrics, /activities/_search and /activities/_count (search.h, on helper threads: offload.h),
  * /_replication and /_replication/snapshot (replsend.h).
- * Paths it does not know go on to the dashboard's static files. This is the one place every
- * route passes through, where access control belongs. Event-loop threads only, except where
- * said. */
+ * Paths it does not know go on to the dashboard's static files, then to api_not_found. This is
+ * the one place every route passes through, where access control belongs. Errors have the
+ * shape httpreq.h describes. Event-loop threads only, except where said. */
 #ifndef API_H
 #define API_H
 #include "config.h"
@@ -59,5 +59,9 @@ void api_begin_shutdown(api_t *api);
 /* Answer `req`. Returns 0 when it was answered, -1 when the path is not an endpoint (the
  * static-file handler comes next). */
 int api_handle(api_t *api, const api_loop_t *loop, h2o_req_t *req);
+
+/* Answer 404 in the error shape (httpreq.h) with the path: for a path that is neither an
+ * endpoint nor one of the dashboard's files (the server's last handler). */
+void api_not_found(h2o_req_t *req);
 
 #endif

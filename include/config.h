@@ -1,7 +1,9 @@
-/* config.h -- the server's YAML configuration (libyaml), validated strictly: unknown keys,
- * wrong types, missing required keys and duplicate feed ids are errors that name the file,
- * line and key. Durations take ms/s/m/h/d; sizes take B/KiB/MiB/GiB. Secrets may come from
- * environment variables named in the file (key_env, token_env, password_env).
+/* config.h -- the server's YAML configuration (libyaml), validated strictly: unknown keys
+ * (with the nearest known key suggested), wrong types, missing required keys and duplicate feed
+ * ids are errors that name the file, line and key; every problem of a file is reported, not
+ * only the first; the files it names can be checked too (config_load_ex). Durations take
+ * ms/s/m/h/d; sizes take B/KiB/MiB/GiB. Secrets may come from environment variables named in
+ * the file (key_env, token_env, password_env).
  *
  * Top-level keys (defaults):
  *   listen: 127.0.0.1:8080 (a string or a list; "host:port", "[v6]:port" or ":port")
@@ -30,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bytebuf.h"
 #include "netaddr.h"
 
 typedef enum { FEED_STYLE_ACTIVITY_STREAM = 0, FEED_STYLE_OUTBOX = 1 } feed_style_t;
@@ -101,13 +104,51 @@ typedef struct {
  * of memory (then *cfg holds nothing that needs freeing). */
 int config_defaults(config_t *cfg);
 
-/* Load and validate `path`. Returns 0, or -1 with one line in err such as
- * "conf/x.conf:12: feeds[1].poll_interval: expected a duration like 1s, got 'soon'".
- * On failure *cfg holds nothing that needs freeing. */
+/* Load and validate `path`. Returns 0, or -1 with every problem in err, one line each
+ * ("\n" between them, up to CONFIG_MAX_ERRORS, then a line saying how many more), such as
+ * "conf/x.conf:12: feeds[1].poll_interval: expected a duration like 1s, got 'soon'" or
+ * "conf/x.conf:3: poll_intervl: unknown key, did you mean poll_interval?". err may be NULL; it
+ * is cut to errlen. Files are not looked at (config_load_ex does). On failure *cfg holds
+ * nothing that needs freeing. */
 int config_load(const char *path, config_t *cfg, char *err, size_t errlen);
 
 /* Same, from a string (`name` is used in messages). */
 int config_load_string(const char *yaml, const char *name, config_t *cfg, char *err, size_t errlen);
+
+#define CONFIG_MAX_ERRORS 20   /* problems listed; more are counted */
+
+/* Flags of config_load_ex. */
+enum {
+    /* Check the files and directories the config names, as the server will use them: tls.cert
+     * (PEM certificates), tls.key (a PEM private key), ca_file and feeds[].ca_file (PEM
+     * certificates), web_root (a readable directory) and data_dir (a writable directory, or
+     * one that can be created). Relative paths are relative to the working directory. */
+    CONFIG_CHECK_FILES = 1 << 0,
+    /* An environment variable named by a *_env key that is unset or empty is a warning, not a
+     * problem, and the secret stays NULL: for --check-config on a machine without the secrets.
+     * A config loaded this way is for reporting only, never for running. */
+    CONFIG_ENV_WARNINGS = 1 << 1,
+};
+
+/* What a load found: every problem and warning, one line each, each line ending in '\n'. */
+typedef struct {
+    bytebuf_t errors;      /* owned */
+    bytebuf_t warnings;    /* owned */
+    size_t nerrors;        /* problems found, also those beyond CONFIG_MAX_ERRORS not listed */
+    size_t nwarnings;
+} config_report_t;
+
+/* Load and validate `path` with CONFIG_* flags. Returns 0 (warnings may have been found), or
+ * -1 when there is a problem (or the file cannot be read: then one line "PATH: reason").
+ * *rep is overwritten; release it with config_report_free whatever the result. On failure
+ * *cfg holds nothing that needs freeing. */
+int config_load_ex(const char *path, unsigned flags, config_t *cfg, config_report_t *rep);
+
+/* Same, from a string (`name` is used in messages). */
+int config_load_string_ex(const char *yaml, const char *name, unsigned flags, config_t *cfg,
+                          config_report_t *rep);
+
+void config_report_free(config_report_t *rep);   /* NULL is a no-op */
 
 void config_free(config_t *cfg);
 

@@ -1,5 +1,6 @@
-/* stream.h -- GET /stream on one event-loop worker: history from the time index as of a
- * snapshot S0, then live changes from the change log after S0, exactly once per version.
+/* stream.h -- /stream (GET, or POST with a JSON body) on one event-loop worker: history from
+ * the time index as of a snapshot S0, then live changes from the change log after S0, exactly
+ * once per version.
  *
  * Each worker has one hub. Streams that are idle and caught up wait on the hub; when ingest
  * commits (stream_hub_wake from the loop thread) or the poll tick fires, the hub reads the new
@@ -18,6 +19,8 @@ typedef struct {
     size_t max_streams;
     int replica;                    /* a replica: a resume beyond the head waits for it */
     _Atomic size_t *open_streams;   /* shared by all workers; BORROWED */
+    const char *const *feed_ids;    /* the configured feeds, for the feed filter's 400; BORROWED */
+    size_t nfeed_ids;
 } stream_settings_t;
 
 typedef struct stream_hub stream_hub_t;
@@ -27,7 +30,7 @@ stream_hub_t *stream_hub_new(h2o_context_t *ctx, store_t *st, const stream_setti
 /* Free the hub; every stream must have ended (stream_hub_open() == 0). */
 void stream_hub_free(stream_hub_t *hub);
 
-/* Serve GET /stream. Always answers (400/204/503 or the event stream). */
+/* Serve GET or POST /stream (streamreq.h). Always answers (400/204/503 or the event stream). */
 void stream_handle(stream_hub_t *hub, h2o_req_t *req);
 
 /* Deliver changes committed since the last pass (called when ingest signals a commit). */

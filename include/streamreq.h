@@ -1,6 +1,12 @@
-/* streamreq.h -- the parameters of a GET /stream request, parsed and validated from the query
- * string, the Last-Event-ID and Accept headers and an optional body {"query": {...}}; and the
- * filter they describe. Pure (no sockets), so every 400 is tested without a server. */
+/* streamreq.h -- the parameters of a /stream request (GET or POST), parsed and validated from
+ * the query string, the Last-Event-ID and Accept headers and an optional JSON body; and the
+ * filter they describe. Pure (no sockets), so every 400 is tested without a server.
+ *
+ * The body is either a query ({"query": {...}} or the bare query object), or an object of
+ * parameters: "query" (a query object) and any of start, end, feed, type, actor,
+ * last_event_id, format, with string values (feed, type and actor also take a list of strings;
+ * start and end also a number of milliseconds). A parameter given both in the URL and in the
+ * body is "given more than once", as when it is repeated in the URL. */
 #ifndef STREAMREQ_H
 #define STREAMREQ_H
 #include <stddef.h>
@@ -8,6 +14,10 @@
 #include "eventid.h"
 #include "query.h"
 #include "store.h"
+
+/* A bare number in start or end at most this is refused: as milliseconds it is before
+ * 1973-03-03, so it is almost certainly Unix seconds (0 still means the beginning). */
+#define STREAMREQ_MAX_SECONDS_LIKE 99999999999LL
 
 typedef struct {
     char **items; size_t n;   /* owned strings */
@@ -24,14 +34,26 @@ typedef struct {
     int format;                /* SSE_FORMAT_* */
 } streamreq_t;
 
-/* Parse. `query_string` is the part after '?' (may be NULL); header values may be NULL.
- * `now_us` resolves `now`. On error returns -1, with a message in err and the offending
- * parameter's name in param, e.g. ("start must be an RFC 3339 time, Unix milliseconds or now",
- * "start"). On success returns 0; free with streamreq_free. */
-int streamreq_parse(streamreq_t *out, const char *query_string, size_t qs_len,
-                    const char *last_event_id, size_t lei_len, const char *accept, size_t accept_len,
-                    const char *body, size_t body_len, int64_t now_us,
-                    char *err, size_t errlen, char *param, size_t paramlen);
+/* What a request brings; every pointer is BORROWED and may be NULL (with its length 0). */
+typedef struct {
+    const char *query_string; size_t qs_len;   /* the part after '?' */
+    const char *last_event_id; size_t lei_len; /* the Last-Event-ID header */
+    const char *accept; size_t accept_len;     /* the Accept header */
+    const char *body; size_t body_len;         /* the request body */
+    int64_t now_us;                            /* what `now` is in date math */
+    const char *const *feed_ids; size_t nfeed_ids;   /* the configured feeds */
+    int check_feeds;           /* 1: a feed filter naming a feed not in feed_ids is a 400 */
+} streamreq_in_t;
+
+/* Parse. On error returns -1, with a one-line message in err and the offending parameter's
+ * name in param, e.g. ("start must be an RFC 3339 time, ...", "start"). The 400s: a time that
+ * is none of RFC 3339, a date, Unix milliseconds, now or date math (now-1h, now-1d/d,
+ * 2024-01-01||+1M), or that looks like Unix seconds (1 to STREAMREQ_MAX_SECONDS_LIKE); end
+ * before start; a feed that is not configured (the message lists the configured ones); a bad
+ * last_event_id, format, q or body; a parameter given twice; an unknown parameter (named in
+ * param). On success returns 0; free with streamreq_free. */
+int streamreq_parse(streamreq_t *out, const streamreq_in_t *in, char *err, size_t errlen, char *param,
+                    size_t paramlen);
 void streamreq_free(streamreq_t *r);
 
 /* Does the record pass the feed/type/actor filters and the query? A delete passes when its

@@ -33,7 +33,7 @@ static const struct {
     route_t route;
     int post;                   /* POST allowed besides GET and HEAD */
 } routes[] = {
-    {"/stream", R_STREAM, 0},           {"/feeds", R_FEEDS, 0},
+    {"/stream", R_STREAM, 1},           {"/feeds", R_FEEDS, 0},
     {"/health", R_HEALTH, 0},           {"/metrics", R_METRICS, 0},
     {"/activities/_search", R_SEARCH, 1}, {"/activities/_count", R_COUNT, 1},
     {"/_replication", R_REPL, 0},       {"/_replication/snapshot", R_SNAPSHOT, 0},
@@ -144,8 +144,9 @@ static void handle_health(api_t *api, h2o_req_t *req)
     const char *problem = health_problem(api), *lag = replica_health(api, extra, sizeof extra);
     if (!problem)
         problem = lag;
-    if (problem)
-        snprintf(body, sizeof body, "{\"status\":\"unavailable\",\"reason\":\"%s\"%s}", problem, extra);
+    if (problem)   /* the error shape, with the status fields a health check reads */
+        snprintf(body, sizeof body, "{\"error\":\"%s\",\"status\":\"unavailable\",\"reason\":\"%s\"%s}",
+                 problem, problem, extra);
     else
         snprintf(body, sizeof body, "{\"status\":\"ok\",\"version\":\"%s\",\"head\":%llu%s}", AS_VERSION,
                  (unsigned long long)store_head(api->st), extra);
@@ -255,11 +256,11 @@ static int refuse_oversized(h2o_req_t *req)
     for (size_t i = 0; i < req->headers.size; i++)
         header_bytes += req->headers.entries[i].name->len + req->headers.entries[i].value.len;
     if (req->path.len > MAX_URL_BYTES) {
-        httpreq_send_error(req, 414, "the URL is longer than 8192 bytes", NULL);
+        httpreq_send_error_limit(req, 414, "the URL is longer than 8192 bytes", MAX_URL_BYTES);
         return 1;
     }
     if (header_bytes > MAX_HEADER_BYTES) {
-        httpreq_send_error(req, 431, "the request headers are larger than 64 KiB", NULL);
+        httpreq_send_error_limit(req, 431, "the request headers are larger than 64 KiB", MAX_HEADER_BYTES);
         return 1;
     }
     return 0;
@@ -272,7 +273,16 @@ static int refuse_method(h2o_req_t *req, int post_ok)
         return 0;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, post_ok ? "GET, POST, OPTIONS" : "GET, OPTIONS",
                    post_ok ? 18 : 12);
-    httpreq_send_error(req, 405, "method not allowed", NULL);
+    httpreq_send_error_field(req, 405, "method not allowed", "method", req->method.base, req->method.len);
+    return 1;
+}
+
+static int refuse_file_method(h2o_req_t *req)
+{
+    if (is_method(req, "GET") || is_method(req, "HEAD"))
+        return 0;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD"));
+    httpreq_send_error_field(req, 405, "method not allowed", "method", req->method.base, req->method.len);
     return 1;
 }
 
@@ -281,8 +291,8 @@ int api_handle(api_t *api, const api_loop_t *loop, h2o_req_t *req)
     if (refuse_oversized(req))
         return 0;
     int i = route_of(req);
-    if (i < 0)
-        return -1;
+    if (i < 0)   /* the dashboard's files, which take GET and HEAD (h2o would answer in text) */
+        return refuse_file_method(req) ? 0 : -1;
     route_t r = routes[i].route;
     if (apply_cors(api, req) || refuse_method(req, routes[i].post))
         return 0;
@@ -303,6 +313,12 @@ int api_handle(api_t *api, const api_loop_t *loop, h2o_req_t *req)
     case R_NONE: break;
     }
     return 0;
+}
+
+void api_not_found(h2o_req_t *req)
+{
+    httpreq_send_error_field(req, 404, "not found: no endpoint or dashboard file at this path", "path",
+                             req->path_normalized.base, req->path_normalized.len);
 }
 
 /* ---- lifecycle ---- */

@@ -1,11 +1,13 @@
 /* config.c -- loads and validates the YAML configuration with libyaml's document API.
- * Every problem becomes one line "FILE:LINE: KEY-PATH: problem"; on failure nothing stays
- * allocated. All strings in a config_t are malloc'd and owned by it (config_free). No global
+ * Every problem becomes one line "FILE:LINE: KEY-PATH: problem"; a problem in one key does not
+ * stop the walk, so one load reports them all (up to CONFIG_MAX_ERRORS); on failure nothing
+ * stays allocated. All strings in a config_t are malloc'd and owned by it (config_free). No global
  * state; values echoed in messages are sanitised and secrets are never echoed. */
 #include "config.h"
 #include "auth.h"
 #include "jwt.h"
 #include "netaddr.h"
+#include "pathcheck.h"
 #include "query.h"
 #include "timefmt.h"
 #include <jansson.h>
@@ -32,12 +34,14 @@
 #define MAX_SCOPE_DEPTH 64                         /* YAML nesting of a scope (query.h allows 32) */
 #define MAX_SCOPE_NODES 10000                      /* nodes of a scope, aliases counted each time */
 
+#define MAX_SUGGEST_LEN 64                         /* keys longer than this get no suggestion */
+
 /* One load: the document being walked and where messages go. */
 typedef struct {
     yaml_document_t *doc;   /* borrowed */
     const char *name;       /* borrowed: the file name used in messages */
-    char *err;              /* borrowed: caller's buffer, may be NULL */
-    size_t errlen;
+    unsigned flags;         /* CONFIG_* */
+    config_report_t *rep;   /* borrowed: problems and warnings are appended to it */
 } ctx_t;
 
 /* A handler stores the value of one key into `dst` (a field, or the whole struct). */
@@ -50,31 +54,40 @@ typedef struct {
 
 /* ---- messages ---------------------------------------------------------------------------- */
 
-static int report(ctx_t *c, size_t line, const char *path, const char *fmt, va_list ap)
-    __attribute__((format(printf, 4, 0)));
-static int report(ctx_t *c, size_t line, const char *path, const char *fmt, va_list ap)
+/* Append "NAME:LINE: PATH: <kind>message\n" to `out` (no LINE when line is 0, no PATH when
+ * empty); kind is "" or "warning: ". */
+static void append_line(ctx_t *c, bytebuf_t *out, size_t line, const char *path, const char *kind,
+                        const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+static void append_line(ctx_t *c, bytebuf_t *out, size_t line, const char *path, const char *kind,
+                        const char *fmt, va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    if (!c->err || c->errlen == 0)
-        return -1;
+    bytebuf_appends(out, c->name);
+    if (line)
+        bytebuf_printf(out, ":%zu", line);
     if (path && *path)
-        snprintf(c->err, c->errlen, "%s:%zu: %s: %s", c->name, line, path, msg);
-    else
-        snprintf(c->err, c->errlen, "%s:%zu: %s", c->name, line, msg);
-    return -1;
+        bytebuf_printf(out, ": %s", path);
+    bytebuf_printf(out, ": %s%s\n", kind, msg);
 }
 
-/* Report a problem at `line` (1-based); always returns -1. */
+/* Report a problem at `line` (1-based; 0: none); always returns -1. */
 static int fail_line(ctx_t *c, size_t line, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int fail_line(ctx_t *c, size_t line, const char *path, const char *fmt, ...)
 {
     va_list ap;
+    if (c->rep->nerrors++ >= CONFIG_MAX_ERRORS)
+        return -1;
     va_start(ap, fmt);
-    report(c, line, path, fmt, ap);
+    append_line(c, &c->rep->errors, line, path, "", fmt, ap);
     va_end(ap);
     return -1;
+}
+
+static size_t line_of(const yaml_node_t *node)
+{
+    return node ? node->start_mark.line + 1 : 1;
 }
 
 /* Report a problem at `node`'s line; always returns -1. */
@@ -83,10 +96,25 @@ static int fail(ctx_t *c, const yaml_node_t *node, const char *path, const char 
 static int fail(ctx_t *c, const yaml_node_t *node, const char *path, const char *fmt, ...)
 {
     va_list ap;
+    if (c->rep->nerrors++ >= CONFIG_MAX_ERRORS)
+        return -1;
     va_start(ap, fmt);
-    report(c, node ? node->start_mark.line + 1 : 1, path, fmt, ap);
+    append_line(c, &c->rep->errors, line_of(node), path, "", fmt, ap);
     va_end(ap);
     return -1;
+}
+
+/* Report a warning at `node`'s line; returns 0. */
+static int warn(ctx_t *c, const yaml_node_t *node, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int warn(ctx_t *c, const yaml_node_t *node, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    c->rep->nwarnings++;
+    va_start(ap, fmt);
+    append_line(c, &c->rep->warnings, line_of(node), path, "warning: ", fmt, ap);
+    va_end(ap);
+    return 0;
 }
 
 /* Copy `s` into buf for a message: printable ASCII only, cut with "..." when long. */
@@ -200,27 +228,105 @@ static int check_key(ctx_t *c, yaml_node_t *map, yaml_node_pair_t *p, const char
     return 0;
 }
 
-/* Walk mapping `map`, handing each key's value to its handler in `fields`. */
+/* Edit distance between a and b (adjacent transpositions count as one), capped inputs. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), d[MAX_SUGGEST_LEN + 1][MAX_SUGGEST_LEN + 1];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = a[i - 1] != b[j - 1], best = d[i - 1][j - 1] + cost;
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    }
+    return d[la][lb];
+}
+
+/* How far `name` is from the known key `known`: 0 for a difference of case only or a start
+ * of it (4 characters at least: full_sync for full_sync_interval), else the edit distance. */
+static size_t key_distance(const char *name, const char *known)
+{
+    size_t n = strlen(name);
+    if (strcasecmp(name, known) == 0 || (n >= 4 && strncasecmp(name, known, n) == 0))
+        return 0;
+    return strlen(known) > MAX_SUGGEST_LEN ? SIZE_MAX : edit_distance(name, known);
+}
+
+/* The known key nearest to `name`, or NULL when none is near enough to be what was meant. */
+static const char *nearest_key(const char *name, const field_t *fields, size_t nfields)
+{
+    const char *best = NULL;
+    size_t best_d = 1 + strlen(name) / 4 + 1;
+    if (strlen(name) > MAX_SUGGEST_LEN)
+        return NULL;
+    for (size_t i = 0; i < nfields; i++) {
+        size_t d = key_distance(name, fields[i].name);
+        if (d < best_d) {
+            best = fields[i].name;
+            best_d = d;
+        }
+    }
+    return best;
+}
+
+static int unknown_key(ctx_t *c, yaml_node_t *key, const char *path, const field_t *fields, size_t nfields)
+{
+    const char *near = nearest_key((const char *)key->data.scalar.value, fields, nfields);
+    if (near)
+        return fail(c, key, path, "unknown key, did you mean %s?", near);
+    return fail(c, key, path, "unknown key");
+}
+
+static const field_t *find_field(const char *name, const field_t *fields, size_t nfields)
+{
+    for (size_t i = 0; i < nfields; i++)
+        if (!strcmp(fields[i].name, name))
+            return &fields[i];
+    return NULL;
+}
+
+/* Walk mapping `map`, handing each key's value to its handler in `fields`. A problem with one
+ * key is reported and the walk goes on with the next; returns -1 when there was any. */
 static int walk_mapping(ctx_t *c, yaml_node_t *map, const char *path, const field_t *fields,
                         size_t nfields, void *base)
 {
     char got[SHOW_LEN + 2], sub[PATH_LEN];
+    int rc = 0;
     if (map->type != YAML_MAPPING_NODE)
         return fail(c, map, path, "expected a mapping, got %s", describe(map, got, sizeof got));
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-        if (check_key(c, map, p, path, sub) < 0)
-            return -1;
-        const char *name = (const char *)node_at(c, p->key)->data.scalar.value;
-        const field_t *f = NULL;
-        for (size_t i = 0; i < nfields && !f; i++)
-            if (!strcmp(fields[i].name, name))
-                f = &fields[i];
+        if (check_key(c, map, p, path, sub) < 0) {
+            rc = -1;
+            continue;
+        }
+        yaml_node_t *key = node_at(c, p->key);
+        const field_t *f = find_field((const char *)key->data.scalar.value, fields, nfields);
         if (!f)
-            return fail(c, node_at(c, p->key), sub, "unknown key");
-        if (f->fn(c, node_at(c, p->value), sub, (char *)base + f->offset) < 0)
-            return -1;
+            rc = unknown_key(c, key, sub, fields, nfields);
+        else if (f->fn(c, node_at(c, p->value), sub, (char *)base + f->offset) < 0)
+            rc = -1;
     }
-    return 0;
+    return rc;
+}
+
+/* After a walk: report `name` missing from `map` when it is not there at all (a key that is
+ * there but was refused has been reported already). Returns 0 when it is there. */
+static int require_key(ctx_t *c, yaml_node_t *map, const char *path, const char *name)
+{
+    if (map->type != YAML_MAPPING_NODE)
+        return -1;
+    if (find_value(c, map, name))
+        return 0;
+    return fail(c, map, path, "missing required key '%s'", name);
 }
 
 /* ---- scalar values ----------------------------------------------------------------------- */
@@ -246,6 +352,38 @@ static int parse_string(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
     if (has_ctl(s))
         return fail(c, n, path, "must not contain control characters");
     return set_string(c, n, path, s, dst);
+}
+
+/* A file or directory name; with CONFIG_CHECK_FILES, checked as the server will use it. */
+static int parse_path(ctx_t *c, yaml_node_t *n, const char *path, void *dst,
+                      int (*check)(const char *, char *, size_t))
+{
+    char why[512], shown[SHOW_LEN];
+    if (parse_string(c, n, path, dst) < 0)
+        return -1;
+    if (!(c->flags & CONFIG_CHECK_FILES) || check(*(char **)dst, why, sizeof why) == 0)
+        return 0;
+    return fail(c, n, path, "'%s': %s", show(n, shown, sizeof shown), why);
+}
+
+static int parse_data_dir(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    return parse_path(c, n, path, dst, pathcheck_dir_writable);
+}
+
+static int parse_web_root(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    return parse_path(c, n, path, dst, pathcheck_dir_readable);
+}
+
+static int parse_certs_file(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    return parse_path(c, n, path, dst, pathcheck_pem_certs);
+}
+
+static int parse_key_file(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    return parse_path(c, n, path, dst, pathcheck_pem_key);
 }
 
 static int parse_duration(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
@@ -425,9 +563,10 @@ static int parse_listen(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
     int rc = 0;
     if (n->type != YAML_SEQUENCE_NODE)
         rc = add_listen(c, n, path, v, &count);
-    for (size_t i = 0; rc == 0 && i < want && n->type == YAML_SEQUENCE_NODE; i++) {
+    for (size_t i = 0; i < want && n->type == YAML_SEQUENCE_NODE; i++) {
         snprintf(sub, sizeof sub, "%s[%zu]", path, i);
-        rc = add_listen(c, node_at(c, n->data.sequence.items.start[i]), sub, v, &count);
+        if (add_listen(c, node_at(c, n->data.sequence.items.start[i]), sub, v, &count) < 0)
+            rc = -1;
     }
     if (rc < 0) {
         free_strv(v, count);
@@ -487,13 +626,16 @@ static int parse_cors(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
     char **v = want ? calloc(want, sizeof *v) : NULL;
     if (want && !v)
         return fail(c, n, path, "out of memory");
+    int rc = 0;
     for (size_t i = 0; i < want; i++) {
         yaml_node_t *item = node_at(c, n->data.sequence.items.start[i]);
         snprintf(sub, sizeof sub, "%s[%zu]", path, i);
-        if (add_origin(c, item, sub, v, &count) < 0) {
-            free_strv(v, count);
-            return -1;
-        }
+        if (add_origin(c, item, sub, v, &count) < 0)
+            rc = -1;
+    }
+    if (rc < 0) {
+        free_strv(v, count);
+        return -1;
     }
     free_strv(cfg->cors_origins, cfg->ncors_origins);
     cfg->cors_origins = v;
@@ -504,20 +646,19 @@ static int parse_cors(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
 /* ---- tls --------------------------------------------------------------------------------- */
 
 static const field_t tls_fields[] = {
-    {"cert", parse_string, offsetof(config_t, tls_cert)},
-    {"key", parse_string, offsetof(config_t, tls_key)},
+    {"cert", parse_certs_file, offsetof(config_t, tls_cert)},
+    {"key", parse_key_file, offsetof(config_t, tls_key)},
 };
 
 static int parse_tls(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
 {
     config_t *cfg = dst;
-    if (walk_mapping(c, n, path, tls_fields, 2, cfg) < 0)
-        return -1;
-    if (!cfg->tls_cert)
-        return fail(c, n, path, "missing required key 'cert'");
-    if (!cfg->tls_key)
-        return fail(c, n, path, "missing required key 'key'");
-    return 0;
+    int rc = walk_mapping(c, n, path, tls_fields, 2, cfg);
+    if (require_key(c, n, path, "cert") < 0)
+        rc = -1;
+    if (require_key(c, n, path, "key") < 0)
+        rc = -1;
+    return rc;
 }
 
 /* ---- feeds: id, url, style --------------------------------------------------------------- */
@@ -619,6 +760,18 @@ static int auth_name(ctx_t *c, yaml_node_t *map, yaml_node_t *n, const char *pat
     return set_string(c, n, sub, s, out);
 }
 
+/* The environment variable named by `env` is unset or empty (`what`): a problem, or with
+ * CONFIG_ENV_WARNINGS a warning (the secret stays NULL). */
+static int unset_env(ctx_t *c, yaml_node_t *env, const char *path, const char *what)
+{
+    char shown[SHOW_LEN];
+    show(env, shown, sizeof shown);
+    if (c->flags & CONFIG_ENV_WARNINGS)
+        return warn(c, env, path, "environment variable '%s' %s (it must be set when the server runs)", shown,
+                    what);
+    return fail(c, env, path, "environment variable '%s' %s", shown, what);
+}
+
 /* A secret given inline (`key`) or through an environment variable (`key_env`): at most one of
  * the two, and at least one of them is given. */
 static int secret_value(ctx_t *c, const char *path, yaml_node_t *inl, yaml_node_t *env, const char *key,
@@ -638,12 +791,11 @@ static int secret_value(ctx_t *c, const char *path, yaml_node_t *inl, yaml_node_
         const char *name = s;
         if (!*name || strchr(name, '='))
             return fail(c, env, sub, "invalid environment variable name '%s'", show(env, shown, sizeof shown));
-        if (!(s = getenv(name)))
-            return fail(c, env, sub, "environment variable '%s' is not set", show(env, shown, sizeof shown));
+        if (!(s = getenv(name)) || !*s)
+            return unset_env(c, env, sub, s ? "is empty" : "is not set");
     }
     if (!*s)
-        return env ? fail(c, env, sub, "environment variable '%s' is empty", show(env, shown, sizeof shown))
-                   : fail(c, inl, sub, "must not be empty");
+        return fail(c, inl, sub, "must not be empty");
     if (has_ctl(s))
         return fail(c, inl ? inl : env, sub, "the secret contains control characters");
     return set_string(c, inl ? inl : env, sub, s, out);
@@ -722,7 +874,7 @@ static int parse_header(ctx_t *c, yaml_node_t *map, yaml_node_pair_t *p, const c
         if (!is_tchar(*s))
             return fail(c, k, sub, "invalid header name: use letters, digits and !#$%%&'*+-.^_`|~");
     for (size_t j = 0; j < i; j++)
-        if (!strcasecmp(hs[j].name, name))
+        if (hs[j].name && !strcasecmp(hs[j].name, name))
             return fail(c, k, sub, "duplicate header '%s'", hs[j].name);
     if (v->type != YAML_SCALAR_NODE)
         return fail(c, v, sub, "expected a string, got %s", describe(v, got, sizeof got));
@@ -752,10 +904,11 @@ static int parse_headers(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
     if (!(f->headers = calloc(count, sizeof *f->headers)))
         return fail(c, n, path, "out of memory");
     f->nheaders = count;    /* zeroed entries free cleanly if we stop half-way */
+    int rc = 0;
     for (size_t i = 0; i < count; i++)
         if (parse_header(c, n, n->data.mapping.pairs.start + i, path, f->headers, i) < 0)
-            return -1;
-    return 0;
+            rc = -1;
+    return rc;
 }
 
 /* ---- feeds ------------------------------------------------------------------------------- */
@@ -769,7 +922,7 @@ static const field_t feed_fields[] = {
     {"timeout", parse_duration, offsetof(config_feed_t, timeout_ms)},
     {"connect_timeout", parse_duration, offsetof(config_feed_t, connect_timeout_ms)},
     {"max_page_size", parse_size, offsetof(config_feed_t, max_page_bytes)},
-    {"ca_file", parse_string, offsetof(config_feed_t, ca_file)},
+    {"ca_file", parse_certs_file, offsetof(config_feed_t, ca_file)},
     {"auth", parse_auth, offsetof(config_feed_t, auth)},
     {"headers", parse_headers, 0},
 };
@@ -815,8 +968,9 @@ static int check_duplicate_id(ctx_t *c, yaml_node_t *seq, size_t i, const void *
 {
     char sub[PATH_LEN];
     const char *id = *(char *const *)((const char *)arr + i * stride + id_offset);
-    for (size_t j = 0; j < i; j++) {
-        if (strcmp(*(char *const *)((const char *)arr + j * stride + id_offset), id))
+    for (size_t j = 0; id && j < i; j++) {
+        const char *other = *(char *const *)((const char *)arr + j * stride + id_offset);
+        if (!other || strcmp(other, id))   /* an item whose id was refused has none */
             continue;
         yaml_node_t *first = find_value(c, node_at(c, seq->data.sequence.items.start[j]), "id");
         yaml_node_t *again = find_value(c, node_at(c, seq->data.sequence.items.start[i]), "id");
@@ -825,6 +979,17 @@ static int check_duplicate_id(ctx_t *c, yaml_node_t *seq, size_t i, const void *
                     first->start_mark.line + 1);
     }
     return 0;
+}
+
+static int parse_feed(ctx_t *c, yaml_node_t *item, const char *path, config_feed_t *f)
+{
+    feed_defaults(f);
+    int rc = walk_mapping(c, item, path, feed_fields, sizeof feed_fields / sizeof feed_fields[0], f);
+    if (require_key(c, item, path, "id") < 0)
+        rc = -1;
+    if (require_key(c, item, path, "url") < 0)
+        rc = -1;
+    return rc;
 }
 
 static int parse_feeds(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
@@ -841,22 +1006,16 @@ static int parse_feeds(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
     if (!(cfg->feeds = calloc(count, sizeof *cfg->feeds)))
         return fail(c, n, path, "out of memory");
     cfg->nfeeds = count;    /* zeroed entries free cleanly if we stop half-way */
-    for (size_t i = 0; i < count; i++) {
+    int rc = 0;
+    for (size_t i = 0; i < count; i++) {   /* a problem in one feed does not hide the next */
         yaml_node_t *item = node_at(c, n->data.sequence.items.start[i]);
-        config_feed_t *f = &cfg->feeds[i];
         snprintf(sub, sizeof sub, "%s[%zu]", path, i);
-        feed_defaults(f);
-        if (walk_mapping(c, item, sub, feed_fields, sizeof feed_fields / sizeof feed_fields[0], f) < 0)
-            return -1;
-        if (!f->id)
-            return fail(c, item, sub, "missing required key 'id'");
-        if (!f->url)
-            return fail(c, item, sub, "missing required key 'url'");
-        if (check_duplicate_id(c, n, i, cfg->feeds, sizeof *cfg->feeds, offsetof(config_feed_t, id), "feed",
+        if (parse_feed(c, item, sub, &cfg->feeds[i]) < 0 ||
+            check_duplicate_id(c, n, i, cfg->feeds, sizeof *cfg->feeds, offsetof(config_feed_t, id), "feed",
                                sub) < 0)
-            return -1;
+            rc = -1;
     }
-    return 0;
+    return rc;
 }
 
 /* ---- auth: lists --------------------------------------------------------------------------- */
@@ -877,12 +1036,13 @@ static int each_item(ctx_t *c, yaml_node_t *n, const char *path, int one_ok, con
     if (n->type != YAML_SEQUENCE_NODE)
         return fail(c, n, path, "expected %s, got %s", want, describe(n, got, sizeof got));
     *count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    int rc = 0;
     for (size_t i = 0; i < *count; i++) {
         snprintf(sub, sizeof sub, "%s[%zu]", path, i);
         if (fn(c, node_at(c, n->data.sequence.items.start[i]), sub, i, dst) < 0)
-            return -1;
+            rc = -1;
     }
-    return 0;
+    return rc;
 }
 
 static int add_cidr(ctx_t *c, yaml_node_t *n, const char *path, size_t i, void *dst)
@@ -1119,6 +1279,8 @@ static int check_token(ctx_t *c, const client_nodes_t *cn, const char *path)
     char sub[PATH_LEN];
     const char *t = cn->cl.token;
     yaml_node_t *n = cn->token ? cn->token : cn->token_env;
+    if (!t)
+        return 0;   /* its variable is unset (a warning): nothing to check */
     join_path(sub, path, cn->token ? "token" : "token_env");
     if (strlen(t) < MIN_TOKEN_LEN)
         return fail(c, n, sub, "the token must be at least %d characters long", MIN_TOKEN_LEN);
@@ -1239,6 +1401,8 @@ static int jwt_secret(ctx_t *c, const jwt_nodes_t *j, const char *path, char **o
     jwt_verifier_t *v = NULL;
     if (secret_value(c, path, j->secret, j->secret_env, "hs256_secret", out) < 0)
         return -1;
+    if (!*out)
+        return 0;   /* its variable is unset (a warning): nothing to check */
     jwt_config_t jc = {.hs256_secret = *out, .hs256_secret_len = strlen(*out)};
     if (jwt_verifier_new(&v, &jc, why, sizeof why) < 0) {
         join_path(sub, path, j->secret ? "hs256_secret" : "hs256_secret_env");
@@ -1301,7 +1465,7 @@ static void access_free(config_access_t *acc)
 
 static const field_t top_fields[] = {
     {"listen", parse_listen, 0},
-    {"data_dir", parse_string, offsetof(config_t, data_dir)},
+    {"data_dir", parse_data_dir, offsetof(config_t, data_dir)},
     {"map_size", parse_size, offsetof(config_t, map_size)},
     {"threads", parse_threads, offsetof(config_t, threads)},
     {"poll_interval", parse_duration, offsetof(config_t, poll_interval_ms)},
@@ -1312,8 +1476,8 @@ static const field_t top_fields[] = {
     {"version_retention", parse_retention, offsetof(config_t, version_retention_ms)},
     {"tombstone_retention", parse_retention, offsetof(config_t, tombstone_retention_ms)},
     {"cors_origins", parse_cors, 0},
-    {"web_root", parse_string, offsetof(config_t, web_root)},
-    {"ca_file", parse_string, offsetof(config_t, ca_file)},
+    {"web_root", parse_web_root, offsetof(config_t, web_root)},
+    {"ca_file", parse_certs_file, offsetof(config_t, ca_file)},
     {"tls", parse_tls, 0},
     {"feeds", parse_feeds, 0},
     {"auth", parse_access, offsetof(config_t, auth)},
@@ -1356,34 +1520,61 @@ static int expect_end(ctx_t *c, yaml_parser_t *p, const unsigned char *buf, size
     return rc;
 }
 
+/* With CONFIG_CHECK_FILES: a directory key the file does not set is checked at its default. */
+static void check_default_dir(ctx_t *c, yaml_node_t *root, const char *key, const char *dir,
+                              int (*check)(const char *, char *, size_t))
+{
+    char why[512];
+    if (!(c->flags & CONFIG_CHECK_FILES) || (root && find_value(c, root, key)))
+        return;
+    if (check(dir, why, sizeof why) != 0)
+        fail_line(c, 0, key, "'%s' (the default): %s", dir, why);
+}
+
+/* A replica has no feeds; replicate_auth goes with replicate_from. */
+static int check_replication(ctx_t *c, yaml_node_t *root, const config_t *cfg)
+{
+    yaml_node_t *from = find_value(c, root, "replicate_from"), *auth = find_value(c, root, "replicate_auth");
+    int rc = 0;
+    if (from && cfg->nfeeds)
+        rc = fail(c, from, "replicate_from", "a replica takes its data from its primary: remove the feeds, "
+                  "or remove replicate_from to make this node a primary");
+    if (auth && !from)
+        rc = fail(c, auth, "replicate_auth", "only used with replicate_from");
+    return rc;
+}
+
 static int parse_root(ctx_t *c, config_t *cfg)
 {
     char got[SHOW_LEN + 2];
     yaml_node_t *root = yaml_document_get_root_node(c->doc);
-    if (!root)
-        return 0;    /* an empty file: all defaults, no feeds */
-    if (root->type != YAML_MAPPING_NODE)
+    if (root && root->type != YAML_MAPPING_NODE)
         return fail(c, root, NULL, "expected a mapping of settings at the top level, got %s",
                     describe(root, got, sizeof got));
-    if (walk_mapping(c, root, "", top_fields, sizeof top_fields / sizeof top_fields[0], cfg) < 0)
-        return -1;
-    yaml_node_t *from = find_value(c, root, "replicate_from"), *auth = find_value(c, root, "replicate_auth");
-    if (from && cfg->nfeeds)
-        return fail(c, from, "replicate_from", "a replica takes its data from its primary: remove the feeds, "
-                    "or remove replicate_from to make this node a primary");
-    if (auth && !from)
-        return fail(c, auth, "replicate_auth", "only used with replicate_from");
-    return 0;
+    int rc = root ? walk_mapping(c, root, "", top_fields, sizeof top_fields / sizeof top_fields[0], cfg) : 0;
+    if (root && check_replication(c, root, cfg) < 0)
+        rc = -1;
+    check_default_dir(c, root, "data_dir", cfg->data_dir, pathcheck_dir_writable);
+    check_default_dir(c, root, "web_root", cfg->web_root, pathcheck_dir_readable);
+    return rc;   /* an empty file: all defaults, no feeds */
 }
 
-static int load_buffer(const unsigned char *buf, size_t len, const char *name, config_t *out,
-                       char *err, size_t errlen)
+/* After the walk: a line for the problems that were counted but not listed. */
+static void note_unlisted(ctx_t *c)
+{
+    if (c->rep->nerrors > CONFIG_MAX_ERRORS)
+        bytebuf_printf(&c->rep->errors, "%s: %zu more problems not listed\n", c->name,
+                       c->rep->nerrors - CONFIG_MAX_ERRORS);
+}
+
+static int load_buffer(const unsigned char *buf, size_t len, const char *name, unsigned flags, config_t *out,
+                       config_report_t *rep)
 {
     yaml_parser_t parser;
     yaml_document_t doc;
     config_t cfg;
-    ctx_t c = {.doc = &doc, .name = name, .err = err, .errlen = errlen};
-    int rc = -1, have_doc = 0;
+    ctx_t c = {.doc = &doc, .name = name, .flags = flags, .rep = rep};
+    int have_doc = 0;
 
     memset(out, 0, sizeof *out);
     if (config_defaults(&cfg) < 0)
@@ -1395,24 +1586,23 @@ static int load_buffer(const unsigned char *buf, size_t len, const char *name, c
     yaml_parser_set_input_string(&parser, buf, len);
     if (!yaml_parser_load(&parser, &doc)) {
         syntax_error(&c, &parser, buf, len);
-        goto done;
+    } else {
+        have_doc = 1;
+        parse_root(&c, &cfg);
+        expect_end(&c, &parser, buf, len);
     }
-    have_doc = 1;
-    if (parse_root(&c, &cfg) < 0 || expect_end(&c, &parser, buf, len) < 0)
-        goto done;
-    if (!(cfg.path = strdup(name))) {
+    if (rep->nerrors == 0 && !(cfg.path = strdup(name)))
         fail_line(&c, 1, NULL, "out of memory");
-        goto done;
+    note_unlisted(&c);
+    if (rep->nerrors == 0) {
+        *out = cfg;
+        memset(&cfg, 0, sizeof cfg);
     }
-    *out = cfg;
-    memset(&cfg, 0, sizeof cfg);
-    rc = 0;
-done:
     if (have_doc)
         yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
     config_free(&cfg);
-    return rc;
+    return rep->nerrors ? -1 : 0;
 }
 
 /* Read all of `path` (at most MAX_FILE_BYTES) into a malloc'd buffer. Returns 0 or an errno. */
@@ -1478,27 +1668,68 @@ int config_defaults(config_t *cfg)
     return 0;
 }
 
-int config_load_string(const char *yaml, const char *name, config_t *cfg, char *err, size_t errlen)
+int config_load_string_ex(const char *yaml, const char *name, unsigned flags, config_t *cfg,
+                          config_report_t *rep)
 {
-    return load_buffer((const unsigned char *)yaml, strlen(yaml), name, cfg, err, errlen);
+    memset(rep, 0, sizeof *rep);
+    return load_buffer((const unsigned char *)yaml, strlen(yaml), name, flags, cfg, rep);
 }
 
-int config_load(const char *path, config_t *cfg, char *err, size_t errlen)
+int config_load_ex(const char *path, unsigned flags, config_t *cfg, config_report_t *rep)
 {
     unsigned char *buf = NULL;
     size_t len = 0;
     memset(cfg, 0, sizeof *cfg);
+    memset(rep, 0, sizeof *rep);
     int e = read_file(path, &buf, &len);
     if (e) {
         char eb[128];
         const char *why = e == EFBIG ? "file is larger than 1 MiB" : strerror_r(e, eb, sizeof eb);
-        if (err && errlen)
-            snprintf(err, errlen, "%s: %s", path, why);
+        rep->nerrors = 1;
+        bytebuf_printf(&rep->errors, "%s: %s\n", path, why);
         return -1;
     }
-    int rc = load_buffer(buf, len, path, cfg, err, errlen);
+    int rc = load_buffer(buf, len, path, flags, cfg, rep);
     free(buf);
     return rc;
+}
+
+void config_report_free(config_report_t *rep)
+{
+    if (!rep)
+        return;
+    bytebuf_free(&rep->errors);
+    bytebuf_free(&rep->warnings);
+    memset(rep, 0, sizeof *rep);
+}
+
+/* The report's problems into the caller's buffer, without the last newline. */
+static int copy_errors(int rc, config_report_t *rep, char *err, size_t errlen)
+{
+    if (err && errlen) {
+        size_t n = rep->errors.len;
+        if (n && rep->errors.p[n - 1] == '\n')
+            n--;
+        snprintf(err, errlen, "%.*s", (int)n, rep->errors.p ? rep->errors.p : "");
+        if (rc != 0 && n == 0)
+            snprintf(err, errlen, "out of memory");
+    }
+    config_report_free(rep);
+    return rc;
+}
+
+int config_load_string(const char *yaml, const char *name, config_t *cfg, char *err, size_t errlen)
+{
+    config_report_t rep;
+    int rc = config_load_string_ex(yaml, name, 0, cfg, &rep);
+    return copy_errors(rc, &rep, err, errlen);
+}
+
+int config_load(const char *path, config_t *cfg, char *err, size_t errlen)
+{
+    config_report_t rep;
+    int rc = config_load_ex(path, 0, cfg, &rep);
+    return copy_errors(rc, &rep, err, errlen);
 }
 
 void config_free(config_t *cfg)

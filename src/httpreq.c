@@ -1,6 +1,7 @@
 /* httpreq.c -- helpers over the server's libh2o requests: query string, headers, responses. */
 #include "httpreq.h"
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 void httpreq_query_string(h2o_req_t *req, const char **qs, size_t *len)
@@ -50,16 +51,46 @@ void httpreq_send(h2o_req_t *req, int status, const char *reason, const char *co
     h2o_send_inline(req, copy, len);
 }
 
-void httpreq_send_error(h2o_req_t *req, int status, const char *msg, const char *param)
+/* Send error object o (STOLEN) as JSON. */
+static void send_error_object(h2o_req_t *req, int status, json_t *o)
 {
-    json_t *o = json_object();
-    json_t *m = json_string(msg), *p = param ? json_string(param) : NULL;
-    /* Parameter names and values echoed from the URL may be invalid UTF-8. */
-    json_object_set_new(o, "error", m ? m : json_string("request rejected (the message was not valid UTF-8)"));
-    if (param)
-        json_object_set_new(o, "parameter", p ? p : json_string("(not valid UTF-8)"));
-    char *text = json_dumps(o, JSON_COMPACT);
-    httpreq_send(req, status, NULL, "application/json; charset=utf-8", text, strlen(text));
+    static const char nomem[] = "{\"error\":\"out of memory\"}";
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    httpreq_send(req, status, NULL, "application/json; charset=utf-8", text ? text : nomem,
+                 text ? strlen(text) : sizeof nomem - 1);
     free(text);
     json_decref(o);
+}
+
+/* {"error": msg}; a message that is not valid UTF-8 (it may echo the URL) is replaced. */
+static json_t *error_object(const char *msg)
+{
+    json_t *o = json_object(), *m = json_string(msg);
+    json_object_set_new(o, "error", m ? m : json_string("request rejected (the message was not valid UTF-8)"));
+    return o;
+}
+
+void httpreq_send_error(h2o_req_t *req, int status, const char *msg, const char *param)
+{
+    json_t *o = error_object(msg);
+    if (param) {
+        json_t *p = json_string(param);
+        json_object_set_new(o, "parameter", p ? p : json_string("(not valid UTF-8)"));
+    }
+    send_error_object(req, status, o);
+}
+
+void httpreq_send_error_limit(h2o_req_t *req, int status, const char *msg, long long limit)
+{
+    json_t *o = error_object(msg);
+    json_object_set_new(o, "limit", json_integer(limit));
+    send_error_object(req, status, o);
+}
+
+void httpreq_send_error_field(h2o_req_t *req, int status, const char *msg, const char *key, const char *value,
+                              size_t value_len)
+{
+    json_t *o = error_object(msg), *v = json_stringn(value, value_len);
+    json_object_set_new(o, key, v ? v : json_string("(not valid UTF-8)"));
+    send_error_object(req, status, o);
 }

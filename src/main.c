@@ -22,29 +22,56 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: activity-stream [--config FILE]           run the server\n"
-               "       activity-stream compact [--config FILE]   compact the store of FILE's data_dir\n"
-               "       activity-stream --check-config FILE       validate FILE and exit\n"
+    fprintf(f, "usage: activity-stream [--config FILE]                 run the server\n"
+               "       activity-stream compact [--config FILE]         compact the store of FILE's data_dir\n"
+               "       activity-stream --check-config FILE [--strict]  validate FILE and exit\n"
                "       activity-stream --version | --help\n"
                "  --config FILE        the configuration (default " DEFAULT_CONFIG ")\n"
-               "  --check-config FILE  print every problem of FILE, or \"ok\"; exit 1 on a problem\n"
+               "  --check-config FILE  print every problem of FILE (keys, values, and the files and\n"
+               "                       directories it names), or \"ok\"; exit 1 on a problem. An unset\n"
+               "                       *_env variable is a warning (exit 0): the server needs it to run\n"
+               "  --strict             with --check-config: warnings are problems too (exit 1)\n"
                "  compact              rewrite data.mdb with only the pages in use (erased data\n"
                "                       is gone from the file); the server must be stopped\n"
                "  --version            print the version and exit\n"
+               "  --help               print this text and exit\n"
                "Environment: AS_LOG=debug|info|warn|error sets the log level (default info).\n");
 }
 
-static int check_config(const char *path)
+static const char *plural(size_t n)
+{
+    return n == 1 ? "" : "s";
+}
+
+/* Load `path` with `flags`, printing its problems (and warnings when `show_warnings`) to stderr. */
+static int load_config(const char *path, unsigned flags, int show_warnings, config_t *cfg, config_report_t *rep)
+{
+    int rc = config_load_ex(path, flags, cfg, rep);
+    if (show_warnings && rep->warnings.len)
+        fputs(rep->warnings.p, stderr);
+    if (rc != 0)
+        fputs(rep->errors.p ? rep->errors.p : "out of memory\n", stderr);
+    return rc;
+}
+
+static int check_config(const char *path, int strict)
 {
     config_t cfg;
-    char err[1024];
-    if (config_load(path, &cfg, err, sizeof err) != 0) {
-        fprintf(stderr, "%s\n", err);
-        return 1;
-    }
-    printf("%s: ok (%zu feed%s)\n", path, cfg.nfeeds, cfg.nfeeds == 1 ? "" : "s");
+    config_report_t rep;
+    int rc = load_config(path, CONFIG_CHECK_FILES | CONFIG_ENV_WARNINGS, 1, &cfg, &rep);
+    size_t warnings = rep.nwarnings;
+    if (rc != 0)
+        fprintf(stderr, "%s: %zu problem%s\n", path, rep.nerrors, plural(rep.nerrors));
+    else if (strict && warnings)
+        fprintf(stderr, "%s: %zu warning%s, which --strict makes problems\n", path, warnings, plural(warnings));
+    else if (warnings)
+        printf("%s: ok (%zu feed%s, %zu warning%s)\n", path, cfg.nfeeds, plural(cfg.nfeeds), warnings,
+               plural(warnings));
+    else
+        printf("%s: ok (%zu feed%s)\n", path, cfg.nfeeds, plural(cfg.nfeeds));
     config_free(&cfg);
-    return 0;
+    config_report_free(&rep);
+    return rc != 0 || (strict && warnings) ? 1 : 0;
 }
 
 /* Raise the soft descriptor limit to the hard one; say so when it is still too low. */
@@ -109,12 +136,13 @@ static int lock_data_dir(const config_t *cfg, const char *what)
 static int compact(const char *path)
 {
     config_t cfg;
+    config_report_t rep;
     char err[1024];
     uint64_t before, after;
-    if (config_load(path, &cfg, err, sizeof err) != 0) {
-        fprintf(stderr, "%s\n", err);
+    int loaded = load_config(path, CONFIG_ENV_WARNINGS, 0, &cfg, &rep);   /* no secret is needed */
+    config_report_free(&rep);
+    if (loaded != 0)
         return 1;
-    }
     int rc = 1, lock = lock_data_dir(&cfg, "before compacting");
     if (lock >= 0 && store_compact(cfg.data_dir, &before, &after, err, sizeof err) != 0)
         fprintf(stderr, "%s\n", err);
@@ -137,12 +165,13 @@ static int run(const char *path)
     replica_t *replica = NULL;
     api_t *api = NULL;
     server_t *srv = NULL;
+    config_report_t rep;
     sigset_t set;
     int sig, rc = 1;
-    if (config_load(path, &cfg, err, sizeof err) != 0) {
-        fprintf(stderr, "%s\n", err);
+    int loaded = load_config(path, CONFIG_CHECK_FILES, 0, &cfg, &rep);
+    config_report_free(&rep);
+    if (loaded != 0)
         return 1;
-    }
     if (cfg.auth.enabled) {   /* never serve openly what the operator meant to protect */
         fprintf(stderr, "%s: auth: access control is not enforced by this build yet; refusing to start\n", path);
         config_free(&cfg);
@@ -204,7 +233,7 @@ out:
 int main(int argc, char **argv)
 {
     const char *path = DEFAULT_CONFIG, *check = NULL;
-    int do_compact = 0;
+    int do_compact = 0, strict = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has_value = i + 1 < argc;
@@ -212,6 +241,8 @@ int main(int argc, char **argv)
             path = argv[++i];
         } else if (strcmp(a, "--check-config") == 0 && has_value) {
             check = argv[++i];
+        } else if (strcmp(a, "--strict") == 0) {
+            strict = 1;
         } else if (strcmp(a, "compact") == 0 && i == 1) {
             do_compact = 1;
         } else if (strcmp(a, "--version") == 0) {
@@ -229,7 +260,12 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (strict && !check) {
+        fprintf(stderr, "activity-stream: --strict goes with --check-config\n");
+        usage(stderr);
+        return 2;
+    }
     if (check)
-        return check_config(check);
+        return check_config(check, strict);
     return do_compact ? compact(path) : run(path);
 }

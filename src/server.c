@@ -65,6 +65,7 @@ struct server {
     int nworkers, started, conf_ready;
     int ran;                           /* loops were started (they live until exit) */
     stream_settings_t stream_settings;
+    const char **feed_ids;             /* owned array of the config's feed ids (borrowed strings) */
     _Atomic size_t open_streams;
     _Atomic int stopping;
     sem_t ready;                       /* posted by each worker once its loop is set up */
@@ -81,6 +82,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     worker_t *w = worker_of(req);
     api_loop_t loop = {.hub = w->hub, .offload_done = &w->wake, .repl = w->repl};
     return api_handle(srv->api, &loop, req);
+}
+
+static int on_not_found(h2o_handler_t *self, h2o_req_t *req)
+{
+    api_not_found(req);
+    return 0;
 }
 
 /* The loops' part of /health: a loop whose poll tick stopped is stuck. */
@@ -160,9 +167,26 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     }
 }
 
+/* OpenSSL's reason for the oldest queued error, never NULL (a system error has no reason
+ * string of its own: then the errno's text). Empties the queue. */
+static const char *tls_reason(char *buf, size_t len)
+{
+    unsigned long e = ERR_get_error();
+    const char *why = ERR_reason_error_string(e);
+    if (ERR_SYSTEM_ERROR(e))
+        why = strerror(ERR_GET_REASON(e));
+    if (!why) {
+        ERR_error_string_n(e, buf, len);
+        why = buf;
+    }
+    ERR_clear_error();
+    return why;
+}
+
 static int setup_tls(server_t *srv, char *err, size_t errlen)
 {
     const config_t *cfg = srv->cfg;
+    char why[256];
     if (!cfg->tls_cert)
         return 0;
     SSL_load_error_strings();
@@ -173,18 +197,18 @@ static int setup_tls(server_t *srv, char *err, size_t errlen)
     SSL_CTX_set_min_proto_version(srv->ssl_ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(srv->ssl_ctx, SSL_OP_NO_COMPRESSION);
     if (SSL_CTX_use_certificate_chain_file(srv->ssl_ctx, cfg->tls_cert) != 1) {
-        snprintf(err, errlen, "tls.cert %s: %s", cfg->tls_cert, ERR_reason_error_string(ERR_get_error()));
+        snprintf(err, errlen, "tls.cert %s: %s", cfg->tls_cert, tls_reason(why, sizeof why));
         return -1;
     }
     if (SSL_CTX_use_PrivateKey_file(srv->ssl_ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(srv->ssl_ctx) != 1) {
-        snprintf(err, errlen, "tls.key %s: %s", cfg->tls_key, ERR_reason_error_string(ERR_get_error()));
+        snprintf(err, errlen, "tls.key %s: %s", cfg->tls_key, tls_reason(why, sizeof why));
         return -1;
     }
     h2o_ssl_register_alpn_protocols(srv->ssl_ctx, h2o_http2_alpn_protocols);
     return 0;
 fail:
-    snprintf(err, errlen, "tls: %s", ERR_reason_error_string(ERR_get_error()));
+    snprintf(err, errlen, "tls: %s", tls_reason(why, sizeof why));
     return -1;
 }
 
@@ -203,6 +227,8 @@ static void setup_globalconf(server_t *srv)
     api->super.on_req = on_req;
     api->srv = srv;
     h2o_file_register(path, cfg->web_root, NULL, NULL, 0);
+    h2o_handler_t *last = h2o_create_handler(path, sizeof *last);   /* neither an endpoint nor a file */
+    last->on_req = on_not_found;
 }
 
 /* ---- workers ---- */
@@ -325,6 +351,20 @@ static int open_listeners(server_t *srv, char *err, size_t errlen)
     return 0;
 }
 
+/* The stream settings' list of configured feeds (a feed filter naming another is a 400). */
+static int set_feed_ids(server_t *srv)
+{
+    const config_t *cfg = srv->cfg;
+    srv->feed_ids = calloc(cfg->nfeeds ? cfg->nfeeds : 1, sizeof *srv->feed_ids);
+    if (!srv->feed_ids)
+        return -1;
+    for (size_t i = 0; i < cfg->nfeeds; i++)
+        srv->feed_ids[i] = cfg->feeds[i].id;
+    srv->stream_settings.feed_ids = srv->feed_ids;
+    srv->stream_settings.nfeed_ids = cfg->nfeeds;
+    return 0;
+}
+
 int server_start(server_t **out, const config_t *cfg, store_t *st, api_t *api, char *err, size_t errlen)
 {
     server_t *srv = calloc(1, sizeof *srv);
@@ -341,6 +381,10 @@ int server_start(server_t **out, const config_t *cfg, store_t *st, api_t *api, c
         .retry_ms = cfg->retry_ms, .write_timeout_ms = cfg->write_timeout_ms, .max_streams = cfg->max_streams,
         .replica = cfg->replicate_from != NULL,
         .open_streams = &srv->open_streams};
+    if (set_feed_ids(srv) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     if (setup_tls(srv, err, errlen) != 0 || open_listeners(srv, err, errlen) != 0)
         goto fail;
     setup_globalconf(srv);
@@ -414,6 +458,7 @@ void server_free(server_t *srv)
     /* no loop ever ran: nothing is connected, everything can go */
     free(srv->workers);
     free(srv->hubs);
+    free(srv->feed_ids);
     free(srv->fds);
     if (srv->conf_ready)
         h2o_config_dispose(&srv->globalconf);

@@ -735,15 +735,14 @@ static void set_stream_headers(h2o_req_t *req, int format)
 
 void stream_handle(stream_hub_t *hub, h2o_req_t *req)
 {
-    const char *qs, *lei, *accept;
-    size_t qs_len, lei_len, accept_len;
     char err[512], param[128];
     streamreq_t p;
-    httpreq_query_string(req, &qs, &qs_len);
-    httpreq_header(req, "last-event-id", &lei, &lei_len);
-    httpreq_header(req, "accept", &accept, &accept_len);
-    if (streamreq_parse(&p, qs, qs_len, lei, lei_len, accept, accept_len, req->entity.base, req->entity.len,
-                        timefmt_now_us(), err, sizeof err, param, sizeof param) != 0) {
+    streamreq_in_t in = {.body = req->entity.base, .body_len = req->entity.len, .now_us = timefmt_now_us(),
+                         .feed_ids = hub->set->feed_ids, .nfeed_ids = hub->set->nfeed_ids, .check_feeds = 1};
+    httpreq_query_string(req, &in.query_string, &in.qs_len);
+    httpreq_header(req, "last-event-id", &in.last_event_id, &in.lei_len);
+    httpreq_header(req, "accept", &in.accept, &in.accept_len);
+    if (streamreq_parse(&p, &in, err, sizeof err, param, sizeof param) != 0) {
         httpreq_send_error(req, 400, err, param);
         return;
     }

@@ -1,9 +1,10 @@
-/* streamreq.c -- parse and validate GET /stream parameters; evaluate the filter they
- * describe against stored records. See streamreq.h. */
+/* streamreq.c -- parse and validate /stream parameters (URL, headers, JSON body); evaluate the
+ * filter they describe against stored records. See streamreq.h. */
 #include "streamreq.h"
+#include "bytebuf.h"
+#include "datemath.h"
 #include "errfmt.h"
 #include "sse.h"
-#include "timefmt.h"
 #include "urlcode.h"
 #include <jansson.h>
 #include <stdarg.h>
@@ -40,21 +41,31 @@ static char *url_decode(const char *s, size_t len)
     return out;
 }
 
-/* `now`, Unix milliseconds (optionally negative), or RFC 3339. */
+/* A time as start and end take it, into *out: `now` and date math (now-1h, now-1d/d,
+ * 2024-01-01||+1M; rounding takes the start of the unit), an RFC 3339 time or a date, or Unix
+ * milliseconds. Returns 0, -1 when it is none of these, -2 when it is a bare number that looks
+ * like Unix seconds. */
 static int parse_time(const char *v, int64_t now_us, int64_t *out)
 {
-    if (strcmp(v, "now") == 0) {
-        *out = now_us;
-        return 0;
-    }
-    const char *p = v + (*v == '-');
-    if (*p && strspn(p, "0123456789") == strlen(p)) {
-        if (strlen(p) > 15) /* beyond year 33658: not a time anyone means */
+    size_t len = strlen(v);
+    const char *digits = v + (*v == '-');
+    datemath_span_t span;
+    if (*digits && strspn(digits, "0123456789") == strlen(digits)) {
+        if (strlen(digits) > 15) /* beyond year 33658: not a time anyone means */
             return -1;
-        *out = strtoll(v, NULL, 10) * 1000;
+        long long ms = strtoll(v, NULL, 10);
+        if (ms >= 1 && ms <= STREAMREQ_MAX_SECONDS_LIKE)
+            return -2;
+        *out = ms * 1000;
         return 0;
     }
-    return timefmt_parse_rfc3339(v, strlen(v), out, NULL);
+    int rc = datemath_parse(v, len, now_us, &span);
+    if (rc == DATEMATH_ERR_NOTMATH)
+        rc = datemath_parse_date(v, len, &span);
+    if (rc != 0)
+        return -1;
+    *out = span.lo;
+    return 0;
 }
 
 /* Split a comma-separated list into owned strings (empty elements are skipped). */
@@ -110,18 +121,26 @@ static int once(int *flag, const char *name, fail_t *f)
     return 0;
 }
 
+static int time_param(int64_t *dst, const char *name, const char *v, int64_t now_us, fail_t *f)
+{
+    int rc = parse_time(v, now_us, dst);
+    if (rc == -2)
+        return fail(f, name, "%s=%s looks like Unix seconds; give Unix milliseconds (%s000), an RFC 3339 "
+                    "time or date math such as now-1h", name, v, v);
+    if (rc != 0)
+        return fail(f, name, "%s must be an RFC 3339 time, Unix milliseconds, now or date math such as "
+                    "now-1h or now-1d/d, got '%s'", name, v);
+    return 0;
+}
+
 static int apply_param(streamreq_t *r, seen_t *s, const char *name, const char *v, int64_t now_us, fail_t *f)
 {
     if (strcmp(name, "start") == 0) {
-        if (once(&s->seen_start, "start", f))
+        if (once(&s->seen_start, "start", f) || (*v && time_param(&r->start_us, "start", v, now_us, f)))
             return -1;
-        if (*v && parse_time(v, now_us, &r->start_us) != 0)
-            return fail(f, "start", "start must be an RFC 3339 time, Unix milliseconds or now, got '%s'", v);
     } else if (strcmp(name, "end") == 0) {
-        if (once(&s->seen_end, "end", f))
+        if (once(&s->seen_end, "end", f) || (*v && time_param(&r->end_us, "end", v, now_us, f)))
             return -1;
-        if (*v && parse_time(v, now_us, &r->end_us) != 0)
-            return fail(f, "end", "end must be an RFC 3339 time, Unix milliseconds or now, got '%s'", v);
         r->has_end = *v != '\0';
     } else if (strcmp(name, "feed") == 0 || strcmp(name, "type") == 0 || strcmp(name, "actor") == 0) {
         streamreq_list_t *l = name[0] == 'f' ? &r->feeds : name[0] == 't' ? &r->types : &r->actors;
@@ -173,6 +192,117 @@ static int parse_pairs(streamreq_t *r, seen_t *s, const char *qs, size_t len, in
     return 0;
 }
 
+/* ---- the body ---- */
+
+static const char *const body_params[] = {"query", "start", "end", "feed", "type", "actor", "last_event_id",
+                                          "format"};
+#define NBODY_PARAMS (sizeof body_params / sizeof body_params[0])
+
+static int is_body_param(const char *key)
+{
+    for (size_t i = 0; i < NBODY_PARAMS; i++)
+        if (strcmp(key, body_params[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* An object of parameters rather than a bare query: it has a key that is a parameter name. */
+static int is_param_object(json_t *body)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+        if (is_body_param(key))
+            return 1;
+    return 0;
+}
+
+static int body_query(streamreq_t *r, seen_t *s, json_t *q, fail_t *f)
+{
+    if (s->seen_q++)
+        return fail(f, "q", "give the query either in q or in the request body, not both");
+    return set_query(r, q, f);
+}
+
+/* One value of a body parameter: a string, or a whole number of milliseconds for start and end. */
+static int body_value(streamreq_t *r, seen_t *s, const char *key, json_t *v, int64_t now_us, fail_t *f)
+{
+    char num[32];
+    if (json_is_integer(v) && (strcmp(key, "start") == 0 || strcmp(key, "end") == 0)) {
+        snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return apply_param(r, s, key, num, now_us, f);
+    }
+    if (!json_is_string(v))
+        return fail(f, key, "%s in the request body must be a string", key);
+    return apply_param(r, s, key, json_string_value(v), now_us, f);
+}
+
+static int body_param(streamreq_t *r, seen_t *s, const char *key, json_t *v, int64_t now_us, fail_t *f)
+{
+    if (!is_body_param(key))
+        return fail(f, key, "unknown field '%s' in the request body (known: query, start, end, feed, type, "
+                    "actor, last_event_id, format)", key);
+    if (strcmp(key, "query") == 0)
+        return body_query(r, s, v, f);
+    int listy = !strcmp(key, "feed") || !strcmp(key, "type") || !strcmp(key, "actor");
+    if (!listy || !json_is_array(v))
+        return body_value(r, s, key, v, now_us, f);
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item)
+        if (body_value(r, s, key, item, now_us, f) != 0)
+            return -1;
+    return 0;
+}
+
+static int parse_body(streamreq_t *r, seen_t *s, const char *body, size_t len, int64_t now_us, fail_t *f)
+{
+    json_t *j;
+    char msg[400];
+    if (query_parse_text(body, len, "the request body", &j, msg, sizeof msg) < 0)
+        return fail(f, "q", "%s", msg);
+    int rc = 0;
+    if (!json_is_object(j) || !is_param_object(j)) {
+        rc = body_query(r, s, j, f);
+    } else {
+        const char *key;
+        json_t *v;
+        json_object_foreach(j, key, v)
+            if (rc == 0)
+                rc = body_param(r, s, key, v, now_us, f);
+    }
+    json_decref(j);
+    return rc;
+}
+
+/* ---- after the parameters ---- */
+
+static int known_feed(const streamreq_in_t *in, const char *id)
+{
+    for (size_t i = 0; i < in->nfeed_ids; i++)
+        if (strcmp(in->feed_ids[i], id) == 0)
+            return 1;
+    return 0;
+}
+
+static int check_feeds(const streamreq_t *r, const streamreq_in_t *in, fail_t *f)
+{
+    for (size_t i = 0; in->check_feeds && i < r->feeds.n; i++) {
+        if (known_feed(in, r->feeds.items[i]))
+            continue;
+        if (in->nfeed_ids == 0)
+            return fail(f, "feed", "unknown feed '%s': this server has no feeds configured", r->feeds.items[i]);
+        bytebuf_t known = {0};
+        for (size_t k = 0; k < in->nfeed_ids; k++)
+            bytebuf_printf(&known, "%s%s", k ? ", " : "", in->feed_ids[k]);
+        fail(f, "feed", "unknown feed '%s'; the configured feeds are: %s", r->feeds.items[i],
+             known.p ? known.p : "(out of memory)");
+        bytebuf_free(&known);
+        return -1;
+    }
+    return 0;
+}
+
 static int parse_resume(streamreq_t *r, const char *lei, size_t len, fail_t *f)
 {
     if (len == 0)
@@ -186,31 +316,37 @@ static int parse_resume(streamreq_t *r, const char *lei, size_t len, fail_t *f)
     return 0;
 }
 
-int streamreq_parse(streamreq_t *out, const char *query_string, size_t qs_len,
-                    const char *last_event_id, size_t lei_len, const char *accept, size_t accept_len,
-                    const char *body, size_t body_len, int64_t now_us,
-                    char *err, size_t errlen, char *param, size_t paramlen)
+static int parse_all(streamreq_t *out, seen_t *s, const streamreq_in_t *in, fail_t *f)
+{
+    int rc = parse_pairs(out, s, in->query_string ? in->query_string : "", in->query_string ? in->qs_len : 0,
+                         in->now_us, f);
+    if (!s->seen_format && in->accept && in->accept_len &&
+        memmem(in->accept, in->accept_len, "application/x-ndjson", 20))
+        out->format = SSE_FORMAT_NDJSON;
+    if (rc == 0 && in->body && in->body_len)
+        rc = parse_body(out, s, in->body, in->body_len, in->now_us, f);
+    if (rc == 0 && out->has_end && out->end_us < out->start_us)
+        rc = fail(f, "end", "end is before start");
+    if (rc == 0)
+        rc = check_feeds(out, in, f);
+    /* The header wins: EventSource sends it on reconnect, with the original URL. */
+    if (rc == 0 && in->last_event_id && in->lei_len)
+        rc = parse_resume(out, in->last_event_id, in->lei_len, f);
+    else if (rc == 0 && s->lei)
+        rc = parse_resume(out, s->lei, strlen(s->lei), f);
+    return rc;
+}
+
+int streamreq_parse(streamreq_t *out, const streamreq_in_t *in, char *err, size_t errlen, char *param,
+                    size_t paramlen)
 {
     fail_t f = {err, param, errlen, paramlen};
     seen_t s = {0};
     param[0] = '\0';
     memset(out, 0, sizeof *out);
-    out->start_us = now_us;
+    out->start_us = in->now_us;
     out->end_us = INT64_MAX;
-    int rc = parse_pairs(out, &s, query_string ? query_string : "", query_string ? qs_len : 0, now_us, &f);
-    if (!s.seen_format && accept && accept_len && memmem(accept, accept_len, "application/x-ndjson", 20))
-        out->format = SSE_FORMAT_NDJSON;
-    if (rc == 0 && body_len && s.seen_q)
-        rc = fail(&f, "q", "give the query either in q or in the request body, not both");
-    else if (rc == 0 && body_len)
-        rc = parse_query_text(out, body, body_len, "the request body", &f);
-    if (rc == 0 && out->has_end && out->end_us < out->start_us)
-        rc = fail(&f, "end", "end is before start");
-    /* The header wins: EventSource sends it on reconnect, with the original URL. */
-    if (rc == 0 && last_event_id && lei_len)
-        rc = parse_resume(out, last_event_id, lei_len, &f);
-    else if (rc == 0 && s.lei)
-        rc = parse_resume(out, s.lei, strlen(s.lei), &f);
+    int rc = parse_all(out, &s, in, &f);
     free(s.lei);
     if (rc != 0)
         streamreq_free(out);

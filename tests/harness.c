@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -154,6 +155,86 @@ int h_stop(pid_t pid, int sig, int timeout_ms)
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
     return status;
+}
+
+/* ---- shell commands ---- */
+
+static void run_child(const char *cmd, int out_fd, int with_stderr)
+{
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    signal(SIGPIPE, SIG_DFL);
+    int null = open("/dev/null", O_RDWR);
+    dup2(null, 0);
+    dup2(out_fd, 1);
+    dup2(with_stderr ? out_fd : null, 2);
+    execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+    _exit(127);
+}
+
+/* Append what is readable on fd to out; returns 0 at end of file or on an error. */
+static int run_read(int fd, h_cmd_t *out)
+{
+    char buf[65536];
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0)
+        return n < 0 && errno == EINTR;
+    char *p = realloc(out->out, out->len + (size_t)n + 1);
+    if (!p)
+        return 0;
+    memcpy(p + out->len, buf, (size_t)n);
+    out->out = p;
+    out->len += (size_t)n;
+    p[out->len] = '\0';
+    return 1;
+}
+
+int h_run(const char *cmd, int with_stderr, const char *stop_at, long timeout_ms, h_cmd_t *out)
+{
+    int fds[2];
+    memset(out, 0, sizeof *out);
+    if (!(out->out = calloc(1, 1)) || pipe(fds) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0)
+        run_child(cmd, fds[1], with_stderr);
+    close(fds[1]);
+    if (pid < 0) {
+        close(fds[0]);
+        return -1;
+    }
+    setpgid(pid, pid);
+    long deadline = clock_mono_ms() + timeout_ms;
+    int open_ = 1;
+    while (open_ && !(stop_at && strstr(out->out, stop_at))) {
+        long left = deadline - clock_mono_ms();
+        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+        if (left <= 0)
+            break;
+        if (poll(&pfd, 1, (int)left) > 0)
+            open_ = run_read(fds[0], out);
+    }
+    close(fds[0]);
+    /* at end of output the command is exiting: give it a moment to be reaped */
+    for (long until = clock_mono_ms() + (open_ ? 0 : 2000); !out->exited;) {
+        out->exited = waitpid(pid, &out->status, WNOHANG) == pid;
+        if (out->exited || clock_mono_ms() >= until)
+            break;
+        usleep(5000);
+    }
+    if (!out->exited) {
+        kill(-pid, SIGKILL);
+        waitpid(pid, &out->status, 0);
+    }
+    kill(-pid, SIGKILL);   /* anything the command left behind in its group */
+    return 0;
+}
+
+void h_cmd_free(h_cmd_t *c)
+{
+    free(c->out);
+    c->out = NULL;
+    c->len = 0;
 }
 
 pid_t h_start_feedsim(int *port, const char *log_path, ...)

@@ -70,6 +70,24 @@ int h_http_ex(const char *method, const char *url, const char *const *headers, c
 /* Poll GET url every 50 ms until the body contains `needle` (or timeout). Returns 0 or -1. */
 int h_wait_body_contains(const char *url, const char *needle, int timeout_ms);
 
+/* ---- shell commands ---- */
+
+/* What h_run saw. */
+typedef struct {
+    char *out;         /* malloc'd, NUL-terminated: what the command wrote */
+    size_t len;
+    int exited;        /* 1: it exited by itself (then status is its wait status); 0: it was killed */
+    int status;
+} h_cmd_t;
+
+/* Run `cmd` with /bin/sh -c in a process group of its own, its stdout captured (and stderr too
+ * when `with_stderr`; else stderr goes to /dev/null), until it exits, or what it wrote contains
+ * `stop_at` (NULL: never), or timeout_ms passes; then the whole group is killed (SIGKILL), so a
+ * command that streams forever (curl -N) ends there. Environment and working directory are the
+ * caller's. Returns 0, or -1 when it could not be started. */
+int h_run(const char *cmd, int with_stderr, const char *stop_at, long timeout_ms, h_cmd_t *out);
+void h_cmd_free(h_cmd_t *c);
+
 /* ---- SSE ---- */
 typedef struct {
     char id[128];

@@ -1,7 +1,9 @@
 // dashboard.test.mjs -- the web dashboard end to end, in a real browser: bin/feedsim serves a
 // feed, the real bin/activity-stream pulls it and serves web/, Debian's chromium (driven by
 // playwright-core) opens the page. Checks history, live rows, deletes, pause/resume exactly
-// once, a finite historical range, the server's 400 message, the URL round trip and the phone
+// once, a finite historical range, the server's 400 message, the URL round trip, one time
+// format with the zone, the peak and the live chart scale, the settings folding on a laptop
+// screen, a reset (the page drops what it holds and shows the stream again) and the phone
 // layout; screenshots go to tests/artifacts/. Everything listens on 127.0.0.1 only.
 //
 // Run by tests/browser/run (which installs chromium and playwright-core when missing).
@@ -215,8 +217,9 @@ before(async () => {
 
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'as-chromium-'));
   cleanups.push(() => fs.rmSync(profile, { recursive: true, force: true }));
+  // en-US: its default time format is 12-hour, so a time formatted by the locale shows up.
   ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, timeout: 30000,
+    executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, timeout: 30000, locale: 'en-US',
   });
 });
 
@@ -228,12 +231,33 @@ after(async () => {
 
 // ---- tests -----------------------------------------------------------------------------
 
+const TIME_FORMAT = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC([+-]\d{1,2}(:\d\d)?)?$/;
+const CLOCK_FORMAT = /\b\d\d:\d\d:\d\d UTC([+-]\d{1,2}(:\d\d)?)?\b/;
+
+// Samples (events counted, peak shown) every 25 ms until `until` resolves.
+async function samplePeak(page, until) {
+  const samples = [];
+  let done = false;
+  until.then(() => { done = true; }, () => { done = true; });
+  while (!done) {
+    samples.push(await page.evaluate(() => [document.getElementById('total-events').textContent,
+      document.getElementById('rate-peak').textContent]));
+    await sleep(25);
+  }
+  return samples.map(([e, p]) => [Number(e.replace(/\D/g, '')), Number(p.replace(/\D/g, ''))]);
+}
+
 let live;   // the page that follows the whole feed, shared by the tests below in order
 
 test('history rows appear, newest on top, then the stream goes live', { timeout: 30000 }, async () => {
   live = await openPage('?start=2023-12-31T00:00:00Z');
-  await waitRows(live, HISTORY);
+  const samples = await samplePeak(live, waitRows(live, HISTORY));
   await waitPhase(live, 'live');
+  await waitFor('the counters', async () => (await eventsCounted(live)) === HISTORY, 3000);
+  samples.push(...await samplePeak(live, sleep(300)));
+  const contradicting = samples.filter(([events, peak]) => events > 0 && peak === 0);
+  assert.deepEqual(contradicting, [], 'a peak of 0 was shown beside events');
+  assert.ok(Number((await textOf(live, '#rate-peak')).replace(/\D/g, '')) >= 1);
   const ids = await rowIds(live);
   assert.equal(ids[0], SIM_ID(HISTORY - 1), 'the newest activity is the first row');
   assert.equal(ids[ids.length - 1], SIM_ID(0), 'the oldest activity is the last row');
@@ -250,6 +274,15 @@ test('history rows appear, newest on top, then the stream goes live', { timeout:
   assert.ok((await first.locator('.c-object').textContent()).length > 0, 'object shown');
   // the feeds panel shows the feed's state and count
   await live.waitForSelector(`#feeds tr[data-feed="${FEED_ID}"] .state[data-state="ok"]`);
+  // every time shown has one format: 24-hour, with the zone
+  const times = await live.$$eval('#activity-list > li .c-time', (els) => els.map((e) => e.textContent));
+  assert.ok(times.every((t) => TIME_FORMAT.test(t)), `row times: ${times.slice(0, 3).join(' | ')}`);
+  assert.match(await textOf(live, '#view-summary'), /^from \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+  await waitFor('the feeds panel time', async () => CLOCK_FORMAT.test(await textOf(live, '#feeds-updated')), 8000);
+  const page = await live.textContent('main');
+  assert.doesNotMatch(page, /\d{1,2}:\d\d(:\d\d)? ?[AP]M/, 'no 12-hour times');
+  // the settings fold once the stream runs
+  assert.equal(await live.getAttribute('#settings', 'open'), null, 'settings folded while streaming');
   await shot(live, 'history');
   assertNoProblems(live);
 });
@@ -264,6 +297,10 @@ test('an activity added at the source appears as a live row on top', { timeout: 
   assert.equal(await rowCount(live), before + 1);
   const published = Date.parse(await live.locator('#activity-list > li').first().locator('.c-time').getAttribute('datetime'));
   assert.ok(Math.abs(Date.now() - published) < 60000, 'the live row was published just now');
+  // the chart: the replay burst of HISTORY events does not set the scale once live events show
+  await waitFor('the chart to scale to live traffic', async () =>
+    Number(await live.getAttribute('#rate-chart', 'data-scale')) <= 2, 5000);
+  assert.ok(Number(await live.getAttribute('#rate-chart', 'data-clipped')) >= HISTORY / 2, 'the burst is cut, not the scale');
   await sleep(300);   // let the highlight show in the screenshot
   await shot(live, 'live');
   assertNoProblems(live);
@@ -392,6 +429,9 @@ test('the page URL reflects the controls and restores them', { timeout: 30000 },
   const page = await openPage('');
   await waitFor('the default start in the URL', () => new URL(page.url()).searchParams.get('start') === '1h', 5000);
 
+  // the settings fold once the stream runs: open them again to change the view
+  await page.waitForSelector('#settings:not([open])');
+  await page.click('#settings > summary');
   await page.selectOption('#start', 'custom');
   // The browser runs on this machine, in its time zone; the input's value is normalised
   // (no seconds when they are zero).
@@ -434,6 +474,53 @@ test('the page URL reflects the controls and restores them', { timeout: 30000 },
   assertNoProblems(shared);
   await page.close();
   await shared.close();
+});
+
+test('on a laptop screen the activities are above the fold once streaming', { timeout: 30000 }, async () => {
+  const page = await openPage('?start=2023-12-31T00:00:00Z&rows=50', { width: 1366, height: 768 });
+  await waitRows(page, 50);
+  await page.waitForSelector('#settings:not([open])');
+  const box = await page.locator('#activity-list > li').first().boundingBox();
+  assert.ok(box && box.y + box.height <= 768, `the first activity is below the fold (y ${box && box.y})`);
+  await shot(page, 'laptop');
+  assertNoProblems(page);
+  await page.close();
+});
+
+test('a reset drops the rows and counters, says so, and shows the stream again', { timeout: 40000 }, async () => {
+  const page = await openPage('?start=2023-12-31T00:00:00Z');
+  const ids = await simIds();
+  await waitRows(page, ids.length);
+  await waitPhase(page, 'live');
+  await page.click('#pause');
+  await page.waitForSelector('#conn[data-state="paused"]');
+  // The resume asks for a point beyond the server's head (as after a restore or a new store):
+  // the server answers `event: reset`, then the whole history again.
+  let rewritten = '';
+  await page.route('**/stream?*', (route) => {
+    const u = new URL(route.request().url());
+    if (rewritten || !u.searchParams.has('last_event_id')) return route.continue();
+    u.searchParams.set('last_event_id', 'l99999999');
+    rewritten = u.toString();
+    return route.continue({ url: rewritten });
+  });
+  await page.click('#pause');
+  await page.waitForSelector('#notice:not([hidden])');
+  await page.unroute('**/stream?*');
+  assert.ok(rewritten, 'the resume went through the rewrite');
+  assert.equal(await page.getAttribute('#notice', 'data-reason'), 'unknown');
+  assert.match(await textOf(page, '#notice'), /started over/);
+  await waitPhase(page, 'live');
+  const now = await simIds();
+  await waitRows(page, now.length);
+  const rows = await rowIds(page);
+  assert.deepEqual([...rows].sort(), [...now].sort(), 'the rows are the source\'s, once each');
+  await waitFor('the counters of the new snapshot', async () => (await eventsCounted(page)) === now.length, 3000);
+  await sleep(1200);
+  assert.equal(await eventsCounted(page), now.length, 'the counters started over with the stream');
+  await shot(page, 'reset');
+  assertNoProblems(page);
+  await page.close();
 });
 
 test('on a phone the page fits the screen and lists the activities', { timeout: 30000 }, async () => {

@@ -1,5 +1,6 @@
-// units.test.mjs -- the dashboard's pure modules (web/js/params.js, web/js/format.js) under
-// node: the page URL <-> view round trip, the /stream URL, and the row texts.
+// units.test.mjs -- the dashboard's pure modules (web/js/params.js, web/js/format.js) and the
+// rate chart's counting (web/js/chart.js, without drawing) under node: the page URL <-> view
+// round trip, the /stream URL, the row texts, one time format, the peak and the live scale.
 // web/ has no package.json (it is served as is), so the modules are copied to .mjs files first.
 
 import { test, before, after } from 'node:test';
@@ -10,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-let tmp, P, F;
+let tmp, P, F, C;
 
 before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'as-web-units-'));
@@ -21,6 +22,7 @@ before(async () => {
   };
   P = await load('params.js');
   F = await load('format.js');
+  C = await load('chart.js');
 });
 
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -105,11 +107,61 @@ test('format_actor_type_object_texts', () => {
 test('format_times', () => {
   const t = F.timeLabel('2024-01-01T00:00:00Z');
   assert.equal(t.iso, '2024-01-01T00:00:00.000Z');
-  assert.match(t.text, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+  // one format everywhere: 24-hour, with the zone
+  assert.match(t.text, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC([+-]\d{1,2}(:\d\d)?)?$/);
+  assert.match(F.clockText(new Date()), /^\d\d:\d\d:\d\d UTC/);
+  const zone = (minutesEast) => F.zoneLabel({ getTimezoneOffset: () => -minutesEast });
+  assert.equal(zone(0), 'UTC');
+  assert.equal(zone(120), 'UTC+2');
+  assert.equal(zone(-300), 'UTC-5');
+  assert.equal(zone(330), 'UTC+5:30');
   assert.deepEqual(F.timeLabel('yesterday'), { text: 'yesterday', iso: '' });
   const now = Date.parse('2024-01-01T01:00:00Z');
   assert.equal(F.ago('2024-01-01T00:59:55Z', now), '5 s ago');
   assert.equal(F.ago('2024-01-01T00:30:00Z', now), '30 min ago');
   assert.equal(F.ago('2024-01-01T01:00:10Z', now), 'in 10 s');
   assert.equal(F.ago(null, now), '');
+});
+
+// Date.now under the test's control, for the chart's seconds.
+function withClock(fn) {
+  const real = Date.now;
+  let now = Date.parse('2024-01-01T00:00:00Z');
+  Date.now = () => now;
+  try { fn((ms) => { now += ms; }); } finally { Date.now = real; }
+}
+
+test('chart_peak_counts_the_running_second', () => {
+  withClock((advance) => {
+    const c = new C.RateChart(null, { seconds: 10 });
+    assert.equal(c.peak, 0);
+    c.count(3000);                         // a replay burst, all in this second
+    assert.equal(c.peak, 3000, 'never "peak 0" beside thousands of events');
+    advance(1000);
+    c.roll();
+    assert.equal(c.rate, 3000);
+    assert.equal(c.peak, 3000);
+    c.reset();
+    assert.equal(c.peak, 0);
+  });
+});
+
+test('chart_scale_follows_live_traffic_not_the_replay_burst', () => {
+  withClock((advance) => {
+    const c = new C.RateChart(null, { seconds: 10 });
+    c.count(5000);                         // history replay
+    advance(1000);
+    c.roll();
+    assert.equal(c.axisMax(), 5000, 'only a replay in view: its scale');
+    c.count(3, true);                      // then a few live events a second
+    advance(1000);
+    c.count(2, true);
+    advance(1000);
+    c.roll();
+    assert.equal(c.axisMax(), 5, 'live in view: scaled on its own');
+    assert.equal(c.peak, 5000);
+    advance(20000);                        // the burst scrolls out of the window
+    c.roll();
+    assert.equal(c.axisMax(), 1);
+  });
 });

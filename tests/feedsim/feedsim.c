@@ -17,8 +17,9 @@
  *   --page-size N         items per page (default 100)
  *   --size BYTES          approximate JSON size of one activity (default 400)
  *   --seed S              deterministic seed, a number (default 1)
- *   --start-time T        published time of item 0, RFC 3339 or Unix seconds
- *                         (default 2024-01-01T00:00:00Z); item n is 1 s after item n-1;
+ *   --start-time T        published time of item 0, RFC 3339, Unix seconds or date math
+ *                         such as now-2h (default 2024-01-01T00:00:00Z); item n is 1 s
+ *                         after item n-1;
  *                         items added live get the current time
  *   --rate R              new activities per second (default 0)
  *   --update-rate U       updates per second of random existing activities (default 0)
@@ -46,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "datemath.h"
 #include "feed.h"
 #include "httpd.h"
 #include "log.h"
@@ -61,8 +63,8 @@ static const char usage[] =
     "  --page-size N         items per page (default 100)\n"
     "  --size BYTES          approximate size of one activity's JSON (default 400)\n"
     "  --seed S              seed (a number; default 1); ids are urn:feedsim:<seed>:<n>\n"
-    "  --start-time T        published time of item 0, RFC 3339 or Unix seconds\n"
-    "                        (default 2024-01-01T00:00:00Z); items 1 s apart\n"
+    "  --start-time T        published time of item 0, RFC 3339, Unix seconds or date math\n"
+    "                        such as now-2h (default 2024-01-01T00:00:00Z); items 1 s apart\n"
     "  --rate R              new activities per second (default 0)\n"
     "  --update-rate U       updates per second of random activities (default 0)\n"
     "  --delete-rate D       deletions per second of random activities (default 0)\n"
@@ -120,8 +122,13 @@ static int parse_double(const char *s, double max, double *out)
 static int parse_start(const char *s, int64_t *out_us)
 {
     unsigned long long secs;
+    datemath_span_t span;
     if (parse_ull(s, 253402300799ULL, &secs) == 0) {
         *out_us = (int64_t)secs * 1000000;
+        return 0;
+    }
+    if (datemath_parse(s, strlen(s), timefmt_now_us(), &span) == 0) {
+        *out_us = span.lo;
         return 0;
     }
     return timefmt_parse_rfc3339(s, strlen(s), out_us, NULL);

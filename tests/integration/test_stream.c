@@ -63,7 +63,7 @@ Test(stream, ranges_and_filters_bound_the_history, .timeout = 60)
     cr_assert_eq(h_sse_count(&s, "activity"), 10);
     h_sse_free(&s);
     memset(&s, 0, sizeof s);
-    h_sse_read(url("/stream?start=" FEEDSIM_START "&end=now&feed=other", NULL), NULL, 0, NULL, 10000, &s);
+    h_sse_read(url("/stream?start=" FEEDSIM_START "&end=now&feed=sim&type=NoSuchType", NULL), NULL, 0, NULL, 10000, &s);
     cr_assert_eq(h_sse_count(&s, "activity"), 0);
     cr_assert_eq(h_sse_count(&s, "end"), 1);
     h_sse_free(&s);
@@ -244,6 +244,9 @@ Test(stream, bad_requests_get_400_naming_the_parameter, .timeout = 30)
     expect_400("last_event_id=bogus", "last_event_id");
     expect_400("format=csv", "format");
     expect_400("colour=blue", "colour");
+    expect_400("start=1700000000", "start");          /* Unix seconds */
+    expect_400("start=now-1x", "start");              /* not date math */
+    expect_400("feed=sim,nosuchfeed", "feed");
     h_resp_t r;
     const char *hdrs[] = {"Last-Event-ID: nope", NULL};
     h_http("GET", url("/stream", NULL), hdrs, NULL, &r, 5000);
@@ -255,7 +258,7 @@ Test(stream, bad_requests_get_400_naming_the_parameter, .timeout = 30)
     h_get(url("/no-such-page", NULL), &r);
     cr_assert_eq(r.status, 404);
     h_resp_free(&r);
-    h_http("POST", url("/stream", NULL), NULL, "", &r, 5000);
+    h_http("PUT", url("/stream", NULL), NULL, "", &r, 5000);
     cr_assert_eq(r.status, 405);
     h_resp_free(&r);
     h_http("DELETE", url("/feeds", NULL), NULL, NULL, &r, 5000);
@@ -443,4 +446,97 @@ Test(stream, a_client_that_stops_reading_is_cut_off_after_write_timeout, .timeou
                  "the stuck client was not disconnected");
     cr_assert_eq(h_wait_body_contains(url("/metrics", NULL), "as_streams_open 0\n", 5000), 0);
     close(fd);
+}
+
+/* One JSON shape for every error outside the Elasticsearch API: {"error": ...} and a field
+ * naming what was wrong. Returns the body as JSON (the caller frees it). */
+static json_t *error_json(h_resp_t *r, long status)
+{
+    cr_assert_eq(r->status, status, "%ld: %s", r->status, r->body);
+    cr_assert(strstr(r->headers, "application/json"), "%s", r->headers);
+    json_t *o = json_loads(r->body, 0, NULL);
+    cr_assert_not_null(o, "not JSON: %s", r->body);
+    cr_assert(json_is_string(json_object_get(o, "error")), "%s", r->body);
+    h_resp_free(r);
+    return o;
+}
+
+Test(stream, errors_have_one_json_shape, .timeout = 30)
+{
+    env_up(1, "10m", "15s", 100);
+    h_resp_t r;
+    h_get(url("/stream?feed=nosuchfeed", NULL), &r);
+    json_t *o = error_json(&r, 400);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "parameter")), "feed");
+    cr_assert(strstr(json_string_value(json_object_get(o, "error")), "'nosuchfeed'; the configured feeds are: sim"));
+    json_decref(o);
+    h_get(url("/stream?start=1733000000", NULL), &r);
+    o = error_json(&r, 400);
+    cr_assert(strstr(json_string_value(json_object_get(o, "error")), "looks like Unix seconds"));
+    json_decref(o);
+    h_get(url("/no/such/page", NULL), &r);
+    o = error_json(&r, 404);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "path")), "/no/such/page");
+    json_decref(o);
+    h_http("DELETE", url("/feeds", NULL), NULL, NULL, &r, 5000);
+    o = error_json(&r, 405);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "method")), "DELETE");
+    json_decref(o);
+    h_http("DELETE", url("/index.html", NULL), NULL, NULL, &r, 5000);
+    json_decref(error_json(&r, 405));
+    char *long_url = malloc(9100);
+    int n = snprintf(long_url, 9100, "%s/stream?x=", E.base);
+    memset(long_url + n, 'a', 9000 - n);
+    long_url[9000] = '\0';
+    h_get(long_url, &r);
+    free(long_url);
+    o = error_json(&r, 414);
+    cr_assert_eq(json_integer_value(json_object_get(o, "limit")), 8192);
+    json_decref(o);
+    h_get(url("/", NULL), &r);   /* the dashboard is still served */
+    cr_assert_eq(r.status, 200);
+    h_resp_free(&r);
+    env_down();
+}
+
+Test(stream, start_and_end_take_date_math, .timeout = 30)
+{
+    env_up(5, "10m", "15s", 100);
+    wait_count(5);
+    sim_post("/_control/add?n=2");   /* published now */
+    wait_count(7);
+    h_sse_t s = {0};
+    h_sse_read(url("/stream?start=now-1h&end=now%%2B2s", NULL), NULL, 0, NULL, 10000, &s);
+    cr_assert(s.ended);
+    cr_assert_eq(h_sse_count(&s, "activity"), 2, "only what was published in the last hour");
+    h_sse_free(&s);
+    memset(&s, 0, sizeof s);
+    h_sse_read(url("/stream?start=2024-01-01&end=now-1d/d", NULL), NULL, 0, NULL, 10000, &s);
+    cr_assert(s.ended);
+    cr_assert_eq(h_sse_count(&s, "activity"), 5, "the history of 2024");
+    h_sse_free(&s);
+    env_down();
+}
+
+Test(stream, post_with_a_json_body_streams_like_get, .timeout = 30)
+{
+    env_up(10, "10m", "15s", 100);
+    wait_count(10);
+    h_resp_t r;
+    const char *body = "{\"start\": \"" FEEDSIM_START "\", \"end\": \"now\", \"feed\": [\"sim\"], "
+                       "\"query\": {\"ids\": {\"values\": [\"urn:feedsim:1:3\", \"urn:feedsim:1:4\"]}}, "
+                       "\"format\": \"ndjson\"}";
+    const char *hdrs[] = {"Content-Type: application/json", NULL};
+    cr_assert_eq(h_http("POST", url("/stream", NULL), hdrs, body, &r, 10000), 0);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(strstr(r.headers, "application/x-ndjson"), "%s", r.headers);
+    cr_assert(strstr(r.body, "urn:feedsim:1:3") && strstr(r.body, "urn:feedsim:1:4"), "%s", r.body);
+    cr_assert_null(strstr(r.body, "urn:feedsim:1:5\""), "%s", r.body);
+    cr_assert(strstr(r.body, "\"event\":\"end\""), "%s", r.body);
+    h_resp_free(&r);
+    cr_assert_eq(h_http("POST", url("/stream", NULL), hdrs, "{\"start\":\"now\",\"size\":3}", &r, 5000), 0);
+    cr_assert_eq(r.status, 400);
+    cr_assert(strstr(r.body, "\"parameter\":\"size\""), "%s", r.body);
+    h_resp_free(&r);
+    env_down();
 }

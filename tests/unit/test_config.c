@@ -2,6 +2,7 @@
  * from the environment, and one precise "FILE:LINE: KEY-PATH: problem" line per mistake.
  * Runs from the repository root (make one / make unit), so conf/ paths are relative to it. */
 #include "config.h"
+#include "pem_fixture.h"
 #include "auth.h"
 #include "jwt_fixture.h"
 #include <criterion/criterion.h>
@@ -42,7 +43,8 @@ Test(config, demo_file_loads)
     cr_assert_str_eq(d->url, "http://127.0.0.1:8081/feed");
     cr_assert_eq(d->style, FEED_STYLE_ACTIVITY_STREAM);
     cr_assert_eq(d->poll_interval_ms, 1000);
-    cr_assert_eq(d->full_sync_interval_ms, 600000);
+    cr_assert_eq(d->full_sync_interval_ms, 30000, "short in the demo, so that deletes show");
+    cr_assert_eq(o->full_sync_interval_ms, 30000);
     cr_assert_eq(d->timeout_ms, 30000);
     cr_assert_eq(d->auth.type, AUTH_NONE);
     cr_assert_str_eq(o->id, "outbox");
@@ -66,8 +68,8 @@ Test(config, full_example_loads_every_key)
     cr_assert_eq(cfg.nlisten, 2);
     cr_assert_str_eq(cfg.listen[0], "127.0.0.1:8080");
     cr_assert_str_eq(cfg.listen[1], "[::1]:8080");
-    cr_assert_str_eq(cfg.tls_cert, "/etc/activity-stream/server.crt");
-    cr_assert_str_eq(cfg.tls_key, "/etc/activity-stream/server.key");
+    cr_assert_null(cfg.tls_cert, "tls is shown commented out: its files exist only on a deployment");
+    cr_assert_null(cfg.tls_key);
     cr_assert_eq(cfg.ncors_origins, 2);
     cr_assert_str_eq(cfg.cors_origins[0], "https://dashboard.example.org");
     cr_assert_str_eq(cfg.web_root, "./web");
@@ -87,7 +89,7 @@ Test(config, full_example_loads_every_key)
     cr_assert_eq(h->style, FEED_STYLE_ACTIVITY_STREAM);
     cr_assert_eq(h->connect_timeout_ms, 10000);
     cr_assert_eq(h->max_page_bytes, 64ull << 20);
-    cr_assert_str_eq(h->ca_file, "/etc/activity-stream/partner-ca.pem");
+    cr_assert_null(h->ca_file, "commented out, as tls");
     cr_assert_eq(h->auth.type, AUTH_HAWK);
     cr_assert_str_eq(h->auth.id, "activity-stream");
     cr_assert_str_eq(h->auth.key, "werxhqb98rpaxn39848xrunpaw3489ruxnpa98w4rxn");
@@ -925,6 +927,194 @@ Test(config, auth_secrets_are_never_echoed)
     cr_assert_eq(config_load_string("auth:\n  jwt: {hs256_secret: sekrit-but-short}\n", "t.conf", &cfg, err, sizeof err), -1);
     cr_assert_null(strstr(err, "sekrit"), "%s", err);
     assert_zeroed(&cfg);
+}
+
+/* ---- several problems, suggestions, warnings, files ---------------------------------------- */
+
+/* Load with flags; the caller frees the report. */
+static int load_ex(const char *yaml, unsigned flags, config_t *cfg, config_report_t *rep)
+{
+    int rc = config_load_string_ex(yaml, "t.conf", flags, cfg, rep);
+    if (rc == 0)
+        config_free(cfg);
+    else
+        assert_zeroed(cfg);
+    return rc;
+}
+
+/* Each of want[] is somewhere in the report's problems, and there are n of them. */
+static void expect_errors(const config_report_t *rep, const char *const *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cr_assert(strstr(rep->errors.p, want[i]), "lacks '%s' in:\n%s", want[i], rep->errors.p);
+    cr_assert_eq(rep->nerrors, n, "%s", rep->errors.p);
+}
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; s && *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+Test(config, several_mistakes_are_reported_together)
+{
+    config_t cfg;
+    config_report_t rep;
+    const char *yaml = "threads: many\n"                       /* 1 */
+                       "poll_intervl: 2s\n"                    /* 2 */
+                       "feeds:\n"
+                       "  - id: a\n"
+                       "    url: ftp://h/\n"                   /* 5 */
+                       "  - id: b\n"                           /* 6: no url */
+                       "    poll_interval: soon\n"             /* 7 */
+                       "  - id: a\n"                           /* 8: duplicate */
+                       "    url: http://h/\n"
+                       "retry: 0s\n";                          /* 10 */
+    cr_assert_eq(load_ex(yaml, 0, &cfg, &rep), -1);
+    const char *want[] = {
+        "t.conf:1: threads: expected an integer from 1 to 256, got 'many'\n",
+        "t.conf:2: poll_intervl: unknown key, did you mean poll_interval?\n",
+        "t.conf:5: feeds[0].url: expected a URL starting with http:// or https://",
+        "t.conf:7: feeds[1].poll_interval: expected a duration",
+        "t.conf:6: feeds[1]: missing required key 'url'\n",
+        "t.conf:8: feeds[2].id: duplicate feed id 'a' (first at line 4)\n",
+        "t.conf:10: retry: must be greater than 0",
+    };
+    expect_errors(&rep, want, sizeof want / sizeof want[0]);
+    cr_assert_eq(count_lines(rep.errors.p), 7);
+    config_report_free(&rep);
+    /* config_load_string gives the same lines, joined */
+    char err[2048];
+    cr_assert_eq(config_load_string(yaml, "t.conf", &cfg, err, sizeof err), -1);
+    cr_assert_eq(count_lines(err), 6, "%s", err);
+    cr_assert(strstr(err, "did you mean poll_interval?"), "%s", err);
+}
+
+Test(config, unknown_keys_suggest_the_nearest_known_key)
+{
+    static const struct { const char *yaml, *line; } cases[] = {
+        {"data-dir: x\n", "t.conf:1: data-dir: unknown key, did you mean data_dir?"},
+        {"Threads: 2\n", "t.conf:1: Threads: unknown key, did you mean threads?"},
+        {"heartbeat_intreval: 1s\n", "did you mean heartbeat_interval?"},
+        {FEED "    full_sync: 1m\n", "t.conf:4: feeds[0].full_sync: unknown key, did you mean"},
+        {FEED "    stlye: outbox\n", "feeds[0].stlye: unknown key, did you mean style?"},
+        {"tls: {cert: a, kye: b}\n", "tls.kye: unknown key, did you mean key?"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        config_t cfg;
+        char err[512];
+        cr_assert_eq(config_load_string(cases[i].yaml, "t.conf", &cfg, err, sizeof err), -1);
+        cr_assert(strstr(err, cases[i].line), "'%s' lacks '%s'", err, cases[i].line);
+    }
+    config_t cfg;
+    char err[512];
+    cr_assert_eq(config_load_string("polling: 1s\n", "t.conf", &cfg, err, sizeof err), -1);
+    cr_assert_str_eq(err, "t.conf:1: polling: unknown key");
+}
+
+Test(config, problems_beyond_the_limit_are_counted)
+{
+    char yaml[2048] = "";
+    for (int i = 0; i < CONFIG_MAX_ERRORS + 5; i++)
+        snprintf(yaml + strlen(yaml), sizeof yaml - strlen(yaml), "bogus%d: 1\n", i);
+    config_t cfg;
+    config_report_t rep;
+    cr_assert_eq(load_ex(yaml, 0, &cfg, &rep), -1);
+    cr_assert_eq(rep.nerrors, CONFIG_MAX_ERRORS + 5);
+    cr_assert_eq(count_lines(rep.errors.p), CONFIG_MAX_ERRORS + 1);
+    cr_assert(strstr(rep.errors.p, "t.conf: 5 more problems not listed\n"), "%s", rep.errors.p);
+    config_report_free(&rep);
+}
+
+Test(config, unset_env_variables_are_warnings_when_asked)
+{
+    config_t cfg;
+    config_report_t rep;
+    unsetenv("AS_TEST_UNSET_A");
+    setenv("AS_TEST_EMPTY_B", "", 1);
+    const char *yaml = FEED "    auth: {type: hawk, id: i, key_env: AS_TEST_UNSET_A}\n"
+                       "  - id: b\n    url: http://h/\n    auth: {type: bearer, token_env: AS_TEST_EMPTY_B}\n"
+                       "auth:\n  clients:\n    - {id: c, token_env: AS_TEST_UNSET_A}\n"
+                       "  jwt: {hs256_secret_env: AS_TEST_UNSET_A}\n";
+    cr_assert_eq(load_ex(yaml, CONFIG_ENV_WARNINGS, &cfg, &rep), 0, "%s", rep.errors.p);
+    cr_assert_eq(rep.nwarnings, 4, "%s", rep.warnings.p);
+    cr_assert(strstr(rep.warnings.p, "t.conf:4: feeds[0].auth.key_env: warning: environment variable "
+                                     "'AS_TEST_UNSET_A' is not set"), "%s", rep.warnings.p);
+    cr_assert(strstr(rep.warnings.p, "feeds[1].auth.token_env: warning: environment variable 'AS_TEST_EMPTY_B' "
+                                     "is empty"), "%s", rep.warnings.p);
+    config_report_free(&rep);
+    /* without the flag each one is a problem */
+    cr_assert_eq(load_ex(yaml, 0, &cfg, &rep), -1);
+    cr_assert_eq(rep.nerrors, 4, "%s", rep.errors.p);
+    cr_assert_eq(rep.nwarnings, 0);
+    config_report_free(&rep);
+    /* other problems stay problems */
+    cr_assert_eq(load_ex("threads: 0\n", CONFIG_ENV_WARNINGS, &cfg, &rep), -1);
+    config_report_free(&rep);
+}
+
+/* A temporary directory with a certificate, a key and a text file; the cwd moves into it. */
+static void files_dir(char *dir)
+{
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(chdir(dir), 0);
+    FILE *f = fopen("cert.pem", "w");
+    fputs(PEMFX_CERT, f);
+    fclose(f);
+    f = fopen("key.pem", "w");
+    fputs(PEMFX_KEY, f);
+    fclose(f);
+    f = fopen("text.txt", "w");
+    fputs("not pem\n", f);
+    fclose(f);
+    mkdir("web", 0755);
+}
+
+Test(config, named_files_are_checked_with_their_cause)
+{
+    char dir[] = "/tmp/test_config.XXXXXX";
+    files_dir(dir);
+    config_t cfg;
+    config_report_t rep;
+    const char *good = "tls: {cert: cert.pem, key: key.pem}\nca_file: cert.pem\ndata_dir: data\nweb_root: web\n"
+                       FEED "    ca_file: cert.pem\n";
+    cr_assert_eq(load_ex(good, CONFIG_CHECK_FILES, &cfg, &rep), 0, "%s", rep.errors.p);
+    config_report_free(&rep);
+    const char *bad = "tls: {cert: none.crt, key: cert.pem}\n"   /* 1 */
+                      "ca_file: text.txt\n"                      /* 2 */
+                      "data_dir: nowhere/data\n"                 /* 3 */
+                      "web_root: www\n"                          /* 4 */
+                      "feeds:\n  - id: a\n    url: http://h/\n    ca_file: web\n";   /* 8 */
+    cr_assert_eq(load_ex(bad, CONFIG_CHECK_FILES, &cfg, &rep), -1);
+    const char *want[] = {
+        "t.conf:1: tls.cert: 'none.crt': No such file or directory\n",
+        "t.conf:1: tls.key: 'cert.pem': not a PEM private key",
+        "t.conf:2: ca_file: 'text.txt': not a PEM certificate",
+        "t.conf:3: data_dir: 'nowhere/data': cannot be created: nowhere: No such file or directory\n",
+        "t.conf:4: web_root: 'www': No such file or directory\n",
+        "t.conf:8: feeds[0].ca_file: 'web': Is a directory\n",
+    };
+    expect_errors(&rep, want, sizeof want / sizeof want[0]);
+    config_report_free(&rep);
+    /* without the flag, files are not looked at */
+    cr_assert_eq(load_ex(bad, 0, &cfg, &rep), 0, "%s", rep.errors.p);
+    config_report_free(&rep);
+}
+
+Test(config, default_directories_are_checked_too)
+{
+    char dir[] = "/tmp/test_config.XXXXXX";
+    files_dir(dir);
+    config_t cfg;
+    config_report_t rep;
+    cr_assert_eq(load_ex("", CONFIG_CHECK_FILES, &cfg, &rep), 0, "%s", rep.errors.p);   /* ./web is there */
+    config_report_free(&rep);
+    rmdir("web");
+    cr_assert_eq(load_ex("threads: 1\n", CONFIG_CHECK_FILES, &cfg, &rep), -1);
+    cr_assert_str_eq(rep.errors.p, "t.conf: web_root: './web' (the default): No such file or directory\n");
+    config_report_free(&rep);
 }
 
 Test(config, replica_keys)

@@ -15,20 +15,42 @@ typedef struct {
     streamreq_t r;
 } parsed_t;
 
-static parsed_t parse_full(const char *qs, const char *lei, const char *accept, const char *body)
+static const char *const FEEDS[] = {"a", "b", "c", "demo"};
+
+/* Parse against the configured feeds FEEDS (or, with `feeds` 0, none are checked). */
+static parsed_t parse_in(const char *qs, const char *lei, const char *accept, const char *body, int feeds)
 {
     parsed_t p;
     memset(&p, 0, sizeof p);
-    p.rc = streamreq_parse(&p.r, qs, qs ? strlen(qs) : 0, lei, lei ? strlen(lei) : 0, accept,
-                           accept ? strlen(accept) : 0, body, body ? strlen(body) : 0, NOW, p.err, sizeof p.err,
-                           p.param, sizeof p.param);
+    streamreq_in_t in = {.query_string = qs, .qs_len = qs ? strlen(qs) : 0, .last_event_id = lei,
+                         .lei_len = lei ? strlen(lei) : 0, .accept = accept, .accept_len = accept ? strlen(accept) : 0,
+                         .body = body, .body_len = body ? strlen(body) : 0, .now_us = NOW, .feed_ids = FEEDS,
+                         .nfeed_ids = feeds ? 4 : 0, .check_feeds = feeds};
+    p.rc = streamreq_parse(&p.r, &in, p.err, sizeof p.err, p.param, sizeof p.param);
     return p;
+}
+
+static parsed_t parse_full(const char *qs, const char *lei, const char *accept, const char *body)
+{
+    return parse_in(qs, lei, accept, body, 1);
 }
 
 static parsed_t parse(const char *qs)
 {
     return parse_full(qs, NULL, NULL, NULL);
 }
+
+/* The request is a 400 naming `param`, with `needle` in its message. */
+static void expect_400_full(const char *qs, const char *lei, const char *body, const char *param,
+                            const char *needle)
+{
+    parsed_t p = parse_full(qs, lei, NULL, body);
+    cr_assert_eq(p.rc, -1, "accepted %s %s", qs ? qs : "", body ? body : "");
+    cr_assert_str_eq(p.param, param, "%s %s -> %s", qs ? qs : "", body ? body : "", p.param);
+    cr_assert(strstr(p.err, needle), "'%s' lacks '%s'", p.err, needle);
+}
+
+static void expect_400(const char *qs, const char *lei, const char *param, const char *needle);
 
 Test(streamreq, defaults_start_now_no_end_sse)
 {
@@ -57,6 +79,96 @@ Test(streamreq, time_forms)
     streamreq_free(&p.r);
 }
 
+Test(streamreq, date_math_in_start_and_end)
+{
+    parsed_t p = parse("start=now-1h&end=now%2B30m");
+    cr_assert_eq(p.rc, 0, "%s", p.err);
+    cr_assert_eq(p.r.start_us, NOW - 3600000000LL);
+    cr_assert_eq(p.r.end_us, NOW + 1800000000LL);
+    streamreq_free(&p.r);
+    /* rounding takes the start of the unit, for end (exclusive, as Elasticsearch's lt) too */
+    p = parse("start=now-1d/d&end=now/d");
+    cr_assert_eq(p.rc, 0, "%s", p.err);
+    int64_t day = 86400000000LL, today = NOW - NOW % day;
+    cr_assert_eq(p.r.start_us, today - day);
+    cr_assert_eq(p.r.end_us, today);
+    streamreq_free(&p.r);
+    p = parse("start=2024-01-01&end=2024-01-01||%2B1M");
+    cr_assert_eq(p.rc, 0, "%s", p.err);
+    cr_assert_eq(p.r.start_us, 1704067200000000LL);
+    cr_assert_eq(p.r.end_us, 1706745600000000LL);
+    streamreq_free(&p.r);
+    expect_400("start=now-1x", NULL, "start", "date math");
+    expect_400("end=now-", NULL, "end", "got 'now-'");
+}
+
+Test(streamreq, unix_seconds_are_refused_zero_and_milliseconds_are_not)
+{
+    expect_400("start=1700000000", NULL, "start", "looks like Unix seconds");
+    expect_400("start=1", NULL, "start", "1000");
+    expect_400("end=99999999999", NULL, "end", "looks like Unix seconds");
+    parsed_t p = parse("start=0&end=100000000000");
+    cr_assert_eq(p.rc, 0, "%s", p.err);
+    cr_assert_eq(p.r.start_us, 0);
+    cr_assert_eq(p.r.end_us, 100000000000000LL);
+    streamreq_free(&p.r);
+    p = parse("start=1700000000000");
+    cr_assert_eq(p.rc, 0, "%s", p.err);
+    cr_assert_eq(p.r.start_us, NOW);
+    streamreq_free(&p.r);
+}
+
+Test(streamreq, unknown_feed_is_named_with_the_configured_ones)
+{
+    expect_400("feed=a,nosuchfeed", NULL, "feed", "unknown feed 'nosuchfeed'; the configured feeds are: a, b, c, demo");
+    parsed_t p = parse_in("feed=x", NULL, NULL, NULL, 0);
+    cr_assert_eq(p.rc, 0, "unchecked: %s", p.err);
+    streamreq_free(&p.r);
+    streamreq_in_t in = {.query_string = "feed=demo", .qs_len = 9, .check_feeds = 1};
+    char err[256], param[32];
+    cr_assert_eq(streamreq_parse(&p.r, &in, err, sizeof err, param, sizeof param), -1);
+    cr_assert_str_eq(param, "feed");
+    cr_assert(strstr(err, "no feeds configured"), "%s", err);
+}
+
+Test(streamreq, body_carries_parameters_as_json)
+{
+    parsed_t p = parse_full("type=Create", NULL, NULL,
+                            "{\"query\":{\"match\":{\"object.content\":\"tempor\"}},\"start\":\"now-1h\","
+                            "\"end\":1700000001000,\"feed\":[\"a\",\"b\"],\"actor\":\"u1\",\"format\":\"ndjson\"}");
+    cr_assert_eq(p.rc, 0, "%s", p.err);
+    cr_assert_not_null(p.r.query);
+    cr_assert_eq(p.r.start_us, NOW - 3600000000LL);
+    cr_assert_eq(p.r.end_us, NOW + 1000000);
+    cr_assert_eq(p.r.feeds.n, 2);
+    cr_assert_eq(p.r.types.n, 1);
+    cr_assert_str_eq(p.r.actors.items[0], "u1");
+    cr_assert_eq(p.r.format, SSE_FORMAT_NDJSON);
+    streamreq_free(&p.r);
+    /* a bare query is still a query */
+    p = parse_full(NULL, NULL, NULL, "{\"term\":{\"type\":\"Create\"}}");
+    cr_assert_eq(p.rc, 0, "%s", p.err);
+    cr_assert_not_null(p.r.query);
+    streamreq_free(&p.r);
+}
+
+static void expect_body_400(const char *qs, const char *body, const char *param, const char *needle)
+{
+    expect_400_full(qs, NULL, body, param, needle);
+}
+
+Test(streamreq, body_mistakes_are_400s)
+{
+    expect_body_400(NULL, "{\"query\":{\"match_all\":{}},\"size\":10}", "size", "unknown field 'size'");
+    expect_body_400("start=now", "{\"start\":\"now-1h\"}", "start", "more than once");
+    expect_body_400(NULL, "{\"start\":1700000000}", "start", "looks like Unix seconds");
+    expect_body_400(NULL, "{\"start\":true}", "start", "must be a string");
+    expect_body_400(NULL, "{\"feed\":[\"a\",3]}", "feed", "must be a string");
+    expect_body_400(NULL, "{\"feed\":\"zz\"}", "feed", "unknown feed 'zz'");
+    expect_body_400(NULL, "{\"query\":{\"fuzzy\":{}}}", "q", "fuzzy");
+    expect_body_400(NULL, "start=now", "q", "not valid JSON");
+}
+
 Test(streamreq, lists_split_on_commas_and_repeat)
 {
     parsed_t p = parse("feed=a,b&type=Create&feed=c&actor=urn%3Ax%3A1");
@@ -70,10 +182,7 @@ Test(streamreq, lists_split_on_commas_and_repeat)
 
 static void expect_400(const char *qs, const char *lei, const char *param, const char *needle)
 {
-    parsed_t p = parse_full(qs, lei, NULL, NULL);
-    cr_assert_eq(p.rc, -1, "accepted %s", qs);
-    cr_assert_str_eq(p.param, param, "%s -> %s", qs, p.param);
-    cr_assert(strstr(p.err, needle), "'%s' lacks '%s'", p.err, needle);
+    expect_400_full(qs, lei, NULL, param, needle);
 }
 
 Test(streamreq, every_bad_parameter_is_named)

@@ -1,10 +1,13 @@
 // app.js -- wires the dashboard: the settings form (mirrored in the page URL), the /stream
-// subscription, the activity table, the rate chart and the feeds panel.
+// subscription, the activity table, the rate chart and the feeds panel. The settings fold
+// once a stream runs (the activities come first on a laptop screen) and open again on an
+// error. On `reset` the page drops what it holds of the stream and says so.
 
 import {
   readView, pageQuery, streamPath, clampRows, parseTime, toLocalInput, fromLocalInput,
   rangeProblem, RELATIVE_STARTS,
 } from './params.js';
+import { timeText } from './format.js';
 import { RowList } from './rows.js';
 import { RateChart } from './chart.js';
 import { FeedStatus } from './status.js';
@@ -19,7 +22,7 @@ const ui = {
   error: $('error'), phase: $('phase'), conn: $('conn'), rowCount: $('row-count'),
   empty: $('empty'), region: $('rows-region'), rateNow: $('rate-now'), ratePeak: $('rate-peak'),
   totalEvents: $('total-events'), totalDeletes: $('total-deletes'), typeNames: $('type-names'),
-  settings: $('settings'), summary: $('view-summary'),
+  settings: $('settings'), summary: $('view-summary'), notice: $('notice'),
 };
 
 const PHASE_TEXT = { idle: 'idle', replaying: 'replaying history…', live: 'live', ended: 'ended' };
@@ -28,6 +31,7 @@ const FIELD_OF_PARAMETER = { start: 'startCustom', end: 'endCustom', feed: 'feed
 let view = readView(location.search);
 let phase = 'idle';
 let totals = { events: 0, deletes: 0 };
+let foldOnOpen = false;      // fold the settings when the stream just started opens
 const seenTypes = new Set([...ui.typeNames.options].map((o) => o.value));
 
 const rows = new RowList($('activity-list'), {
@@ -44,7 +48,7 @@ const feeds = new FeedStatus({ tbody: document.querySelector('#feeds tbody'), da
 const client = new StreamClient({
   onEvent(type) {
     if (type !== 'activity' && type !== 'delete') return;
-    chart.count();
+    chart.count(1, phase === 'live');
     totals.events++;
   },
   onActivity(d) {
@@ -58,11 +62,16 @@ const client = new StreamClient({
     rows.remove(d.feed, d.activity?.id);
   },
   onLive() { setPhase('live'); },
+  onReset(d) { startOver(d?.reason); },
   onEnd() { setPhase('ended'); },
   onState(s) {
     ui.conn.textContent = s;
     ui.conn.dataset.state = s;
     updatePauseButton();
+    if (s === 'open' && foldOnOpen) {
+      foldOnOpen = false;
+      ui.settings.open = false;
+    }
   },
   onError(e) { showError(e); },
   onBadEvent(type) { console.warn(`unparseable ${type} event`); },
@@ -131,6 +140,8 @@ function showError({ status, error, parameter }) {
   }
   ui.error.hidden = false;
   ui.error.dataset.parameter = parameter || '';
+  foldOnOpen = false;
+  ui.settings.open = true;           // the field to fix is in there
   if (status) setPhase('idle');      // the server refused: no stream runs now
 }
 
@@ -198,7 +209,7 @@ function reflectInUrl() {
 // One line for the collapsed settings: "from last day · until … · type Create".
 function describe(v) {
   const named = { now: 'from now', '1h': 'from the last hour', '1d': 'from the last day' };
-  const when = (s) => { const d = parseTime(s); return d ? d.toLocaleString() : s; };
+  const when = (s) => { const d = parseTime(s); return d ? timeText(d) : s; };
   const parts = [named[v.start] ?? `from ${when(v.start)}`];
   parts.push(v.end ? `until ${when(v.end)}` : 'then live');
   for (const k of ['feed', 'type', 'actor']) if (v[k]) parts.push(`${k} ${v[k].split(',').join(', ')}`);
@@ -208,12 +219,33 @@ function describe(v) {
 
 // ---- the stream -----------------------------------------------------------------------
 
-function startStream() {
-  clearError();
+// Forget everything held from the current stream (rows, counters, chart).
+function dropHeld() {
   rows.clear();
-  rows.setLimit(view.rows);
   chart.reset();
   totals = { events: 0, deletes: 0 };
+  showTotals();
+}
+
+// The server could not continue the stream from where it was (`reset`): what it sends next is
+// the whole history again, as a new snapshot, then live.
+function startOver(reason) {
+  dropHeld();
+  setPhase('replaying');
+  const why = reason === 'expired' ? 'the page was away longer than the server keeps deletions'
+    : 'the server does not know the point it was at (a new or restored store)';
+  ui.notice.textContent = `The stream started over (${reason || 'reset'}: ${why}); ` +
+    'the rows and counters were cleared and the history is shown again.';
+  ui.notice.dataset.reason = reason || '';
+  ui.notice.hidden = false;
+}
+
+function startStream() {
+  clearError();
+  ui.notice.hidden = true;
+  dropHeld();
+  rows.setLimit(view.rows);
+  foldOnOpen = true;
   setPhase('replaying');
   const now = Date.now();
   // A pause before the first event id resumes from the moment of connecting, not a new "now".
@@ -266,15 +298,16 @@ ui.pause.addEventListener('click', () => {
 
 // ---- timers ---------------------------------------------------------------------------
 
+// The counters and the peak together, so that they never disagree (a peak of 0 beside events).
 function showTotals() {
   ui.totalEvents.textContent = totals.events.toLocaleString();
   ui.totalDeletes.textContent = totals.deletes.toLocaleString();
+  ui.ratePeak.textContent = chart.peak.toLocaleString();
 }
 
 function tick() {
   const r = chart.tick();
-  ui.rateNow.textContent = String(r);
-  ui.ratePeak.textContent = String(chart.peak);
+  ui.rateNow.textContent = r.toLocaleString();
   showTotals();
   updateLiveRegion();
 }

@@ -1,19 +1,26 @@
 // chart.js -- events per second over the last minute, drawn by hand on a <canvas>.
 // count() is cheap (one addition); tick() once a second closes the current second and redraws.
+// Replayed history and live events are counted apart: a replay comes as one burst of thousands
+// a second, live traffic as a few, so once live events are in view the scale is set by them
+// alone and replay bars are cut at the top (marked as such), rather than live traffic drawing as
+// a flat line under the burst.
 
 export class RateChart {
   constructor(canvas, { seconds = 60 } = {}) {
     this.canvas = canvas;
     this.seconds = seconds;
-    this.history = new Array(seconds).fill(0);   // completed seconds, oldest first
-    this.current = 0;
+    this.replay = new Array(seconds).fill(0);   // completed seconds, oldest first
+    this.live = new Array(seconds).fill(0);
+    this.current = { replay: 0, live: 0 };
     this.second = Math.floor(Date.now() / 1000);
-    this.peak = 0;
+    this.maxSeen = 0;          // the busiest completed second since the last reset
+    this.scale = 1;            // the top of the y axis at the last draw, events/s
   }
 
-  count(n = 1) {
+  // `live`: the event came after the history replay.
+  count(n = 1, live = false) {
     this.roll();
-    this.current += n;
+    this.current[live ? 'live' : 'replay'] += n;
   }
 
   // Move whole seconds that have passed into the history.
@@ -23,21 +30,30 @@ export class RateChart {
     if (gap <= 0) return;
     if (gap > this.seconds) gap = this.seconds + 1;
     for (let i = 0; i < gap; i++) {
-      this.history.shift();
-      this.history.push(i === 0 ? this.current : 0);
+      this.replay.shift();
+      this.live.shift();
+      this.replay.push(i === 0 ? this.current.replay : 0);
+      this.live.push(i === 0 ? this.current.live : 0);
     }
-    this.peak = Math.max(this.peak, ...this.history);
-    this.current = 0;
+    const last = this.total(this.seconds - 1);
+    this.maxSeen = Math.max(this.maxSeen, last);
+    this.current = { replay: 0, live: 0 };
     this.second = now;
   }
 
+  total(i) { return this.replay[i] + this.live[i]; }
+
   // The rate of the last complete second.
-  get rate() { return this.history[this.history.length - 1]; }
+  get rate() { return this.total(this.seconds - 1); }
+
+  // The busiest second so far, the one still running included: never 0 once events came.
+  get peak() { return Math.max(this.maxSeen, this.current.replay + this.current.live); }
 
   reset() {
-    this.history.fill(0);
-    this.current = 0;
-    this.peak = 0;
+    this.replay.fill(0);
+    this.live.fill(0);
+    this.current = { replay: 0, live: 0 };
+    this.maxSeen = 0;
     this.second = Math.floor(Date.now() / 1000);
   }
 
@@ -45,6 +61,12 @@ export class RateChart {
     this.roll();
     this.draw();
     return this.rate;
+  }
+
+  // The y axis: live seconds alone when any are in view, else the replay.
+  axisMax() {
+    const live = Math.max(0, ...this.live);
+    return niceMax(Math.max(1, live > 0 ? live : Math.max(...this.replay)));
   }
 
   draw() {
@@ -55,16 +77,39 @@ export class RateChart {
     if (c.width !== w || c.height !== h) { c.width = w; c.height = h; }
     const g = c.getContext('2d');
     const css = getComputedStyle(c);
-    const fg = css.getPropertyValue('--chart-bar').trim() || '#2a6df4';
-    const grid = css.getPropertyValue('--chart-grid').trim() || '#ccc';
-    const text = css.getPropertyValue('--chart-text').trim() || '#555';
+    const color = (name, dflt) => css.getPropertyValue(name).trim() || dflt;
+    const fg = color('--chart-bar', '#2a6df4');
+    const replayFg = color('--chart-replay', '#9aa4b0');
     g.clearRect(0, 0, w, h);
 
-    const max = niceMax(Math.max(1, ...this.history));
+    const max = this.axisMax();
+    this.scale = max;
+    c.dataset.scale = String(max);
     const pad = { top: 14 * dpr, bottom: 4 * dpr, left: 2 * dpr, right: 2 * dpr };
     const ph = h - pad.top - pad.bottom;
     const pw = w - pad.left - pad.right;
+    this.drawGrid(g, w, pad, ph, dpr, color('--chart-grid', '#ccc'), color('--chart-text', '#555'), max);
 
+    const bw = pw / this.seconds;
+    let clipped = 0;
+    for (let i = 0; i < this.seconds; i++) {
+      const x = pad.left + i * bw + bw * 0.1;
+      const bar = (v, base, fill) => {
+        const bh = Math.min(ph - base, Math.max(1 * dpr, (v / max) * ph));
+        g.fillStyle = fill;
+        g.fillRect(x, pad.top + ph - base - bh, Math.max(1, bw * 0.8), bh);
+        return base + bh;
+      };
+      let base = 0;
+      if (this.live[i] > 0) base = bar(this.live[i], base, fg);
+      if (this.replay[i] > 0 && base < ph) base = bar(this.replay[i], base, replayFg);
+      if (this.total(i) > max) clipped = Math.max(clipped, this.total(i));
+    }
+    c.dataset.clipped = String(clipped);
+    if (clipped) this.drawNote(g, w, pad, dpr, color('--chart-text', '#555'), `replay up to ${clipped}/s, cut`);
+  }
+
+  drawGrid(g, w, pad, ph, dpr, grid, text, max) {
     g.strokeStyle = grid;
     g.lineWidth = 1;
     for (const f of [0, 0.5, 1]) {
@@ -78,16 +123,12 @@ export class RateChart {
     g.fillText(`${max}/s`, pad.left + 2 * dpr, 1 * dpr);
     g.textAlign = 'right';
     g.fillText(`last ${this.seconds} s`, w - pad.right, 1 * dpr);
+  }
 
-    const n = this.history.length;
-    const bw = pw / n;
-    g.fillStyle = fg;
-    for (let i = 0; i < n; i++) {
-      const v = this.history[i];
-      if (v <= 0) continue;
-      const bh = Math.max(1 * dpr, (v / max) * ph);
-      g.fillRect(pad.left + i * bw + bw * 0.1, pad.top + ph - bh, Math.max(1, bw * 0.8), bh);
-    }
+  drawNote(g, w, pad, dpr, text, note) {
+    g.fillStyle = text;
+    g.textAlign = 'center';
+    g.fillText(note, w / 2, 1 * dpr);
   }
 }
 

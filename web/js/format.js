@@ -67,16 +67,30 @@ export function objectLabel(obj) {
 
 const pad = (n) => String(n).padStart(2, '0');
 
-// RFC 3339 -> { text: "2024-01-01 12:00:05" (local time), iso } ; unparseable stays as given.
+// The zone of a local time, as its offset: "UTC", "UTC+2", "UTC-5", "UTC+5:30".
+export function zoneLabel(d) {
+  const off = -d.getTimezoneOffset();
+  if (off === 0) return 'UTC';
+  const a = Math.abs(off);
+  return `UTC${off > 0 ? '+' : '-'}${Math.floor(a / 60)}${a % 60 ? ':' + pad(a % 60) : ''}`;
+}
+
+// Every time the page shows has this one format: local, 24-hour, with the zone.
+// Date -> "2024-01-01 13:00:05 UTC+1"; clockText -> "13:00:05 UTC+1".
+export function timeText(d) {
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${clockText(d)}`;
+}
+
+export function clockText(d) {
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${zoneLabel(d)}`;
+}
+
+// RFC 3339 -> { text: timeText of it, iso } ; unparseable stays as given.
 export function timeLabel(published) {
   if (typeof published !== 'string' || published === '') return { text: '', iso: '' };
   const d = new Date(published);
   if (Number.isNaN(d.getTime())) return { text: published, iso: '' };
-  return {
-    text: `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-      `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`,
-    iso: d.toISOString(),
-  };
+  return { text: timeText(d), iso: d.toISOString() };
 }
 
 // How long ago an RFC 3339 time was, for the status panel: "4 s ago", "3 min ago".

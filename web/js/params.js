@@ -2,10 +2,10 @@
 // written to the page's query string, so that a view can be shared as a link, and turned into
 // the /stream URL. Pure functions: no DOM, usable from node for tests.
 //
-// Page URL parameters (all optional):
-//   start  now | 1h | 1d (relative to when the page connects) | an absolute time as /stream
-//          takes it (RFC 3339 or Unix milliseconds); default 1h
-//   end    an absolute time; makes the view a finite historical range
+// Page URL parameters (all optional; README.md, "The dashboard", lists them for users):
+//   start  now | 1h | 1d (relative to when the page connects) | any time /stream takes (RFC
+//          3339, Unix milliseconds, date math such as now-6h); default 1h
+//   end    a time as for start; makes the view a finite historical range
 //   feed, type, actor   comma-separated lists;   q   Elasticsearch query JSON
 //   rows   how many rows the page keeps (10..20000, default 500)
 

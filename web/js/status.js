@@ -2,7 +2,7 @@
 // state, activity count, last full sync and poll, and last error. Also hands the feed ids to
 // the feed filter's suggestions.
 
-import { ago } from './format.js';
+import { ago, clockText, timeLabel } from './format.js';
 
 function el(tag, props = {}, ...children) {
   const e = document.createElement(tag);
@@ -21,8 +21,8 @@ function syncCell(f, now) {
   const td = el('td', { class: 'c-sync' });
   if (s && s.finished) {
     parts.push(`full sync ${ago(s.finished, now)}`);
-    td.title = `started ${s.started}, finished ${s.finished}, ${s.duration_ms} ms, ` +
-      `${s.pages} pages, ${s.activities} activities`;
+    td.title = `started ${timeLabel(s.started).text}, finished ${timeLabel(s.finished).text}, ` +
+      `${s.duration_ms} ms, ${s.pages} pages, ${s.activities} activities`;
   } else if (s && s.started) {
     parts.push(`full sync running since ${ago(s.started, now)}`);
   } else {
@@ -82,7 +82,7 @@ export class FeedStatus {
       if (!Array.isArray(list)) throw new Error('not a list');
       this.feeds = list;
       this.render(list);
-      this.updated.textContent = `(updated ${new Date().toLocaleTimeString()})`;
+      this.updated.textContent = `(updated ${clockText(new Date())})`;
     } catch (err) {
       this.updated.textContent = `(status unavailable: ${err.message})`;
     } finally {

@@ -13,8 +13,10 @@ const RETRY_MS = 3000;
 const MAX_RETRY_MS = 30000;
 
 export class StreamClient {
-  // handlers: onActivity(data), onDelete(data), onLive(data), onEnd(), onState(state),
-  //           onError({status, error, parameter}), onEvent() for every event (rate chart).
+  // handlers: onActivity(data), onDelete(data), onLive(data), onReset(data), onEnd(),
+  //           onState(state), onError({status, error, parameter}), onEvent() for every event
+  //           (rate chart). onReset: the server cannot continue from the resume point; drop
+  //           everything held from this stream, the history follows again.
   constructor(handlers) {
     this.h = handlers;
     this.es = null;
@@ -95,6 +97,7 @@ export class StreamClient {
     es.addEventListener('activity', (e) => this.dispatch(es, e, this.h.onActivity));
     es.addEventListener('delete', (e) => this.dispatch(es, e, this.h.onDelete));
     es.addEventListener('live', (e) => this.dispatch(es, e, this.h.onLive));
+    es.addEventListener('reset', (e) => this.dispatch(es, e, this.h.onReset));
     es.addEventListener('end', (e) => {
       if (es !== this.es) return;
       this.note(e);
