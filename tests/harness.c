@@ -121,7 +121,7 @@ pid_t h_spawn(char *const argv[], const char *log_path)
             close(fd);
         }
     }
-    execv(argv[0], argv);
+    execvp(argv[0], argv);   /* a bare name is looked up in PATH */
     fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
     _exit(127);
 }

@@ -28,7 +28,7 @@ char *h_read_file(const char *path, size_t *len);
 const char *h_server_bin(void);
 const char *h_feedsim_bin(void);
 
-/* Spawn argv[0] with argv (NULL-terminated); stdout/stderr are appended to `log_path` (may be
+/* Spawn argv[0] (a path, or a name looked up in PATH) with argv (NULL-terminated); stdout/stderr are appended to `log_path` (may be
  * NULL: inherited). The child dies with the calling process (PR_SET_PDEATHSIG) and starts with
  * SIGPIPE at its default. Returns the pid, or -1 when fork failed. */
 pid_t h_spawn(char *const argv[], const char *log_path);
