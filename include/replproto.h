@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "bytebuf.h"
+#include "store.h"
 
 enum {
     REPL_HELLO = 1, REPL_MARKS, REPL_ENTRY, REPL_COMMIT, REPL_FEED_STATE, REPL_FEEDS, REPL_HEARTBEAT,
@@ -54,6 +55,8 @@ int replproto_put_commit(bytebuf_t *out, uint64_t last_seq, int64_t commit_us, u
 int replproto_put_feed_state(bytebuf_t *out, const char *feed, size_t feed_len, const void *blob, size_t len);
 int replproto_put_feeds(bytebuf_t *out, int64_t time_us, const char *json, size_t len);
 int replproto_put_heartbeat(bytebuf_t *out, int64_t time_us, uint64_t head);
+/* One item of store_log_scan: an ENTRY, a COMMIT or (marks, stamped now) a MARKS frame. */
+int replproto_put_log_item(bytebuf_t *out, const store_log_item_t *it);
 
 /* Decode the frame at the start of p[0..n). Returns the bytes it takes (*out filled), 0 when
  * more bytes are needed, or REPLPROTO_ERR_CORRUPT. */

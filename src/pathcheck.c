@@ -116,13 +116,22 @@ static void parent_of(const char *path, char *buf, size_t len)
         snprintf(buf, len, "%.*s", (int)n, path);
 }
 
+/* A directory that does not exist is created with its missing parents (mkdir -p): it can be
+ * when the nearest ancestor that exists is a directory we may write. */
 int pathcheck_dir_writable(const char *path, char *why, size_t len)
 {
     char parent[4096], reason[256];
     struct stat st;
     if (stat(path, &st) == 0 || errno != ENOENT)
         return dir_access(path, W_OK | X_OK, why, len);
-    parent_of(path, parent, sizeof parent);
+    char child[4096];
+    snprintf(child, sizeof child, "%s", path);
+    for (;;) {
+        parent_of(child, parent, sizeof parent);
+        if (stat(parent, &st) == 0 || errno != ENOENT || !strcmp(parent, ".") || !strcmp(parent, "/"))
+            break;
+        memcpy(child, parent, sizeof child);
+    }
     if (dir_access(parent, W_OK | X_OK, reason, sizeof reason) != 0)
         return errfmt(why, len, "cannot be created: %s: %s", parent, reason);
     return 0;

@@ -1,11 +1,9 @@
 /* replica.c -- a replica's replication thread (see replica.h).
  *
- * One blocking libcurl transfer at a time, on this thread: the write callback splits the body
- * into replproto frames and applies them to a store batch; the batch is committed at the
- * primary's commit boundaries (a COMMIT frame), so a replica never shows half of a commit: at
- * once when nothing else has arrived, or after APPLY_BATCH operations while catching up (one
- * fsync for many of the primary's commits). A replica killed at any moment restarts from what
- * it committed: the entries after its head are sent again, the ones at or below it skipped.
+ * One blocking libcurl transfer at a time, on this thread: the write callback hands the body to
+ * the applier (replapply.h), which commits at the primary's commit boundaries, so a replica
+ * never shows half of a commit. A replica killed at any moment restarts from what it
+ * committed: the entries after its head are sent again, the ones at or below it skipped.
  *
  * Identity: the primary's HELLO names its store id; a replica that followed the primary's
  * parent up to the fork (the primary checked that) takes the new identity. */
@@ -15,7 +13,7 @@
 #include "hawk.h"
 #include "log.h"
 #include "metrics.h"
-#include "replproto.h"
+#include "replapply.h"
 #include "timefmt.h"
 #include "version.h"
 #include <curl/curl.h>
@@ -31,7 +29,6 @@
 #include <unistd.h>
 
 #define MOD "replica"
-#define APPLY_BATCH 4096          /* operations per commit while catching up */
 #define DISCONNECT_S 3
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -44,12 +41,9 @@ struct replica {
     pthread_t thread;
     int started;
     atomic_int stop;
-    store_batch_t *batch;         /* owned */
+    replapply_t *apply;           /* owned: the frames into the store */
     CURL *easy;                   /* borrowed: the transfer in progress */
-    size_t pending;               /* operations in the batch */
-    int at_boundary;              /* the last frame applied was a COMMIT */
-    int64_t pending_commit_us;    /* the primary time of the last COMMIT in the batch */
-    bytebuf_t in;                 /* owned: bytes of a frame not yet complete */
+    bytebuf_t in;                 /* owned: an error response's body */
     int failed;                   /* the stream is unusable (corrupt frame, store error) */
     char conflict[64];            /* the 409's reason, or "" */
     pthread_mutex_t mu;           /* guards what follows */
@@ -108,31 +102,14 @@ void replica_report_metrics(metrics_out_t *out, void *replica)
     metrics_counter(out, "as_replica_snapshots_total", "Snapshots of the primary installed.", s.snapshots);
 }
 
-/* ---- applying ---- */
+/* ---- the applier's hooks ---- */
 
-/* Commit what the batch holds (it ends at a COMMIT frame). Returns 0 or -1. */
-static int flush(replica_t *r)
+/* The primary's HELLO: take its identity when it is a promoted successor of ours (the primary
+ * checked that our history is a prefix of its). */
+static int on_hello(void *ud, const char *json, size_t len)
 {
-    if (!r->pending)
-        return 0;
-    store_batch_stats_t stats;
-    int rc = store_batch_commit(r->batch, &stats);
-    r->pending = 0;
-    if (rc < 0) {
-        log_error(MOD, "applying the primary's changes failed: %s; replication stops until it can write",
-                  store_strerror(rc));
-        return -1;
-    }
-    pthread_mutex_lock(&r->mu);
-    r->applied_primary_us = r->pending_commit_us;
-    pthread_mutex_unlock(&r->mu);
-    return 0;
-}
-
-/* The primary's HELLO: take its identity when it is a promoted successor of ours. */
-static int on_hello(replica_t *r, const replproto_frame_t *f)
-{
-    json_t *j = json_loadb(f->data, f->data_len, 0, NULL);
+    replica_t *r = ud;
+    json_t *j = json_loadb(json, len, 0, NULL);
     const char *id = json_string_value(json_object_get(j, "store"));
     int rc = 0;
     if (!id || strlen(id) != 32) {
@@ -155,54 +132,33 @@ static int on_hello(replica_t *r, const replproto_frame_t *f)
     return rc;
 }
 
-static void on_heartbeat(replica_t *r, const replproto_frame_t *f)
+static void on_heartbeat(void *ud, int64_t primary_us, int idle)
 {
+    replica_t *r = ud;
     pthread_mutex_lock(&r->mu);
-    r->hb_primary_us = f->time_us;
+    r->hb_primary_us = primary_us;
     r->hb_local_us = clock_mono_us();
-    if (!r->pending)   /* everything before it is applied */
-        r->applied_primary_us = f->time_us;
+    if (idle)   /* everything before it is applied */
+        r->applied_primary_us = primary_us;
     pthread_mutex_unlock(&r->mu);
 }
 
-static void on_feeds(replica_t *r, const replproto_frame_t *f)
+static void on_feeds(void *ud, const char *json, size_t len)
 {
-    char *copy = strndup(f->data, f->data_len);
+    replica_t *r = ud;
+    char *copy = strndup(json, len);
     pthread_mutex_lock(&r->mu);
     free(r->feeds);
     r->feeds = copy;
     pthread_mutex_unlock(&r->mu);
 }
 
-/* Apply one frame; returns 0 or -1 (the stream must be dropped). */
-static int apply_frame(replica_t *r, const replproto_frame_t *f)
+static void on_applied(void *ud, int64_t primary_us)
 {
-    int rc = 0;
-    r->at_boundary = 0;
-    switch (f->type) {
-    case REPL_HELLO: return on_hello(r, f);
-    case REPL_HEARTBEAT: on_heartbeat(r, f); r->at_boundary = 1; return 0;
-    case REPL_FEEDS: on_feeds(r, f); r->at_boundary = 1; return 0;
-    case REPL_MARKS: rc = store_batch_prune_to(r->batch, f->low_water, f->tomb_horizon, f->commit_horizon); break;
-    case REPL_ENTRY: rc = store_batch_apply_entry(r->batch, f->data, f->data_len, f->time_us); break;
-    case REPL_FEED_STATE: {
-        char feed[STORE_MAX_FEED_LEN + 1];
-        snprintf(feed, sizeof feed, "%.*s", (int)f->feed_len, f->feed);
-        rc = store_batch_put_feed_state(r->batch, feed, f->data, f->data_len);
-        break;
-    }
-    case REPL_COMMIT:
-        rc = store_batch_apply_commit(r->batch, f->seq, f->time_us, f->chain);
-        r->pending_commit_us = f->time_us;
-        r->at_boundary = 1;
-        break;
-    }
-    if (rc < 0)
-        return -1;
-    r->pending++;
-    if (f->type == REPL_COMMIT && r->pending >= APPLY_BATCH)
-        return flush(r);
-    return 0;
+    replica_t *r = ud;
+    pthread_mutex_lock(&r->mu);
+    r->applied_primary_us = primary_us;
+    pthread_mutex_unlock(&r->mu);
 }
 
 static size_t on_body(char *data, size_t size, size_t n, void *ud)
@@ -211,29 +167,12 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
     size_t bytes = size * n;
     long status = 0;
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (atomic_load(&r->stop) || r->failed || bytebuf_append(&r->in, data, bytes) < 0)
+    if (atomic_load(&r->stop) || r->failed)
         return 0;
     if (status != 200)   /* an error's body (a 409's JSON): kept whole, read at the end */
-        return bytes;
+        return bytebuf_append(&r->in, data, bytes) < 0 ? 0 : bytes;
     set_connected(r, 1);
-    size_t off = 0;
-    replproto_frame_t f;
-    long used;
-    while ((used = replproto_next(r->in.p + off, r->in.len - off, &f)) > 0) {
-        if (apply_frame(r, &f) < 0) {
-            r->failed = 1;
-            return 0;
-        }
-        off += (size_t)used;
-    }
-    if (used < 0) {
-        log_warn(MOD, "a corrupt frame from the primary; reconnecting from what was applied");
-        r->failed = 1;
-        return 0;
-    }
-    memmove(r->in.p, r->in.p + off, r->in.len - off);
-    r->in.len -= off;
-    if (r->at_boundary && flush(r) < 0) {
+    if (replapply_feed(r->apply, data, bytes) < 0) {
         r->failed = 1;
         return 0;
     }
@@ -309,8 +248,7 @@ static int follow(replica_t *r)
         return -1;
     bytebuf_clear(&r->in);
     r->failed = 0;
-    r->pending = 0;
-    store_batch_reset(r->batch);
+    replapply_reset(r->apply);
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, r);
     r->easy = easy;
@@ -320,8 +258,8 @@ static int follow(replica_t *r)
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     if (status == 409)
         note_conflict(r);
-    flush(r);   /* whatever completed commits arrived */
-    store_batch_reset(r->batch);
+    replapply_flush(r->apply);   /* whatever completed commits arrived */
+    replapply_reset(r->apply);
     curl_easy_cleanup(easy);
     curl_slist_free_all(headers);
     set_connected(r, 0);
@@ -472,7 +410,8 @@ int replica_start(replica_t **out, const config_t *cfg, store_t *st, replica_ins
     r->installed_ud = ud;
     pthread_mutex_init(&r->mu, NULL);
     r->disconnected_since_us = timefmt_now_us();
-    if (store_batch_new(st, &r->batch) != 0 || pthread_create(&r->thread, NULL, run, r) != 0) {
+    replapply_hooks_t hooks = {on_hello, on_heartbeat, on_feeds, on_applied, r};
+    if (replapply_new(&r->apply, st, &hooks) != 0 || pthread_create(&r->thread, NULL, run, r) != 0) {
         log_error(MOD, "cannot start the replication thread");
         replica_stop(r);
         return -1;
@@ -490,7 +429,7 @@ void replica_stop(replica_t *r)
     atomic_store(&r->stop, 1);
     if (r->started)
         pthread_join(r->thread, NULL);
-    store_batch_free(r->batch);
+    replapply_free(r->apply);
     bytebuf_free(&r->in);
     free(r->feeds);
     pthread_mutex_destroy(&r->mu);

@@ -1,5 +1,6 @@
 /* replproto.c -- the replication stream's frames (see replproto.h). */
 #include "replproto.h"
+#include "timefmt.h"
 #include <string.h>
 #include <zlib.h>
 
@@ -80,6 +81,18 @@ int replproto_put_commit(bytebuf_t *out, uint64_t last_seq, int64_t commit_us, u
     be64(f + 8, (uint64_t)commit_us);
     be64(f + 16, chain);
     return put_frame(out, REPL_COMMIT, f, sizeof f, NULL, 0);
+}
+
+int replproto_put_log_item(bytebuf_t *out, const store_log_item_t *it)
+{
+    switch (it->kind) {
+    case STORE_LOG_MARKS:
+        return replproto_put_marks(out, it->low_water, it->tomb_horizon, it->commit_horizon, timefmt_now_us());
+    case STORE_LOG_ENTRY:
+        return replproto_put_entry(out, it->seq, it->commit_us, it->record, it->record_len);
+    default:
+        return replproto_put_commit(out, it->seq, it->commit_us, it->chain);
+    }
 }
 
 int replproto_put_feed_state(bytebuf_t *out, const char *feed, size_t feed_len, const void *blob, size_t len)

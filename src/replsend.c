@@ -88,16 +88,13 @@ static int on_log_item(const store_log_item_t *it, void *ud)
     bytebuf_t *b = &s->out[s->cur];
     if (it->kind == STORE_LOG_MARKS) {
         uint64_t m[3] = {it->low_water, it->tomb_horizon, it->commit_horizon};
-        if (!s->marks_sent || memcmp(m, s->marks, sizeof m) != 0)
-            replproto_put_marks(b, m[0], m[1], m[2], timefmt_now_us());
+        int changed = !s->marks_sent || memcmp(m, s->marks, sizeof m) != 0;
         memcpy(s->marks, m, sizeof m);
         s->marks_sent = 1;
-        return 0;
+        if (!changed)
+            return 0;
     }
-    if (it->kind == STORE_LOG_ENTRY)
-        replproto_put_entry(b, it->seq, it->commit_us, it->record, it->record_len);
-    else
-        replproto_put_commit(b, it->seq, it->commit_us, it->chain);
+    replproto_put_log_item(b, it);
     return b->len >= FILL_TARGET;
 }
 

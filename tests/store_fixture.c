@@ -177,3 +177,37 @@ void verify_numbered(int total)
     cr_assert_eq(store_feed_count(g_st, "g"), (uint64_t)total);
     cr_assert_eq(store_head(g_st), (uint64_t)total);
 }
+
+/* Both stores' change logs and time indexes, record by record. */
+void assert_same_stores(store_t *x, store_t *y)
+{
+    coll_t cx = {0}, cy = {0};
+    cr_assert_eq(store_head(x), store_head(y));
+    uint64_t hx, hy;
+    cr_assert_eq(store_chain(x, &hx), store_chain(y, &hy), "chains differ");
+    cr_assert_eq(store_scan_changes(x, 0, 0, 0, collect, &cx, NULL), 0);
+    cr_assert_eq(store_scan_changes(y, 0, 0, 0, collect, &cy, NULL), 0);
+    cr_assert_eq(cx.n, cy.n, "change logs of %zu and %zu entries", cx.n, cy.n);
+    for (size_t i = 0; i < cx.n; i++) {
+        cr_assert_eq(cx.r[i].seq, cy.r[i].seq);
+        cr_assert_str_eq(cx.r[i].data, cy.r[i].data);
+        cr_assert_eq(cx.r[i].superseded, cy.r[i].superseded);
+    }
+    coll_free(&cx);
+    coll_free(&cy);
+    cr_assert_eq(store_scan_time(x, T_START, INT64_MAX, 0, 0, collect, &cx, NULL), 0);
+    cr_assert_eq(store_scan_time(y, T_START, INT64_MAX, 0, 0, collect, &cy, NULL), 0);
+    cr_assert_eq(cx.n, cy.n);
+    for (size_t i = 0; i < cx.n; i++)
+        cr_assert_str_eq(cx.r[i].data, cy.r[i].data);
+    coll_free(&cx);
+    coll_free(&cy);
+    cr_assert_eq(store_low_water(x), store_low_water(y));
+    cr_assert_eq(store_tombstone_horizon(x), store_tombstone_horizon(y));
+}
+
+store_t *second_store(char *dir, size_t len)
+{
+    snprintf(dir, len, "%s/replica", g_dir);
+    return open_ok(dir, 0);
+}

@@ -1,6 +1,6 @@
-/* store_fixture.h -- shared fixture of the store tests (tests/unit/test_store.c and
- * tests/integration/test_store_crash.c): a fresh temporary directory with an open store and
- * batch per test, activity builders, and scan collectors that copy the borrowed records.
+/* store_fixture.h -- shared fixture of the store and replication tests: a fresh temporary
+ * directory with an open store and batch per test, activity builders, scan collectors that copy
+ * the borrowed records, and a comparison of two stores.
  * Criterion helpers: they assert, so call them from tests only. */
 #ifndef STORE_FIXTURE_H
 #define STORE_FIXTURE_H
@@ -62,5 +62,10 @@ void pad_json(char *buf, size_t cap, const char *id, int n);
  * store holds exactly n0..n<total-1>. */
 void write_numbered(store_batch_t *b, int from, int count);
 void verify_numbered(int total);
+
+/* Two stores hold the same change log, time index, head, chain and pruning marks (asserts). */
+void assert_same_stores(store_t *x, store_t *y);
+/* A second store in the fixture's directory (<g_dir>/replica; its path in dir). */
+store_t *second_store(char *dir, size_t len);
 
 #endif

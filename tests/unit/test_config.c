@@ -1084,7 +1084,7 @@ Test(config, named_files_are_checked_with_their_cause)
     config_report_free(&rep);
     const char *bad = "tls: {cert: none.crt, key: cert.pem}\n"   /* 1 */
                       "ca_file: text.txt\n"                      /* 2 */
-                      "data_dir: nowhere/data\n"                 /* 3 */
+                      "data_dir: text.txt/data\n"               /* 3 */
                       "web_root: www\n"                          /* 4 */
                       "feeds:\n  - id: a\n    url: http://h/\n    ca_file: web\n";   /* 8 */
     cr_assert_eq(load_ex(bad, CONFIG_CHECK_FILES, &cfg, &rep), -1);
@@ -1092,7 +1092,7 @@ Test(config, named_files_are_checked_with_their_cause)
         "t.conf:1: tls.cert: 'none.crt': No such file or directory\n",
         "t.conf:1: tls.key: 'cert.pem': not a PEM private key",
         "t.conf:2: ca_file: 'text.txt': not a PEM certificate",
-        "t.conf:3: data_dir: 'nowhere/data': cannot be created: nowhere: No such file or directory\n",
+        "t.conf:3: data_dir: 'text.txt/data': Not a directory\n",
         "t.conf:4: web_root: 'www': No such file or directory\n",
         "t.conf:8: feeds[0].ca_file: 'web': Is a directory\n",
     };

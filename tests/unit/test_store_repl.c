@@ -44,40 +44,6 @@ static void follow(store_t *primary, store_t *replica)
     store_batch_free(a.b);
 }
 
-/* Both stores' change logs and time indexes, record by record. */
-static void assert_same(store_t *x, store_t *y)
-{
-    coll_t cx = {0}, cy = {0};
-    cr_assert_eq(store_head(x), store_head(y));
-    uint64_t hx, hy;
-    cr_assert_eq(store_chain(x, &hx), store_chain(y, &hy), "chains differ");
-    cr_assert_eq(store_scan_changes(x, 0, 0, 0, collect, &cx, NULL), 0);
-    cr_assert_eq(store_scan_changes(y, 0, 0, 0, collect, &cy, NULL), 0);
-    cr_assert_eq(cx.n, cy.n, "change logs of %zu and %zu entries", cx.n, cy.n);
-    for (size_t i = 0; i < cx.n; i++) {
-        cr_assert_eq(cx.r[i].seq, cy.r[i].seq);
-        cr_assert_str_eq(cx.r[i].data, cy.r[i].data);
-        cr_assert_eq(cx.r[i].superseded, cy.r[i].superseded);
-    }
-    coll_free(&cx);
-    coll_free(&cy);
-    cr_assert_eq(store_scan_time(x, T_START, INT64_MAX, 0, 0, collect, &cx, NULL), 0);
-    cr_assert_eq(store_scan_time(y, T_START, INT64_MAX, 0, 0, collect, &cy, NULL), 0);
-    cr_assert_eq(cx.n, cy.n);
-    for (size_t i = 0; i < cx.n; i++)
-        cr_assert_str_eq(cx.r[i].data, cy.r[i].data);
-    coll_free(&cx);
-    coll_free(&cy);
-    cr_assert_eq(store_low_water(x), store_low_water(y));
-    cr_assert_eq(store_tombstone_horizon(x), store_tombstone_horizon(y));
-}
-
-static store_t *second_store(char *dir, size_t len)
-{
-    snprintf(dir, len, "%s/replica", g_dir);
-    return open_ok(dir, 0);
-}
-
 Test(store_repl, a_replica_follows_inserts_updates_erasure_and_pruning)
 {
     char dir[4096];
@@ -86,18 +52,18 @@ Test(store_repl, a_replica_follows_inserts_updates_erasure_and_pruning)
     upsert(g_b, "f", "b", 20, "{\"v\":1}", 1);
     commit_ok(g_b);
     follow(g_st, r);
-    assert_same(g_st, r);
+    assert_same_stores(g_st, r);
     upsert(g_b, "f", "a", 10, "{\"v\":2}", 1);
     upsert(g_b, "f", "c", 30, "{\"v\":1,\"secret\":\"S\"}", 1);
     commit_ok(g_b);
     upsert(g_b, "f", "c", 30, "{\"v\":2,\"secret\":\"S\"}", 1);
     commit_ok(g_b);
     follow(g_st, r);
-    assert_same(g_st, r);
+    assert_same_stores(g_st, r);
     cr_assert_eq(store_batch_delete(g_b, "f", "c", 1), 0);   /* erases c's two versions */
     commit_ok(g_b);
     follow(g_st, r);
-    assert_same(g_st, r);
+    assert_same_stores(g_st, r);
     coll_t c = {0};
     cr_assert_eq(store_scan_changes(r, 0, 0, 0, collect, &c, NULL), 0);
     for (size_t i = 0; i < c.n; i++)
@@ -107,7 +73,7 @@ Test(store_repl, a_replica_follows_inserts_updates_erasure_and_pruning)
     cr_assert_eq(store_prune(g_st, timefmt_now_us() + 1000000, 5000, 0, NULL), 0);
     cr_assert_gt(store_low_water(g_st), 0);
     follow(g_st, r);   /* nothing new but the marks */
-    assert_same(g_st, r);
+    assert_same_stores(g_st, r);
     store_close(r);
 }
 
@@ -133,7 +99,7 @@ Test(store_repl, a_late_replica_catches_up_through_erasure_and_pruning)
     store_set_retention(g_st, 1, 86400000);
     cr_assert_eq(store_prune(g_st, timefmt_now_us() + 1000000, 5000, 0, NULL), 0);
     follow(g_st, r);
-    assert_same(g_st, r);
+    assert_same_stores(g_st, r);
     store_close(r);
 }
 
@@ -183,11 +149,11 @@ Test(store_repl, a_snapshot_installs_the_primary_and_a_promotion_forks_it)
     cr_assert_eq(store_snapshot_install(r, snap, err, sizeof err), 0, "%s", err);
     cr_assert_str_eq(store_id(r), store_id(g_st), "a replica takes its primary's identity");
     cr_assert(store_is_replica(r));
-    assert_same(g_st, r);
+    assert_same_stores(g_st, r);
     upsert(g_b, "f", "x", 1, "{\"after\":1}", 1);   /* and follows from the snapshot's head */
     commit_ok(g_b);
     follow(g_st, r);
-    assert_same(g_st, r);
+    assert_same_stores(g_st, r);
     char old_id[33];
     snprintf(old_id, sizeof old_id, "%s", store_id(r));
     cr_assert_eq(store_promote(r), 0);
