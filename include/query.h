@@ -40,6 +40,15 @@ int query_compile_text(const char *text, size_t len, query_t **out, char *err, s
  * Thread-safe for concurrent calls on one query. */
 int query_match(const query_t *q, const store_rec_t *rec);
 
+/* May the query admit the deleted activity of a tombstone `rec` (a STORE_REC_DELETE record:
+ * feed, id, types and published, no actor, no content)? Evaluated three-valued: clauses on
+ * feed/_index, type, id/_id and published (and match_all, match_none, ids) decide; a clause on
+ * any other field is unknown. bool must/filter: no if any is no; must_not: no if any is yes
+ * (unknown admits); should: unknown ones count as matching. Returns 0 only when the query
+ * certainly refuses the activity, else 1. Never reads rec->json. Thread-safe like query_match.
+ * (A client's scope decides which deletes reach it: a delete of what it may have seen.) */
+int query_admits_tombstone(const query_t *q, const store_rec_t *rec);
+
 void query_free(query_t *q); /* NULL is a no-op */
 
 #endif
