@@ -3,6 +3,7 @@
  * command. No work here. */
 #include "api.h"
 #include "config.h"
+#include "gate.h"
 #include "ingest.h"
 #include "log.h"
 #include "pidlock.h"
@@ -128,16 +129,12 @@ static int run(const char *path)
     store_t *st = NULL;
     ingest_t *ing = NULL;
     api_t *api = NULL;
+    gate_t *gate = NULL;
     server_t *srv = NULL;
     sigset_t set;
     int sig, rc = 1;
     if (config_load(path, &cfg, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
-        return 1;
-    }
-    if (cfg.auth.enabled) {   /* never serve openly what the operator meant to protect */
-        fprintf(stderr, "%s: auth: access control is not enforced by this build yet; refusing to start\n", path);
-        config_free(&cfg);
         return 1;
     }
     block_signals(&set);
@@ -151,7 +148,11 @@ static int run(const char *path)
         goto out;
     }
     store_set_retention(st, cfg.version_retention_ms, cfg.tombstone_retention_ms);
-    if (api_new(&api, &cfg, st) != 0) {
+    if (gate_new(&gate, &cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        goto out;
+    }
+    if (api_new(&api, &cfg, st, gate) != 0) {
         fprintf(stderr, "out of memory\n");
         goto out;
     }
@@ -173,8 +174,10 @@ out:
     server_stop(srv);   /* no request uses the ingest after this */
     ingest_stop(ing);
     server_free(srv);
-    if (!srv)
-        api_free(api);   /* a server that ran keeps its loops (and their api) until exit */
+    if (!srv) {          /* a server that ran keeps its loops (and their api and gate) until exit */
+        api_free(api);
+        gate_free(gate);
+    }
     store_close(st);
     pidlock_release(lock);
     config_free(&cfg);
