@@ -39,16 +39,17 @@ build/pkg.mk: .ci/install-deps
 CFLAGS_ALL = $(BASE) $(WARN) $(PKG_CFLAGS)
 LIBS       = $(PKG_LIBS)
 
-.PHONY: all all-tests run test one unit integration browser-test bench fuzz clean help
+.PHONY: all all-tests run test one unit integration browser-test node-test bench fuzz clean help
 all: bin/activity-stream bin/feedsim
 
 help:
 	@echo "make            build bin/activity-stream and bin/feedsim"
 	@echo "make run        start feedsim and the server with conf/activity-stream.conf"
-	@echo "make test       unit + integration tests (ASan/UBSan, one Criterion run) and the browser test"
+	@echo "make test       unit + integration tests (ASan/UBSan, one Criterion run), the browser and node tests"
 	@echo "make unit       unit tests only: pure modules, no sockets (seconds)"
 	@echo "make integration  integration tests only: real servers, feedsim, crashes"
 	@echo "make browser-test  the dashboard in headless Chromium"
+	@echo "make node-test  Hawk against the server with the reference client (@hapi/hawk)"
 	@echo "make one T=store MODS=\"store log timefmt\"  one test file against chosen modules"
 	@echo "make clean      remove build/ and bin/"
 	@echo "make bench      benchmarks (store, ingest, streaming)"
@@ -129,7 +130,9 @@ all-tests: $(INTEG_DEPS) build/asan/tests/run-tests
 	$(call run_criterion,build/asan/tests/run-tests)
 browser-test: all
 	@if [ -f tests/browser/run ]; then tests/browser/run; else echo "no browser test yet"; fi
-test: all-tests browser-test
+node-test: all
+	tests/node/run
+test: all-tests browser-test node-test
 
 # Work on one module while others are in flux: make one T=store MODS="store log timefmt" [H=1]
 # builds tests/{unit,integration}/test_$(T).c (+ tests/harness.c with H=1, and the store fixture
