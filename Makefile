@@ -149,8 +149,8 @@ one: build/pkg.mk build/.deps-test
 
 # Benchmarks: release objects, one program per tests/bench/*.c (tests/bench/bench.h is their
 # shared header), each linked with the test support it needs (tests/harness.c, the load client
-# tests/loadclient.c) built with the same flags; run in order.
-BENCH_SUPP := build/bench/harness.o build/bench/loadclient.o
+# tests/loadclient.c, JWTs from tests/jwtmint.c) built with the same flags; run in order.
+BENCH_SUPP := build/bench/harness.o build/bench/loadclient.o build/bench/jwtmint.o
 build/bench/%.o: tests/bench/%.c build/pkg.mk
 	@mkdir -p $(@D)
 	$(CC) $(OPT) $(CFLAGS_ALL) -Itests -c $< -o $@
