@@ -1141,7 +1141,7 @@ static void usage(FILE *f)
         "  --streams N     streams of stream.live and stream.idle_mem (default 10000)\n"
         "  --rate R        activities/s ingested during stream.live (default 100)\n"
         "  --seconds S     stream.live measurement window (default 10)\n"
-        "  --only B        run one benchmark: history | live | live_auth | idle\n"
+        "  --only B,...    run these benchmarks: history, live, live_auth, idle\n"
         "Binaries: AS_SERVER (default bin/activity-stream), AS_FEEDSIM (default bin/feedsim).\n");
 }
 
@@ -1154,6 +1154,30 @@ static int parse_long(const char *s, long min, long *out)
         return -1;
     *out = v;
     return 0;
+}
+
+/* Is `name` among the comma-separated names of --only (or is there no --only)? */
+static int wants(const opts_t *o, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = o->only; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+            return 1;
+    return !o->only;
+}
+
+/* Every name of a --only list is a benchmark. */
+static int only_ok(const char *v)
+{
+    static const char *const names[] = {"history", "live", "live_auth", "idle"};
+    for (const char *p = v; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+        size_t len = strcspn(p, ","), k = 0;
+        while (k < 4 && (strlen(names[k]) != len || strncmp(p, names[k], len) != 0))
+            k++;
+        if (k == 4)
+            return 0;
+    }
+    return 1;
 }
 
 static int parse_args(int argc, char **argv, opts_t *o)
@@ -1177,7 +1201,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
             bad = parse_long(v, 1, &o->seconds);
         } else if (strcmp(a, "--only") == 0) {
             o->only = v;
-            bad = strcmp(v, "history") && strcmp(v, "live") && strcmp(v, "live_auth") && strcmp(v, "idle");
+            bad = !only_ok(v);
         } else {
             bad = 1;
         }
@@ -1200,11 +1224,6 @@ static int raise_nofile(long streams)
     fprintf(stderr, "bench_stream: the open-file limit is %" PRIu64 ", below the %ld streams + 64 needed "
                     "(raise the hard limit: ulimit -Hn)\n", limit, streams);
     return -1;
-}
-
-static int wants(const opts_t *o, const char *name)
-{
-    return !o->only || strcmp(o->only, name) == 0;
 }
 
 int main(int argc, char **argv)
