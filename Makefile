@@ -39,7 +39,7 @@ build/pkg.mk: .ci/install-deps
 CFLAGS_ALL = $(BASE) $(WARN) $(PKG_CFLAGS)
 LIBS       = $(PKG_LIBS)
 
-.PHONY: all all-tests run cluster test one unit integration browser-test bench fuzz clean help
+.PHONY: all all-tests run cluster test one unit integration browser-test node-test bench fuzz clean help
 all: bin/activity-stream bin/feedsim
 
 help:
@@ -47,11 +47,12 @@ help:
 	@echo "make run        the demo: two simulated feeds and the server on a fresh store (conf/run-demo);"
 	@echo "                prints the dashboard URL and curl examples; Ctrl-C stops it"
 	@echo "make cluster    a primary, two replicas and HAProxy on loopback (conf/run-cluster)"
-	@echo "make test       unit + integration tests (ASan/UBSan, one Criterion run) and the browser test"
+	@echo "make test       unit + integration tests (ASan/UBSan, one Criterion run), the browser and node tests"
 	@echo "make all-tests  unit + integration tests only (ASan/UBSan, one Criterion run)"
 	@echo "make unit       unit tests only: pure modules, no sockets (seconds)"
 	@echo "make integration  integration tests only: real servers, feedsim, crashes"
 	@echo "make browser-test  the dashboard in headless Chromium (tests/browser/run)"
+	@echo "make node-test  Hawk against the server with the reference client (@hapi/hawk)"
 	@echo "make one T=store MODS=\"store log timefmt\"  one test file against chosen modules (H=1: with the harness)"
 	@echo "make bench      benchmarks (store, ingest, queries, streaming)"
 	@echo "make fuzz       fuzz the query parser for a bounded time"
@@ -134,7 +135,9 @@ all-tests: $(INTEG_DEPS) build/asan/tests/run-tests
 	$(call run_criterion,build/asan/tests/run-tests)
 browser-test: all
 	@if [ -f tests/browser/run ]; then tests/browser/run; else echo "no browser test yet"; fi
-test: all-tests browser-test
+node-test: all
+	tests/node/run
+test: all-tests browser-test node-test
 
 # Work on one module while others are in flux: make one T=store MODS="store log timefmt" [H=1]
 # builds tests/{unit,integration}/test_$(T).c (+ tests/harness.c with H=1, and the store fixture
@@ -151,8 +154,8 @@ one: build/pkg.mk build/.deps-test
 
 # Benchmarks: release objects, one program per tests/bench/*.c (tests/bench/bench.h is their
 # shared header), each linked with the test support it needs (tests/harness.c, the load client
-# tests/loadclient.c) built with the same flags; run in order.
-BENCH_SUPP := build/bench/harness.o build/bench/loadclient.o
+# tests/loadclient.c, JWTs from tests/jwtmint.c) built with the same flags; run in order.
+BENCH_SUPP := build/bench/harness.o build/bench/loadclient.o build/bench/jwtmint.o
 build/bench/%.o: tests/bench/%.c build/pkg.mk
 	@mkdir -p $(@D)
 	$(CC) $(OPT) $(CFLAGS_ALL) -Itests -c $< -o $@

@@ -5,11 +5,13 @@
  * /metrics, /activities/_search and /activities/_count (search.h, on helper threads: offload.h),
  * /_replication and /_replication/snapshot (replsend.h).
  * Paths it does not know go on to the dashboard's static files, then to api_not_found. This is
- * the one place every route passes through, where access control belongs. Errors have the
- * shape httpreq.h describes. Event-loop threads only, except where said. */
+ * the one place every route passes through: each endpoint but /health passes the gate (gate.h)
+ * first, with the permission it needs, and reads what the client may see from what the gate
+ * grants. Errors have the shape httpreq.h describes. Event-loop threads only, except where said. */
 #ifndef API_H
 #define API_H
 #include "config.h"
+#include "gate.h"
 #include "httpreq.h"
 #include "ingest.h"
 #include "metrics.h"
@@ -38,10 +40,10 @@ char *api_feeds_json(void *api);
 /* The server's own health: NULL when its loops are fine, else a short reason (any thread). */
 typedef const char *api_health_fn(void *ud);
 
-/* Create the endpoints over `cfg` and `st` (BORROWED; they outlive the api) with an empty
- * metrics registry to which the store's collector is added. Returns 0, or -1 when out of memory
- * (*out NULL). */
-int api_new(api_t **out, const config_t *cfg, store_t *st);
+/* Create the endpoints over `cfg`, `st` and `gate` (BORROWED; they outlive the api) with an
+ * empty metrics registry to which the store's and the gate's collectors are added. Returns 0,
+ * or -1 when out of memory (*out NULL). */
+int api_new(api_t **out, const config_t *cfg, store_t *st, gate_t *gate);
 void api_free(api_t *api);   /* NULL is a no-op; the server must have stopped */
 
 /* The registry behind /metrics, for modules that report into it (register before serving). */

@@ -134,6 +134,11 @@ typedef struct {
 
 void auth_principal_free(auth_principal_t *p);   /* NULL is a no-op */
 
+/* The first second (since the epoch) at which auth_check refuses the credentials that made `p`:
+ * a JWT's exp plus the JWT_LEEWAY_S of clock skew it is still accepted for; 0 when they do not
+ * expire (Hawk, static tokens). A stream opened with them ends then. */
+int64_t auth_principal_ends_s(const auth_principal_t *p);
+
 /* Why a request was refused. */
 typedef struct {
     int reason;                  /* AUTH_ERR_* */

@@ -49,6 +49,9 @@ int netaddr_in_cidr(const netaddr_cidr_t *c, const netaddr_t *a);
 /* 1 when `a` lies in any of list[0..n), else 0 (n == 0: 0). */
 int netaddr_in_list(const netaddr_cidr_t *list, size_t n, const netaddr_t *a);
 
+/* 1 when `a` is a loopback address (127.0.0.0/8, ::1), else 0. */
+int netaddr_is_loopback(const netaddr_t *a);
+
 /* Format `a` into buf (NETADDR_STRLEN bytes): "192.0.2.1", "2001:db8::1", or "-" when it has no
  * family. Returns buf. */
 const char *netaddr_format(const netaddr_t *a, char *buf);

@@ -46,6 +46,15 @@ int query_match(const query_t *q, const store_rec_t *rec);
  * doc's tape, parsing it if nobody has yet. `doc` is BORROWED; returns 1 or 0. */
 int query_match_doc(const query_t *q, docfield_doc_t *doc);
 
+/* May the query admit the deleted activity of a tombstone `rec` (a STORE_REC_DELETE record:
+ * feed, id, types and published, no actor, no content)? Evaluated three-valued: clauses on
+ * feed/_index, type, id/_id and published (and match_all, match_none, ids) decide; a clause on
+ * any other field is unknown. bool must/filter: no if any is no; must_not: no if any is yes
+ * (unknown admits); should: unknown ones count as matching. Returns 0 only when the query
+ * certainly refuses the activity, else 1. Never reads rec->json. Thread-safe like query_match.
+ * (A client's scope decides which deletes reach it: a delete of what it may have seen.) */
+int query_admits_tombstone(const query_t *q, const store_rec_t *rec);
+
 void query_free(query_t *q); /* NULL is a no-op */
 
 #endif

@@ -11,13 +11,17 @@
 #ifndef SEARCH_H
 #define SEARCH_H
 #include <stddef.h>
+#include "query.h"
 #include "store.h"
 
 enum { SEARCH_SEARCH, SEARCH_COUNT };
 
-/* Run `kind` with `body` (len 0: match_all). Sets *out (malloc'd, caller frees) and *out_len
- * and returns the HTTP status: 200; 400 (a bad body: its error in Elasticsearch's shape); 500
- * (a store failure, or out of memory: then *out may be NULL). Blocks for the whole scan. */
-int search_execute(store_t *st, int kind, const char *body, size_t len, char **out, size_t *out_len);
+/* Run `kind` with `body` (len 0: match_all) within `scope` (BORROWED: the client's data scope,
+ * auth.h; NULL: everything), which is ANDed into every hit and every count: what lies outside
+ * it is neither returned nor counted. Sets *out (malloc'd, caller frees) and *out_len and
+ * returns the HTTP status: 200; 400 (a bad body: its error in Elasticsearch's shape); 500 (a
+ * store failure, or out of memory: then *out may be NULL). Blocks for the whole scan. */
+int search_execute(store_t *st, int kind, const char *body, size_t len, const query_t *scope, char **out,
+                   size_t *out_len);
 
 #endif

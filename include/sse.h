@@ -18,8 +18,11 @@ int sse_append_event(bytebuf_t *b, int format, const char *id, size_t id_len, co
 /* SSE: "retry: <ms>\n\n"; NDJSON: nothing. Returns 0 or -1 (out of memory). */
 int sse_append_retry(bytebuf_t *b, int format, int64_t ms);
 
-/* SSE: ": keepalive\n\n"; NDJSON: an empty line "\n" (NDJSON readers skip blank lines).
- * Returns 0 or -1 (out of memory). */
+/* SSE: ": <text>\n\n" (text: one line, no CR or LF); NDJSON: an empty line "\n" (NDJSON has no
+ * comments; readers skip blank lines). Returns 0 or -1 (out of memory). */
+int sse_append_comment(bytebuf_t *b, int format, const char *text);
+
+/* sse_append_comment with "keepalive". */
 int sse_append_keepalive(bytebuf_t *b, int format);
 
 #endif

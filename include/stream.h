@@ -11,6 +11,7 @@
 #ifndef STREAM_H
 #define STREAM_H
 #include <stdint.h>
+#include "gate.h"
 #include "httpreq.h"
 #include "store.h"
 
@@ -30,8 +31,11 @@ stream_hub_t *stream_hub_new(h2o_context_t *ctx, store_t *st, const stream_setti
 /* Free the hub; every stream must have ended (stream_hub_open() == 0). */
 void stream_hub_free(stream_hub_t *hub);
 
-/* Serve GET or POST /stream (streamreq.h). Always answers (400/204/503 or the event stream). */
-void stream_handle(stream_hub_t *hub, h2o_req_t *req);
+/* Serve GET or POST /stream (streamreq.h) for `who` (gate.h; held by the stream while it lasts,
+ * NULL: everything): its scope is ANDed into everything the stream sends (history, live part,
+ * deletes, resumes), and the stream ends when who's credentials expire (a last comment, then the
+ * response ends). Always answers (400/204/503 or the event stream). */
+void stream_handle(stream_hub_t *hub, h2o_req_t *req, const gate_who_t *who);
 
 /* Deliver changes committed since the last pass (called when ingest signals a commit). */
 void stream_hub_wake(stream_hub_t *hub);

@@ -29,6 +29,8 @@ typedef struct {
     int has_end;
     streamreq_list_t feeds, types, actors;   /* each empty = no filter; OR within, AND across */
     query_t *query;            /* owned; NULL = none */
+    const query_t *scope;      /* BORROWED: the client's data scope (auth.h), set by the caller
+                                  after parsing, alive as long as this; NULL = everything */
     int has_resume;
     eventid_t resume;          /* from last_event_id or the Last-Event-ID header */
     int format;                /* SSE_FORMAT_* */
@@ -56,9 +58,9 @@ int streamreq_parse(streamreq_t *out, const streamreq_in_t *in, char *err, size_
                     size_t paramlen);
 void streamreq_free(streamreq_t *r);
 
-/* Does the record pass the feed/type/actor filters and the query? A delete passes when its
- * feed and types do: a tombstone has no actor and no content to judge. (Time bounds are the
- * caller's.) */
+/* Does the record pass the feed/type/actor filters, the query and the scope? A delete passes
+ * when its feed and types do and the scope may admit it (query_admits_tombstone): a tombstone
+ * has no actor and no content to judge. (Time bounds are the caller's.) */
 int streamreq_match(const streamreq_t *r, const store_rec_t *rec);
 
 #endif

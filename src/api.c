@@ -18,6 +18,7 @@
 struct api {
     const config_t *cfg;        /* borrowed */
     store_t *st;                /* borrowed */
+    gate_t *gate;               /* borrowed */
     ingest_t *_Atomic ing;      /* borrowed; NULL: no feeds */
     replica_t *_Atomic replica; /* borrowed; NULL: a primary */
     metrics_t *metrics;         /* owned */
@@ -32,11 +33,16 @@ static const struct {
     const char *path;
     route_t route;
     int post;                   /* POST allowed besides GET and HEAD */
+    unsigned allow;             /* the permission it needs (auth.h); 0: public, no gate */
 } routes[] = {
-    {"/stream", R_STREAM, 1},           {"/feeds", R_FEEDS, 0},
-    {"/health", R_HEALTH, 0},           {"/metrics", R_METRICS, 0},
-    {"/activities/_search", R_SEARCH, 1}, {"/activities/_count", R_COUNT, 1},
-    {"/_replication", R_REPL, 0},       {"/_replication/snapshot", R_SNAPSHOT, 0},
+    {"/stream", R_STREAM, 1, AUTH_ALLOW_STREAM},
+    {"/feeds", R_FEEDS, 0, AUTH_ALLOW_FEEDS},
+    {"/health", R_HEALTH, 0, 0},
+    {"/metrics", R_METRICS, 0, AUTH_ALLOW_METRICS},
+    {"/activities/_search", R_SEARCH, 1, AUTH_ALLOW_SEARCH},
+    {"/activities/_count", R_COUNT, 1, AUTH_ALLOW_SEARCH},
+    {"/_replication", R_REPL, 0, AUTH_ALLOW_REPLICATE},
+    {"/_replication/snapshot", R_SNAPSHOT, 0, AUTH_ALLOW_REPLICATE},
 };
 
 /* ---- CORS ---- */
@@ -71,7 +77,7 @@ static int apply_cors(api_t *api, h2o_req_t *req)
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-methods"), 0, NULL,
                               H2O_STRLIT("GET, POST, OPTIONS"));
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-headers"), 0, NULL,
-                              H2O_STRLIT("Last-Event-ID, Content-Type, Accept, Cache-Control"));
+                              H2O_STRLIT("Authorization, Last-Event-ID, Content-Type, Accept, Cache-Control"));
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-max-age"), 0, NULL,
                               H2O_STRLIT("600"));
     }
@@ -93,6 +99,7 @@ static void send_owned_json(h2o_req_t *req, int status, char *text)
     free(text);
 }
 
+/* Every feed's status: what this node ingests, or (a replica) what its primary sent. */
 char *api_feeds_json(void *ud)
 {
     api_t *api = ud;
@@ -101,9 +108,9 @@ char *api_feeds_json(void *ud)
     return ing ? ingest_feeds_json(ing) : replica ? replica_feeds_json(replica) : strdup("[]");
 }
 
-static void handle_feeds(api_t *api, h2o_req_t *req)
+static void handle_feeds(api_t *api, h2o_req_t *req, const gate_who_t *who)
 {
-    send_owned_json(req, 200, api_feeds_json(api));
+    send_owned_json(req, 200, gate_feeds_json(who, api_feeds_json(api)));
 }
 
 static const char *health_problem(api_t *api)
@@ -167,6 +174,7 @@ static void handle_metrics(api_t *api, h2o_req_t *req)
 
 typedef struct {
     store_t *st;
+    const gate_who_t *who;       /* held until the job is freed: its scope */
     int kind;
     size_t len;
     char body[];                 /* the request body, copied: the request may go first */
@@ -175,11 +183,19 @@ typedef struct {
 static int run_search(void *arg, char **body, size_t *len)
 {
     search_job_t *job = arg;
-    return search_execute(job->st, job->kind, job->body, job->len, body, len);
+    return search_execute(job->st, job->kind, job->body, job->len, gate_who_scope(job->who), body, len);
+}
+
+static void search_job_free(void *arg)
+{
+    search_job_t *job = arg;
+    gate_who_release(job->who);
+    free(job);
 }
 
 /* A search may scan the whole store: it runs on a helper thread, not on the loop. */
-static void handle_search(api_t *api, const api_loop_t *loop, h2o_req_t *req, int kind)
+static void handle_search(api_t *api, const api_loop_t *loop, h2o_req_t *req, int kind,
+                          const gate_who_t *who)
 {
     search_job_t *job = malloc(sizeof *job + req->entity.len + 1);
     if (!job) {
@@ -187,11 +203,14 @@ static void handle_search(api_t *api, const api_loop_t *loop, h2o_req_t *req, in
         return;
     }
     job->st = api->st;
+    job->who = who;
+    gate_who_hold(who);
     job->kind = kind;
     job->len = req->entity.len;
     memcpy(job->body, req->entity.base ? req->entity.base : "", req->entity.len);
     job->body[job->len] = '\0';
-    offload_request(req, loop->offload_done, run_search, job, free, "application/json; charset=utf-8");
+    offload_request(req, loop->offload_done, run_search, job, search_job_free,
+                    "application/json; charset=utf-8");
 }
 
 /* ---- the feeds' /metrics families ---- */
@@ -301,13 +320,16 @@ int api_handle(api_t *api, const api_loop_t *loop, h2o_req_t *req)
         httpreq_send_error(req, 503, "the server is shutting down", NULL);
         return 0;
     }
+    const gate_who_t *who = NULL;
+    if (routes[i].allow && !(who = gate_check(api->gate, req, routes[i].allow)))
+        return 0;   /* the gate answered: 401 or 403 */
     switch (r) {
-    case R_STREAM: stream_handle(loop->hub, req); break;
-    case R_FEEDS: handle_feeds(api, req); break;
+    case R_STREAM: stream_handle(loop->hub, req, who); break;
+    case R_FEEDS: handle_feeds(api, req, who); break;
     case R_HEALTH: handle_health(api, req); break;
     case R_METRICS: handle_metrics(api, req); break;
-    case R_SEARCH: handle_search(api, loop, req, SEARCH_SEARCH); break;
-    case R_COUNT: handle_search(api, loop, req, SEARCH_COUNT); break;
+    case R_SEARCH: handle_search(api, loop, req, SEARCH_SEARCH, who); break;
+    case R_COUNT: handle_search(api, loop, req, SEARCH_COUNT, who); break;
     case R_REPL: replsend_handle(loop->repl, req); break;
     case R_SNAPSHOT: replsend_snapshot(loop->repl, req); break;
     case R_NONE: break;
@@ -331,7 +353,7 @@ void api_free(api_t *api)
     free(api);
 }
 
-int api_new(api_t **out, const config_t *cfg, store_t *st)
+int api_new(api_t **out, const config_t *cfg, store_t *st, gate_t *gate)
 {
     api_t *api = calloc(1, sizeof *api);
     *out = NULL;
@@ -341,9 +363,11 @@ int api_new(api_t **out, const config_t *cfg, store_t *st)
     }
     api->cfg = cfg;
     api->st = st;
+    api->gate = gate;
     if (metrics_register(api->metrics, store_report_metrics, st) != 0 ||
         metrics_register(api->metrics, report_feeds, api) != 0 ||
-        metrics_register(api->metrics, report_replica, api) != 0) {
+        metrics_register(api->metrics, report_replica, api) != 0 ||
+        metrics_register(api->metrics, gate_report_metrics, gate) != 0) {
         api_free(api);
         return -1;
     }

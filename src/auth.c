@@ -145,6 +145,11 @@ void auth_principal_free(auth_principal_t *p)
     free(p);
 }
 
+int64_t auth_principal_ends_s(const auth_principal_t *p)
+{
+    return p->expires_s ? p->expires_s + JWT_LEEWAY_S : 0;
+}
+
 /* Grant: a principal for `id` with `scope` (a reference this call takes over; NULL: everything). */
 static int grant(check_t *c, const char *id, auth_by_t by, unsigned allow, json_t *scope, int64_t expires_s)
 {

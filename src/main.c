@@ -3,6 +3,7 @@
  * command. No work here. */
 #include "api.h"
 #include "config.h"
+#include "gate.h"
 #include "ingest.h"
 #include "log.h"
 #include "pidlock.h"
@@ -164,6 +165,7 @@ static int run(const char *path)
     ingest_t *ing = NULL;
     replica_t *replica = NULL;
     api_t *api = NULL;
+    gate_t *gate = NULL;
     server_t *srv = NULL;
     config_report_t rep;
     sigset_t set;
@@ -172,11 +174,6 @@ static int run(const char *path)
     config_report_free(&rep);
     if (loaded != 0)
         return 1;
-    if (cfg.auth.enabled) {   /* never serve openly what the operator meant to protect */
-        fprintf(stderr, "%s: auth: access control is not enforced by this build yet; refusing to start\n", path);
-        config_free(&cfg);
-        return 1;
-    }
     block_signals(&set);
     tune_allocator();
     raise_nofile(cfg.max_streams);
@@ -192,7 +189,11 @@ static int run(const char *path)
         fprintf(stderr, "%s: cannot promote the replica's store to a primary's\n", cfg.data_dir);
         goto out;
     }
-    if (api_new(&api, &cfg, st) != 0) {
+    if (gate_new(&gate, &cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        goto out;
+    }
+    if (api_new(&api, &cfg, st, gate) != 0) {
         fprintf(stderr, "out of memory\n");
         goto out;
     }
@@ -222,8 +223,10 @@ out:
     ingest_stop(ing);
     replica_stop(replica);
     server_free(srv);
-    if (!srv)
-        api_free(api);   /* a server that ran keeps its loops (and their api) until exit */
+    if (!srv) {          /* a server that ran keeps its loops (and their api and gate) until exit */
+        api_free(api);
+        gate_free(gate);
+    }
     store_close(st);
     pidlock_release(lock);
     config_free(&cfg);

@@ -146,6 +146,14 @@ int netaddr_in_list(const netaddr_cidr_t *list, size_t n, const netaddr_t *a)
     return 0;
 }
 
+int netaddr_is_loopback(const netaddr_t *a)
+{
+    static const unsigned char v6_loopback[16] = {[15] = 1};
+    if (a->family == AF_INET)
+        return a->b[0] == 127;
+    return a->family == AF_INET6 && memcmp(a->b, v6_loopback, 16) == 0;
+}
+
 const char *netaddr_format(const netaddr_t *a, char *buf)
 {
     if (a->family == 0 || !inet_ntop(a->family, a->b, buf, NETADDR_STRLEN))

@@ -1220,3 +1220,74 @@ int query_match_doc(const query_t *q, docfield_doc_t *doc)
 {
     return eval(q, doc);
 }
+
+/* ======================================================================================
+ * Tombstones
+ * ====================================================================================== */
+
+/* A tombstone keeps its feed, id, types and published time: clauses on those decide; a
+ * clause on anything else (the actor, the content) cannot be judged: unknown. Kleene's
+ * three-valued logic then combines them, and only a definite "no" refuses. */
+typedef enum { TV_NO, TV_YES, TV_UNKNOWN } tv_t;
+
+static bool tomb_has_field(const query_t *q)
+{
+    switch (q->kind) {
+    case Q_ALL:
+    case Q_NONE:
+    case Q_IDS: return true;
+    default:
+        return q->f.kind == DOCFIELD_FEED || q->f.kind == DOCFIELD_TYPE || q->f.kind == DOCFIELD_ID ||
+               q->f.kind == DOCFIELD_PUBLISHED;
+    }
+}
+
+static tv_t tomb_eval(const query_t *q, docfield_doc_t *d);
+
+/* must and filter: no if any is no; must_not: no if any is yes; should: no when fewer than
+ * `need` can match, counting unknown ones as matching; unknown when the sure ones are fewer. */
+static tv_t tomb_bool(const query_t *q, docfield_doc_t *d)
+{
+    tv_t r = TV_YES;
+    if (q->never)
+        return TV_NO;
+    for (int b = B_MUST; b <= B_NOT; b++) {
+        if (b == B_SHOULD)
+            continue;
+        for (size_t i = 0; i < q->nkid[b]; i++) {
+            tv_t v = tomb_eval(q->kid[b][i], d);
+            if (v == (b == B_NOT ? TV_YES : TV_NO))
+                return TV_NO;
+            if (v == TV_UNKNOWN)
+                r = TV_UNKNOWN;
+        }
+    }
+    size_t sure = 0, maybe = 0;
+    for (size_t i = 0; i < q->nkid[B_SHOULD] && sure < q->need; i++) {
+        tv_t v = tomb_eval(q->kid[B_SHOULD][i], d);
+        sure += v == TV_YES;
+        maybe += v != TV_NO;
+    }
+    if (maybe < q->need)
+        return TV_NO;
+    return sure < q->need ? TV_UNKNOWN : r;
+}
+
+static tv_t tomb_eval(const query_t *q, docfield_doc_t *d)
+{
+    if (q->kind == Q_BOOL)
+        return tomb_bool(q, d);
+    if (!tomb_has_field(q))
+        return TV_UNKNOWN;
+    return eval(q, d) ? TV_YES : TV_NO;   /* stored columns only: the JSON is never read */
+}
+
+int query_admits_tombstone(const query_t *q, const store_rec_t *rec)
+{
+    docfield_doc_t d;
+    docfield_doc_init(&d, rec);
+    d.parsed = -1;   /* there is no JSON to read */
+    tv_t v = tomb_eval(q, &d);
+    docfield_doc_release(&d);
+    return v != TV_NO;
+}

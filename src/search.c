@@ -104,6 +104,7 @@ static int respond_error(char **out, size_t *out_len, int status, const char *ty
 typedef struct {
     int kind;                       /* SEARCH_SEARCH or SEARCH_COUNT */
     query_t *q;                     /* owned; NULL: match everything */
+    const query_t *scope;           /* borrowed: the client's scope; NULL: everything */
     size_t size, from;
     bool sort_given, desc;
     bool after;                     /* search_after given: */
@@ -366,7 +367,7 @@ static bool past_cursor(const req_t *rq, const store_rec_t *r)
 
 static bool matches(const req_t *rq, const store_rec_t *r)
 {
-    return !rq->q || query_match(rq->q, r);
+    return (!rq->q || query_match(rq->q, r)) && (!rq->scope || query_match(rq->scope, r));
 }
 
 static int hit_cmp_asc(const void *a, const void *b)
@@ -544,7 +545,7 @@ static int respond_store_error(int code, char **out, size_t *out_len)
 static int run_count(store_t *st, const req_t *rq, char **out, size_t *out_len)
 {
     scan_t s = {.rq = rq, .cap = TRACK_ALL};
-    if (!rq->q) {
+    if (!rq->q && !rq->scope) {
         store_stats_t stats;
         store_stats(st, &stats);
         return respond_count(stats.activities, out, out_len);
@@ -580,10 +581,11 @@ static int run_search(store_t *st, const req_t *rq, int64_t t0, char **out, size
     return status;
 }
 
-int search_execute(store_t *st, int kind, const char *body, size_t len, char **out, size_t *out_len)
+int search_execute(store_t *st, int kind, const char *body, size_t len, const query_t *scope, char **out,
+                   size_t *out_len)
 {
     int64_t t0 = timefmt_now_us();
-    req_t rq = {.kind = kind};
+    req_t rq = {.kind = kind, .scope = scope};
     *out = NULL;
     *out_len = 0;
     int status;

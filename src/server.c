@@ -129,7 +129,18 @@ static int split_listen(const char *spec, char *host, size_t hostlen, char *port
     return 0;
 }
 
-static int open_listener(const char *spec, char *err, size_t errlen)
+/* Without an auth block anyone who reaches a listener reads everything: say so when that is
+ * more than this machine. */
+static void warn_if_open(const config_t *cfg, const char *spec, const struct sockaddr *sa)
+{
+    netaddr_t a;
+    if (cfg->auth.enabled || (netaddr_from_sockaddr(sa, &a) == NETADDR_OK && netaddr_is_loopback(&a)))
+        return;
+    log_warn("server", "listening on %s without an auth block: anyone who reaches it reads everything "
+                       "(configure auth: clients, see conf/example-full.conf)", spec);
+}
+
+static int open_listener(const config_t *cfg, const char *spec, char *err, size_t errlen)
 {
     char host[256], port[16];
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
@@ -150,6 +161,8 @@ static int open_listener(const char *spec, char *err, size_t errlen)
             close(fd);
         fd = -1;
     }
+    if (fd >= 0)
+        warn_if_open(cfg, spec, ai->ai_addr);
     freeaddrinfo(ai);
     return fd;
 }
@@ -343,7 +356,7 @@ static int open_listeners(server_t *srv, char *err, size_t errlen)
     if (!srv->fds)
         return -1;
     for (size_t i = 0; i < srv->cfg->nlisten; i++) {
-        int fd = open_listener(srv->cfg->listen[i], err, errlen);
+        int fd = open_listener(srv->cfg, srv->cfg->listen[i], err, errlen);
         if (fd < 0)
             return -1;
         srv->fds[srv->nfds++] = fd;

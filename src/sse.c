@@ -57,13 +57,22 @@ int sse_append_retry(bytebuf_t *b, int format, int64_t ms)
     return 0;
 }
 
+int sse_append_comment(bytebuf_t *b, int format, const char *text)
+{
+    size_t n = strlen(text);
+    if (bytebuf_reserve(b, n + 4) != 0)
+        return -1;
+    if (format == SSE_FORMAT_NDJSON) {
+        PUT_LIT(b, "\n");
+        return 0;
+    }
+    PUT_LIT(b, ": ");
+    put(b, text, n);
+    PUT_LIT(b, "\n\n");
+    return 0;
+}
+
 int sse_append_keepalive(bytebuf_t *b, int format)
 {
-    if (bytebuf_reserve(b, 16) != 0)
-        return -1;
-    if (format == SSE_FORMAT_NDJSON)
-        PUT_LIT(b, "\n");
-    else
-        PUT_LIT(b, ": keepalive\n\n");
-    return 0;
+    return sse_append_comment(b, format, "keepalive");
 }

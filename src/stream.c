@@ -28,7 +28,7 @@ enum { PHASE_HISTORY, PHASE_LIVE, PHASE_DONE };
 /* What a hub counts for /metrics (written by its loop thread only). */
 typedef struct {
     uint64_t opened, closed, history_events, live_events, bytes, hub_polls, wakes,
-             write_timeouts, rejected_full, resets;
+             write_timeouts, rejected_full, resets, expired;
 } stream_counters_t;
 
 typedef struct {
@@ -53,6 +53,7 @@ struct stream_hub {
     uint64_t batch_last;           /* last seq copied into the batch */
     bytebuf_t frame;               /* scratch for framing */
     size_t with_end;               /* open streams that have an end time */
+    int64_t next_expiry_us;        /* no stream's credentials expire before this */
     int shutting_down;
     size_t open;
     stream_counters_t c;
@@ -63,7 +64,9 @@ typedef struct {
     h2o_generator_t super;         /* first: h2o hands it back to proceed/stop */
     h2o_req_t *req;                /* borrowed; NULL once ended or stopped: never touch it then */
     stream_hub_t *hub;
-    streamreq_t p;                 /* owned */
+    const gate_who_t *who;         /* held (gate_who_hold) until dispose; NULL: no gate */
+    streamreq_t p;                 /* owned; p.scope borrows who's scope */
+    int64_t ends_us;               /* the credentials expire (wall clock); 0: never */
     int phase;
     uint64_t s0;                   /* snapshot head of the history part */
     store_tpos_t hpos;             /* last time-index position examined */
@@ -71,7 +74,7 @@ typedef struct {
     uint64_t compact_upto;         /* a compacted catch-up: up to this seq, superseded versions
                                       are skipped (0: exact) */
     bytebuf_t out[2];              /* owned: out[cur] is filled, the other is lent to h2o */
-    int cur, inflight, finishing, counted, input_released;
+    int cur, inflight, finishing, counted, client_counted, input_released;
     size_t visited;
     h2o_linklist_t all_link, wait_link;
     h2o_timeout_entry_t heartbeat_entry, write_entry, defer_entry;
@@ -99,6 +102,10 @@ static void stream_detach(stream_t *s)
         hub->c.closed++;
         hub->with_end -= s->p.has_end;
         atomic_fetch_sub(hub->set->open_streams, 1);
+    }
+    if (s->client_counted) {
+        s->client_counted = 0;
+        gate_stream_closed(s->who);
     }
     unlink_list(&s->all_link);
     unlink_list(&s->wait_link);
@@ -300,11 +307,25 @@ static void stream_wait(stream_t *s)
         h2o_linklist_insert(&s->hub->waiting, &s->wait_link);
 }
 
+/* The credentials the stream was opened with are refused from now on: a last comment, and the
+ * response ends. EventSource reconnects with them and gets 401, which stops it. */
+static void expire_if_due(stream_t *s)
+{
+    if (s->finishing || !s->ends_us || timefmt_now_us() < s->ends_us)
+        return;
+    if (sse_append_comment(&s->out[s->cur], s->p.format, "credentials expired") != 0)
+        log_error("stream", "out of memory framing the expiry comment");
+    s->phase = PHASE_DONE;
+    s->finishing = 1;
+    s->hub->c.expired++;
+}
+
 /* Produce and send the next batch, or wait for the hub, or yield and come back. */
 static void stream_pump(stream_t *s)
 {
     if (!s->req || s->inflight)
         return;
+    expire_if_due(s);
     if (!s->finishing)
         stream_fill(s);
     if (s->finishing || s->out[s->cur].len) {
@@ -343,6 +364,8 @@ static void on_dispose(void *p)
     bytebuf_free(&s->out[0]);
     bytebuf_free(&s->out[1]);
     streamreq_free(&s->p);
+    if (s->who)
+        gate_who_release(s->who);
 }
 
 static void on_heartbeat(h2o_timeout_entry_t *e)
@@ -479,11 +502,32 @@ static void hub_end_due_streams(stream_hub_t *hub)
     }
 }
 
+/* End the streams whose credentials expired (idle ones wait on the hub; the rest find out when
+ * they pump). Only when the earliest expiry has come: a scan also finds the next one. */
+static void hub_expire_streams(stream_hub_t *hub)
+{
+    int64_t now = timefmt_now_us(), next = INT64_MAX;
+    if (now < hub->next_expiry_us)
+        return;
+    for (h2o_linklist_t *l = hub->streams.next, *nl; l != &hub->streams; l = nl) {
+        nl = l->next;
+        stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, all_link, l);
+        if (s->ends_us && now < s->ends_us && s->ends_us < next)
+            next = s->ends_us;
+        if (s->ends_us && now >= s->ends_us && !s->inflight) {
+            unlink_list(&s->wait_link);
+            stream_pump(s);
+        }
+    }
+    hub->next_expiry_us = next;
+}
+
 static void hub_poll(stream_hub_t *hub)
 {
     atomic_store_explicit(&hub->last_tick_ms, clock_mono_ms(), memory_order_relaxed);
     hub->c.hub_polls++;
     hub_end_due_streams(hub);
+    hub_expire_streams(hub);
     uint64_t head = store_head(hub->st);
     h2o_linklist_t behind;   /* waiting streams that are not live: they read the store themselves */
     h2o_linklist_init_anchor(&behind);
@@ -542,6 +586,7 @@ stream_hub_t *stream_hub_new(h2o_context_t *ctx, store_t *st, const stream_setti
     hub->st = st;
     hub->set = settings;
     hub->seq = store_head(st);
+    hub->next_expiry_us = INT64_MAX;
     h2o_linklist_init_anchor(&hub->streams);
     h2o_linklist_init_anchor(&hub->waiting);
     h2o_timeout_init(ctx->loop, &hub->poll_timeout, settings->poll_interval_ms);
@@ -609,6 +654,7 @@ void stream_report_metrics(metrics_out_t *out, stream_hub_t *const *hubs, size_t
         s.write_timeouts += c->write_timeouts;
         s.rejected_full += c->rejected_full;
         s.resets += c->resets;
+        s.expired += c->expired;
     }
     for (size_t i = 0; i < nhubs && !open; i++)
         if (hubs[i])
@@ -628,6 +674,8 @@ void stream_report_metrics(metrics_out_t *out, stream_hub_t *const *hubs, size_t
     metrics_counter(out, "as_live_wakes_total", "Wake-ups of the live hubs by ingest commits.", s.wakes);
     metrics_counter(out, "as_stream_resets_total", "Resumes that could not continue and started over (event: reset).",
                     s.resets);
+    metrics_counter(out, "as_streams_expired_total", "Streams ended because their credentials expired (JWT exp).",
+                    s.expired);
 }
 
 int64_t stream_hub_last_tick_ms(const stream_hub_t *hub)
@@ -733,12 +781,27 @@ static void set_stream_headers(h2o_req_t *req, int format)
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-accel-buffering"), 0, NULL, H2O_STRLIT("no"));
 }
 
-void stream_handle(stream_hub_t *hub, h2o_req_t *req)
+/* The stream counts for its client (gate.h) and remembers when its credentials expire. */
+static void bind_client(stream_t *s, const gate_who_t *who)
+{
+    if (!who)
+        return;
+    gate_who_hold(who);
+    s->who = who;
+    s->ends_us = who->ends_us;
+    s->client_counted = gate_stream_opened(who) > 0;
+    if (s->ends_us && s->ends_us < s->hub->next_expiry_us)
+        s->hub->next_expiry_us = s->ends_us;
+}
+
+void stream_handle(stream_hub_t *hub, h2o_req_t *req, const gate_who_t *who)
 {
     char err[512], param[128];
     streamreq_t p;
+    const char **visible = h2o_mem_alloc_pool(&req->pool, (hub->set->nfeed_ids + 1) * sizeof *visible);
     streamreq_in_t in = {.body = req->entity.base, .body_len = req->entity.len, .now_us = timefmt_now_us(),
-                         .feed_ids = hub->set->feed_ids, .nfeed_ids = hub->set->nfeed_ids, .check_feeds = 1};
+                         .feed_ids = visible, .check_feeds = 1};
+    in.nfeed_ids = gate_visible_feeds(who, hub->set->feed_ids, hub->set->nfeed_ids, visible);
     httpreq_query_string(req, &in.query_string, &in.qs_len);
     httpreq_header(req, "last-event-id", &in.last_event_id, &in.lei_len);
     httpreq_header(req, "accept", &in.accept, &in.accept_len);
@@ -746,6 +809,7 @@ void stream_handle(stream_hub_t *hub, h2o_req_t *req)
         httpreq_send_error(req, 400, err, param);
         return;
     }
+    p.scope = who ? gate_who_scope(who) : NULL;   /* from these credentials, whatever the resume id */
     if (p.has_resume && p.resume.kind == EVENTID_END) {
         streamreq_free(&p);
         req->res.status = 204;
@@ -765,6 +829,7 @@ void stream_handle(stream_hub_t *hub, h2o_req_t *req)
     s->hub = hub;
     s->p = p;
     s->counted = 1;
+    bind_client(s, who);
     s->heartbeat_entry.cb = on_heartbeat;
     s->write_entry.cb = on_write_timeout;
     s->defer_entry.cb = on_defer;

@@ -394,10 +394,11 @@ int streamreq_match(const streamreq_t *r, const store_rec_t *rec)
     if (r->types.n && !types_match(&r->types, rec))
         return 0;
     /* A tombstone keeps no actor and no content: the actor and query filters cannot judge it,
-     * so a delete reaches every stream whose feed and type filters admit it. */
+     * so a delete reaches every stream whose feed and type filters admit it, and whose scope
+     * may have admitted the activity. */
     if (rec->kind == STORE_REC_DELETE)
-        return 1;
+        return !r->scope || query_admits_tombstone(r->scope, rec);
     if (r->actors.n && !list_has(&r->actors, rec->actor, rec->actor_len))
         return 0;
-    return !r->query || query_match(r->query, rec);
+    return (!r->query || query_match(r->query, rec)) && (!r->scope || query_match(r->scope, rec));
 }

@@ -1,5 +1,6 @@
 /* jwt_fixture.c -- tokens signed with OpenSSL for the tests (see jwt_fixture.h). */
 #include "jwt_fixture.h"
+#include "jwtmint.h"
 #include <criterion/criterion.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -54,14 +55,8 @@ char *jwtfx_private_pem(EVP_PKEY *key)
 
 char *jwtfx_b64url(const void *p, size_t n)
 {
-    char *out = malloc(4 * ((n + 2) / 3) + 1);
+    char *out = jwtmint_b64url(p, n);
     cr_assert_not_null(out);
-    int len = EVP_EncodeBlock((unsigned char *)out, p, (int)n);
-    for (int i = 0; i < len; i++)
-        out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
-    while (len > 0 && out[len - 1] == '=')
-        len--;
-    out[len] = '\0';
     return out;
 }
 

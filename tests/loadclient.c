@@ -49,6 +49,8 @@ struct lc {
     unsigned max_retries;
     lc_live_fn *on_live;
     void *ud;
+    lc_headers_fn *stream_headers;
+    void *headers_ud;
     lc_stats_t st;
     char *rbuf;                   /* owned, READ_BUF */
 };
@@ -193,14 +195,18 @@ static void fill(lc_t *cl)
     }
 }
 
-/* The request, with Last-Event-ID when resuming. Returns its length. */
-static size_t build_request(const lc_t *cl, const conn_t *c, char *buf, size_t cap)
+/* The request of stream i, with its own headers and Last-Event-ID when resuming. Returns its
+ * length (0: it does not fit). */
+static size_t build_request(const lc_t *cl, uint32_t i, char *buf, size_t cap)
 {
+    const conn_t *c = &cl->c[i];
+    const char *own = cl->stream_headers ? cl->stream_headers(cl->headers_ud, i) : NULL;
     int n;
     if (c->resume && c->pub.last_id[0])
-        n = snprintf(buf, cap, "%.*sLast-Event-ID: %s\r\n\r\n", (int)cl->req_len, cl->req, c->pub.last_id);
+        n = snprintf(buf, cap, "%.*s%sLast-Event-ID: %s\r\n\r\n", (int)cl->req_len, cl->req, own ? own : "",
+                     c->pub.last_id);
     else
-        n = snprintf(buf, cap, "%.*s\r\n", (int)cl->req_len, cl->req);
+        n = snprintf(buf, cap, "%.*s%s\r\n", (int)cl->req_len, cl->req, own ? own : "");
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
@@ -208,8 +214,8 @@ static size_t build_request(const lc_t *cl, const conn_t *c, char *buf, size_t c
 static void conn_writable(lc_t *cl, uint32_t i)
 {
     conn_t *c = &cl->c[i];
-    char req[REQ_MAX + LC_ID_MAX + 32];
-    size_t len = build_request(cl, c, req, sizeof req);
+    char req[REQ_MAX + LC_STREAM_HEADERS_MAX + LC_ID_MAX + 32];
+    size_t len = build_request(cl, i, req, sizeof req);
     int err = 0;
     socklen_t elen = sizeof err;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u32 = i};
@@ -418,6 +424,8 @@ int lc_new(lc_t **out, const lc_opts_t *o, size_t n)
     cl->max_retries = o->max_retries;
     cl->on_live = o->on_live;
     cl->ud = o->ud;
+    cl->stream_headers = o->stream_headers;
+    cl->headers_ud = o->headers_ud;
     *out = cl;
     return 0;
 err:

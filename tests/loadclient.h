@@ -93,6 +93,12 @@ typedef struct {
  * lc_open, lc_close or lc_free. */
 typedef void lc_live_fn(void *ud, size_t i, const lc_stream_t *s, uint64_t seq, int64_t recv_ns);
 
+/* More request header lines of stream i (each ending in "\r\n"; at most LC_STREAM_HEADERS_MAX
+ * bytes in all), for credentials of its own: called at each connection of stream i, the string
+ * BORROWED until the next call. NULL: none. */
+#define LC_STREAM_HEADERS_MAX 2048
+typedef const char *lc_headers_fn(void *ud, size_t i);
+
 typedef struct {
     int port;                 /* the server, on 127.0.0.1 */
     const char *target;       /* request target, e.g. "/stream?start=now"; NULL: "/stream" */
@@ -102,6 +108,8 @@ typedef struct {
     unsigned max_retries;     /* new attempts per lc_open after a failure before `live` */
     lc_live_fn *on_live;      /* NULL: none */
     void *ud;                 /* passed to on_live */
+    lc_headers_fn *stream_headers;   /* NULL: every stream sends the same request */
+    void *headers_ud;         /* passed to stream_headers */
 } lc_opts_t;
 
 /* A client of n streams (n <= UINT32_MAX), none open yet. The strings of `o` are copied.

@@ -24,7 +24,7 @@ void env_up_opts(const env_opts_t *o)
                             FEEDSIM_START, "--seed", seedbuf, NULL);
     cr_assert_gt(E.sim, 0, "feedsim did not start");
     E.port = h_free_port();
-    snprintf(E.conf, sizeof E.conf,
+    int n = snprintf(E.conf, sizeof E.conf,
              "listen: 127.0.0.1:%d\ndata_dir: %s/data\nthreads: 2\npoll_interval: 200ms\n"
              "heartbeat_interval: %s\nwrite_timeout: 5s\nmax_streams: %d\nretry: 1500ms\n"
              "cors_origins: [http://app.example]\nweb_root: web\n%s"
@@ -32,6 +32,10 @@ void env_up_opts(const env_opts_t *o)
              "    full_sync_interval: %s\n    timeout: 5s\n",
              E.port, E.dir, o->heartbeat ? o->heartbeat : "15s", o->max_streams ? o->max_streams : 100,
              o->extra ? o->extra : "", E.sim_port, o->full_sync ? o->full_sync : "10m");
+    if (o->twin)
+        snprintf(E.conf + n, sizeof E.conf - (size_t)n,
+                 "  - id: sim2\n    url: http://127.0.0.1:%d/feed\n    poll_interval: 100ms\n"
+                 "    full_sync_interval: %s\n    timeout: 5s\n", E.sim_port, o->full_sync ? o->full_sync : "10m");
     E.server = h_start_server(E.dir, E.conf, E.port, E.log);
     cr_assert_gt(E.server, 0, "server did not start");
     snprintf(E.base, sizeof E.base, "http://127.0.0.1:%d", E.port);

@@ -30,6 +30,7 @@ typedef struct {
     const char *heartbeat;     /* heartbeat_interval (NULL: 15s) */
     int max_streams;           /* 0: 100 */
     const char *extra;         /* more top-level YAML lines, e.g. "version_retention: 0s\n" */
+    int twin;                  /* also a second feed, "sim2", reading the same feedsim */
 } env_opts_t;
 
 /* Start both; env_up is the short form. */

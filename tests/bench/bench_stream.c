@@ -6,6 +6,8 @@
  *   stream.live      S streams fed by ingest at R activities/s (feedsim); latency from the
  *                    commit (observed by polling the change log of the server's LMDB store
  *                    every 1 ms from this process) to the client's read; missed events.
+ *   stream.live_auth the same with an auth block: each stream sends its own JWT (HS256) whose
+ *                    feeds claim is its scope; compared with stream.live (target: p99 within 10%).
  *   stream.idle_mem  growth of the server's VmRSS per idle stream.
  *
  * The streams of stream.live and stream.idle_mem come from the load client, tests/loadclient.c
@@ -27,6 +29,7 @@
 #endif
 #include "bench.h"
 #include "harness.h"
+#include "jwtmint.h"
 #include "loadclient.h"
 #include "store.h"
 #include "timefmt.h"
@@ -58,7 +61,7 @@
 #define OPEN_TIMEOUT_MS 90000
 #define HIST_BUCKET_NS 100000            /* 0.1 ms */
 #define HIST_BUCKETS 100000              /* up to 10 s */
-#define MAX_LINES 8
+#define MAX_LINES 10
 
 /* ---------------------------------------------------------------------------------------- */
 /* The summary                                                                              */
@@ -834,10 +837,17 @@ static void on_live_event(void *ud, size_t i, const lc_stream_t *s, uint64_t seq
     latency_add(m, seq, recv_ns);
 }
 
-/* A client of n streams to the server at port (on_live: NULL, or the live measurement). */
-static lc_t *client_new(int port, size_t n, live_meas_t *m)
+static const char *own_headers(void *ud, size_t i)
 {
-    lc_opts_t o = {.port = port, .max_retries = MAX_RETRIES, .on_live = m ? on_live_event : NULL, .ud = m};
+    return ((char **)ud)[i];
+}
+
+/* A client of n streams to the server at port (on_live: NULL, or the live measurement;
+ * headers: NULL, or each stream's own header lines). */
+static lc_t *client_new(int port, size_t n, live_meas_t *m, char **headers)
+{
+    lc_opts_t o = {.port = port, .max_retries = MAX_RETRIES, .on_live = m ? on_live_event : NULL, .ud = m,
+                   .stream_headers = headers ? own_headers : NULL, .headers_ud = headers};
     lc_t *cl = NULL;
     int rc = lc_new(&cl, &o, n);
     if (rc != 0)
@@ -939,7 +949,36 @@ static void live_drain(lc_t *cl, size_t n, live_meas_t *m, window_result_t *w)
 
 typedef struct {
     long streams, rate, seconds;
+    int auth;                    /* stream.live_auth: a JWT per stream, its feeds claim the scope */
 } live_opts_t;
+
+#define BENCH_JWT_SECRET "bench-jwt-secret-0123456789abcdef0123"
+
+static void headers_free(char **h, long n)
+{
+    for (long i = 0; h && i < n; i++)
+        free(h[i]);
+    free(h);
+}
+
+/* "Authorization: Bearer <JWT>\r\n" for each of n streams: sub bench-<i>, feeds ["live"], an
+ * hour to live. NULL when out of memory. */
+static char **jwt_headers(long n)
+{
+    char **h = calloc((size_t)n, sizeof *h), payload[160];
+    long long exp = (long long)time(NULL) + 3600;
+    for (long i = 0; h && i < n; i++) {
+        snprintf(payload, sizeof payload, "{\"sub\":\"bench-%ld\",\"feeds\":[\"live\"],\"exp\":%lld}", i, exp);
+        char *t = jwtmint_hs256(payload, BENCH_JWT_SECRET);
+        if (!t || asprintf(&h[i], "Authorization: Bearer %s\r\n", t) < 0) {
+            free(t);
+            headers_free(h, n);
+            return NULL;
+        }
+        free(t);
+    }
+    return h;
+}
 
 static int start_feedsim(const char *dir, long rate, pid_t *pid, int *port)
 {
@@ -960,7 +999,7 @@ static int start_feedsim(const char *dir, long rate, pid_t *pid, int *port)
 }
 
 /* The measurement itself, once the streams are live. */
-static int live_measure(lc_t *cl, live_meas_t *m, const live_opts_t *o, pid_t server, pid_t sim)
+static int live_measure(lc_t *cl, live_meas_t *m, const live_opts_t *o, pid_t server, pid_t sim, double *p99)
 {
     window_result_t w = {0};
     const lc_stats_t *st = lc_stats(cl);
@@ -979,8 +1018,9 @@ static int live_measure(lc_t *cl, live_meas_t *m, const live_opts_t *o, pid_t se
     latency_resolve(m);
     window_missed(cl, (size_t)o->streams, m, &w);
     uint64_t events = w.hi >= w.lo ? w.hi - w.lo + 1 : 0;
-    report("stream.live      %ld streams, %ld activities/s: p50 %.1f ms  p99 %.1f ms  max %.1f ms  "
-           "(target p99 <= 50 ms), missed %" PRIu64,
+    *p99 = hist_quantile_ms(m, 0.99);
+    report("%s %ld streams, %ld activities/s: p50 %.1f ms  p99 %.1f ms  max %.1f ms  "
+           "(target p99 <= 50 ms), missed %" PRIu64, o->auth ? "stream.live_auth" : "stream.live     ",
            o->streams, o->rate, hist_quantile_ms(m, 0.50), hist_quantile_ms(m, 0.99), m->max_ns / 1e6, w.missed);
     printf("  (window %.1f s: %" PRIu64 " activities committed in %" PRIu64 " commits, %" PRIu64 " deliveries timed of %" PRIu64
            " expected; %zu streams short, %" PRIu64 " gaps, %" PRIu64 " duplicates, %" PRIu64 " streams dropped, "
@@ -998,7 +1038,7 @@ static int live_measure(lc_t *cl, live_meas_t *m, const live_opts_t *o, pid_t se
                    st->unsequenced == 0 ? 0 : -1;
 }
 
-static int bench_live(const live_opts_t *o)
+static int bench_live(const live_opts_t *o, double *p99)
 {
     const char *dir = tmpdir_new();
     char data[PATH_MAX], extra[512];
@@ -1006,6 +1046,7 @@ static int bench_live(const live_opts_t *o)
     observer_t obs = {0};
     live_meas_t m = {.obs = &obs, .t0 = INT64_MAX, .t1 = INT64_MIN};
     lc_t *cl = NULL;
+    char **headers = NULL;
     pid_t sim = -1;
     int sim_port, rc = -1;
     if (!dir)
@@ -1015,16 +1056,20 @@ static int bench_live(const live_opts_t *o)
         goto out;
     snprintf(extra, sizeof extra,
              "poll_interval: 1s\nfeeds:\n  - id: live\n    url: http://127.0.0.1:%d/feed\n"
-             "    poll_interval: 100ms\n    full_sync_interval: 10m\n", sim_port);
+             "    poll_interval: 100ms\n    full_sync_interval: 10m\n%s", sim_port,
+             o->auth ? "auth:\n  jwt:\n    hs256_secret: " BENCH_JWT_SECRET "\n" : "");
     if (server_start(&srv, dir, data, o->streams + 100, extra) != 0)
         goto out;
     uint64_t cap = (uint64_t)o->rate * (uint64_t)(o->seconds + 300) + (1u << 16);
     m.hist = calloc(HIST_BUCKETS + 1, sizeof *m.hist);
-    if (!m.hist || observer_start(&obs, data, cap) != 0 || !(cl = client_new(srv.port, (size_t)o->streams, &m)))
+    if (o->auth && !(headers = jwt_headers(o->streams)))
+        goto out;
+    if (!m.hist || observer_start(&obs, data, cap) != 0 ||
+        !(cl = client_new(srv.port, (size_t)o->streams, &m, headers)))
         goto out;
     if (client_open_all(cl, (size_t)o->streams, OPEN_TIMEOUT_MS) != 0)
         goto out;
-    rc = live_measure(cl, &m, o, srv.pid, sim);
+    rc = live_measure(cl, &m, o, srv.pid, sim, p99);
 out:
     observer_stop(&obs);
     if (srv.pid > 0 && server_stop(&srv) != 0)
@@ -1034,7 +1079,8 @@ out:
     lc_free(cl);
     meas_free(&m);
     if (rc != 0)
-        fprintf(stderr, "bench: stream.live FAILED (see above)\n");
+        fprintf(stderr, "bench: stream.live%s FAILED (see above)\n", o->auth ? "_auth" : "");
+    headers_free(headers, o->streams);
     tmpdir_remove(dir);
     return rc;
 }
@@ -1056,7 +1102,7 @@ static int bench_idle(long n, long hold_ms)
     if (!dir)
         return -1;
     snprintf(data, sizeof data, "%s/data", dir);
-    if (server_start(&srv, dir, data, n + 100, NULL) != 0 || !(cl = client_new(srv.port, (size_t)n, NULL)))
+    if (server_start(&srv, dir, data, n + 100, NULL) != 0 || !(cl = client_new(srv.port, (size_t)n, NULL, NULL)))
         goto out;
     usleep(200000);
     rss0 = proc_rss_kib(srv.pid);
@@ -1095,7 +1141,7 @@ static void usage(FILE *f)
         "  --streams N     streams of stream.live and stream.idle_mem (default 10000)\n"
         "  --rate R        activities/s ingested during stream.live (default 100)\n"
         "  --seconds S     stream.live measurement window (default 10)\n"
-        "  --only B        run one benchmark: history | live | idle\n"
+        "  --only B,...    run these benchmarks: history, live, live_auth, idle\n"
         "Binaries: AS_SERVER (default bin/activity-stream), AS_FEEDSIM (default bin/feedsim).\n");
 }
 
@@ -1108,6 +1154,30 @@ static int parse_long(const char *s, long min, long *out)
         return -1;
     *out = v;
     return 0;
+}
+
+/* Is `name` among the comma-separated names of --only (or is there no --only)? */
+static int wants(const opts_t *o, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = o->only; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+            return 1;
+    return !o->only;
+}
+
+/* Every name of a --only list is a benchmark. */
+static int only_ok(const char *v)
+{
+    static const char *const names[] = {"history", "live", "live_auth", "idle"};
+    for (const char *p = v; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+        size_t len = strcspn(p, ","), k = 0;
+        while (k < 4 && (strlen(names[k]) != len || strncmp(p, names[k], len) != 0))
+            k++;
+        if (k == 4)
+            return 0;
+    }
+    return 1;
 }
 
 static int parse_args(int argc, char **argv, opts_t *o)
@@ -1131,7 +1201,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
             bad = parse_long(v, 1, &o->seconds);
         } else if (strcmp(a, "--only") == 0) {
             o->only = v;
-            bad = strcmp(v, "history") && strcmp(v, "live") && strcmp(v, "idle");
+            bad = !only_ok(v);
         } else {
             bad = 1;
         }
@@ -1156,11 +1226,6 @@ static int raise_nofile(long streams)
     return -1;
 }
 
-static int wants(const opts_t *o, const char *name)
-{
-    return !o->only || strcmp(o->only, name) == 0;
-}
-
 int main(int argc, char **argv)
 {
     opts_t o;
@@ -1174,10 +1239,16 @@ int main(int argc, char **argv)
         return 1;
     if (wants(&o, "history"))
         failed |= bench_history(o.history) != 0;
-    if (wants(&o, "live")) {
-        live_opts_t lo = {.streams = o.streams, .rate = o.rate, .seconds = o.seconds};
-        failed |= bench_live(&lo) != 0;
+    live_opts_t lo = {.streams = o.streams, .rate = o.rate, .seconds = o.seconds};
+    double p99 = 0, p99_auth = 0;
+    if (wants(&o, "live"))
+        failed |= bench_live(&lo, &p99) != 0;
+    if (wants(&o, "live_auth")) {
+        lo.auth = 1;
+        failed |= bench_live(&lo, &p99_auth) != 0;
     }
+    if (p99 > 0 && p99_auth > 0)
+        report("stream.live_auth p99 = %.2f x stream.live p99 (target <= 1.10)", p99_auth / p99);
     if (wants(&o, "idle"))
         failed |= bench_idle(o.streams, 1000) != 0;
     bench_machine(&mach, "unknown cpu");

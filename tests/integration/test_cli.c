@@ -73,14 +73,14 @@ static void expect_lines(const h_cmd_t *r, const char *const *lines, size_t n)
     "listen: 127.0.0.1:1\n"                                                            \
     "tls: {cert: %1$s/none.crt, key: %1$s/t.conf}\n"                                   \
     "ca_file: %1$s\n"                                                                  \
-    "data_dir: %1$s/no/such/dir\n"                                                     \
+    "data_dir: %1$s/t.conf/data\n"                                                     \
     "web_root: %1$s/www\n"
 
 static const char *const bad_file_lines[] = {
     "t.conf:2: tls.cert: '%s/none.crt': No such file or directory",
     "t.conf:2: tls.key: '%s/t.conf': not a PEM private key",
     "t.conf:3: ca_file: '%s': Is a directory",
-    "t.conf:4: data_dir: '%s/no/such/dir': cannot be created: ",
+    "t.conf:4: data_dir: '%s/t.conf/data': Not a directory",
     "t.conf:5: web_root: '%s/www': No such file or directory",
     "t.conf: 5 problems",
 };

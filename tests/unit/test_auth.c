@@ -4,6 +4,7 @@
  * configuration (config_load_string), as the server builds it. */
 #include "auth.h"
 #include "hawk.h"
+#include "jwt.h"
 #include "jwt_fixture.h"
 #include <criterion/criterion.h>
 #include <openssl/hmac.h>
@@ -188,6 +189,7 @@ Test(auth, static_token_grants_its_client, .init = base_setup, .fini = base_tear
     cr_assert_eq(p->by, AUTH_BY_TOKEN);
     cr_assert_eq(p->allow, AUTH_ALLOW_STREAM | AUTH_ALLOW_SEARCH | AUTH_ALLOW_FEEDS | AUTH_ALLOW_METRICS);
     cr_assert_eq(p->expires_s, 0);
+    cr_assert_eq(auth_principal_ends_s(p), 0, "a static token does not expire");
     cr_assert_not_null(p->scope);
     cr_assert_not_null(p->scope_json);
     cr_assert_str_eq(p->addr, "203.0.113.9");
@@ -524,6 +526,7 @@ Test(auth, jwt_principal_feeds_and_scope, .init = base_setup, .fini = base_teard
     cr_assert_str_eq(p->id, "svc-42");
     cr_assert_eq(p->by, AUTH_BY_JWT);
     cr_assert_eq(p->expires_s, NOW + 300);
+    cr_assert_eq(auth_principal_ends_s(p), NOW + 300 + JWT_LEEWAY_S, "refused from exp + the leeway on");
     cr_assert_eq(p->allow, AUTH_ALLOW_STREAM | AUTH_ALLOW_REPLICATE);
     char *s = json_dumps(p->scope_json, JSON_COMPACT);
     cr_assert_str_eq(s, "{\"bool\":{\"filter\":[{\"terms\":{\"feed\":[\"crm\",\"events\"]}},"

@@ -21,16 +21,16 @@ static void roundtrip(eventid_t in, const char *text)
 
 Test(eventid, formats_round_trip)
 {
-    roundtrip((eventid_t){EVENTID_HISTORY, 900, 1700000000123456, 17}, "h900_1700000000123456_17");
-    roundtrip((eventid_t){EVENTID_HISTORY, 5, -86400000000, 5}, "h5_-86400000000_5");
-    roundtrip((eventid_t){EVENTID_LIVE, 0, 0, 18446744073709551615ull}, "l18446744073709551615");
-    roundtrip((eventid_t){EVENTID_END, 0, 0, 3}, "e3");
+    roundtrip((eventid_t){EVENTID_HISTORY, 900, 1700000000123456, 17, ""}, "h900_1700000000123456_17");
+    roundtrip((eventid_t){EVENTID_HISTORY, 5, -86400000000, 5, ""}, "h5_-86400000000_5");
+    roundtrip((eventid_t){EVENTID_LIVE, 0, 0, 18446744073709551615ull, ""}, "l18446744073709551615");
+    roundtrip((eventid_t){EVENTID_END, 0, 0, 3, ""}, "e3");
 }
 
 Test(eventid, longest_id_is_under_64_bytes)
 {
     char buf[EVENTID_MAX];
-    eventid_t id = {EVENTID_HISTORY, UINT64_MAX, INT64_MIN, UINT64_MAX};
+    eventid_t id = {EVENTID_HISTORY, UINT64_MAX, INT64_MIN, UINT64_MAX, "ffffff"};   /* with a store tag */
     cr_assert_lt(eventid_format(&id, buf), 64);
 }
 

@@ -53,6 +53,22 @@ Test(netaddr, v4_mapped_is_v4)
     cr_assert(netaddr_in_cidr(&m, &a));
 }
 
+Test(netaddr, loopback_addresses)
+{
+    const char *yes[] = {"127.0.0.1", "127.255.0.9", "::1", "::ffff:127.0.0.1"};
+    const char *no[] = {"0.0.0.0", "::", "10.0.0.1", "128.0.0.1", "::2", "2001:db8::1", "fe80::1"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        netaddr_t a = addr(yes[i]);
+        cr_expect(netaddr_is_loopback(&a), "%s", yes[i]);
+    }
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+        netaddr_t a = addr(no[i]);
+        cr_expect_not(netaddr_is_loopback(&a), "%s", no[i]);
+    }
+    netaddr_t none = {0};
+    cr_expect_not(netaddr_is_loopback(&none));
+}
+
 Test(netaddr, rejects_bad_addresses)
 {
     const char *bad[] = {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4 ", " ::1", "[::1]", "::1%eth0",

@@ -614,3 +614,90 @@ Test(query, free_null_is_a_noop)
 {
     query_free(NULL);
 }
+
+/* ---- tombstones: three-valued scope evaluation ----
+ * A tombstone of feed "crm", id "t1", type Create (and Note), published 2024-05-01: no actor,
+ * no content. Clauses on feed, type, id and published decide; anything else is unknown and
+ * admits unless a decided clause refuses. */
+typedef struct { const char *query; int admits; } tomb_case_t;
+
+static const tomb_case_t TOMB_CASES[] = {
+    {"{\"match_all\":{}}", 1},
+    {"{\"match_none\":{}}", 0},
+    {"{\"term\":{\"feed\":\"crm\"}}", 1},
+    {"{\"term\":{\"_index\":\"hr\"}}", 0},
+    {"{\"terms\":{\"feed.keyword\":[\"hr\",\"crm\"]}}", 1},
+    {"{\"term\":{\"type\":\"Note\"}}", 1},
+    {"{\"term\":{\"type\":\"Like\"}}", 0},
+    {"{\"match\":{\"type\":\"create\"}}", 1},
+    {"{\"ids\":{\"values\":[\"t1\"]}}", 1},
+    {"{\"ids\":{\"values\":[\"t2\"]}}", 0},
+    {"{\"prefix\":{\"_id\":\"t\"}}", 1},
+    {"{\"range\":{\"published\":{\"gte\":\"2024-05-01\"}}}", 1},
+    {"{\"range\":{\"published\":{\"lt\":\"2024-05-01\"}}}", 0},
+    {"{\"exists\":{\"field\":\"feed\"}}", 1},
+    /* fields a tombstone does not have: unknown, so admitted */
+    {"{\"term\":{\"actor.id\":\"u1\"}}", 1},
+    {"{\"match\":{\"object.content\":\"secret\"}}", 1},
+    {"{\"exists\":{\"field\":\"object.tag\"}}", 1},
+    /* bool must/filter: no if any is no */
+    {"{\"bool\":{\"filter\":[{\"term\":{\"feed\":\"crm\"}},{\"term\":{\"actor\":\"u1\"}}]}}", 1},
+    {"{\"bool\":{\"filter\":[{\"term\":{\"feed\":\"hr\"}},{\"term\":{\"actor\":\"u1\"}}]}}", 0},
+    {"{\"bool\":{\"must\":[{\"match\":{\"object.content\":\"x\"}},{\"term\":{\"type\":\"Like\"}}]}}", 0},
+    /* must_not: no if any is yes; unknown admits */
+    {"{\"bool\":{\"must_not\":{\"term\":{\"feed\":\"crm\"}}}}", 0},
+    {"{\"bool\":{\"must_not\":{\"term\":{\"feed\":\"hr\"}}}}", 1},
+    {"{\"bool\":{\"must_not\":{\"term\":{\"actor\":\"u1\"}}}}", 1},
+    {"{\"bool\":{\"must_not\":{\"bool\":{\"must_not\":{\"term\":{\"actor\":\"u1\"}}}}}}", 1},
+    {"{\"bool\":{\"must_not\":{\"bool\":{\"must_not\":{\"term\":{\"feed\":\"hr\"}}}}}}", 0},
+    /* should: unknown counts as matching */
+    {"{\"bool\":{\"should\":[{\"term\":{\"feed\":\"hr\"}},{\"term\":{\"actor\":\"u1\"}}]}}", 1},
+    {"{\"bool\":{\"should\":[{\"term\":{\"feed\":\"hr\"}},{\"term\":{\"type\":\"Like\"}}]}}", 0},
+    {"{\"bool\":{\"should\":[{\"term\":{\"feed\":\"hr\"}},{\"match\":{\"object.content\":\"a\"}},"
+     "{\"term\":{\"type\":\"Like\"}}],\"minimum_should_match\":2}}", 0},
+    {"{\"bool\":{\"should\":[{\"term\":{\"feed\":\"crm\"}},{\"match\":{\"object.content\":\"a\"}},"
+     "{\"term\":{\"type\":\"Like\"}}],\"minimum_should_match\":2}}", 1},
+    {"{\"bool\":{\"filter\":{\"term\":{\"feed\":\"crm\"}},\"should\":{\"term\":{\"type\":\"Like\"}}}}", 1},
+    {"{\"bool\":{\"should\":[{\"term\":{\"feed\":\"crm\"}}],\"minimum_should_match\":2}}", 0},
+    /* a typical client scope: its feeds, and only Creates by one actor */
+    {"{\"bool\":{\"filter\":[{\"terms\":{\"feed\":[\"crm\",\"events\"]}},{\"term\":{\"type\":\"Create\"}},"
+     "{\"term\":{\"actor.id\":\"u1\"}}]}}", 1},
+    {"{\"bool\":{\"filter\":[{\"terms\":{\"feed\":[\"sales\",\"events\"]}},{\"term\":{\"actor.id\":\"u1\"}}]}}", 0},
+};
+
+static store_rec_t tombstone(void)
+{
+    static char types[] = "Create\x1fNote";
+    int64_t us;
+    cr_assert_eq(timefmt_parse_rfc3339("2024-05-01T12:00:00Z", 20, &us, NULL), 0);
+    return (store_rec_t){.seq = 99, .kind = STORE_REC_DELETE, .published_us = us, .feed = "crm", .feed_len = 3,
+                         .id = "t1", .id_len = 2, .types = types, .types_len = strlen(types),
+                         .actor = "", .actor_len = 0, .data = "{}", .data_len = 2, .json = "", .json_len = 0};
+}
+
+Test(query, tombstones_are_judged_on_what_they_keep)
+{
+    store_rec_t t = tombstone();
+    for (size_t i = 0; i < sizeof TOMB_CASES / sizeof TOMB_CASES[0]; i++) {
+        const tomb_case_t *c = &TOMB_CASES[i];
+        char err[512];
+        query_t *q;
+        cr_assert_eq(query_compile_text(c->query, strlen(c->query), &q, err, sizeof err), 0, "%s: %s", c->query, err);
+        cr_expect_eq(query_admits_tombstone(q, &t), c->admits, "%s: expected %s", c->query,
+                     c->admits ? "admitted" : "refused");
+        query_free(q);
+    }
+}
+
+Test(query, tombstone_evaluation_never_reads_json)
+{
+    store_rec_t t = tombstone();
+    t.json = "{\"actor\":{\"id\":\"u1\"},\"object\":{\"content\":\"secret\"}}";   /* must be ignored */
+    t.json_len = strlen(t.json);
+    const char *text = "{\"bool\":{\"must_not\":{\"term\":{\"actor.id\":\"u1\"}}}}";
+    char err[256];
+    query_t *q;
+    cr_assert_eq(query_compile_text(text, strlen(text), &q, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(query_admits_tombstone(q, &t), 1, "the unknown actor must not be read from the JSON");
+    query_free(q);
+}

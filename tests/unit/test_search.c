@@ -108,7 +108,7 @@ static json_t *run(int kind, const char *body, int *status)
 {
     char *out;
     size_t len;
-    *status = search_execute(g_st, kind, body, body ? strlen(body) : 0, &out, &len);
+    *status = search_execute(g_st, kind, body, body ? strlen(body) : 0, NULL, &out, &len);
     cr_assert_not_null(out);
     json_error_t je;
     json_t *j = json_loadb(out, len, 0, &je);
@@ -417,7 +417,7 @@ static void expect_400(int kind, const char *body, size_t len, const char *reaso
 {
     char *out;
     size_t olen;
-    int status = search_execute(g_st, kind, body, len, &out, &olen);
+    int status = search_execute(g_st, kind, body, len, NULL, &out, &olen);
     cr_assert_eq(status, 400, "%.200s -> %d %.*s", body, status, (int)olen, out);
     json_t *r = json_loadb(out, olen, 0, NULL);
     cr_assert_not_null(r, "error body is not JSON: %.*s", (int)olen, out);
@@ -506,7 +506,7 @@ Test(search, bad_requests_are_400)
     text[big - 2] = '}';
     char *out;
     size_t olen;
-    cr_expect_eq(search_execute(g_st, SEARCH_SEARCH, text + 1, big - 2, &out, &olen), 200);
+    cr_expect_eq(search_execute(g_st, SEARCH_SEARCH, text + 1, big - 2, NULL, &out, &olen), 200);
     free(out);
     free(text);
 }
@@ -515,11 +515,59 @@ Test(search, store_failure_is_500)
 {
     char *out;
     size_t len;
-    int status = search_execute(NULL, SEARCH_SEARCH, "{\"query\":{\"match_all\":{}}}", 26, &out, &len);
+    int status = search_execute(NULL, SEARCH_SEARCH, "{\"query\":{\"match_all\":{}}}", 26, NULL, &out, &len);
     cr_assert_eq(status, 500);
     json_t *r = json_loadb(out, len, 0, NULL);
     cr_assert_not_null(r);
     cr_expect_eq(json_integer_value(json_object_get(r, "status")), 500);
     json_decref(r);
     free(out);
+}
+
+/* A client's scope is ANDed into the hits, hits.total and _count. */
+static json_t *run_scoped(int kind, const char *body, const char *scope_text)
+{
+    char err[256], *out;
+    size_t len;
+    query_t *scope;
+    cr_assert_eq(query_compile_text(scope_text, strlen(scope_text), &scope, err, sizeof err), 0, "%s", err);
+    int status = search_execute(g_st, kind, body, body ? strlen(body) : 0, scope, &out, &len);
+    cr_assert_eq(status, 200, "%s -> %d %.*s", body, status, (int)len, out);
+    json_t *j = json_loadb(out, len, 0, NULL);
+    cr_assert_not_null(j);
+    free(out);
+    query_free(scope);
+    return j;
+}
+
+static size_t expected_in_feed(const char *feed, int announce_only)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < g_nexp; i++)
+        n += strcmp(g_exp[i].feed, feed) == 0 && (!announce_only || g_exp[i].announce);
+    return n;
+}
+
+Test(search, scope_limits_hits_totals_and_counts)
+{
+    const char *scope = "{\"term\":{\"feed\":\"f1\"}}";
+    size_t want = expected_in_feed("f1", 0);
+    json_t *r = run_scoped(SEARCH_SEARCH, "{\"size\":10000,\"track_total_hits\":true}", scope);
+    json_t *hits = hits_of(r);
+    cr_expect_eq(json_array_size(hits), want);
+    for (size_t i = 0; i < json_array_size(hits); i++)
+        cr_expect_str_eq(json_string_value(json_object_get(json_array_get(hits, i), "_index")), "f1");
+    cr_expect_eq(json_integer_value(json_object_get(json_object_get(json_object_get(r, "hits"), "total"), "value")),
+                 (json_int_t)want);
+    json_decref(r);
+    r = run_scoped(SEARCH_COUNT, NULL, scope);
+    cr_expect_eq(json_integer_value(json_object_get(r, "count")), (json_int_t)want, "_count without a query");
+    json_decref(r);
+    r = run_scoped(SEARCH_COUNT, "{\"query\":{\"term\":{\"type\":\"Announce\"}}}", scope);
+    cr_expect_eq(json_integer_value(json_object_get(r, "count")), (json_int_t)expected_in_feed("f1", 1));
+    json_decref(r);
+    r = run_scoped(SEARCH_SEARCH, "{\"query\":{\"term\":{\"feed\":\"f2\"}}}", scope);
+    cr_expect_eq(json_array_size(hits_of(r)), 0, "a query outside the scope finds nothing");
+    cr_expect_eq(json_integer_value(json_object_get(json_object_get(json_object_get(r, "hits"), "total"), "value")), 0);
+    json_decref(r);
 }

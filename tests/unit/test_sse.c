@@ -44,6 +44,16 @@ Test(sse, retry_and_keepalive)
     cr_assert_null(b.p);
 }
 
+Test(sse, comments)
+{
+    bytebuf_t b = {0};
+    cr_assert_eq(sse_append_comment(&b, SSE_FORMAT_SSE, "credentials expired"), 0);
+    cr_assert_eq(sse_append_comment(&b, SSE_FORMAT_NDJSON, "credentials expired"), 0);
+    cr_assert_eq(b.len, strlen(": credentials expired\n\n\n"));
+    cr_assert_eq(memcmp(b.p, ": credentials expired\n\n\n", b.len), 0);
+    bytebuf_free(&b);
+}
+
 Test(sse, buffer_grows_across_many_events)
 {
     bytebuf_t b = {0};

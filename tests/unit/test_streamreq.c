@@ -265,3 +265,30 @@ Test(streamreq, filters_are_or_within_and_across)
     cr_assert_not(streamreq_match(&p.r, &prefix_type));
     streamreq_free(&p.r);
 }
+
+/* The client's scope is ANDed with the request's filters; a delete passes when the scope may
+ * admit its tombstone. */
+Test(streamreq, scope_narrows_every_record_and_judges_deletes_on_what_they_keep)
+{
+    const char *text = "{\"bool\":{\"filter\":[{\"terms\":{\"feed\":[\"a\",\"b\"]}},{\"term\":{\"actor.id\":\"u1\"}}]}}";
+    char err[256];
+    query_t *scope;
+    cr_assert_eq(query_compile_text(text, strlen(text), &scope, err, sizeof err), 0, "%s", err);
+    parsed_t p = parse("type=Create");
+    cr_assert_eq(p.rc, 0);
+    p.r.scope = scope;
+    store_rec_t in = rec("a", "Create", "u1"), other_actor = rec("a", "Create", "u2"),
+                other_feed = rec("c", "Create", "u1"), other_type = rec("b", "Like", "u1");
+    cr_expect(streamreq_match(&p.r, &in));
+    cr_expect_not(streamreq_match(&p.r, &other_actor));
+    cr_expect_not(streamreq_match(&p.r, &other_feed));
+    cr_expect_not(streamreq_match(&p.r, &other_type), "the request's own filter still applies");
+    store_rec_t del_in = rec("b", "Create", ""), del_out = rec("c", "Create", "");
+    del_in.kind = del_out.kind = STORE_REC_DELETE;
+    cr_expect(streamreq_match(&p.r, &del_in), "the actor of a tombstone is unknown: admitted");
+    cr_expect_not(streamreq_match(&p.r, &del_out), "a tombstone of a feed outside the scope");
+    p.r.scope = NULL;
+    cr_expect(streamreq_match(&p.r, &del_out), "without a scope every delete passes the feed filter");
+    streamreq_free(&p.r);
+    query_free(scope);
+}
