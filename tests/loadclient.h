@@ -93,6 +93,11 @@ typedef struct {
  * lc_open, lc_close or lc_free. */
 typedef void lc_live_fn(void *ud, size_t i, const lc_stream_t *s, uint64_t seq, int64_t recv_ns);
 
+/* An lc_live_fn for checks of exactness: adds 1 to *(uint64_t *)ud for each change that is not
+ * the one right after the stream's last (a gap, a repeat or a reordering), across reconnects
+ * too. */
+void lc_count_disorder(void *ud, size_t i, const lc_stream_t *s, uint64_t seq, int64_t recv_ns);
+
 typedef struct {
     int port;                 /* the server, on 127.0.0.1 */
     const char *target;       /* request target, e.g. "/stream?start=now"; NULL: "/stream" */
