@@ -7,10 +7,17 @@
  * change-log range once and copies each waiting stream's matching, pre-framed events into that
  * stream's buffer. Streams that are behind (history, slow sockets) read the store themselves
  * from their own bookmark in bounded batches when h2o asks for more (proceed), so a slow
- * client costs no memory beyond one batch. At most one h2o_send is in flight per stream. */
+ * client costs no memory beyond one batch. At most one h2o_send is in flight per stream.
+ *
+ * A client that leaves is noticed at once: HTTP/1 sockets, which libh2o stops reading after the
+ * request, are watched for the client closing or resetting its connection (sockwatch.h); HTTP/2
+ * connections are read all along and libh2o ends their streams. Either way the stream's slots
+ * go back at that moment. After a wave of departures the hub hands the freed memory back to the
+ * kernel (malloc_trim) once streams have stopped ending for a second. */
 #ifndef STREAM_H
 #define STREAM_H
 #include <stdint.h>
+#include "clientcap.h"
 #include "httpreq.h"
 #include "store.h"
 
@@ -21,17 +28,25 @@ typedef struct {
     _Atomic size_t *open_streams;   /* shared by all workers; BORROWED */
     const char *const *feed_ids;    /* the configured feeds, for the feed filter's 400; BORROWED */
     size_t nfeed_ids;
+    clientcap_t *per_client;        /* max_streams_per_client, shared by all workers; BORROWED;
+                                       NULL: no limit */
 } stream_settings_t;
 
 typedef struct stream_hub stream_hub_t;
 
-/* Create a worker's hub on ctx's loop. `st` and `settings` are BORROWED. NULL on no memory. */
+/* Create a worker's hub on ctx's loop. `st` and `settings` are BORROWED. NULL when out of
+ * memory or descriptors (the hub's epoll set). */
 stream_hub_t *stream_hub_new(h2o_context_t *ctx, store_t *st, const stream_settings_t *settings);
 /* Free the hub; every stream must have ended (stream_hub_open() == 0). */
 void stream_hub_free(stream_hub_t *hub);
 
-/* Serve GET or POST /stream (streamreq.h). Always answers (400/204/503 or the event stream). */
-void stream_handle(stream_hub_t *hub, h2o_req_t *req);
+/* Serve GET or POST /stream (streamreq.h). Always answers: 400, 204, the event stream, or a
+ * refusal with Retry-After and {"error": ..., "limit": ...}: 429 "max_streams_per_client" when
+ * the client holds its share already, 503 "max_streams" when the server does, 503 during
+ * shutdown. `client_key` (BORROWED for the call; copied when kept) names the client whose
+ * streams count against settings->per_client: the endpoint layer decides what a client is (the
+ * peer address, or the authenticated client id). NULL: the stream is not counted per client. */
+void stream_handle(stream_hub_t *hub, h2o_req_t *req, const char *client_key);
 
 /* Deliver changes committed since the last pass (called when ingest signals a commit). */
 void stream_hub_wake(stream_hub_t *hub);

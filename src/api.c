@@ -2,6 +2,7 @@
  * (/feeds, /health, /metrics, /activities/_search|_count); /stream is stream.c. See api.h. */
 #include "api.h"
 #include "log.h"
+#include "netaddr.h"
 #include "offload.h"
 #include "search.h"
 #include "timefmt.h"
@@ -234,6 +235,27 @@ static void report_replica(metrics_out_t *out, void *ud)
         replica_report_metrics(out, replica);
 }
 
+/* ---- /stream ---- */
+
+/* The client a stream counts against under max_streams_per_client, into buf (NETADDR_STRLEN):
+ * the peer address (once authentication is wired in: the client id, or the address resolved
+ * through trusted_proxies). NULL when there is no limit (nothing is counted) or no address. */
+static const char *client_key(api_t *api, h2o_req_t *req, char *buf)
+{
+    struct sockaddr_storage ss;
+    netaddr_t peer;
+    if (!api->cfg->max_streams_per_client || !req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) ||
+        netaddr_from_sockaddr((struct sockaddr *)&ss, &peer) != NETADDR_OK)
+        return NULL;
+    return netaddr_format(&peer, buf);
+}
+
+static void handle_stream(api_t *api, const api_loop_t *loop, h2o_req_t *req)
+{
+    char key[NETADDR_STRLEN];
+    stream_handle(loop->hub, req, client_key(api, req, key));
+}
+
 /* ---- routing ---- */
 
 static int is_method(h2o_req_t *req, const char *m)
@@ -302,7 +324,7 @@ int api_handle(api_t *api, const api_loop_t *loop, h2o_req_t *req)
         return 0;
     }
     switch (r) {
-    case R_STREAM: stream_handle(loop->hub, req); break;
+    case R_STREAM: handle_stream(api, loop, req); break;
     case R_FEEDS: handle_feeds(api, req); break;
     case R_HEALTH: handle_health(api, req); break;
     case R_METRICS: handle_metrics(api, req); break;

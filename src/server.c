@@ -67,6 +67,7 @@ struct server {
     stream_settings_t stream_settings;
     const char **feed_ids;             /* owned array of the config's feed ids (borrowed strings) */
     _Atomic size_t open_streams;
+    clientcap_t *per_client;           /* owned; NULL: no max_streams_per_client */
     _Atomic int stopping;
     sem_t ready;                       /* posted by each worker once its loop is set up */
 };
@@ -381,10 +382,12 @@ int server_start(server_t **out, const config_t *cfg, store_t *st, api_t *api, c
         .retry_ms = cfg->retry_ms, .write_timeout_ms = cfg->write_timeout_ms, .max_streams = cfg->max_streams,
         .replica = cfg->replicate_from != NULL,
         .open_streams = &srv->open_streams};
-    if (set_feed_ids(srv) != 0) {
+    if ((cfg->max_streams_per_client && clientcap_new(&srv->per_client, cfg->max_streams_per_client) != 0) ||
+        set_feed_ids(srv) != 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    srv->stream_settings.per_client = srv->per_client;
     if (setup_tls(srv, err, errlen) != 0 || open_listeners(srv, err, errlen) != 0)
         goto fail;
     setup_globalconf(srv);
@@ -460,6 +463,7 @@ void server_free(server_t *srv)
     free(srv->hubs);
     free(srv->feed_ids);
     free(srv->fds);
+    clientcap_free(srv->per_client);
     if (srv->conf_ready)
         h2o_config_dispose(&srv->globalconf);
     if (srv->ssl_ctx)
