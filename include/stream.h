@@ -48,6 +48,11 @@ void stream_hub_free(stream_hub_t *hub);
  * peer address, or the authenticated client id). NULL: the stream is not counted per client. */
 void stream_handle(stream_hub_t *hub, h2o_req_t *req, const char *client_key);
 
+/* The three calls below write to sockets: call them from inside h2o_evloop_run (a timeout or
+ * socket callback of the hub's loop), never between two runs (libh2o completes the writes made
+ * in a run before it polls again; a write made between runs can leave its socket polled for a
+ * write that has ended, and the loop aborts). */
+
 /* Deliver changes committed since the last pass (called when ingest signals a commit). */
 void stream_hub_wake(stream_hub_t *hub);
 

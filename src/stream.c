@@ -348,17 +348,25 @@ static void stream_wait(stream_t *s)
         h2o_linklist_insert(&s->hub->waiting, &s->wait_link);
 }
 
+/* A live stream that has everything the hub distributed so far leaves the rest to the hub: a
+ * commit after the hub's last pass has woken the loop already (or the poll tick finds it), so
+ * the hub's next pass brings it, read once for all streams instead of once per stream. */
+static int hub_brings_next(const stream_t *s)
+{
+    return s->phase == PHASE_LIVE && s->bookmark >= s->hub->seq && !end_passed(s);
+}
+
 /* Produce and send the next batch, or wait for the hub, or yield and come back. */
 static void stream_pump(stream_t *s)
 {
     if (!s->req || s->inflight)
         return;
-    if (!s->finishing)
+    if (!s->finishing && !hub_brings_next(s))
         stream_fill(s);
     if (s->finishing || s->out[s->cur].len) {
         unlink_list(&s->wait_link);
         stream_send(s);
-    } else if ((s->phase == PHASE_LIVE && s->bookmark >= store_head(s->hub->st)) ||
+    } else if ((s->phase == PHASE_LIVE && s->bookmark >= s->hub->seq) ||
                (s->phase == PHASE_HISTORY && s->s0 > store_head(s->hub->st))) {
         stream_wait(s);
     } else if (!h2o_timeout_is_linked(&s->defer_entry)) {
