@@ -4,10 +4,13 @@
  *
  * Each worker has one hub. Streams that are idle and caught up wait on the hub; when ingest
  * commits (stream_hub_wake from the loop thread) or the poll tick fires, the hub reads the new
- * change-log range once and copies each waiting stream's matching, pre-framed events into that
- * stream's buffer. Streams that are behind (history, slow sockets) read the store themselves
- * from their own bookmark in bounded batches when h2o asks for more (proceed), so a slow
- * client costs no memory beyond one batch. At most one h2o_send is in flight per stream.
+ * change-log range once, frames each change once, and hands each waiting SSE stream the runs of
+ * those frames its filters admit, as they are (h2o writes from the hub's buffer, which lives
+ * until the last such write completes); NDJSON streams get a copy in their own buffer. An idle
+ * stream thus holds no buffer of its own. Streams that are behind (history, slow sockets) read
+ * the store themselves from their own bookmark in bounded batches when h2o asks for more
+ * (proceed), so a slow client costs no memory beyond one batch. At most one h2o_send is in
+ * flight per stream.
  *
  * A client that leaves is noticed at once: HTTP/1 sockets, which libh2o stops reading after the
  * request, are watched for the client closing or resetting its connection (sockwatch.h); HTTP/2

@@ -25,6 +25,7 @@
 #define VISIT_BUDGET 16384        /* records examined per fill before yielding to the loop */
 #define HUB_ARENA_BYTES (8u << 20)
 #define HUB_MAX_ENTRIES 4096
+#define MAX_SHARED_RUNS 8         /* iovecs into the hub's frames per write; more: they are copied */
 #define TRIM_AFTER_CLOSES 512     /* streams gone since the last trim before memory is handed back */
 #define TRIM_QUIET_MS 1000        /* ... once no stream has ended for this long */
 
@@ -40,9 +41,16 @@ typedef struct {
 
 typedef struct {
     store_rec_t rec;               /* pointers into the hub arena */
-    const char *frame;             /* the SSE frame, ready to copy */
-    size_t frame_len;
+    size_t frame_off, frame_len;   /* the SSE frame, in the pass's frames */
 } hub_entry_t;
+
+/* The SSE frames of one hub pass, in seq order. Streams send them as they are: h2o keeps
+ * pointers into them until each write completes (proceed), so a pass that finds the last
+ * frames still lent starts new ones, and the last stream to give old ones back frees them. */
+typedef struct {
+    bytebuf_t buf;
+    uint32_t lent;                 /* streams with a write from buf in flight */
+} hub_frames_t;
 
 struct stream_hub {
     h2o_context_t *ctx;
@@ -61,7 +69,7 @@ struct stream_hub {
     hub_entry_t *entries;          /* owned, HUB_MAX_ENTRIES */
     size_t nentries;
     uint64_t batch_last;           /* last seq copied into the batch */
-    bytebuf_t frame;               /* scratch for framing */
+    hub_frames_t *frames;          /* owned: this pass's frames (older ones: their borrowers') */
     size_t with_end;               /* open streams that have an end time */
     int shutting_down;
     size_t open;
@@ -83,6 +91,7 @@ typedef struct {
     bytebuf_t out[2];              /* owned: out[cur] is filled, the other is lent to h2o */
     int cur, inflight, finishing, counted, input_released;
     int watch_fd;                  /* the HTTP/1 socket in hub->watch; -1: none */
+    hub_frames_t *lent;            /* hub frames lent to h2o by the write in flight; NULL: none */
     char *client;                  /* max_streams_per_client key (in the request's pool); NULL: none */
     size_t visited;
     h2o_linklist_t all_link, wait_link;
@@ -301,17 +310,15 @@ static void stream_fill(stream_t *s)
 
 /* ---- sending ---- */
 
-static void stream_send(stream_t *s)
+/* The one write in flight: what every send shares. The stream may be gone when it returns (a
+ * final write can end the request at once). */
+static void stream_write(stream_t *s, h2o_iovec_t *vecs, size_t n, int final)
 {
     stream_hub_t *hub = s->hub;
-    bytebuf_t *b = &s->out[s->cur];
-    h2o_iovec_t vec = h2o_iovec_init(b->p, b->len);
-    int final = s->finishing;
     h2o_req_t *req = s->req;
-    s->cur ^= 1;
-    s->out[s->cur].len = 0;
     s->inflight = 1;
-    hub->c.bytes += vec.len;
+    for (size_t i = 0; i < n; i++)
+        hub->c.bytes += vecs[i].len;
     if (final) {
         stream_detach(s);
     } else {
@@ -319,7 +326,42 @@ static void stream_send(stream_t *s)
         h2o_timeout_link(hub->ctx->loop, &hub->heartbeat_timeout, &s->heartbeat_entry);
         h2o_timeout_link(hub->ctx->loop, &hub->write_timeout, &s->write_entry);
     }
-    h2o_send(req, &vec, vec.len ? 1 : 0, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+    h2o_send(req, vecs, n, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+/* Send what the stream's own buffer holds (and end the response when finishing). */
+static void stream_send(stream_t *s)
+{
+    bytebuf_t *b = &s->out[s->cur];
+    h2o_iovec_t vec = h2o_iovec_init(b->p, b->len);
+    s->cur ^= 1;
+    s->out[s->cur].len = 0;
+    stream_write(s, &vec, vec.len ? 1 : 0, s->finishing);
+}
+
+/* Send runs of the hub's current frames themselves; they stay lent until proceed. */
+static void stream_send_frames(stream_t *s, h2o_iovec_t *vecs, size_t n)
+{
+    s->lent = s->hub->frames;
+    s->lent->lent++;
+    stream_write(s, vecs, n, 0);
+}
+
+static void frames_free(hub_frames_t *f)
+{
+    if (!f)
+        return;
+    bytebuf_free(&f->buf);
+    free(f);
+}
+
+/* The write from the hub's frames is over (proceed, or the request is gone): give them back. */
+static void stream_return_frames(stream_t *s)
+{
+    hub_frames_t *f = s->lent;
+    s->lent = NULL;
+    if (f && --f->lent == 0 && f != s->hub->frames)
+        frames_free(f);
 }
 
 /* An HTTP/1 connection that carries a stream serves nothing after it (EventSource always opens
@@ -383,6 +425,7 @@ static void on_proceed(h2o_generator_t *g, h2o_req_t *req)
 {
     stream_t *s = (stream_t *)g;
     s->inflight = 0;
+    stream_return_frames(s);
     unlink_timer(&s->write_entry);
     stream_pump(s);
 }
@@ -396,6 +439,7 @@ static void on_dispose(void *p)
 {
     stream_t *s = p;
     stream_detach(s);
+    stream_return_frames(s);
     bytebuf_free(&s->out[0]);
     bytebuf_free(&s->out[1]);
     streamreq_free(&s->p);
@@ -453,20 +497,20 @@ static void on_hangup(void *ud)
 
 /* ---- the hub ---- */
 
+/* Copy a change into the pass: its record into the arena (for the streams' filters), its SSE
+ * frame onto the pass's frames. Returns 1 (stop) when the pass is full. */
 static int on_hub_rec(const store_rec_t *rec, void *ud)
 {
     stream_hub_t *hub = ud;
-    bytebuf_t *f = &hub->frame;
+    bytebuf_t *f = &hub->frames->buf;
     char idbuf[EVENTID_MAX];
     eventid_t id = {.kind = EVENTID_LIVE, .seq = rec->seq};
-    size_t idlen = format_id(hub, id, idbuf);
-    f->len = 0;
-    if (sse_append_event(f, SSE_FORMAT_SSE, idbuf, idlen, event_name(rec), rec->data, rec->data_len) != 0)
-        return 1;
     int json_inside = rec->json >= rec->data && rec->json + rec->json_len <= rec->data + rec->data_len;
     size_t need = rec->feed_len + rec->id_len + rec->types_len + rec->actor_len + rec->data_len +
-                  (json_inside ? 0 : rec->json_len) + f->len;
-    if (hub->nentries == HUB_MAX_ENTRIES || hub->arena_len + need > HUB_ARENA_BYTES)
+                  (json_inside ? 0 : rec->json_len), off = f->len;
+    if (hub->nentries == HUB_MAX_ENTRIES || hub->arena_len + need > HUB_ARENA_BYTES ||
+        sse_append_event(f, SSE_FORMAT_SSE, idbuf, format_id(hub, id, idbuf), event_name(rec), rec->data,
+                         rec->data_len) != 0)
         return 1;
     char *a = hub->arena + hub->arena_len;
     hub_entry_t *e = &hub->entries[hub->nentries++];
@@ -482,11 +526,24 @@ static int on_hub_rec(const store_rec_t *rec, void *ud)
     else
         COPY_FIELD(json, json_len);
 #undef COPY_FIELD
-    memcpy(a, f->p, f->len);
-    e->frame = a;
-    e->frame_len = f->len;
+    e->frame_off = off;
+    e->frame_len = f->len - off;
     hub->arena_len += need;
     hub->batch_last = rec->seq;
+    return 0;
+}
+
+/* Frames for a new pass: the current ones unless a write still holds them. */
+static int hub_take_frames(stream_hub_t *hub)
+{
+    if (hub->frames && !hub->frames->lent) {
+        bytebuf_trim(&hub->frames->buf, 4 * FILL_TARGET);   /* a burst's large buffer goes back */
+        return 0;
+    }
+    hub_frames_t *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    hub->frames = f;   /* lent ones are freed by their last borrower */
     return 0;
 }
 
@@ -498,6 +555,8 @@ static int hub_load(stream_hub_t *hub, uint64_t head)
         if (!hub->arena || !hub->entries)
             return -1;
     }
+    if (hub_take_frames(hub) != 0)
+        return -1;
     hub->arena_len = hub->nentries = 0;
     hub->batch_last = hub->seq;
     int rc = store_scan_changes(hub->st, hub->seq, head, 0, on_hub_rec, hub, NULL);
@@ -506,28 +565,68 @@ static int hub_load(stream_hub_t *hub, uint64_t head)
     return 0;
 }
 
-static void hub_deliver(stream_hub_t *hub, stream_t *s)
+/* The frames of this pass that stream s wants, as runs of consecutive entries (adjacent in the
+ * frames) into vecs; *events counts them. Returns the number of runs, or MAX_SHARED_RUNS + 1
+ * when there are more. */
+static size_t wanted_runs(const stream_hub_t *hub, const stream_t *s, h2o_iovec_t *vecs, size_t *events)
+{
+    size_t n = 0;
+    int in_run = 0;
+    for (size_t i = 0; i < hub->nentries; i++) {
+        const hub_entry_t *e = &hub->entries[i];
+        if (!live_wanted(s, &e->rec)) {
+            in_run = 0;
+            continue;
+        }
+        (*events)++;
+        if (in_run) {
+            vecs[n - 1].len += e->frame_len;
+            continue;
+        }
+        if (n == MAX_SHARED_RUNS)
+            return MAX_SHARED_RUNS + 1;
+        vecs[n++] = h2o_iovec_init(hub->frames->buf.p + e->frame_off, e->frame_len);
+        in_run = 1;
+    }
+    return n;
+}
+
+/* The events of this pass that stream s wants, copied into its own buffer (NDJSON, or frames
+ * too scattered to send as they are). */
+static void hub_copy(stream_hub_t *hub, stream_t *s)
 {
     for (size_t i = 0; i < hub->nentries; i++) {
         const hub_entry_t *e = &hub->entries[i];
         if (!live_wanted(s, &e->rec))
             continue;
-        bytebuf_t *b = &s->out[s->cur];
+        eventid_t id = {.kind = EVENTID_LIVE, .seq = e->rec.seq};
         int rc = s->p.format == SSE_FORMAT_SSE
-                     ? bytebuf_reserve(b, e->frame_len)
-                     : 0;
-        if (rc == 0 && s->p.format == SSE_FORMAT_SSE) {
-            memcpy(b->p + b->len, e->frame, e->frame_len);
-            b->len += e->frame_len;
-        } else {
-            eventid_t id = {.kind = EVENTID_LIVE, .seq = e->rec.seq};
-            rc = append_event(s, &id, event_name(&e->rec), e->rec.data, e->rec.data_len);
-        }
+                     ? bytebuf_append(&s->out[s->cur], hub->frames->buf.p + e->frame_off, e->frame_len)
+                     : append_event(s, &id, event_name(&e->rec), e->rec.data, e->rec.data_len);
         if (rc == 0)
             hub->c.live_events++;
     }
+}
+
+/* Hand this pass to a waiting stream: the shared frames when it takes SSE, else a copy. */
+static void hub_deliver(stream_hub_t *hub, stream_t *s)
+{
+    h2o_iovec_t vecs[MAX_SHARED_RUNS];
+    size_t events = 0, n = MAX_SHARED_RUNS + 1;
+    if (s->p.format == SSE_FORMAT_SSE && s->out[s->cur].len == 0)
+        n = wanted_runs(hub, s, vecs, &events);
+    if (n > MAX_SHARED_RUNS)
+        hub_copy(hub, s);
     if (hub->batch_last > s->bookmark)
         s->bookmark = hub->batch_last;
+    if (n > 0 && n <= MAX_SHARED_RUNS) {
+        hub->c.live_events += events;
+        h2o_linklist_unlink(&s->wait_link);
+        stream_send_frames(s, vecs, n);
+    } else if (s->out[s->cur].len || s->finishing) {
+        h2o_linklist_unlink(&s->wait_link);
+        stream_send(s);
+    }
 }
 
 /* Waiting streams read the store themselves (after a hub failure). */
@@ -582,10 +681,6 @@ static void hub_poll(stream_hub_t *hub)
                 continue;
             }
             hub_deliver(hub, s);
-            if (s->out[s->cur].len || s->finishing) {
-                h2o_linklist_unlink(&s->wait_link);
-                stream_send(s);
-            }
         }
         hub->seq = hub->batch_last;
     }
@@ -667,7 +762,8 @@ void stream_hub_free(stream_hub_t *hub)
     sockwatch_free(hub->watch);
     free(hub->arena);
     free(hub->entries);
-    bytebuf_free(&hub->frame);
+    if (hub->frames && !hub->frames->lent)
+        frames_free(hub->frames);
     free(hub);
 }
 
