@@ -3,7 +3,9 @@
  *   stream.history   one client replays N stored ~400-byte activities (a finite stream);
  *                    events/s, and that rate as a fraction of the rate at which the same
  *                    number of bytes crosses a loopback socket from a file (sendfile).
- *   stream.live      S streams fed by ingest at R activities/s (feedsim); latency from the
+ *   stream.live      S streams fed by ingest at R activities/s (feedsim; the feed is polled
+ *                    every 100 ms, so the default R = 10 is about one activity per commit,
+ *                    10 commits/s); latency from the
  *                    commit (observed by polling the change log of the server's LMDB store
  *                    every 1 ms from this process) to the client's read; missed events.
  *   stream.idle_mem  growth of the server's VmRSS per idle stream.
@@ -975,6 +977,7 @@ static int live_measure(lc_t *cl, live_meas_t *m, const live_opts_t *o, pid_t se
     m->t1 = m->t0 + o->seconds * 1000000000LL;
     lc_run_until(cl, m->t1);
     double secs = (clock_mono_ns() - m->t0) / 1e9;
+    long rss = proc_rss_kib(server);
     double busy = 1 - (st->wait_ns - waited) / 1e9 / secs;
     scpu = (proc_cpu_s(server) - scpu) / secs;
     fcpu = (proc_cpu_s(sim) - fcpu) / secs;
@@ -992,10 +995,12 @@ static int live_measure(lc_t *cl, live_meas_t *m, const live_opts_t *o, pid_t se
            "(counted as 0 ms))\n",
            secs, events, w.commits, m->samples, events * (uint64_t)o->streams, w.short_streams, w.gaps, m->dups,
            st->dropped, st->unsequenced, m->early);
-    printf("  (CPU during the window, in cores: server %.2f, feedsim %.2f, this client + observer %.2f; the "
-           "client's epoll thread was out of epoll_wait (reading, or waiting for a core) %.0f%% of the time; "
-           "all share the same %ld cores, so latency includes waiting for a core)\n",
-           scpu, fcpu, bcpu, busy * 100, sysconf(_SC_NPROCESSORS_ONLN));
+    printf("  (CPU during the window, in cores: server %.2f (%.1f ms per commit), feedsim %.2f, this client + "
+           "observer %.2f; the client's epoll thread was out of epoll_wait (reading, or waiting for a core) %.0f%% "
+           "of the time; all share the same %ld cores, so latency includes waiting for a core; server VmRSS at "
+           "the end %.1f MiB)\n",
+           scpu, w.commits ? scpu * secs * 1000 / (double)w.commits : 0, fcpu, bcpu, busy * 100,
+           sysconf(_SC_NPROCESSORS_ONLN), rss / 1024.0);
     if (events == 0)
         fprintf(stderr, "bench: no activity was committed during the window (is feedsim ingesting?)\n");
     return events > 0 && w.missed == 0 && m->dups == 0 && st->dropped == 0 && m->dropped == 0 &&
@@ -1223,7 +1228,7 @@ static void usage(FILE *f)
         "usage: bench_stream [options]\n"
         "  --history N     activities replayed by stream.history (default 1000000)\n"
         "  --streams N     streams of stream.live, stream.idle_mem and stream.churn (default 10000)\n"
-        "  --rate R        activities/s ingested during stream.live (default 100)\n"
+        "  --rate R        activities/s ingested during stream.live (default 10: ~1 per commit)\n"
         "  --seconds S     stream.live measurement window (default 10)\n"
         "  --only B        run one benchmark: history | live | idle | churn\n"
         "Binaries: AS_SERVER (default bin/activity-stream), AS_FEEDSIM (default bin/feedsim).\n");
@@ -1242,7 +1247,7 @@ static int parse_long(const char *s, long min, long *out)
 
 static int parse_args(int argc, char **argv, opts_t *o)
 {
-    *o = (opts_t){.history = 1000000, .streams = 10000, .rate = 100, .seconds = 10};
+    *o = (opts_t){.history = 1000000, .streams = 10000, .rate = 10, .seconds = 10};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
