@@ -20,8 +20,8 @@ void httpreq_send(h2o_req_t *req, int status, const char *reason, const char *co
 /* Errors outside the Elasticsearch API (/activities/_search and _count answer in Elasticsearch's
  * own shape) all have one JSON shape: {"error": "<one-line message>"} plus, where they apply,
  * fields that name what was wrong: "parameter" (the request parameter), "limit" (the bound that
- * was exceeded, a number), "method" and "path". Texts that are not valid UTF-8 are replaced by a
- * note saying so. */
+ * was exceeded: a number, or the name of the configured limit such as "max_streams_per_client"),
+ * "method" and "path". Texts that are not valid UTF-8 are replaced by a note saying so. */
 
 /* Send {"error": msg, "parameter": param} (parameter omitted when NULL). */
 void httpreq_send_error(h2o_req_t *req, int status, const char *msg, const char *param);
@@ -29,7 +29,8 @@ void httpreq_send_error(h2o_req_t *req, int status, const char *msg, const char 
 /* Send {"error": msg, "limit": limit}. */
 void httpreq_send_error_limit(h2o_req_t *req, int status, const char *msg, long long limit);
 
-/* Send {"error": msg, "<key>": value} (a string field such as "path" or "method"). */
+/* Send {"error": msg, "<key>": value} (a string field such as "path", "method", or "limit"
+ * naming a configured limit). */
 void httpreq_send_error_field(h2o_req_t *req, int status, const char *msg, const char *key, const char *value,
                               size_t value_len);
 

@@ -2,6 +2,7 @@
  * (/feeds, /health, /metrics, /activities/_search|_count); /stream is stream.c. See api.h. */
 #include "api.h"
 #include "log.h"
+#include "netaddr.h"
 #include "offload.h"
 #include "search.h"
 #include "timefmt.h"

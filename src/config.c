@@ -473,6 +473,16 @@ static int parse_max_streams(ctx_t *c, yaml_node_t *n, const char *path, void *d
     return 0;
 }
 
+/* max_streams_per_client: 0 (no limit) or a cap as high as max_streams may be. */
+static int parse_per_client(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    long v;
+    int rc = parse_int(c, n, path, 0, MAX_STREAMS, &v);
+    if (rc == 0)
+        *(size_t *)dst = (size_t)v;
+    return rc;
+}
+
 /* ---- listen and cors_origins ------------------------------------------------------------- */
 
 static const char *port_problem(const char *p)
@@ -1473,6 +1483,7 @@ static const field_t top_fields[] = {
     {"retry", parse_duration, offsetof(config_t, retry_ms)},
     {"write_timeout", parse_duration, offsetof(config_t, write_timeout_ms)},
     {"max_streams", parse_max_streams, offsetof(config_t, max_streams)},
+    {"max_streams_per_client", parse_per_client, offsetof(config_t, max_streams_per_client)},
     {"version_retention", parse_retention, offsetof(config_t, version_retention_ms)},
     {"tombstone_retention", parse_retention, offsetof(config_t, tombstone_retention_ms)},
     {"cors_origins", parse_cors, 0},

@@ -3,14 +3,17 @@
  * streams that wait at the head; every other stream reads the store itself in bounded
  * batches when h2o asks for more. See stream.h for the design. */
 #include "stream.h"
+#include "clientcap.h"
 #include "clock.h"
 #include "eventid.h"
 #include "log.h"
 #include "metrics.h"
+#include "sockwatch.h"
 #include "sse.h"
 #include "streamreq.h"
 #include "timefmt.h"
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,27 +25,42 @@
 #define VISIT_BUDGET 16384        /* records examined per fill before yielding to the loop */
 #define HUB_ARENA_BYTES (8u << 20)
 #define HUB_MAX_ENTRIES 4096
+#define MAX_SHARED_RUNS 8         /* iovecs into the hub's frames per write; more: they are copied */
+#define TRIM_AFTER_CLOSES 512     /* streams gone since the last trim before memory is handed back */
+#define TRIM_QUIET_MS 1000        /* ... once no stream has ended for this long */
 
 enum { PHASE_HISTORY, PHASE_LIVE, PHASE_DONE };
 
-/* What a hub counts for /metrics (written by its loop thread only). */
+/* What a hub counts for /metrics (written by its loop thread only). Only uint64_t members:
+ * the report sums them as an array. */
 typedef struct {
     uint64_t opened, closed, history_events, live_events, bytes, hub_polls, wakes,
-             write_timeouts, rejected_full, resets, expired;
+             write_timeouts, resets, hangups, expired;
+    uint64_t rejected_max, rejected_client, rejected_shutdown;   /* by the reason they name */
 } stream_counters_t;
 
 typedef struct {
     store_rec_t rec;               /* pointers into the hub arena */
-    const char *frame;             /* the SSE frame, ready to copy */
-    size_t frame_len;
+    size_t frame_off, frame_len;   /* the SSE frame, in the pass's frames */
 } hub_entry_t;
+
+/* The SSE frames of one hub pass, in seq order. Streams send them as they are: h2o keeps
+ * pointers into them until each write completes (proceed), so a pass that finds the last
+ * frames still lent starts new ones, and the last stream to give old ones back frees them. */
+typedef struct {
+    bytebuf_t buf;
+    uint32_t lent;                 /* streams with a write from buf in flight */
+} hub_frames_t;
 
 struct stream_hub {
     h2o_context_t *ctx;
     store_t *st;
     const stream_settings_t *set;
-    h2o_timeout_t poll_timeout, heartbeat_timeout, write_timeout;
-    h2o_timeout_entry_t poll_entry;
+    sockwatch_t *watch;            /* owned: HTTP/1 clients that hang up */
+    h2o_timeout_t poll_timeout, heartbeat_timeout, write_timeout, trim_timeout;
+    h2o_timeout_entry_t poll_entry, trim_entry;
+    uint64_t closed_at_trim;       /* c.closed when memory was last handed back */
+    uint64_t last_close_ms;        /* loop time of the last stream's end */
     h2o_linklist_t streams;        /* every open stream */
     h2o_linklist_t waiting;        /* idle streams caught up with the change log */
     uint64_t seq;                  /* the change log is distributed up to here */
@@ -51,7 +69,7 @@ struct stream_hub {
     hub_entry_t *entries;          /* owned, HUB_MAX_ENTRIES */
     size_t nentries;
     uint64_t batch_last;           /* last seq copied into the batch */
-    bytebuf_t frame;               /* scratch for framing */
+    hub_frames_t *frames;          /* owned: this pass's frames (older ones: their borrowers') */
     size_t with_end;               /* open streams that have an end time */
     int64_t next_expiry_us;        /* no stream's credentials expire before this */
     int shutting_down;
@@ -75,6 +93,9 @@ typedef struct {
                                       are skipped (0: exact) */
     bytebuf_t out[2];              /* owned: out[cur] is filled, the other is lent to h2o */
     int cur, inflight, finishing, counted, client_counted, input_released;
+    int watch_fd;                  /* the HTTP/1 socket in hub->watch; -1: none */
+    hub_frames_t *lent;            /* hub frames lent to h2o by the write in flight; NULL: none */
+    char *client;                  /* max_streams_per_client key (in the request's pool); NULL: none */
     size_t visited;
     h2o_linklist_t all_link, wait_link;
     h2o_timeout_entry_t heartbeat_entry, write_entry, defer_entry;
@@ -92,21 +113,58 @@ static void unlink_list(h2o_linklist_t *l)
         h2o_linklist_unlink(l);
 }
 
-/* Forget the request: after this the stream is only memory waiting for the pool's dispose. */
-static void stream_detach(stream_t *s)
+static h2o_socket_t *request_socket(h2o_req_t *req)
+{
+    h2o_conn_t *conn = req->conn;
+    return conn->callbacks->get_socket ? conn->callbacks->get_socket(conn) : NULL;
+}
+
+/* Give back the stream's slots (max_streams, max_streams_per_client) and counts, once; the
+ * response may still be finishing. A wave of ends arms the memory trim. */
+static void stream_release(stream_t *s)
 {
     stream_hub_t *hub = s->hub;
-    if (s->counted) {
-        s->counted = 0;
-        hub->open--;
-        hub->c.closed++;
-        hub->with_end -= s->p.has_end;
-        atomic_fetch_sub(hub->set->open_streams, 1);
-    }
     if (s->client_counted) {
         s->client_counted = 0;
         gate_stream_closed(s->who);
     }
+    if (!s->counted)
+        return;
+    s->counted = 0;
+    hub->open--;
+    hub->c.closed++;
+    hub->with_end -= s->p.has_end;
+    atomic_fetch_sub(hub->set->open_streams, 1);
+    if (s->client)
+        clientcap_release(hub->set->per_client, s->client);
+    hub->last_close_ms = h2o_now(hub->ctx->loop);
+    if (!h2o_timeout_is_linked(&hub->trim_entry))
+        h2o_timeout_link(hub->ctx->loop, &hub->trim_timeout, &hub->trim_entry);
+}
+
+static void stream_unwatch(stream_t *s)
+{
+    if (s->watch_fd >= 0)
+        sockwatch_remove(s->hub->watch, s->watch_fd);
+    s->watch_fd = -1;
+}
+
+/* HTTP/1: libh2o reads the socket no more, so watch it for the client hanging up. (HTTP/2
+ * connections are always read: libh2o ends their streams when the client goes.) */
+static void stream_watch(stream_t *s)
+{
+    h2o_socket_t *sock = s->req->version < 0x200 ? request_socket(s->req) : NULL;
+    int fd = sock ? h2o_socket_get_fd(sock) : -1;
+    if (fd >= 0 && sockwatch_add(s->hub->watch, fd, s) == 0)
+        s->watch_fd = fd;
+}
+
+/* Forget the request: after this the stream is only memory waiting for the pool's dispose.
+ * Runs before libh2o closes the socket (the watch must go first). */
+static void stream_detach(stream_t *s)
+{
+    stream_release(s);
+    stream_unwatch(s);
     unlink_list(&s->all_link);
     unlink_list(&s->wait_link);
     unlink_timer(&s->heartbeat_entry);
@@ -259,17 +317,15 @@ static void stream_fill(stream_t *s)
 
 /* ---- sending ---- */
 
-static void stream_send(stream_t *s)
+/* The one write in flight: what every send shares. The stream may be gone when it returns (a
+ * final write can end the request at once). */
+static void stream_write(stream_t *s, h2o_iovec_t *vecs, size_t n, int final)
 {
     stream_hub_t *hub = s->hub;
-    bytebuf_t *b = &s->out[s->cur];
-    h2o_iovec_t vec = h2o_iovec_init(b->p, b->len);
-    int final = s->finishing;
     h2o_req_t *req = s->req;
-    s->cur ^= 1;
-    s->out[s->cur].len = 0;
     s->inflight = 1;
-    hub->c.bytes += vec.len;
+    for (size_t i = 0; i < n; i++)
+        hub->c.bytes += vecs[i].len;
     if (final) {
         stream_detach(s);
     } else {
@@ -277,7 +333,42 @@ static void stream_send(stream_t *s)
         h2o_timeout_link(hub->ctx->loop, &hub->heartbeat_timeout, &s->heartbeat_entry);
         h2o_timeout_link(hub->ctx->loop, &hub->write_timeout, &s->write_entry);
     }
-    h2o_send(req, &vec, vec.len ? 1 : 0, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+    h2o_send(req, vecs, n, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+/* Send what the stream's own buffer holds (and end the response when finishing). */
+static void stream_send(stream_t *s)
+{
+    bytebuf_t *b = &s->out[s->cur];
+    h2o_iovec_t vec = h2o_iovec_init(b->p, b->len);
+    s->cur ^= 1;
+    s->out[s->cur].len = 0;
+    stream_write(s, &vec, vec.len ? 1 : 0, s->finishing);
+}
+
+/* Send runs of the hub's current frames themselves; they stay lent until proceed. */
+static void stream_send_frames(stream_t *s, h2o_iovec_t *vecs, size_t n)
+{
+    s->lent = s->hub->frames;
+    s->lent->lent++;
+    stream_write(s, vecs, n, 0);
+}
+
+static void frames_free(hub_frames_t *f)
+{
+    if (!f)
+        return;
+    bytebuf_free(&f->buf);
+    free(f);
+}
+
+/* The write from the hub's frames is over (proceed, or the request is gone): give them back. */
+static void stream_return_frames(stream_t *s)
+{
+    hub_frames_t *f = s->lent;
+    s->lent = NULL;
+    if (f && --f->lent == 0 && f != s->hub->frames)
+        frames_free(f);
 }
 
 /* An HTTP/1 connection that carries a stream serves nothing after it (EventSource always opens
@@ -289,8 +380,7 @@ static void release_request_buffer(stream_t *s)
     if (s->input_released || s->req->version >= 0x200)
         return;
     s->input_released = 1;
-    h2o_conn_t *conn = s->req->conn;
-    h2o_socket_t *sock = conn->callbacks->get_socket ? conn->callbacks->get_socket(conn) : NULL;
+    h2o_socket_t *sock = request_socket(s->req);
     if (!sock)
         return;
     s->req->http1_is_persistent = 0;
@@ -320,18 +410,26 @@ static void expire_if_due(stream_t *s)
     s->hub->c.expired++;
 }
 
+/* A live stream that has everything the hub distributed so far leaves the rest to the hub: a
+ * commit after the hub's last pass has woken the loop already (or the poll tick finds it), so
+ * the hub's next pass brings it, read once for all streams instead of once per stream. */
+static int hub_brings_next(const stream_t *s)
+{
+    return s->phase == PHASE_LIVE && s->bookmark >= s->hub->seq && !end_passed(s);
+}
+
 /* Produce and send the next batch, or wait for the hub, or yield and come back. */
 static void stream_pump(stream_t *s)
 {
     if (!s->req || s->inflight)
         return;
     expire_if_due(s);
-    if (!s->finishing)
+    if (!s->finishing && !hub_brings_next(s))
         stream_fill(s);
     if (s->finishing || s->out[s->cur].len) {
         unlink_list(&s->wait_link);
         stream_send(s);
-    } else if ((s->phase == PHASE_LIVE && s->bookmark >= store_head(s->hub->st)) ||
+    } else if ((s->phase == PHASE_LIVE && s->bookmark >= s->hub->seq) ||
                (s->phase == PHASE_HISTORY && s->s0 > store_head(s->hub->st))) {
         stream_wait(s);
     } else if (!h2o_timeout_is_linked(&s->defer_entry)) {
@@ -348,6 +446,7 @@ static void on_proceed(h2o_generator_t *g, h2o_req_t *req)
 {
     stream_t *s = (stream_t *)g;
     s->inflight = 0;
+    stream_return_frames(s);
     unlink_timer(&s->write_entry);
     stream_pump(s);
 }
@@ -361,6 +460,7 @@ static void on_dispose(void *p)
 {
     stream_t *s = p;
     stream_detach(s);
+    stream_return_frames(s);
     bytebuf_free(&s->out[0]);
     bytebuf_free(&s->out[1]);
     streamreq_free(&s->p);
@@ -391,29 +491,49 @@ static void on_write_timeout(h2o_timeout_entry_t *e)
     if (!s->req)
         return;
     s->hub->c.write_timeouts++;
-    h2o_socket_t *sock = s->req->conn->callbacks->get_socket ? s->req->conn->callbacks->get_socket(s->req->conn) : NULL;
+    h2o_socket_t *sock = request_socket(s->req);
     int fd = sock ? h2o_socket_get_fd(sock) : -1;
     log_warn("stream", "write stuck for %" PRId64 " ms; disconnecting the client", s->hub->set->write_timeout_ms);
     if (fd >= 0)
         shutdown(fd, SHUT_RDWR);
 }
 
+/* The client closed or reset its HTTP/1 connection (sockwatch): its slots go back now, and the
+ * response ends so that libh2o closes the socket. With a write in flight, that write fails or
+ * completes, and then the stream ends (h2o stops it, or proceed sends the end). */
+static void on_hangup(void *ud)
+{
+    stream_t *s = ud;
+    if (!s->req)
+        return;
+    s->hub->c.hangups++;
+    stream_release(s);
+    stream_unwatch(s);
+    s->req->http1_is_persistent = 0;
+    s->finishing = 1;
+    unlink_list(&s->wait_link);
+    if (s->inflight)
+        return;
+    s->out[s->cur].len = 0;   /* nobody is there to read it */
+    stream_send(s);
+}
+
 /* ---- the hub ---- */
 
+/* Copy a change into the pass: its record into the arena (for the streams' filters), its SSE
+ * frame onto the pass's frames. Returns 1 (stop) when the pass is full. */
 static int on_hub_rec(const store_rec_t *rec, void *ud)
 {
     stream_hub_t *hub = ud;
-    bytebuf_t *f = &hub->frame;
+    bytebuf_t *f = &hub->frames->buf;
     char idbuf[EVENTID_MAX];
     eventid_t id = {.kind = EVENTID_LIVE, .seq = rec->seq};
-    size_t idlen = format_id(hub, id, idbuf);
-    f->len = 0;
-    if (sse_append_event(f, SSE_FORMAT_SSE, idbuf, idlen, event_name(rec), rec->data, rec->data_len) != 0)
-        return 1;
     int json_inside = rec->json >= rec->data && rec->json + rec->json_len <= rec->data + rec->data_len;
     size_t need = rec->feed_len + rec->id_len + rec->types_len + rec->actor_len + rec->data_len +
-                  (json_inside ? 0 : rec->json_len) + f->len;
-    if (hub->nentries == HUB_MAX_ENTRIES || hub->arena_len + need > HUB_ARENA_BYTES)
+                  (json_inside ? 0 : rec->json_len), off = f->len;
+    if (hub->nentries == HUB_MAX_ENTRIES || hub->arena_len + need > HUB_ARENA_BYTES ||
+        sse_append_event(f, SSE_FORMAT_SSE, idbuf, format_id(hub, id, idbuf), event_name(rec), rec->data,
+                         rec->data_len) != 0)
         return 1;
     char *a = hub->arena + hub->arena_len;
     hub_entry_t *e = &hub->entries[hub->nentries++];
@@ -429,11 +549,24 @@ static int on_hub_rec(const store_rec_t *rec, void *ud)
     else
         COPY_FIELD(json, json_len);
 #undef COPY_FIELD
-    memcpy(a, f->p, f->len);
-    e->frame = a;
-    e->frame_len = f->len;
+    e->frame_off = off;
+    e->frame_len = f->len - off;
     hub->arena_len += need;
     hub->batch_last = rec->seq;
+    return 0;
+}
+
+/* Frames for a new pass: the current ones unless a write still holds them. */
+static int hub_take_frames(stream_hub_t *hub)
+{
+    if (hub->frames && !hub->frames->lent) {
+        bytebuf_trim(&hub->frames->buf, 4 * FILL_TARGET);   /* a burst's large buffer goes back */
+        return 0;
+    }
+    hub_frames_t *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    hub->frames = f;   /* lent ones are freed by their last borrower */
     return 0;
 }
 
@@ -445,6 +578,8 @@ static int hub_load(stream_hub_t *hub, uint64_t head)
         if (!hub->arena || !hub->entries)
             return -1;
     }
+    if (hub_take_frames(hub) != 0)
+        return -1;
     hub->arena_len = hub->nentries = 0;
     hub->batch_last = hub->seq;
     int rc = store_scan_changes(hub->st, hub->seq, head, 0, on_hub_rec, hub, NULL);
@@ -453,28 +588,68 @@ static int hub_load(stream_hub_t *hub, uint64_t head)
     return 0;
 }
 
-static void hub_deliver(stream_hub_t *hub, stream_t *s)
+/* The frames of this pass that stream s wants, as runs of consecutive entries (adjacent in the
+ * frames) into vecs; *events counts them. Returns the number of runs, or MAX_SHARED_RUNS + 1
+ * when there are more. */
+static size_t wanted_runs(const stream_hub_t *hub, const stream_t *s, h2o_iovec_t *vecs, size_t *events)
+{
+    size_t n = 0;
+    int in_run = 0;
+    for (size_t i = 0; i < hub->nentries; i++) {
+        const hub_entry_t *e = &hub->entries[i];
+        if (!live_wanted(s, &e->rec)) {
+            in_run = 0;
+            continue;
+        }
+        (*events)++;
+        if (in_run) {
+            vecs[n - 1].len += e->frame_len;
+            continue;
+        }
+        if (n == MAX_SHARED_RUNS)
+            return MAX_SHARED_RUNS + 1;
+        vecs[n++] = h2o_iovec_init(hub->frames->buf.p + e->frame_off, e->frame_len);
+        in_run = 1;
+    }
+    return n;
+}
+
+/* The events of this pass that stream s wants, copied into its own buffer (NDJSON, or frames
+ * too scattered to send as they are). */
+static void hub_copy(stream_hub_t *hub, stream_t *s)
 {
     for (size_t i = 0; i < hub->nentries; i++) {
         const hub_entry_t *e = &hub->entries[i];
         if (!live_wanted(s, &e->rec))
             continue;
-        bytebuf_t *b = &s->out[s->cur];
+        eventid_t id = {.kind = EVENTID_LIVE, .seq = e->rec.seq};
         int rc = s->p.format == SSE_FORMAT_SSE
-                     ? bytebuf_reserve(b, e->frame_len)
-                     : 0;
-        if (rc == 0 && s->p.format == SSE_FORMAT_SSE) {
-            memcpy(b->p + b->len, e->frame, e->frame_len);
-            b->len += e->frame_len;
-        } else {
-            eventid_t id = {.kind = EVENTID_LIVE, .seq = e->rec.seq};
-            rc = append_event(s, &id, event_name(&e->rec), e->rec.data, e->rec.data_len);
-        }
+                     ? bytebuf_append(&s->out[s->cur], hub->frames->buf.p + e->frame_off, e->frame_len)
+                     : append_event(s, &id, event_name(&e->rec), e->rec.data, e->rec.data_len);
         if (rc == 0)
             hub->c.live_events++;
     }
+}
+
+/* Hand this pass to a waiting stream: the shared frames when it takes SSE, else a copy. */
+static void hub_deliver(stream_hub_t *hub, stream_t *s)
+{
+    h2o_iovec_t vecs[MAX_SHARED_RUNS];
+    size_t events = 0, n = MAX_SHARED_RUNS + 1;
+    if (s->p.format == SSE_FORMAT_SSE && s->out[s->cur].len == 0)
+        n = wanted_runs(hub, s, vecs, &events);
+    if (n > MAX_SHARED_RUNS)
+        hub_copy(hub, s);
     if (hub->batch_last > s->bookmark)
         s->bookmark = hub->batch_last;
+    if (n > 0 && n <= MAX_SHARED_RUNS) {
+        hub->c.live_events += events;
+        h2o_linklist_unlink(&s->wait_link);
+        stream_send_frames(s, vecs, n);
+    } else if (s->out[s->cur].len || s->finishing) {
+        h2o_linklist_unlink(&s->wait_link);
+        stream_send(s);
+    }
 }
 
 /* Waiting streams read the store themselves (after a hub failure). */
@@ -550,10 +725,6 @@ static void hub_poll(stream_hub_t *hub)
                 continue;
             }
             hub_deliver(hub, s);
-            if (s->out[s->cur].len || s->finishing) {
-                h2o_linklist_unlink(&s->wait_link);
-                stream_send(s);
-            }
         }
         hub->seq = hub->batch_last;
     }
@@ -577,11 +748,40 @@ void stream_hub_wake(stream_hub_t *hub)
     hub_poll(hub);
 }
 
+/* Streams came and went: once they have stopped ending for TRIM_QUIET_MS, hand the memory they
+ * freed back to the kernel. (main.c has glibc keep freed memory on every free, which the
+ * fan-out needs; a wave of departures is when to give it back.) */
+static void on_trim_tick(h2o_timeout_entry_t *e)
+{
+    stream_hub_t *hub = H2O_STRUCT_FROM_MEMBER(stream_hub_t, trim_entry, e);
+    if (h2o_now(hub->ctx->loop) - hub->last_close_ms < TRIM_QUIET_MS) {
+        h2o_timeout_link(hub->ctx->loop, &hub->trim_timeout, &hub->trim_entry);
+        return;
+    }
+    if (hub->c.closed - hub->closed_at_trim < TRIM_AFTER_CLOSES)
+        return;
+    hub->closed_at_trim = hub->c.closed;
+    malloc_trim(0);
+}
+
+static void hub_init_timers(stream_hub_t *hub, h2o_loop_t *loop, const stream_settings_t *settings)
+{
+    h2o_timeout_init(loop, &hub->poll_timeout, settings->poll_interval_ms);
+    h2o_timeout_init(loop, &hub->heartbeat_timeout, settings->heartbeat_interval_ms);
+    h2o_timeout_init(loop, &hub->write_timeout, settings->write_timeout_ms);
+    h2o_timeout_init(loop, &hub->trim_timeout, TRIM_QUIET_MS);
+    hub->poll_entry.cb = on_poll_tick;
+    hub->trim_entry.cb = on_trim_tick;
+    h2o_timeout_link(loop, &hub->poll_timeout, &hub->poll_entry);
+}
+
 stream_hub_t *stream_hub_new(h2o_context_t *ctx, store_t *st, const stream_settings_t *settings)
 {
     stream_hub_t *hub = calloc(1, sizeof *hub);
-    if (!hub)
+    if (!hub || sockwatch_new(&hub->watch, ctx->loop, on_hangup) != 0) {
+        free(hub);
         return NULL;
+    }
     hub->ctx = ctx;
     hub->st = st;
     hub->set = settings;
@@ -589,11 +789,7 @@ stream_hub_t *stream_hub_new(h2o_context_t *ctx, store_t *st, const stream_setti
     hub->next_expiry_us = INT64_MAX;
     h2o_linklist_init_anchor(&hub->streams);
     h2o_linklist_init_anchor(&hub->waiting);
-    h2o_timeout_init(ctx->loop, &hub->poll_timeout, settings->poll_interval_ms);
-    h2o_timeout_init(ctx->loop, &hub->heartbeat_timeout, settings->heartbeat_interval_ms);
-    h2o_timeout_init(ctx->loop, &hub->write_timeout, settings->write_timeout_ms);
-    hub->poll_entry.cb = on_poll_tick;
-    h2o_timeout_link(ctx->loop, &hub->poll_timeout, &hub->poll_entry);
+    hub_init_timers(hub, ctx->loop, settings);
     atomic_store(&hub->last_tick_ms, clock_mono_ms());
     return hub;
 }
@@ -603,12 +799,16 @@ void stream_hub_free(stream_hub_t *hub)
     if (!hub)
         return;
     unlink_timer(&hub->poll_entry);
+    unlink_timer(&hub->trim_entry);
     h2o_timeout_dispose(hub->ctx->loop, &hub->poll_timeout);
     h2o_timeout_dispose(hub->ctx->loop, &hub->heartbeat_timeout);
     h2o_timeout_dispose(hub->ctx->loop, &hub->write_timeout);
+    h2o_timeout_dispose(hub->ctx->loop, &hub->trim_timeout);
+    sockwatch_free(hub->watch);
     free(hub->arena);
     free(hub->entries);
-    bytebuf_free(&hub->frame);
+    if (hub->frames && !hub->frames->lent)
+        frames_free(hub->frames);
     free(hub);
 }
 
@@ -637,32 +837,39 @@ size_t stream_hub_open(const stream_hub_t *hub)
 
 /* The loop thread writes a hub's counters; a relaxed read from the metrics thread may see a
  * value a moment old, which a scrape tolerates. */
+static void sum_counters(stream_counters_t *sum, stream_hub_t *const *hubs, size_t nhubs)
+{
+    uint64_t *to = (uint64_t *)sum;
+    memset(sum, 0, sizeof *sum);
+    for (size_t i = 0; i < nhubs; i++) {
+        const uint64_t *from = hubs[i] ? (const uint64_t *)&hubs[i]->c : NULL;   /* NULL: still starting */
+        for (size_t k = 0; from && k < sizeof *sum / sizeof(uint64_t); k++)
+            to[k] += from[k];
+    }
+}
+
+static void report_rejections(metrics_out_t *out, const stream_counters_t *s)
+{
+    const char *name = "as_streams_rejected_total";
+    metrics_family(out, name, "counter", "Streams refused, by the limit or state that refused them.");
+    metrics_sample(out, name, "reason", "max_streams", s->rejected_max);
+    metrics_sample(out, name, "reason", "max_streams_per_client", s->rejected_client);
+    metrics_sample(out, name, "reason", "shutting_down", s->rejected_shutdown);
+}
+
 void stream_report_metrics(metrics_out_t *out, stream_hub_t *const *hubs, size_t nhubs)
 {
-    stream_counters_t s = {0};
+    stream_counters_t s;
     size_t open = 0;
-    for (size_t i = 0; i < nhubs; i++) {
-        if (!hubs[i])
-            continue;   /* a loop still starting */
-        const stream_counters_t *c = &hubs[i]->c;
-        s.opened += c->opened;
-        s.history_events += c->history_events;
-        s.live_events += c->live_events;
-        s.bytes += c->bytes;
-        s.hub_polls += c->hub_polls;
-        s.wakes += c->wakes;
-        s.write_timeouts += c->write_timeouts;
-        s.rejected_full += c->rejected_full;
-        s.resets += c->resets;
-        s.expired += c->expired;
-    }
+    sum_counters(&s, hubs, nhubs);
     for (size_t i = 0; i < nhubs && !open; i++)
         if (hubs[i])
             open = atomic_load(hubs[i]->set->open_streams);
     metrics_gauge(out, "as_streams_open", "Open /stream responses.", open);
     metrics_counter(out, "as_streams_opened_total", "Streams accepted.", s.opened);
-    metrics_counter(out, "as_streams_rejected_total", "Streams refused because max_streams was reached.",
-                    s.rejected_full);
+    report_rejections(out, &s);
+    metrics_counter(out, "as_stream_hangups_total",
+                    "Streams ended because the client closed or reset its HTTP/1 connection.", s.hangups);
     metrics_counter(out, "as_stream_write_timeouts_total", "Streams disconnected after write_timeout.",
                     s.write_timeouts);
     metrics_family(out, "as_events_sent_total", "counter", "Events sent to clients, by part of the stream.");
@@ -685,22 +892,50 @@ int64_t stream_hub_last_tick_ms(const stream_hub_t *hub)
 
 /* ---- accepting a request ---- */
 
-static int admit(stream_hub_t *hub, h2o_req_t *req)
+/* Answer a refused stream: `status` with Retry-After and {"error": msg, "limit": limit} (the
+ * name of the configured limit; no "limit" when NULL). */
+static void refuse(h2o_req_t *req, int status, const char *retry_after, const char *msg, const char *limit)
+{
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, retry_after, strlen(retry_after));
+    if (limit)
+        httpreq_send_error_field(req, status, msg, "limit", limit, strlen(limit));
+    else
+        httpreq_send_error(req, status, msg, NULL);
+}
+
+/* The client's slot under max_streams_per_client (none to take without a limit or a key). */
+static int admit_client(stream_hub_t *hub, h2o_req_t *req, const char *client)
+{
+    int rc = client && hub->set->per_client ? clientcap_acquire(hub->set->per_client, client) : 0;
+    if (rc == CLIENTCAP_ERR_FULL) {
+        hub->c.rejected_client++;
+        refuse(req, 429, "5", "too many open streams from this client (max_streams_per_client); retry later",
+               "max_streams_per_client");
+    } else if (rc != 0) {
+        httpreq_send_error(req, 500, "out of memory", NULL);
+    }
+    return rc;
+}
+
+/* Take the stream's slots, or answer the request with the refusal. Returns 0 when admitted. */
+static int admit(stream_hub_t *hub, h2o_req_t *req, const char *client)
 {
     if (hub->shutting_down) {
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
-        httpreq_send_error(req, 503, "the server is shutting down; reconnect with your last event id", NULL);
+        hub->c.rejected_shutdown++;
+        refuse(req, 503, "1", "the server is shutting down; reconnect with your last event id", NULL);
         return -1;
     }
+    if (admit_client(hub, req, client) != 0)
+        return -1;
     size_t open = atomic_fetch_add(hub->set->open_streams, 1);
-    if (open >= hub->set->max_streams) {
-        atomic_fetch_sub(hub->set->open_streams, 1);
-        hub->c.rejected_full++;
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("5"));
-        httpreq_send_error(req, 503, "too many open streams (max_streams); retry later", NULL);
-        return -1;
-    }
-    return 0;
+    if (open < hub->set->max_streams)
+        return 0;
+    atomic_fetch_sub(hub->set->open_streams, 1);
+    if (client && hub->set->per_client)
+        clientcap_release(hub->set->per_client, client);
+    hub->c.rejected_max++;
+    refuse(req, 503, "5", "too many open streams (max_streams); retry later", "max_streams");
+    return -1;
 }
 
 /* A fresh snapshot: the history from the request's start, as of the head now. */
@@ -794,6 +1029,30 @@ static void bind_client(stream_t *s, const gate_who_t *who)
         s->hub->next_expiry_us = s->ends_us;
 }
 
+/* The stream of an admitted request, on its pool, counted on the hub (it owns `p` now). */
+static stream_t *stream_new(stream_hub_t *hub, h2o_req_t *req, const streamreq_t *p, const char *client_key)
+{
+    stream_t *s = h2o_mem_alloc_shared(&req->pool, sizeof *s, on_dispose);
+    memset(s, 0, sizeof *s);
+    s->super.proceed = on_proceed;
+    s->super.stop = on_stop;
+    s->req = req;
+    s->hub = hub;
+    s->p = *p;
+    s->counted = 1;
+    s->watch_fd = -1;
+    if (client_key && hub->set->per_client)
+        s->client = h2o_strdup(&req->pool, client_key, SIZE_MAX).base;
+    s->heartbeat_entry.cb = on_heartbeat;
+    s->write_entry.cb = on_write_timeout;
+    s->defer_entry.cb = on_defer;
+    hub->open++;
+    hub->c.opened++;
+    hub->with_end += s->p.has_end;
+    h2o_linklist_insert(&hub->streams, &s->all_link);
+    return s;
+}
+
 void stream_handle(stream_hub_t *hub, h2o_req_t *req, const gate_who_t *who)
 {
     char err[512], param[128];
@@ -817,28 +1076,16 @@ void stream_handle(stream_hub_t *hub, h2o_req_t *req, const gate_who_t *who)
         h2o_send_inline(req, "", 0);
         return;
     }
-    if (admit(hub, req) != 0) {
+    const char *client_key = who ? who->client : NULL;   /* the client id, or its address */
+    if (admit(hub, req, client_key) != 0) {
         streamreq_free(&p);
         return;
     }
-    stream_t *s = h2o_mem_alloc_shared(&req->pool, sizeof *s, on_dispose);
-    memset(s, 0, sizeof *s);
-    s->super.proceed = on_proceed;
-    s->super.stop = on_stop;
-    s->req = req;
-    s->hub = hub;
-    s->p = p;
-    s->counted = 1;
+    stream_t *s = stream_new(hub, req, &p, client_key);
     bind_client(s, who);
-    s->heartbeat_entry.cb = on_heartbeat;
-    s->write_entry.cb = on_write_timeout;
-    s->defer_entry.cb = on_defer;
-    hub->open++;
-    hub->c.opened++;
-    hub->with_end += s->p.has_end;
-    h2o_linklist_insert(&hub->streams, &s->all_link);
     set_stream_headers(req, s->p.format);
     h2o_start_response(req, &s->super);
+    stream_watch(s);
     sse_append_retry(&s->out[s->cur], s->p.format, hub->set->retry_ms);
     start_position(s);
     stream_pump(s);

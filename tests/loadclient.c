@@ -536,6 +536,12 @@ int lc_wait_open(lc_t *cl, int timeout_ms)
     return 0;
 }
 
+void lc_count_disorder(void *ud, size_t i, const lc_stream_t *s, uint64_t seq, int64_t recv_ns)
+{
+    uint64_t *bad = ud;
+    *bad += seq != s->last_seq + 1;
+}
+
 const lc_stream_t *lc_stream(const lc_t *cl, size_t i)
 {
     return &cl->c[i].pub;

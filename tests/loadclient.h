@@ -99,6 +99,11 @@ typedef void lc_live_fn(void *ud, size_t i, const lc_stream_t *s, uint64_t seq, 
 #define LC_STREAM_HEADERS_MAX 2048
 typedef const char *lc_headers_fn(void *ud, size_t i);
 
+/* An lc_live_fn for checks of exactness: adds 1 to *(uint64_t *)ud for each change that is not
+ * the one right after the stream's last (a gap, a repeat or a reordering), across reconnects
+ * too. */
+void lc_count_disorder(void *ud, size_t i, const lc_stream_t *s, uint64_t seq, int64_t recv_ns);
+
 typedef struct {
     int port;                 /* the server, on 127.0.0.1 */
     const char *target;       /* request target, e.g. "/stream?start=now"; NULL: "/stream" */

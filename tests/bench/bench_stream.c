@@ -3,15 +3,21 @@
  *   stream.history   one client replays N stored ~400-byte activities (a finite stream);
  *                    events/s, and that rate as a fraction of the rate at which the same
  *                    number of bytes crosses a loopback socket from a file (sendfile).
- *   stream.live      S streams fed by ingest at R activities/s (feedsim); latency from the
+ *   stream.live      S streams fed by ingest at R activities/s (feedsim; the feed is polled
+ *                    every 100 ms, so the default R = 10 is about one activity per commit,
+ *                    10 commits/s); latency from the
  *                    commit (observed by polling the change log of the server's LMDB store
  *                    every 1 ms from this process) to the client's read; missed events.
  *   stream.live_auth the same with an auth block: each stream sends its own JWT (HS256) whose
  *                    feeds claim is its scope; compared with stream.live (target: p99 within 10%).
  *   stream.idle_mem  growth of the server's VmRSS per idle stream.
+ *   stream.churn     S idle streams opened, closed (half FIN, half reset) and reopened with
+ *                    Last-Event-ID, three times in a row: the time until the server reports
+ *                    every slot free after each close, refusals (non-200 answers), and the
+ *                    server's VmRSS before, at the peak and 10 s after the last close.
  *
- * The streams of stream.live and stream.idle_mem come from the load client, tests/loadclient.c
- * (one epoll thread, HTTP/1.0); stream.live times each live event it reports.
+ * The streams of stream.live, stream.idle_mem and stream.churn come from the load client,
+ * tests/loadclient.c (one epoll thread, HTTP/1.0); stream.live times each live event it reports.
  *
  * Binaries: AS_SERVER (default bin/activity-stream), AS_FEEDSIM (default bin/feedsim); the
  * temporary directories (stores, configs, logs) go under $TMPDIR (default /tmp).
@@ -1010,6 +1016,7 @@ static int live_measure(lc_t *cl, live_meas_t *m, const live_opts_t *o, pid_t se
     m->t1 = m->t0 + o->seconds * 1000000000LL;
     lc_run_until(cl, m->t1);
     double secs = (clock_mono_ns() - m->t0) / 1e9;
+    long rss = proc_rss_kib(server);
     double busy = 1 - (st->wait_ns - waited) / 1e9 / secs;
     scpu = (proc_cpu_s(server) - scpu) / secs;
     fcpu = (proc_cpu_s(sim) - fcpu) / secs;
@@ -1028,10 +1035,12 @@ static int live_measure(lc_t *cl, live_meas_t *m, const live_opts_t *o, pid_t se
            "(counted as 0 ms))\n",
            secs, events, w.commits, m->samples, events * (uint64_t)o->streams, w.short_streams, w.gaps, m->dups,
            st->dropped, st->unsequenced, m->early);
-    printf("  (CPU during the window, in cores: server %.2f, feedsim %.2f, this client + observer %.2f; the "
-           "client's epoll thread was out of epoll_wait (reading, or waiting for a core) %.0f%% of the time; "
-           "all share the same %ld cores, so latency includes waiting for a core)\n",
-           scpu, fcpu, bcpu, busy * 100, sysconf(_SC_NPROCESSORS_ONLN));
+    printf("  (CPU during the window, in cores: server %.2f (%.1f ms per commit), feedsim %.2f, this client + "
+           "observer %.2f; the client's epoll thread was out of epoll_wait (reading, or waiting for a core) %.0f%% "
+           "of the time; all share the same %ld cores, so latency includes waiting for a core; server VmRSS at "
+           "the end %.1f MiB)\n",
+           scpu, w.commits ? scpu * secs * 1000 / (double)w.commits : 0, fcpu, bcpu, busy * 100,
+           sysconf(_SC_NPROCESSORS_ONLN), rss / 1024.0);
     if (events == 0)
         fprintf(stderr, "bench: no activity was committed during the window (is feedsim ingesting?)\n");
     return events > 0 && w.missed == 0 && m->dups == 0 && st->dropped == 0 && m->dropped == 0 &&
@@ -1088,24 +1097,47 @@ out:
 /* ---------------------------------------------------------------------------------------- */
 /* Idle streams: memory per stream                                                          */
 
+/* The end that stream.idle_mem and stream.churn share: stop the server if it still runs, free
+ * the load client, say FAILED when rc is not 0, remove the directory. Returns rc. */
+static int bench_end(const char *name, int rc, server_t *srv, lc_t *cl, const char *dir)
+{
+    if (srv->pid > 0)
+        server_stop(srv);
+    lc_free(cl);
+    if (rc != 0)
+        fprintf(stderr, "bench: %s FAILED (see above)\n", name);
+    tmpdir_remove(dir);
+    return rc;
+}
+
+/* What stream.idle_mem and stream.churn start from: a fresh server in dir with no feeds and
+ * room for n streams, a load client of n streams, and the server's VmRSS once it settled.
+ * Returns 0, or -1 (what was set up is left to bench_end). */
+static int idle_setup(const char *dir, long n, server_t *srv, lc_t **cl, long *rss0)
+{
+    char data[PATH_MAX];
+    snprintf(data, sizeof data, "%s/data", dir);
+    if (server_start(srv, dir, data, n + 100, NULL) != 0 || !(*cl = client_new(srv->port, (size_t)n, NULL, NULL)))
+        return -1;
+    usleep(200000);
+    *rss0 = proc_rss_kib(srv->pid);
+    return 0;
+}
+
 /* Start a fresh server with no feeds, open n idle streams, hold them hold_ms; the growth of the
  * server's RSS per stream. (The load test, tests/integration/test_load.c, holds 10,000 such
  * streams against the ASan build and checks each of them.) */
 static int bench_idle(long n, long hold_ms)
 {
     const char *dir = tmpdir_new();
-    char data[PATH_MAX];
     server_t srv = {.pid = -1};
     lc_t *cl = NULL;
     long rss0 = -1, rss1 = -1;
     int rc = -1, opened = -1, alive = 0, stopped = -1;
     if (!dir)
         return -1;
-    snprintf(data, sizeof data, "%s/data", dir);
-    if (server_start(&srv, dir, data, n + 100, NULL) != 0 || !(cl = client_new(srv.port, (size_t)n, NULL, NULL)))
+    if (idle_setup(dir, n, &srv, &cl, &rss0) != 0)
         goto out;
-    usleep(200000);
-    rss0 = proc_rss_kib(srv.pid);
     opened = client_open_all(cl, (size_t)n, OPEN_TIMEOUT_MS);
     lc_run_until(cl, clock_mono_ns() + hold_ms * 1000000LL);
     rss1 = proc_rss_kib(srv.pid);
@@ -1116,13 +1148,116 @@ static int bench_idle(long n, long hold_ms)
                "streams; kernel socket memory not included]", (rss1 - rss0) / (double)n, rss0, rss1, n);
     rc = opened == 0 && alive && stopped == 0 && rss0 > 0 && rss1 > 0 ? 0 : -1;
 out:
-    if (srv.pid > 0)
-        server_stop(&srv);
-    lc_free(cl);
-    if (rc != 0)
-        fprintf(stderr, "bench: stream.idle_mem FAILED (see above)\n");
-    tmpdir_remove(dir);
-    return rc;
+    return bench_end("stream.idle_mem", rc, &srv, cl, dir);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Churn: streams that leave and come back                                                  */
+
+#define CHURN_ROUNDS 3
+#define CHURN_SETTLE_S 10                /* RSS is read this long after the last close */
+
+typedef struct {
+    long free_ms[CHURN_ROUNDS];          /* first close -> the server reports 0 open; -1: never */
+    long close_ms[CHURN_ROUNDS];         /* how long the client took to close them all */
+    uint64_t refused;                    /* non-200 answers while reopening */
+    long rss0, rss_peak, rss_settled;    /* KiB */
+    long rss_after[CHURN_SETTLE_S];      /* KiB, 1, 2 ... s after the last close */
+} churn_result_t;
+
+/* as_streams_open in the server's /metrics, or -1. */
+static long streams_open(int port)
+{
+    char u[64];
+    h_resp_t r;
+    long v = -1;
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/metrics", port);
+    if (h_get(u, &r) == 0 && r.status == 200 && r.body) {
+        const char *p = strstr(r.body, "\nas_streams_open ");
+        v = p ? strtol(p + 17, NULL, 10) : -1;
+    }
+    h_resp_free(&r);
+    return v;
+}
+
+/* Poll /metrics every 10 ms until no stream is open; ms since t0_ns, or -1 after timeout_ms. */
+static long wait_all_free(int port, int64_t t0_ns, int timeout_ms)
+{
+    while (streams_open(port) != 0) {
+        if (clock_mono_ns() - t0_ns > timeout_ms * 1000000LL)
+            return -1;
+        usleep(10000);
+    }
+    return (long)((clock_mono_ns() - t0_ns) / 1000000);
+}
+
+/* Open (resuming after round 0) every stream, note the refusals and the RSS, hold them a
+ * moment, then close them all at once and time the server's release. Returns 0 when all
+ * streams were live and the server freed every slot. */
+static int churn_round(lc_t *cl, const server_t *srv, size_t n, int round, churn_result_t *r)
+{
+    uint64_t non200 = lc_stats(cl)->non200;
+    int64_t t0 = clock_mono_ns();
+    lc_open_all(cl, round ? LC_RESUME : 0);
+    lc_wait_open(cl, OPEN_TIMEOUT_MS);
+    size_t live = lc_stats(cl)->live;
+    printf("  (round %d: %zu of %zu streams live in %.1f s)\n", round + 1, live, n, (clock_mono_ns() - t0) / 1e9);
+    r->refused += lc_stats(cl)->non200 - non200;
+    lc_run_until(cl, clock_mono_ns() + 500000000LL);
+    long rss = proc_rss_kib(srv->pid);
+    r->rss_peak = rss > r->rss_peak ? rss : r->rss_peak;
+    t0 = clock_mono_ns();
+    for (size_t i = 0; i < n; i++)
+        lc_close(cl, i, i % 2 ? LC_RST : LC_FIN);
+    r->close_ms[round] = (long)((clock_mono_ns() - t0) / 1000000);
+    r->free_ms[round] = wait_all_free(srv->port, t0, 30000);
+    return live == n && r->free_ms[round] >= 0 ? 0 : -1;
+}
+
+static void churn_report(long n, const churn_result_t *r)
+{
+    report("stream.churn     %ld streams x%d: every slot free %ld / %ld / %ld ms after the first close "
+           "(target <= 1000), %" PRIu64 " refused (target 0), VmRSS %.1f -> %.1f (peak) -> %.1f MiB %d s "
+           "after the last close (target <= +10 MiB)",
+           n, CHURN_ROUNDS, r->free_ms[0], r->free_ms[1], r->free_ms[2], r->refused, r->rss0 / 1024.0,
+           r->rss_peak / 1024.0, r->rss_settled / 1024.0, CHURN_SETTLE_S);
+    printf("  (closing the streams took the client %ld / %ld / %ld ms; max_streams %ld; VmRSS each second after "
+           "the last close, MiB:", r->close_ms[0], r->close_ms[1], r->close_ms[2], n + 100);
+    for (int i = 0; i < CHURN_SETTLE_S; i++)
+        printf(" %.1f", r->rss_after[i] / 1024.0);
+    printf(")\n");
+}
+
+/* A fresh server with no feeds and max_streams n + 100; CHURN_ROUNDS rounds of n streams
+ * opened, held, closed and reopened a second later with their last ids. */
+static int bench_churn(long n)
+{
+    const char *dir = tmpdir_new();
+    server_t srv = {.pid = -1};
+    lc_t *cl = NULL;
+    churn_result_t r;
+    int rc = -1;
+    memset(&r, 0, sizeof r);
+    if (!dir)
+        return -1;
+    if (idle_setup(dir, n, &srv, &cl, &r.rss0) != 0)
+        goto out;
+    rc = 0;
+    for (int round = 0; round < CHURN_ROUNDS && rc == 0; round++) {
+        rc = churn_round(cl, &srv, (size_t)n, round, &r);
+        if (round + 1 < CHURN_ROUNDS)
+            usleep(1000000);   /* back a second later */
+    }
+    for (int i = 0; i < CHURN_SETTLE_S; i++) {
+        sleep(1);
+        r.rss_after[i] = proc_rss_kib(srv.pid);
+    }
+    r.rss_settled = r.rss_after[CHURN_SETTLE_S - 1];
+    churn_report(n, &r);
+    if (server_stop(&srv) != 0 || r.refused)
+        rc = -1;
+out:
+    return bench_end("stream.churn", rc, &srv, cl, dir);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1130,7 +1265,7 @@ out:
 
 typedef struct {
     long history, streams, rate, seconds;
-    const char *only;            /* NULL: all three */
+    const char *only;            /* NULL: all of them */
 } opts_t;
 
 static void usage(FILE *f)
@@ -1138,10 +1273,10 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: bench_stream [options]\n"
         "  --history N     activities replayed by stream.history (default 1000000)\n"
-        "  --streams N     streams of stream.live and stream.idle_mem (default 10000)\n"
-        "  --rate R        activities/s ingested during stream.live (default 100)\n"
+        "  --streams N     streams of stream.live, stream.idle_mem and stream.churn (default 10000)\n"
+        "  --rate R        activities/s ingested during stream.live (default 10: ~1 per commit)\n"
         "  --seconds S     stream.live measurement window (default 10)\n"
-        "  --only B,...    run these benchmarks: history, live, live_auth, idle\n"
+        "  --only B,...    run these benchmarks: history, live, live_auth, idle, churn\n"
         "Binaries: AS_SERVER (default bin/activity-stream), AS_FEEDSIM (default bin/feedsim).\n");
 }
 
@@ -1169,12 +1304,13 @@ static int wants(const opts_t *o, const char *name)
 /* Every name of a --only list is a benchmark. */
 static int only_ok(const char *v)
 {
-    static const char *const names[] = {"history", "live", "live_auth", "idle"};
+    static const char *const names[] = {"history", "live", "live_auth", "idle", "churn"};
+    const size_t nnames = sizeof names / sizeof names[0];
     for (const char *p = v; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
         size_t len = strcspn(p, ","), k = 0;
-        while (k < 4 && (strlen(names[k]) != len || strncmp(p, names[k], len) != 0))
+        while (k < nnames && (strlen(names[k]) != len || strncmp(p, names[k], len) != 0))
             k++;
-        if (k == 4)
+        if (k == nnames)
             return 0;
     }
     return 1;
@@ -1182,7 +1318,7 @@ static int only_ok(const char *v)
 
 static int parse_args(int argc, char **argv, opts_t *o)
 {
-    *o = (opts_t){.history = 1000000, .streams = 10000, .rate = 100, .seconds = 10};
+    *o = (opts_t){.history = 1000000, .streams = 10000, .rate = 10, .seconds = 10};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
@@ -1251,6 +1387,8 @@ int main(int argc, char **argv)
         report("stream.live_auth p99 = %.2f x stream.live p99 (target <= 1.10)", p99_auth / p99);
     if (wants(&o, "idle"))
         failed |= bench_idle(o.streams, 1000) != 0;
+    if (wants(&o, "churn"))
+        failed |= bench_churn(o.streams) != 0;
     bench_machine(&mach, "unknown cpu");
     report("machine: %s, %ld cores, %s", mach.arch, mach.cores, mach.model);
     printf("\n== stream benchmarks%s\n", failed ? " (some FAILED: see above)" : "");

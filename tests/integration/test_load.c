@@ -124,13 +124,6 @@ Test(load, ten_thousand_idle_streams_hold, .timeout = 120)
 #define CHURN_STREAMS 90
 #define CHURN_BATCH 20
 
-/* lc_live_fn: every change must follow the stream's last one. */
-static void count_out_of_order(void *ud, size_t i, const lc_stream_t *s, uint64_t seq, int64_t recv_ns)
-{
-    uint64_t *bad = ud;
-    *bad += seq != s->last_seq + 1;
-}
-
 /* Add CHURN_BATCH activities at feedsim; the head moves by as many. */
 static void sim_add(int sim_port)
 {
@@ -167,7 +160,7 @@ Test(load, streams_that_leave_and_resume_miss_nothing, .timeout = 60)
     cr_assert_gt(L.sim, 0, "feedsim did not start");
     snprintf(feeds, sizeof feeds, "feeds:\n  - id: sim\n    url: http://127.0.0.1:%d/feed\n    poll_interval: 100ms\n",
              sim_port);
-    lc_opts_t o = {.port = start_server(feeds), .on_live = count_out_of_order, .ud = &bad};
+    lc_opts_t o = {.port = start_server(feeds), .on_live = lc_count_disorder, .ud = &bad};
     cr_assert_eq(lc_new(&L.cl, &o, CHURN_STREAMS), 0);
     lc_open_all(L.cl, 0);
     cr_assert_eq(lc_wait_open(L.cl, 20000), 0);

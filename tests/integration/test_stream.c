@@ -113,6 +113,78 @@ Test(stream, start_now_gets_only_what_arrives_later, .timeout = 60)
     env_down();
 }
 
+/* Live streams with filters, each reading the same passes of the hub: each gets exactly the
+ * activities its filter admits, in order (the same list a finite stream with the filter gives
+ * afterwards), whether its share of a pass is everything, nothing, a few runs with gaps, or
+ * scattered enough to be copied. */
+#define FILTERS 6
+#define NOTHING 2   /* the filter that admits nothing */
+static const char *const live_filters[FILTERS] = {"", "&feed=sim", "&type=NoSuchType", "&type=Create,Update",
+                                                  "&type=Create", "&type=Create,Update,Announce,Like"};
+
+/* The activity ids of the events of s, one per line, into path. */
+static void write_ids(const h_sse_t *s, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    for (size_t i = 0; f && i < s->n; i++) {
+        char id[128];
+        int v;
+        if (strcmp(s->ev[i].event, "activity") != 0)
+            continue;
+        event_activity(&s->ev[i], id, sizeof id, &v);
+        fprintf(f, "%s\n", id);
+    }
+    if (f)
+        fclose(f);
+}
+
+static pid_t read_live_later(int k, const char *path)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        h_sse_t s = {0};
+        char target[256];
+        snprintf(target, sizeof target, "/stream?start=now%s", live_filters[k]);
+        h_sse_read(url("%s", target), NULL, 0, NULL, 4000, &s);
+        write_ids(&s, path);
+        _exit(0);
+    }
+    return pid;
+}
+
+Test(stream, live_filters_get_exactly_their_share_of_each_pass, .timeout = 60)
+{
+    char path[FILTERS][600], target[256];
+    pid_t readers[FILTERS];
+    env_up(0, "10m", "15s", 100);
+    usleep(500000);
+    for (int k = 0; k < FILTERS; k++) {
+        snprintf(path[k], sizeof path[k], "%s/live-%d.txt", E.dir, k);
+        readers[k] = read_live_later(k, path[k]);
+    }
+    usleep(1000000);
+    sim_post("/_control/add?n=70");   /* two pages: two passes of 50 and 20 */
+    for (int k = 0; k < FILTERS; k++)
+        waitpid(readers[k], NULL, 0);
+    for (int k = 0; k < FILTERS; k++) {
+        h_sse_t s = {0};
+        char want[600], *got;
+        snprintf(target, sizeof target, "/stream?start=" FEEDSIM_START "&end=now%s", live_filters[k]);
+        h_sse_read(url("%s", target), NULL, 0, NULL, 10000, &s);
+        snprintf(want, sizeof want, "%s/want-%d.txt", E.dir, k);
+        write_ids(&s, want);
+        char *expected = h_read_file(want, NULL);
+        got = h_read_file(path[k], NULL);
+        cr_assert_not_null(got, "reader %d wrote nothing", k);
+        cr_assert_str_eq(got, expected, "filter '%s': the live stream differs from the finite one", live_filters[k]);
+        cr_assert(k == NOTHING || strlen(expected) > 0, "filter '%s' admitted nothing", live_filters[k]);
+        free(got);
+        free(expected);
+        h_sse_free(&s);
+    }
+    env_down();
+}
+
 /* A client that drops the connection at random moments and resumes with its last id, while
  * the source adds, updates and deletes, and the server restarts once: every (id, version) exactly
  * once. */

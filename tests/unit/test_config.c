@@ -74,6 +74,7 @@ Test(config, full_example_loads_every_key)
     cr_assert_str_eq(cfg.cors_origins[0], "https://dashboard.example.org");
     cr_assert_str_eq(cfg.web_root, "./web");
     cr_assert_eq(cfg.max_streams, 10000);
+    cr_assert_eq(cfg.max_streams_per_client, 100);
     cr_assert_eq(cfg.threads, 4);
     cr_assert_eq(cfg.poll_interval_ms, 1000);
     cr_assert_eq(cfg.heartbeat_interval_ms, 15000);
@@ -153,6 +154,7 @@ static void assert_top_defaults(const config_t *cfg)
     cr_assert_eq(cfg->retry_ms, 3000);
     cr_assert_eq(cfg->write_timeout_ms, 60000);
     cr_assert_eq(cfg->max_streams, 10000);
+    cr_assert_eq(cfg->max_streams_per_client, 0);
     cr_assert_eq(cfg->ncors_origins, 0);
     cr_assert_null(cfg->ca_file);
     cr_assert_null(cfg->tls_cert);
@@ -411,6 +413,8 @@ static const error_case_t errors[] = {
     {"threads: [1]\n", "t.conf:1: threads: ", "got a list"},
     {"max_streams: lots\n", "t.conf:1: max_streams: ", "expected an integer from 1 to 1000000, got 'lots'"},
     {"max_streams: 0\n", "t.conf:1: max_streams: ", "got '0'"},
+    {"max_streams_per_client: -1\n", "t.conf:1: max_streams_per_client: ",
+     "expected an integer from 0 to 1000000, got '-1'"},
     {"feeds: {id: a}\n", "t.conf:1: feeds: ", "expected a list of feeds, got a mapping"},
     {"feeds:\n  - just-a-string\n", "t.conf:2: feeds[0]: ", "expected a mapping, got 'just-a-string'"},
     {"- a\n- b\n", "t.conf:1: ", "expected a mapping of settings at the top level, got a list"},
