@@ -141,7 +141,7 @@ typedef struct {
 static int run_search(void *arg, char **body, size_t *len)
 {
     search_job_t *job = arg;
-    return search_execute(job->st, job->kind, job->body, job->len, body, len);
+    return search_execute(job->st, NULL, job->kind, job->body, job->len, body, len);
 }
 
 /* A search may scan the whole store: it runs on a helper thread, not on the loop. */
