@@ -8,6 +8,7 @@
  *   data_dir: ./data          map_size: 64GiB          threads: number of cores
  *   poll_interval: 1s (live bookmark poll)            heartbeat_interval: 15s
  *   retry: 3s (SSE retry hint)  write_timeout: 60s    max_streams: 10000
+ *   max_search_contexts: 32 (open Elasticsearch points in time and scrolls, 1-1024)
  *   version_retention: 24h (0s allowed: not kept)     tombstone_retention: 30d
  *   cors_origins: []           web_root: ./web        ca_file: (system bundle)
  *   tls: {cert: FILE, key: FILE}   (optional)
@@ -81,6 +82,7 @@ typedef struct {
     int threads;
     int64_t poll_interval_ms, heartbeat_interval_ms, retry_ms, write_timeout_ms;
     size_t max_streams;
+    size_t max_search_contexts;     /* open points in time and scrolls (esapi.h) */
     int64_t version_retention_ms;   /* superseded versions kept this long (0: not kept) */
     int64_t tombstone_retention_ms; /* tombstones kept this long */
     char **cors_origins; size_t ncors_origins;

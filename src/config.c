@@ -24,6 +24,7 @@
 #define MAX_DURATION_MS (8760LL * 3600 * 1000)     /* one year keeps later arithmetic far from overflow */
 #define MAX_THREADS     256
 #define MAX_STREAMS     1000000
+#define MAX_SEARCH_CONTEXTS 1024
 #define MAX_FEED_ID     64
 #define MAX_HAWK_ID     127                        /* hawk.h: ids under 128 bytes */
 #define PATH_LEN        192                        /* key paths such as feeds[3].headers.X-Foo */
@@ -330,6 +331,16 @@ static int parse_max_streams(ctx_t *c, yaml_node_t *n, const char *path, void *d
 {
     long v;
     if (parse_int(c, n, path, 1, MAX_STREAMS, &v) < 0)
+        return -1;
+    *(size_t *)dst = (size_t)v;
+    return 0;
+}
+
+/* Open points in time and scrolls: each holds a read transaction of the store. */
+static int parse_search_contexts(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    long v;
+    if (parse_int(c, n, path, 1, MAX_SEARCH_CONTEXTS, &v) < 0)
         return -1;
     *(size_t *)dst = (size_t)v;
     return 0;
@@ -1304,6 +1315,7 @@ static const field_t top_fields[] = {
     {"retry", parse_duration, offsetof(config_t, retry_ms)},
     {"write_timeout", parse_duration, offsetof(config_t, write_timeout_ms)},
     {"max_streams", parse_max_streams, offsetof(config_t, max_streams)},
+    {"max_search_contexts", parse_search_contexts, offsetof(config_t, max_search_contexts)},
     {"version_retention", parse_retention, offsetof(config_t, version_retention_ms)},
     {"tombstone_retention", parse_retention, offsetof(config_t, tombstone_retention_ms)},
     {"cors_origins", parse_cors, 0},
@@ -1447,6 +1459,7 @@ int config_defaults(config_t *cfg)
     cfg->retry_ms = 3 * 1000;
     cfg->write_timeout_ms = 60 * 1000;
     cfg->max_streams = 10000;
+    cfg->max_search_contexts = 32;
     cfg->version_retention_ms = 24LL * 3600 * 1000;
     cfg->tombstone_retention_ms = 30LL * 86400 * 1000;
     cfg->listen = calloc(1, sizeof *cfg->listen);
