@@ -1,9 +1,8 @@
 /* api.c -- the HTTP endpoints: limits, routing, CORS, methods, and the small JSON endpoints
- * (/feeds, /health, /metrics, /activities/_search|_count); /stream is stream.c. See api.h. */
+ * (/feeds, /health, /metrics); /stream is stream.c, the Elasticsearch API esapi.c. See api.h. */
 #include "api.h"
+#include "esapi.h"
 #include "log.h"
-#include "offload.h"
-#include "search.h"
 #include "version.h"
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,12 +18,13 @@ struct api {
     store_t *st;                /* borrowed */
     ingest_t *_Atomic ing;      /* borrowed; NULL: no feeds */
     metrics_t *metrics;         /* owned */
+    esapi_t *es;                /* owned: the Elasticsearch API */
     api_health_fn *health;
     void *health_ud;
     _Atomic int stopping;
 };
 
-typedef enum { R_NONE, R_STREAM, R_FEEDS, R_HEALTH, R_METRICS, R_SEARCH, R_COUNT } route_t;
+typedef enum { R_NONE, R_STREAM, R_FEEDS, R_HEALTH, R_METRICS } route_t;
 
 static const struct {
     const char *path;
@@ -33,7 +33,6 @@ static const struct {
 } routes[] = {
     {"/stream", R_STREAM, 0},           {"/feeds", R_FEEDS, 0},
     {"/health", R_HEALTH, 0},           {"/metrics", R_METRICS, 0},
-    {"/activities/_search", R_SEARCH, 1}, {"/activities/_count", R_COUNT, 1},
 };
 
 /* ---- CORS ---- */
@@ -131,35 +130,6 @@ static void handle_metrics(api_t *api, h2o_req_t *req)
     free(text);
 }
 
-typedef struct {
-    store_t *st;
-    int kind;
-    size_t len;
-    char body[];                 /* the request body, copied: the request may go first */
-} search_job_t;
-
-static int run_search(void *arg, char **body, size_t *len)
-{
-    search_job_t *job = arg;
-    return search_execute(job->st, NULL, job->kind, job->body, job->len, body, len);
-}
-
-/* A search may scan the whole store: it runs on a helper thread, not on the loop. */
-static void handle_search(api_t *api, const api_loop_t *loop, h2o_req_t *req, int kind)
-{
-    search_job_t *job = malloc(sizeof *job + req->entity.len + 1);
-    if (!job) {
-        httpreq_send_error(req, 500, "out of memory", NULL);
-        return;
-    }
-    job->st = api->st;
-    job->kind = kind;
-    job->len = req->entity.len;
-    memcpy(job->body, req->entity.base ? req->entity.base : "", req->entity.len);
-    job->body[job->len] = '\0';
-    offload_request(req, loop->offload_done, run_search, job, free, "application/json; charset=utf-8");
-}
-
 /* ---- the feeds' /metrics families ---- */
 
 static void feed_family(metrics_out_t *out, const ingest_feed_metrics_t *feeds, size_t n, const char *name,
@@ -236,10 +206,21 @@ static int refuse_method(h2o_req_t *req, int post_ok)
     return 1;
 }
 
+/* The Elasticsearch API (/_search, /{index}/_search, GET / for clients ...): its own routes,
+ * methods and error shape. */
+static int handle_es(api_t *api, const api_loop_t *loop, h2o_req_t *req)
+{
+    if (!apply_cors(api, req))
+        esapi_handle(api->es, loop->offload_done, req, NULL);   /* scope NULL: until auth is wired */
+    return 0;
+}
+
 int api_handle(api_t *api, const api_loop_t *loop, h2o_req_t *req)
 {
     if (refuse_oversized(req))
         return 0;
+    if (esapi_claims(req))
+        return handle_es(api, loop, req);
     int i = route_of(req);
     if (i < 0)
         return -1;
@@ -256,8 +237,6 @@ int api_handle(api_t *api, const api_loop_t *loop, h2o_req_t *req)
     case R_FEEDS: handle_feeds(api, req); break;
     case R_HEALTH: handle_health(api, req); break;
     case R_METRICS: handle_metrics(api, req); break;
-    case R_SEARCH: handle_search(api, loop, req, SEARCH_SEARCH); break;
-    case R_COUNT: handle_search(api, loop, req, SEARCH_COUNT); break;
     case R_NONE: break;
     }
     return 0;
@@ -269,6 +248,7 @@ void api_free(api_t *api)
 {
     if (!api)
         return;
+    esapi_free(api->es);
     metrics_free(api->metrics);
     free(api);
 }
@@ -284,7 +264,7 @@ int api_new(api_t **out, const config_t *cfg, store_t *st)
     api->cfg = cfg;
     api->st = st;
     if (metrics_register(api->metrics, store_report_metrics, st) != 0 ||
-        metrics_register(api->metrics, report_feeds, api) != 0) {
+        metrics_register(api->metrics, report_feeds, api) != 0 || esapi_new(&api->es, cfg, st, api->metrics) != 0) {
         api_free(api);
         return -1;
     }
@@ -303,4 +283,8 @@ void api_set_health(api_t *api, api_health_fn *fn, void *ud)
     api->health_ud = ud;
 }
 
-void api_begin_shutdown(api_t *api) { atomic_store(&api->stopping, 1); }
+void api_begin_shutdown(api_t *api)
+{
+    atomic_store(&api->stopping, 1);
+    esapi_shutdown(api->es);   /* its views go before the store */
+}
