@@ -39,16 +39,17 @@ build/pkg.mk: .ci/install-deps
 CFLAGS_ALL = $(BASE) $(WARN) $(PKG_CFLAGS)
 LIBS       = $(PKG_LIBS)
 
-.PHONY: all all-tests run test one unit integration browser-test bench fuzz clean help
+.PHONY: all all-tests run test one unit integration browser-test client-test bench fuzz clean help
 all: bin/activity-stream bin/feedsim
 
 help:
 	@echo "make            build bin/activity-stream and bin/feedsim"
 	@echo "make run        start feedsim and the server with conf/activity-stream.conf"
-	@echo "make test       unit + integration tests (ASan/UBSan, one Criterion run) and the browser test"
+	@echo "make test       unit + integration tests (ASan/UBSan, one Criterion run), the browser test, the client test"
 	@echo "make unit       unit tests only: pure modules, no sockets (seconds)"
 	@echo "make integration  integration tests only: real servers, feedsim, crashes"
 	@echo "make browser-test  the dashboard in headless Chromium"
+	@echo "make client-test   the official Elasticsearch clients (JavaScript 8.x, Python 7.17) against the server"
 	@echo "make one T=store MODS=\"store log timefmt\"  one test file against chosen modules"
 	@echo "make clean      remove build/ and bin/"
 	@echo "make bench      benchmarks (store, ingest, streaming)"
@@ -129,7 +130,12 @@ all-tests: $(INTEG_DEPS) build/asan/tests/run-tests
 	$(call run_criterion,build/asan/tests/run-tests)
 browser-test: all
 	@if [ -f tests/browser/run ]; then tests/browser/run; else echo "no browser test yet"; fi
-test: all-tests browser-test
+# The official Elasticsearch clients against the ASan build of the server (its reports fail the run).
+client-test: $(INTEG_DEPS)
+	@mkdir -p build/san
+	$(TEST_ENV) tests/clients/run
+	$(check_sanitizers)
+test: all-tests browser-test client-test
 
 # Work on one module while others are in flux: make one T=store MODS="store log timefmt" [H=1]
 # builds tests/{unit,integration}/test_$(T).c (+ tests/harness.c with H=1, and the store fixture
