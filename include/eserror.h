@@ -5,6 +5,7 @@
  * Pure: appends to a caller's buffer (bytebuf.h; out of memory sets its failure flag). */
 #ifndef ESERROR_H
 #define ESERROR_H
+#include <stdarg.h>
 #include "bytebuf.h"
 
 /* Append the error body. `type` is Elasticsearch's exception name ("parsing_exception",
@@ -13,9 +14,8 @@
  * (",\"index\":\"x\""). Returns `status`, so that a caller may `return eserror_put(...)`. */
 int eserror_put(bytebuf_t *b, int status, const char *type, const char *reason, const char *extra);
 
-/* The same with a printf-style reason. */
-int eserror_putf(bytebuf_t *b, int status, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* The same with a printf-style reason (at most 1 KiB), for callers with their own varargs. */
+int eserror_vputf(bytebuf_t *b, int status, const char *type, const char *fmt, va_list ap);
 
 /* 404 index_not_found_exception for the index expression `name` ("no such index [name]", with
  * the resource.type, resource.id, index_uuid and index members Elasticsearch adds). */

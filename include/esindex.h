@@ -27,11 +27,11 @@ enum {
     ESINDEX_ERR_NOMEM = -2,
 };
 
-/* The feeds an expression selects. */
+/* A set of feeds: what an expression selects, or the feeds that exist. Zeroed: empty. */
 typedef struct {
     bool all;         /* every feed, whatever its name (no list) */
-    char **feeds;     /* owned, sorted and unique; NULL when all (or when n is 0) */
-    size_t n;
+    char **feeds;     /* owned, sorted and unique; NULL when all (or when nothing was added) */
+    size_t n, cap;
 } esindex_t;
 
 typedef struct {
@@ -55,6 +55,10 @@ void esindex_free(esindex_t *x);
 
 /* Copy src into *dst. Returns 0 or ESINDEX_ERR_NOMEM (*dst empty). */
 int esindex_copy(esindex_t *dst, const esindex_t *src);
+
+/* Add feed[0..len) (copied; a NUL-free name) to the list, keeping it sorted and unique; nothing
+ * to add when x is `all`. Returns 0 or ESINDEX_ERR_NOMEM (x unchanged). */
+int esindex_add(esindex_t *x, const char *feed, size_t len);
 
 /* Does the selection hold `feed` (len bytes)? */
 bool esindex_has(const esindex_t *x, const char *feed, size_t len);

@@ -1,6 +1,5 @@
 /* eserror.c -- error bodies in Elasticsearch's shape. See eserror.h. */
 #include "eserror.h"
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,13 +24,10 @@ int eserror_put(bytebuf_t *b, int status, const char *type, const char *reason, 
     return status;
 }
 
-int eserror_putf(bytebuf_t *b, int status, const char *type, const char *fmt, ...)
+int eserror_vputf(bytebuf_t *b, int status, const char *type, const char *fmt, va_list ap)
 {
     char reason[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(reason, sizeof reason, fmt, ap);
-    va_end(ap);
     return eserror_put(b, status, type, reason, NULL);
 }
 

@@ -47,56 +47,81 @@ void esindex_free(esindex_t *x)
     *x = (esindex_t){0};
 }
 
-/* ---- the set being built ---- */
+/* ---- the set ---- */
 
-typedef struct {
-    esindex_t *x;
-    size_t cap;
-    bool nomem;
-} set_t;
-
-static bool set_has(const esindex_t *x, const char *name)
+/* Byte order of feed against name, as strcmp orders the (NUL-free) names. */
+static int cmp_feed(const char *feed, size_t len, const char *name)
 {
-    for (size_t i = 0; i < x->n; i++)
-        if (strcmp(x->feeds[i], name) == 0)
-            return true;
-    return false;
+    size_t nl = strlen(name);
+    int c = memcmp(feed, name, len < nl ? len : nl);
+    return c ? c : (len > nl) - (len < nl);
 }
 
-static void set_add(set_t *s, const char *name)
+/* Where feed is, or would go, in the sorted list. */
+static size_t lower_bound(const esindex_t *x, const char *feed, size_t len, bool *found)
 {
-    esindex_t *x = s->x;
-    if (s->nomem || x->all || set_has(x, name))
-        return;
-    if (x->n == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 8;
-        char **p = realloc(x->feeds, cap * sizeof *p);
-        if (!p) {
-            s->nomem = true;
-            return;
-        }
-        x->feeds = p;
-        s->cap = cap;
+    size_t lo = 0, hi = x->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_feed(feed, len, x->feeds[mid]) > 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    if (!(x->feeds[x->n] = strdup(name)))
-        s->nomem = true;
-    else
-        x->n++;
+    *found = lo < x->n && cmp_feed(feed, len, x->feeds[lo]) == 0;
+    return lo;
+}
+
+int esindex_add(esindex_t *x, const char *feed, size_t len)
+{
+    bool found;
+    size_t at = x->all ? 0 : lower_bound(x, feed, len, &found);
+    if (x->all || found)
+        return 0;
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? 2 * x->cap : 8;
+        char **p = realloc(x->feeds, cap * sizeof *p);
+        if (!p)
+            return ESINDEX_ERR_NOMEM;
+        x->feeds = p;
+        x->cap = cap;
+    }
+    char *copy = strndup(feed, len);
+    if (!copy)
+        return ESINDEX_ERR_NOMEM;
+    memmove(x->feeds + at + 1, x->feeds + at, (x->n - at) * sizeof *x->feeds);
+    x->feeds[at] = copy;
+    x->n++;
+    return 0;
+}
+
+bool esindex_has(const esindex_t *x, const char *feed, size_t len)
+{
+    bool found = false;
+    if (!x->all)
+        lower_bound(x, feed, len, &found);
+    return x->all || found;
+}
+
+static int add_name(esindex_t *x, const char *name)
+{
+    return esindex_add(x, name, strlen(name));
 }
 
 /* Exclusions need the list: "every feed" becomes the known ones. */
-static void set_materialize(set_t *s, const char *const *known, size_t nknown)
+static int materialize(esindex_t *x, const char *const *known, size_t nknown)
 {
-    if (!s->x->all)
-        return;
-    s->x->all = false;
-    for (size_t i = 0; i < nknown; i++)
-        set_add(s, known[i]);
+    int rc = 0;
+    if (!x->all)
+        return 0;
+    x->all = false;
+    for (size_t i = 0; i < nknown && rc == 0; i++)
+        rc = add_name(x, known[i]);
+    return rc;
 }
 
-static void set_remove(set_t *s, const char *pat, bool wild)
+static void remove_matching(esindex_t *x, const char *pat, bool wild)
 {
-    esindex_t *x = s->x;
     size_t k = 0;
     for (size_t i = 0; i < x->n; i++) {
         bool drop = wild ? esindex_glob(pat, x->feeds[i], strlen(x->feeds[i])) : strcmp(pat, x->feeds[i]) == 0;
@@ -106,11 +131,6 @@ static void set_remove(set_t *s, const char *pat, bool wild)
             x->feeds[k++] = x->feeds[i];
     }
     x->n = k;
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* ---- resolving ---- */
@@ -123,38 +143,37 @@ static bool known_has(const char *const *known, size_t nknown, const char *name)
     return false;
 }
 
-/* One item (NUL-terminated). Returns 0 or ESINDEX_ERR_MISSING. */
-static int add_item(set_t *s, const char *item, const char *const *known, size_t nknown, const esindex_opts_t *o,
+/* One item (NUL-terminated). Returns 0, ESINDEX_ERR_MISSING or ESINDEX_ERR_NOMEM. */
+static int add_item(esindex_t *x, const char *item, const char *const *known, size_t nknown, const esindex_opts_t *o,
                     char *err, size_t errlen)
 {
     size_t n = strlen(item);
     bool wild = strchr(item, '*') != NULL;
+    int rc = 0;
     if (n == 0)
         return 0;
     if (item[0] == '-' && n > 1) {
-        set_materialize(s, known, nknown);
-        set_remove(s, item + 1, wild);
-        return 0;
+        rc = materialize(x, known, nknown);
+        remove_matching(x, item + 1, wild);
+        return rc;
     }
     if (is_all(item, n)) {
-        esindex_free(s->x);
-        s->cap = 0;
-        s->x->all = true;
+        esindex_free(x);
+        x->all = true;
         return 0;
     }
     if (wild) {
-        for (size_t i = 0; i < nknown && !o->no_wildcards; i++)
+        for (size_t i = 0; i < nknown && !o->no_wildcards && rc == 0; i++)
             if (esindex_glob(item, known[i], strlen(known[i])))
-                set_add(s, known[i]);
-        return 0;
+                rc = add_name(x, known[i]);
+        return rc;
     }
     if (known_has(known, nknown, item))
-        set_add(s, item);
-    else if (!o->ignore_unavailable) {
-        errfmt(err, errlen, "%s", item);
-        return ESINDEX_ERR_MISSING;
-    }
-    return 0;
+        return add_name(x, item);
+    if (o->ignore_unavailable)
+        return 0;
+    errfmt(err, errlen, "%s", item);
+    return ESINDEX_ERR_MISSING;
 }
 
 int esindex_resolve(const char *expr, const char *const *known, size_t nknown, const esindex_opts_t *o,
@@ -166,61 +185,26 @@ int esindex_resolve(const char *expr, const char *const *known, size_t nknown, c
     if (!expr || !*expr)
         expr = "_all";
     char *copy = strdup(expr), *save = NULL;
-    set_t s = {.x = out, .nomem = !copy};
-    int rc = 0;
-    for (char *item = copy ? strtok_r(copy, ",", &save) : NULL; item && rc == 0 && !s.nomem;
-         item = strtok_r(NULL, ",", &save))
-        rc = add_item(&s, item, known, nknown, o, err, errlen);
+    int rc = copy ? 0 : ESINDEX_ERR_NOMEM;
+    for (char *item = copy ? strtok_r(copy, ",", &save) : NULL; item && rc == 0; item = strtok_r(NULL, ",", &save))
+        rc = add_item(out, item, known, nknown, o, err, errlen);
     free(copy);
-    if (rc == 0 && !s.nomem && o->forbid_empty && !out->all && out->n == 0) {
+    if (rc == 0 && o->forbid_empty && !out->all && out->n == 0) {
         errfmt(err, errlen, "%s", expr);
         rc = ESINDEX_ERR_MISSING;
     }
-    if (rc == 0 && s.nomem)
-        rc = ESINDEX_ERR_NOMEM;
-    if (rc) {
+    if (rc)
         esindex_free(out);
-        return rc;
-    }
-    if (out->n > 1)
-        qsort(out->feeds, out->n, sizeof *out->feeds, cmp_names);
-    return 0;
+    return rc;
 }
 
 int esindex_copy(esindex_t *dst, const esindex_t *src)
 {
-    set_t s = {.x = dst};
+    int rc = 0;
     *dst = (esindex_t){.all = src->all};
-    for (size_t i = 0; i < src->n; i++)
-        set_add(&s, src->feeds[i]);
-    if (!s.nomem)
-        return 0;
-    esindex_free(dst);
-    return ESINDEX_ERR_NOMEM;
-}
-
-/* Byte order of feed against name, as strcmp orders the (NUL-free) names. */
-static int cmp_feed(const char *feed, size_t len, const char *name)
-{
-    size_t nl = strlen(name);
-    int c = memcmp(feed, name, len < nl ? len : nl);
-    return c ? c : (len > nl) - (len < nl);
-}
-
-bool esindex_has(const esindex_t *x, const char *feed, size_t len)
-{
-    if (x->all)
-        return true;
-    size_t lo = 0, hi = x->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = cmp_feed(feed, len, x->feeds[mid]);
-        if (c == 0)
-            return true;
-        if (c > 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return false;
+    for (size_t i = 0; i < src->n && rc == 0; i++)
+        rc = add_name(dst, src->feeds[i]);
+    if (rc)
+        esindex_free(dst);
+    return rc;
 }

@@ -75,29 +75,23 @@ static int doc_found(const store_rec_t *rec, void *ud)
     return 0;
 }
 
-/* The feeds a document GET looks in: one named feed, or every feed for the alias of all. */
-static int doc_feeds(esreq_t *r, char ***feeds, size_t *n)
+/* The feeds a document GET looks in (a list): one named feed, or every feed for the alias of
+ * all. */
+static int doc_feeds(esreq_t *r, esindex_t *feeds)
 {
     const char *expr = r->op->index;
-    int status = esops_known(r, feeds, n);
-    if (status || !esindex_is_single(expr))
+    esindex_t known;
+    *feeds = (esindex_t){0};
+    int status = esops_known(r, &known);
+    if (status || !esindex_is_single(expr)) {
+        *feeds = known;
         return status;
-    size_t i = 0;
-    while (i < *n && strcmp((*feeds)[i], expr) != 0)
-        i++;
-    if (i < *n) {   /* keep that one alone */
-        char *keep = (*feeds)[i];
-        (*feeds)[i] = NULL;
-        for (size_t j = 0; j < *n; j++)
-            free((*feeds)[j]);
-        (*feeds)[0] = keep;
-        *n = 1;
-        return 0;
     }
-    esops_names_free(*feeds, *n);
-    *feeds = NULL;
-    *n = 0;
-    return eserror_index_missing(r->out, expr);
+    bool exists = esindex_has(&known, expr, strlen(expr));
+    esindex_free(&known);
+    if (!exists)
+        return eserror_index_missing(r->out, expr);
+    return esindex_add(feeds, expr, strlen(expr)) ? esops_nomem(r) : 0;
 }
 
 static int doc_answer(esreq_t *r, doc_t *d)
@@ -121,19 +115,18 @@ static int doc_answer(esreq_t *r, doc_t *d)
 
 static int doc_lookup(esreq_t *r, doc_t *d)
 {
-    char **feeds = NULL;
-    size_t n = 0;
+    esindex_t feeds;
     const char *expr = r->op->index;
     if (!esindex_is_single(expr) && strcmp(expr, ESINDEX_ALL_ALIAS) != 0 && strcmp(expr, "_all") != 0)
         return esops_fail(r, 400, "illegal_argument_exception", "[%s] names several indices; a document GET takes "
                           "one index (a feed id) or the alias [" ESINDEX_ALL_ALIAS "]", expr);
-    int status = doc_feeds(r, &feeds, &n);
-    for (size_t i = 0; status == 0 && i < n; i++) {
-        int rc = store_get(r->env->st, feeds[i], r->op->id, r->op->id_len, doc_found, d);
+    int status = doc_feeds(r, &feeds);
+    for (size_t i = 0; status == 0 && i < feeds.n; i++) {
+        int rc = store_get(r->env->st, feeds.feeds[i], r->op->id, r->op->id_len, doc_found, d);
         if (rc < 0 && rc != STORE_ERR_NOTFOUND && rc != STORE_ERR_INVALID)
             status = esops_fail(r, 500, "store_exception", "store failure: %s", store_strerror(rc));
     }
-    esops_names_free(feeds, n);
+    esindex_free(&feeds);
     return status ? status : doc_answer(r, d);
 }
 
@@ -290,35 +283,28 @@ static int put_mappings(esreq_t *r, char **feeds, size_t n)
     return 200;
 }
 
-/* The feeds of a selection by name: its list, or every known feed. Owned (esops_names_free). */
-static int selected(esreq_t *r, const char *expr, char ***feeds, size_t *n)
+/* The feeds of a selection by name, as a list: its own, or every known feed. */
+static int selected(esreq_t *r, const char *expr, esindex_t *feeds)
 {
     esindex_opts_t io;
-    esindex_t x;
-    *feeds = NULL;
-    *n = 0;
+    *feeds = (esindex_t){0};
     int status = esops_index_opts(r, &io);
     if (status == 0)
-        status = esops_resolve(r, expr, &io, &x);
-    if (status == 0 && x.all) {
-        esindex_free(&x);
-        return esops_known(r, feeds, n);
-    }
-    if (status == 0) {
-        *feeds = x.feeds;
-        *n = x.n;
+        status = esops_resolve(r, expr, &io, feeds);
+    if (status == 0 && feeds->all) {
+        esindex_free(feeds);
+        return esops_known(r, feeds);
     }
     return status;
 }
 
 int esops_mapping(esreq_t *r)
 {
-    char **feeds;
-    size_t n;
-    int status = selected(r, r->op->index, &feeds, &n);
+    esindex_t feeds;
+    int status = selected(r, r->op->index, &feeds);
     if (status == 0)
-        status = put_mappings(r, feeds, n);
-    esops_names_free(feeds, n);
+        status = put_mappings(r, feeds.feeds, feeds.n);
+    esindex_free(&feeds);
     return status;
 }
 
@@ -516,18 +502,17 @@ static int cat_rows(esreq_t *r, char **feeds, size_t n, row_t *rows)
 int esops_cat_indices(esreq_t *r)
 {
     cat_t c;
-    char **feeds = NULL;
-    size_t n = 0;
+    esindex_t feeds = {0};
     const char *health = esparams_get(&r->params, "health");
     int status = cat_opts(r, &c);
     if (status == 0)
-        status = selected(r, r->op->index, &feeds, &n);
-    size_t shown = health && strcmp(health, "green") != 0 ? 0 : n;   /* every index is green */
-    row_t *rows = status ? NULL : calloc(n ? n : 1, sizeof *rows);
+        status = selected(r, r->op->index, &feeds);
+    size_t shown = health && strcmp(health, "green") != 0 ? 0 : feeds.n;   /* every index is green */
+    row_t *rows = status ? NULL : calloc(feeds.n ? feeds.n : 1, sizeof *rows);
     if (status == 0 && !rows)
         status = esops_nomem(r);
     if (status == 0)
-        status = cat_rows(r, feeds, shown, rows);
+        status = cat_rows(r, feeds.feeds, shown, rows);
     if (status == 0) {
         qsort_r(rows, shown, sizeof *rows, row_cmp, &c);
         r->text = !c.json;
@@ -535,6 +520,6 @@ int esops_cat_indices(esreq_t *r)
         status = 200;
     }
     free(rows);
-    esops_names_free(feeds, n);
+    esindex_free(&feeds);
     return status;
 }

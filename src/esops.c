@@ -16,12 +16,11 @@
 
 int esops_fail(esreq_t *r, int status, const char *type, const char *fmt, ...)
 {
-    char reason[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(reason, sizeof reason, fmt, ap);
+    eserror_vputf(r->out, status, type, fmt, ap);
     va_end(ap);
-    return eserror_put(r->out, status, type, reason, NULL);
+    return status;
 }
 
 int esops_nomem(esreq_t *r)
@@ -29,77 +28,36 @@ int esops_nomem(esreq_t *r)
     return eserror_put(r->out, 500, "out_of_memory", "out of memory", NULL);
 }
 
-void esops_names_free(char **names, size_t n)
+/* store_feeds' callback: each stored feed into the list (stops when out of memory). */
+static int stored_feed(const char *feed, size_t len, uint64_t count, void *known)
 {
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    return esindex_add(known, feed, len) ? 1 : 0;
 }
 
-typedef struct {
-    char **v;
-    size_t n, cap;
-    bool nomem;
-} names_t;
-
-static void names_add(names_t *ns, const char *s, size_t len)
+int esops_known(esreq_t *r, esindex_t *known)
 {
-    for (size_t i = 0; i < ns->n; i++)
-        if (strlen(ns->v[i]) == len && memcmp(ns->v[i], s, len) == 0)
-            return;
-    if (ns->n == ns->cap) {
-        size_t cap = ns->cap ? 2 * ns->cap : 16;
-        char **v = realloc(ns->v, cap * sizeof *v);
-        if (!v) {
-            ns->nomem = true;
-            return;
-        }
-        ns->v = v;
-        ns->cap = cap;
-    }
-    if (!(ns->v[ns->n] = strndup(s, len)))
-        ns->nomem = true;
-    else
-        ns->n++;
-}
-
-static int stored_feed(const char *feed, size_t len, uint64_t count, void *ud)
-{
-    names_add(ud, feed, len);
-    return 0;
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-int esops_known(esreq_t *r, char ***names, size_t *n)
-{
-    names_t ns = {0};
-    for (size_t i = 0; i < r->env->nfeeds; i++)
-        names_add(&ns, r->env->feeds[i], strlen(r->env->feeds[i]));
-    int rc = store_feeds(r->env->st, stored_feed, &ns);
-    *names = NULL;
-    *n = 0;
-    if (rc < 0 || ns.nomem) {
-        esops_names_free(ns.v, ns.n);
-        return rc < 0 ? esops_fail(r, 500, "store_exception", "store failure: %s", store_strerror(rc)) : esops_nomem(r);
-    }
-    qsort(ns.v, ns.n, sizeof *ns.v, cmp_str);
-    *names = ns.v;
-    *n = ns.n;
-    return 0;
+    int rc = 0;
+    *known = (esindex_t){0};
+    for (size_t i = 0; i < r->env->nfeeds && rc == 0; i++)
+        rc = esindex_add(known, r->env->feeds[i], strlen(r->env->feeds[i]));
+    if (rc == 0)
+        rc = store_feeds(r->env->st, stored_feed, known);
+    if (rc == 0)
+        return 0;
+    esindex_free(known);
+    return rc < 0 ? esops_fail(r, 500, "store_exception", "store failure: %s", store_strerror(rc)) : esops_nomem(r);
 }
 
 int esops_resolve(esreq_t *r, const char *expr, const esindex_opts_t *o, esindex_t *out)
 {
-    char **known;
-    size_t n;
+    esindex_t known;
     *out = (esindex_t){0};
-    int status = esops_known(r, &known, &n);
+    int status = esops_known(r, &known);
     if (status)
         return status;
     char missing[512];
-    int rc = esindex_resolve(expr, (const char *const *)known, n, o, out, missing, sizeof missing);
-    esops_names_free(known, n);
+    int rc = esindex_resolve(expr, (const char *const *)known.feeds, known.n, o, out, missing, sizeof missing);
+    esindex_free(&known);
     if (rc == ESINDEX_ERR_MISSING)
         return eserror_index_missing(r->out, missing);
     return rc ? esops_nomem(r) : 0;

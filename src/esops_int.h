@@ -44,10 +44,9 @@ int esops_fail(esreq_t *r, int status, const char *type, const char *fmt, ...) _
 /* 500 out_of_memory. */
 int esops_nomem(esreq_t *r);
 
-/* The indices that exist: the configured feeds and those with activities stored, sorted and
- * unique. *names is owned (esops_names_free). Returns 0, or 500 (answered). */
-int esops_known(esreq_t *r, char ***names, size_t *n);
-void esops_names_free(char **names, size_t n);
+/* The indices that exist: the configured feeds and those with activities stored (a list:
+ * free with esindex_free). Returns 0, or 500 (answered). */
+int esops_known(esreq_t *r, esindex_t *known);
 
 /* Resolve an index expression (NULL: every feed) against the known feeds. Returns 0, or the
  * status of the answered error: 404 index_not_found_exception, 500. */

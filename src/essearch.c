@@ -97,33 +97,26 @@ static int url_opts(esreq_t *r, essearch_opts_t *so)
     return status;
 }
 
-int esops_search(esreq_t *r)
+/* _search and _count: the URL's options and parameters, the body, then one search. */
+static int search_or_count(esreq_t *r, int kind)
 {
     essearch_opts_t so;
     json_t *body = NULL;
     int status = url_opts(r, &so);
     if (status == 0)
         status = esops_body(r, &body);
-    if (status == 0 && esparams_apply_search(&r->params, body, r->err, sizeof r->err) < 0)
+    if (status == 0 && kind == SEARCH_SEARCH && esparams_apply_search(&r->params, body, r->err, sizeof r->err) < 0)
         status = esops_fail(r, 400, "illegal_argument_exception", "%s", r->err);
     if (status == 0)
-        status = esops_search_body(r, r->op->index, &so, body);
+        status = kind == SEARCH_SEARCH ? esops_search_body(r, r->op->index, &so, body)
+                                       : plain_search(r, SEARCH_COUNT, r->op->index, &so, body);
     json_decref(body);
     return status;
 }
 
-int esops_count(esreq_t *r)
-{
-    essearch_opts_t so;
-    json_t *body = NULL;
-    int status = url_opts(r, &so);
-    if (status == 0)
-        status = esops_body(r, &body);
-    if (status == 0)
-        status = plain_search(r, SEARCH_COUNT, r->op->index, &so, body);
-    json_decref(body);
-    return status;
-}
+int esops_search(esreq_t *r) { return search_or_count(r, SEARCH_SEARCH); }
+
+int esops_count(esreq_t *r) { return search_or_count(r, SEARCH_COUNT); }
 
 /* ======================================================================================
  * _msearch

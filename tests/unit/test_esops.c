@@ -343,6 +343,21 @@ static void change_the_store(void)
     store_batch_free(b);
 }
 
+/* Append "feed/id@v " of every hit of r to seen; returns the last hit's sort values (BORROWED)
+ * or NULL without hits. */
+static json_t *add_keys(bytebuf_t *seen, const res_t *r)
+{
+    json_t *last = NULL;
+    for (size_t i = 0; i < json_array_size(hits(r)); i++) {
+        json_t *h = json_array_get(hits(r), i);
+        bytebuf_printf(seen, "%s/%s@%lld ", json_string_value(json_object_get(h, "_index")),
+                       json_string_value(json_object_get(h, "_id")),
+                       (long long)json_integer_value(json_object_get(json_object_get(h, "_source"), "v")));
+        last = json_object_get(h, "sort");
+    }
+    return last;
+}
+
 /* Page through a point in time, `size` at a time; returns "feed/id@v" of each hit, in order,
  * joined by spaces (malloc'd), and checks every page's total. */
 static char *walk_pit(const char *id, int size, const char *extra, json_int_t want_total)
@@ -360,17 +375,10 @@ static char *walk_pit(const char *id, int size, const char *extra, json_int_t wa
         cr_assert_eq(r.status, 200, "%s", r.text);
         cr_expect_str_eq(json_string_value(json_object_get(r.j, "pit_id")), id);
         cr_expect_eq(total(&r), want_total, "page %d", page);
-        size_t n = json_array_size(hits(&r));
-        for (size_t i = 0; i < n; i++) {
-            json_t *h = json_array_get(hits(&r), i);
-            bytebuf_printf(&seen, "%s/%s@%lld ", json_string_value(json_object_get(h, "_index")),
-                           json_string_value(json_object_get(h, "_id")),
-                           (long long)json_integer_value(json_object_get(json_object_get(h, "_source"), "v")));
-            if (i == n - 1)
-                after = json_dumps(json_object_get(h, "sort"), JSON_COMPACT);
-        }
+        json_t *last = add_keys(&seen, &r);
+        after = last ? json_dumps(last, JSON_COMPACT) : NULL;
         res_free(&r);
-        if (n == 0)
+        if (!after)
             return bytebuf_take(&seen, NULL);
     }
     cr_assert_fail("paging did not end");
@@ -459,15 +467,9 @@ static char *scroll_all(const char *index, const char *qs, const char *body, jso
     for (int page = 0; page < 1000; page++) {
         cr_expect_eq(total(&r), want_total, "page %d: %s", page, r.text);
         cr_expect_str_eq(json_string_value(json_object_get(r.j, "_scroll_id")), id);
-        size_t n = json_array_size(hits(&r));
-        for (size_t i = 0; i < n; i++) {
-            json_t *h = json_array_get(hits(&r), i);
-            bytebuf_printf(&seen, "%s/%s@%lld ", json_string_value(json_object_get(h, "_index")),
-                           json_string_value(json_object_get(h, "_id")),
-                           (long long)json_integer_value(json_object_get(json_object_get(h, "_source"), "v")));
-        }
+        bool any = add_keys(&seen, &r) != NULL;
         res_free(&r);
-        if (n == 0)
+        if (!any)
             break;
         if (change && page == 0)
             change_the_store();
