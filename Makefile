@@ -39,7 +39,7 @@ build/pkg.mk: .ci/install-deps
 CFLAGS_ALL = $(BASE) $(WARN) $(PKG_CFLAGS)
 LIBS       = $(PKG_LIBS)
 
-.PHONY: all all-tests run cluster test one unit integration browser-test node-test bench fuzz clean help
+.PHONY: all all-tests run cluster test one unit integration browser-test node-test client-test bench fuzz clean help
 all: bin/activity-stream bin/feedsim
 
 help:
@@ -47,12 +47,13 @@ help:
 	@echo "make run        the demo: two simulated feeds and the server on a fresh store (conf/run-demo);"
 	@echo "                prints the dashboard URL and curl examples; Ctrl-C stops it"
 	@echo "make cluster    a primary, two replicas and HAProxy on loopback (conf/run-cluster)"
-	@echo "make test       unit + integration tests (ASan/UBSan, one Criterion run), the browser and node tests"
+	@echo "make test       unit + integration tests (ASan/UBSan, one Criterion run), the browser, node and client tests"
 	@echo "make all-tests  unit + integration tests only (ASan/UBSan, one Criterion run)"
 	@echo "make unit       unit tests only: pure modules, no sockets (seconds)"
 	@echo "make integration  integration tests only: real servers, feedsim, crashes"
 	@echo "make browser-test  the dashboard in headless Chromium (tests/browser/run)"
 	@echo "make node-test  Hawk against the server with the reference client (@hapi/hawk)"
+	@echo "make client-test   the official Elasticsearch clients (JavaScript 8.x, Python 7.17) against the server"
 	@echo "make one T=store MODS=\"store log timefmt\"  one test file against chosen modules (H=1: with the harness)"
 	@echo "make bench      benchmarks (store, ingest, queries, streaming)"
 	@echo "make fuzz       fuzz the query parser for a bounded time"
@@ -137,7 +138,12 @@ browser-test: all
 	@if [ -f tests/browser/run ]; then tests/browser/run; else echo "no browser test yet"; fi
 node-test: all
 	tests/node/run
-test: all-tests browser-test node-test
+# The official Elasticsearch clients against the ASan build of the server (its reports fail the run).
+client-test: $(INTEG_DEPS)
+	@mkdir -p build/san
+	$(TEST_ENV) tests/clients/run
+	$(check_sanitizers)
+test: all-tests browser-test node-test client-test
 
 # Work on one module while others are in flux: make one T=store MODS="store log timefmt" [H=1]
 # builds tests/{unit,integration}/test_$(T).c (+ tests/harness.c with H=1, and the store fixture

@@ -2,12 +2,13 @@
  * shutdown: server.h). Every request the server accepts passes through api_handle, which
  * checks the URL and header limits, routes, applies CORS, refuses wrong methods and, during
  * shutdown, new requests; then one endpoint answers: /stream (stream.h), /feeds, /health,
- * /metrics, /activities/_search and /activities/_count (search.h, on helper threads: offload.h),
- * /_replication and /_replication/snapshot (replsend.h).
- * Paths it does not know go on to the dashboard's static files, then to api_not_found. This is
- * the one place every route passes through: each endpoint but /health passes the gate (gate.h)
- * first, with the permission it needs, and reads what the client may see from what the gate
- * grants. Errors have the shape httpreq.h describes. Event-loop threads only, except where said. */
+ * /metrics, /_replication and /_replication/snapshot (replsend.h), or the Elasticsearch API
+ * (esapi.h: GET / for clients, /_search, /{index}/_search, _count, _msearch, _doc, points in
+ * time, scrolls, _mapping, _cat/indices; searches on helper threads). Paths it does not know go
+ * on to the dashboard's static files, then to api_not_found. This is the one place every route
+ * passes through: each endpoint but /health passes the gate (gate.h) first, with the permission
+ * it needs, and reads what the client may see from what the gate grants. Errors have the shape
+ * httpreq.h describes. Event-loop threads only, except where said. */
 #ifndef API_H
 #define API_H
 #include "config.h"
@@ -55,7 +56,8 @@ void api_set_ingest(api_t *api, ingest_t *ing);
 /* The server's health check for /health. Set before serving. */
 void api_set_health(api_t *api, api_health_fn *fn, void *ud);
 
-/* From now on every request except /health gets 503 (the server is shutting down). Any thread. */
+/* From now on every request except /health gets 503 (the server is shutting down), and the
+ * Elasticsearch API's points in time and scrolls are closed. Any thread. */
 void api_begin_shutdown(api_t *api);
 
 /* Answer `req`. Returns 0 when it was answered, -1 when the path is not an endpoint (the

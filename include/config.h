@@ -11,6 +11,7 @@
  *   poll_interval: 1s (live bookmark poll)            heartbeat_interval: 15s
  *   retry: 3s (SSE retry hint)  write_timeout: 60s    max_streams: 10000
  *   max_streams_per_client: 0 (no limit; a client is its address, or its id once authenticated)
+ *   max_search_contexts: 32 (open Elasticsearch points in time and scrolls, 1-1024)
  *   version_retention: 24h (0s allowed: not kept)     tombstone_retention: 30d
  *   replicate_from: URL of the primary (a replica; no feeds then)   max_replica_lag: 5s
  *   replicate_auth: as a feed's auth (how the replica authenticates to the primary)
@@ -88,6 +89,7 @@ typedef struct {
     int64_t poll_interval_ms, heartbeat_interval_ms, retry_ms, write_timeout_ms;
     size_t max_streams;
     size_t max_streams_per_client;  /* 0: no limit */
+    size_t max_search_contexts;     /* open points in time and scrolls (esapi.h) */
     int64_t version_retention_ms;   /* superseded versions kept this long (0: not kept) */
     int64_t tombstone_retention_ms; /* tombstones kept this long */
     char *replicate_from;           /* a replica: the primary's base URL (then no feeds) */

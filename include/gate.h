@@ -11,6 +11,7 @@
  * Event-loop threads only, except gate_new, gate_free and gate_report_metrics (any thread). */
 #ifndef GATE_H
 #define GATE_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,7 @@
 #include "config.h"
 #include "httpreq.h"
 #include "metrics.h"
+#include "store.h"
 
 typedef struct gate gate_t;
 
@@ -74,6 +76,9 @@ char *gate_feeds_json(const gate_who_t *who, char *feeds_json);
  * BORROWED from ids); returns how many. who may be NULL (everything). So that a feed outside
  * the scope is, to this client, a feed that does not exist. */
 size_t gate_visible_feeds(const gate_who_t *who, const char *const *ids, size_t n, const char **out);
+
+/* Whether this client's scope can admit the feed feed[0..len) (who NULL: yes). */
+bool gate_admits_feed(const gate_who_t *who, const char *feed, size_t len);
 
 /* The gate's /metrics families (a metrics_collect_fn; ud: the gate_t): with an auth block,
  * as_auth_failures_total{reason} and as_client_streams_open{client}. */

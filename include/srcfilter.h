@@ -45,7 +45,12 @@ typedef struct {
 } srcfilter_hit_t;
 
 /* Append the hit object {"_index": feed, "_id": id, "_score": 1.0 (null when !scored),
- * "_source": ... (left out when f->none), "sort": [published microseconds, id, feed]}. */
+ * "_source": ... (left out when f->none), "sort": [published milliseconds, id, feed]} --
+ * milliseconds since the epoch, as Elasticsearch gives the sort values of a `date` field. */
 void srcfilter_put_hit(bytebuf_t *b, const srcfilter_t *f, const srcfilter_hit_t *h, bool scored);
+
+/* Microseconds to the millisecond that holds them (rounded down, also before 1970): the
+ * published value of a hit's "sort". */
+int64_t srcfilter_ms(int64_t us);
 
 #endif

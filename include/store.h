@@ -163,6 +163,14 @@ int store_get_feed_state(store_t *st, const char *feed, void **out, size_t *len)
 /* Number of activities currently stored for `feed` (0 also when it cannot be read). */
 uint64_t store_feed_count(store_t *st, const char *feed);
 
+/* Called with each feed that has activities stored: its id (BORROWED, not NUL-terminated,
+ * valid during the call) and count. Return non-zero to stop. */
+typedef int store_feed_fn(const char *feed, size_t len, uint64_t count, void *ud);
+
+/* Visit every feed with at least one activity stored, in byte order of their ids. Returns 0,
+ * the callback's non-zero value when it stopped, or STORE_ERR_CORRUPT / STORE_ERR_IO. */
+int store_feeds(store_t *st, store_feed_fn *fn, void *ud);
+
 /* Last seq committed to the change log (0 for an empty store). Lock-free. */
 uint64_t store_head(store_t *st);
 

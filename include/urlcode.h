@@ -1,5 +1,5 @@
 /* urlcode.h -- percent-decoding of URL query components (application/x-www-form-urlencoded:
- * `+` is a space). Pure; no allocation. */
+ * `+` is a space) and of path segments (`+` is itself). Pure; no allocation. */
 #ifndef URLCODE_H
 #define URLCODE_H
 #include <stddef.h>
@@ -8,5 +8,8 @@
  * on a malformed escape, an encoded NUL (%00), or when out is too small (it needs at most
  * len + 1 bytes). */
 long urlcode_decode(const char *s, size_t len, char *out, size_t outlen);
+
+/* The same for a path segment (RFC 3986): `+` stays `+`; errors as urlcode_decode. */
+long urlcode_decode_path(const char *s, size_t len, char *out, size_t outlen);
 
 #endif

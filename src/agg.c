@@ -38,7 +38,8 @@
  *     matching records); it behaves as 1. Counts are exact, so doc_count_error_upper_bound is 0.
  *   - time_zone is a fixed offset ("+01:00", "UTC"); zones with daylight-saving rules are an
  *     error. Dates without an offset in extended_bounds are read in that offset.
- *   - top_hits orders by (published, id, feed) and its hits carry "sort" like _search's.
+ *   - top_hits orders by (published millisecond, id, feed) and its hits carry "sort" like
+ *     _search's (milliseconds).
  *   - cardinality is exact (a hash set), not HyperLogLog.
  *   - order by a sub-aggregation, scripts, include/exclude, hard_bounds and the other
  *     aggregation types are not supported (an error, never ignored).

@@ -270,10 +270,12 @@ static int bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
     return r ? (r < 0 ? -1 : 1) : (an > bn) - (an < bn);
 }
 
-/* Does record r come before kept hit h in the order? (published, id, feed) */
+/* Does record r come before kept hit h in the order? (published millisecond, id, feed): the
+ * order of _search, whose sort values are milliseconds. */
 static bool ranks_before(const top_opt_t *o, const store_rec_t *r, const top_hit_t *h)
 {
-    int c = (r->published_us > h->pub) - (r->published_us < h->pub);
+    int64_t rm = srcfilter_ms(r->published_us), hm = srcfilter_ms(h->pub);
+    int c = (rm > hm) - (rm < hm);
     if (!c)
         c = bytes_cmp(r->id, r->id_len, h->mem + h->feed_len, h->id_len);
     if (!c)

@@ -1,10 +1,8 @@
 /* api.c -- the HTTP endpoints: limits, routing, CORS, methods, and the small JSON endpoints
- * (/feeds, /health, /metrics, /activities/_search|_count); /stream is stream.c. See api.h. */
+ * (/feeds, /health, /metrics); /stream is stream.c, the Elasticsearch API esapi.c. See api.h. */
 #include "api.h"
+#include "esapi.h"
 #include "log.h"
-#include "netaddr.h"
-#include "offload.h"
-#include "search.h"
 #include "timefmt.h"
 #include "version.h"
 #include <stdatomic.h>
@@ -23,12 +21,13 @@ struct api {
     ingest_t *_Atomic ing;      /* borrowed; NULL: no feeds */
     replica_t *_Atomic replica; /* borrowed; NULL: a primary */
     metrics_t *metrics;         /* owned */
+    esapi_t *es;                /* owned: the Elasticsearch API */
     api_health_fn *health;
     void *health_ud;
     _Atomic int stopping;
 };
 
-typedef enum { R_NONE, R_STREAM, R_FEEDS, R_HEALTH, R_METRICS, R_SEARCH, R_COUNT, R_REPL, R_SNAPSHOT } route_t;
+typedef enum { R_NONE, R_STREAM, R_FEEDS, R_HEALTH, R_METRICS, R_REPL, R_SNAPSHOT } route_t;
 
 static const struct {
     const char *path;
@@ -40,8 +39,6 @@ static const struct {
     {"/feeds", R_FEEDS, 0, AUTH_ALLOW_FEEDS},
     {"/health", R_HEALTH, 0, 0},
     {"/metrics", R_METRICS, 0, AUTH_ALLOW_METRICS},
-    {"/activities/_search", R_SEARCH, 1, AUTH_ALLOW_SEARCH},
-    {"/activities/_count", R_COUNT, 1, AUTH_ALLOW_SEARCH},
     {"/_replication", R_REPL, 0, AUTH_ALLOW_REPLICATE},
     {"/_replication/snapshot", R_SNAPSHOT, 0, AUTH_ALLOW_REPLICATE},
 };
@@ -173,47 +170,6 @@ static void handle_metrics(api_t *api, h2o_req_t *req)
     free(text);
 }
 
-typedef struct {
-    store_t *st;
-    const gate_who_t *who;       /* held until the job is freed: its scope */
-    int kind;
-    size_t len;
-    char body[];                 /* the request body, copied: the request may go first */
-} search_job_t;
-
-static int run_search(void *arg, char **body, size_t *len)
-{
-    search_job_t *job = arg;
-    return search_execute(job->st, job->kind, job->body, job->len, gate_who_scope(job->who), body, len);
-}
-
-static void search_job_free(void *arg)
-{
-    search_job_t *job = arg;
-    gate_who_release(job->who);
-    free(job);
-}
-
-/* A search may scan the whole store: it runs on a helper thread, not on the loop. */
-static void handle_search(api_t *api, const api_loop_t *loop, h2o_req_t *req, int kind,
-                          const gate_who_t *who)
-{
-    search_job_t *job = malloc(sizeof *job + req->entity.len + 1);
-    if (!job) {
-        httpreq_send_error(req, 500, "out of memory", NULL);
-        return;
-    }
-    job->st = api->st;
-    job->who = who;
-    gate_who_hold(who);
-    job->kind = kind;
-    job->len = req->entity.len;
-    memcpy(job->body, req->entity.base ? req->entity.base : "", req->entity.len);
-    job->body[job->len] = '\0';
-    offload_request(req, loop->offload_done, run_search, job, search_job_free,
-                    "application/json; charset=utf-8");
-}
-
 /* ---- the feeds' /metrics families ---- */
 
 static void feed_family(metrics_out_t *out, const ingest_feed_metrics_t *feeds, size_t n, const char *name,
@@ -306,11 +262,25 @@ static int refuse_file_method(h2o_req_t *req)
     return 1;
 }
 
+/* The Elasticsearch API (/_search, /{index}/_search, GET / for clients ...): its own routes,
+ * methods and error shape. */
+static int handle_es(api_t *api, const api_loop_t *loop, h2o_req_t *req)
+{
+    if (apply_cors(api, req))
+        return 0;
+    const gate_who_t *who = gate_check(api->gate, req, AUTH_ALLOW_SEARCH);
+    if (who)   /* else the gate answered: 401 or 403 */
+        esapi_handle(api->es, loop->offload_done, req, who);
+    return 0;
+}
+
 int api_handle(api_t *api, const api_loop_t *loop, h2o_req_t *req)
 {
     if (refuse_oversized(req))
         return 0;
     int i = route_of(req);
+    if (i < 0 && esapi_claims(req))
+        return handle_es(api, loop, req);
     if (i < 0)   /* the dashboard's files, which take GET and HEAD (h2o would answer in text) */
         return refuse_file_method(req) ? 0 : -1;
     route_t r = routes[i].route;
@@ -329,8 +299,6 @@ int api_handle(api_t *api, const api_loop_t *loop, h2o_req_t *req)
     case R_FEEDS: handle_feeds(api, req, who); break;
     case R_HEALTH: handle_health(api, req); break;
     case R_METRICS: handle_metrics(api, req); break;
-    case R_SEARCH: handle_search(api, loop, req, SEARCH_SEARCH, who); break;
-    case R_COUNT: handle_search(api, loop, req, SEARCH_COUNT, who); break;
     case R_REPL: replsend_handle(loop->repl, req); break;
     case R_SNAPSHOT: replsend_snapshot(loop->repl, req); break;
     case R_NONE: break;
@@ -350,6 +318,7 @@ void api_free(api_t *api)
 {
     if (!api)
         return;
+    esapi_free(api->es);
     metrics_free(api->metrics);
     free(api);
 }
@@ -368,7 +337,8 @@ int api_new(api_t **out, const config_t *cfg, store_t *st, gate_t *gate)
     if (metrics_register(api->metrics, store_report_metrics, st) != 0 ||
         metrics_register(api->metrics, report_feeds, api) != 0 ||
         metrics_register(api->metrics, report_replica, api) != 0 ||
-        metrics_register(api->metrics, gate_report_metrics, gate) != 0) {
+        metrics_register(api->metrics, gate_report_metrics, gate) != 0 ||
+        esapi_new(&api->es, cfg, st, api->metrics) != 0) {
         api_free(api);
         return -1;
     }
@@ -389,4 +359,8 @@ void api_set_health(api_t *api, api_health_fn *fn, void *ud)
     api->health_ud = ud;
 }
 
-void api_begin_shutdown(api_t *api) { atomic_store(&api->stopping, 1); }
+void api_begin_shutdown(api_t *api)
+{
+    atomic_store(&api->stopping, 1);
+    esapi_shutdown(api->es);   /* its views go before the store */
+}

@@ -26,6 +26,7 @@
 #define MAX_DURATION_MS (8760LL * 3600 * 1000)     /* one year keeps later arithmetic far from overflow */
 #define MAX_THREADS     256
 #define MAX_STREAMS     1000000
+#define MAX_SEARCH_CONTEXTS 1024
 #define MAX_FEED_ID     64
 #define MAX_HAWK_ID     127                        /* hawk.h: ids under 128 bytes */
 #define PATH_LEN        192                        /* key paths such as feeds[3].headers.X-Foo */
@@ -464,23 +465,31 @@ static int parse_threads(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
     return 0;
 }
 
-static int parse_max_streams(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+/* A count from min to max into a size_t. */
+static int parse_count(ctx_t *c, yaml_node_t *n, const char *path, long min, long max, void *dst)
 {
     long v;
-    if (parse_int(c, n, path, 1, MAX_STREAMS, &v) < 0)
+    if (parse_int(c, n, path, min, max, &v) < 0)
         return -1;
     *(size_t *)dst = (size_t)v;
     return 0;
 }
 
+static int parse_max_streams(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    return parse_count(c, n, path, 1, MAX_STREAMS, dst);
+}
+
 /* max_streams_per_client: 0 (no limit) or a cap as high as max_streams may be. */
 static int parse_per_client(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
 {
-    long v;
-    int rc = parse_int(c, n, path, 0, MAX_STREAMS, &v);
-    if (rc == 0)
-        *(size_t *)dst = (size_t)v;
-    return rc;
+    return parse_count(c, n, path, 0, MAX_STREAMS, dst);
+}
+
+/* Open points in time and scrolls: each holds a read transaction of the store. */
+static int parse_search_contexts(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    return parse_count(c, n, path, 1, MAX_SEARCH_CONTEXTS, dst);
 }
 
 /* ---- listen and cors_origins ------------------------------------------------------------- */
@@ -1484,6 +1493,7 @@ static const field_t top_fields[] = {
     {"write_timeout", parse_duration, offsetof(config_t, write_timeout_ms)},
     {"max_streams", parse_max_streams, offsetof(config_t, max_streams)},
     {"max_streams_per_client", parse_per_client, offsetof(config_t, max_streams_per_client)},
+    {"max_search_contexts", parse_search_contexts, offsetof(config_t, max_search_contexts)},
     {"version_retention", parse_retention, offsetof(config_t, version_retention_ms)},
     {"tombstone_retention", parse_retention, offsetof(config_t, tombstone_retention_ms)},
     {"cors_origins", parse_cors, 0},
@@ -1665,6 +1675,7 @@ int config_defaults(config_t *cfg)
     cfg->write_timeout_ms = 60 * 1000;
     cfg->max_streams = 10000;
     cfg->max_replica_lag_ms = 5000;
+    cfg->max_search_contexts = 32;
     cfg->version_retention_ms = 24LL * 3600 * 1000;
     cfg->tombstone_retention_ms = 30LL * 86400 * 1000;
     cfg->listen = calloc(1, sizeof *cfg->listen);

@@ -264,11 +264,23 @@ char *gate_feeds_json(const gate_who_t *who, char *feeds_json)
     return out;
 }
 
+bool gate_admits_feed(const gate_who_t *who, const char *feed, size_t len)
+{
+    char id[STORE_MAX_FEED_LEN + 1];
+    if (!who || !who->principal || who->principal->feeds.all)
+        return true;
+    if (len > STORE_MAX_FEED_LEN)
+        return false;
+    memcpy(id, feed, len);
+    id[len] = '\0';
+    return auth_admits_feed(who->principal, id) != 0;
+}
+
 size_t gate_visible_feeds(const gate_who_t *who, const char *const *ids, size_t n, const char **out)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (!who || !who->principal || who->principal->feeds.all || auth_admits_feed(who->principal, ids[i]))
+        if (gate_admits_feed(who, ids[i], strlen(ids[i])))
             out[k++] = ids[i];
     return k;
 }

@@ -20,7 +20,7 @@ struct job {
     offload_fn *fn;
     void *arg;                         /* owned */
     void (*free_arg)(void *);
-    const char *content_type;          /* static */
+    const char *content_type;          /* static; the work may choose another */
     int status;
     char *body;                        /* owned (malloc), set by the helper thread */
     size_t len;
@@ -54,7 +54,7 @@ static void on_proceed(h2o_generator_t *g, h2o_req_t *req)
 static void *job_main(void *p)
 {
     job_t *job = p;
-    job->status = job->fn(job->arg, &job->body, &job->len);
+    job->status = job->fn(job->arg, &job->body, &job->len, &job->content_type);
     atomic_fetch_sub(&running, 1);
     h2o_multithread_send_message(job->done, &job->msg);
     return NULL;
@@ -89,26 +89,21 @@ void offload_deliver(h2o_linklist_t *messages)
     }
 }
 
-void offload_request(h2o_req_t *req, h2o_multithread_receiver_t *done, offload_fn *fn, void *arg,
-                     void (*free_arg)(void *), const char *content_type)
+int offload_request(h2o_req_t *req, h2o_multithread_receiver_t *done, offload_fn *fn, void *arg,
+                    void (*free_arg)(void *), const char *content_type)
 {
-    job_t *job = calloc(1, sizeof *job);
     pthread_t t;
     pthread_attr_t attr;
-    if (!job) {
-        if (free_arg)
-            free_arg(arg);
-        httpreq_send_error(req, 500, "out of memory", NULL);
-        return;
-    }
-    *job = (job_t){.done = done, .req = req, .fn = fn, .arg = arg, .free_arg = free_arg, .content_type = content_type};
     if (atomic_fetch_add(&running, 1) >= OFFLOAD_MAX_RUNNING) {
         atomic_fetch_sub(&running, 1);
-        job_free(job);
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
-        httpreq_send_error(req, 503, "too many searches in progress; retry shortly", NULL);
-        return;
+        return OFFLOAD_ERR_BUSY;
     }
+    job_t *job = calloc(1, sizeof *job);
+    if (!job) {
+        atomic_fetch_sub(&running, 1);
+        return OFFLOAD_ERR_NOMEM;
+    }
+    *job = (job_t){.done = done, .req = req, .fn = fn, .arg = arg, .free_arg = free_arg, .content_type = content_type};
     job_generator_t *gen = h2o_mem_alloc_pool(&req->pool, sizeof *gen);
     gen->super.proceed = on_proceed;
     gen->super.stop = on_stop;
@@ -121,4 +116,5 @@ void offload_request(h2o_req_t *req, h2o_multithread_receiver_t *done, offload_f
         job_main(job);
     }
     pthread_attr_destroy(&attr);
+    return 0;
 }

@@ -216,6 +216,11 @@ void srcfilter_put(bytebuf_t *b, const srcfilter_t *f, const char *json, size_t 
  * The hit object
  * ====================================================================================== */
 
+int64_t srcfilter_ms(int64_t us)
+{
+    return us >= 0 ? us / 1000 : -((-(us + 1)) / 1000) - 1;
+}
+
 void srcfilter_put_hit(bytebuf_t *b, const srcfilter_t *f, const srcfilter_hit_t *h, bool scored)
 {
     bytebuf_appends(b, "{\"_index\":");
@@ -227,7 +232,7 @@ void srcfilter_put_hit(bytebuf_t *b, const srcfilter_t *f, const srcfilter_hit_t
         bytebuf_appends(b, ",\"_source\":");
         srcfilter_put(b, f, h->json, h->json_len);
     }
-    bytebuf_printf(b, ",\"sort\":[%lld,", (long long)h->published_us);
+    bytebuf_printf(b, ",\"sort\":[%lld,", (long long)srcfilter_ms(h->published_us));
     bytebuf_append_json_str(b, h->id, h->id_len);
     bytebuf_appends(b, ",");
     bytebuf_append_json_str(b, h->feed, h->feed_len);

@@ -941,6 +941,37 @@ static int scan_open(store_t *st, MDB_dbi dbi, MDB_txn **txn, MDB_cursor **c)
     return rc;
 }
 
+/* The count keys of `meta` ("count\0<feed>") sort together: walk them. Returns an LMDB code;
+ * *stop gets the callback's value when it stopped the walk. */
+static int feeds_walk(MDB_cursor *c, store_feed_fn *fn, void *ud, int *stop)
+{
+    MDB_val k = {6, "count"}, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    for (; rc == 0 && !*stop; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size <= 6 || memcmp(k.mv_data, "count", 6) != 0)
+            return 0;
+        uint64_t n;
+        if (v.mv_size != sizeof n)
+            return MDB_CORRUPTED;
+        memcpy(&n, v.mv_data, sizeof n);
+        *stop = n ? fn((const char *)k.mv_data + 6, k.mv_size - 6, n, ud) : 0;
+    }
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_feeds(store_t *st, store_feed_fn *fn, void *ud)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    int stop = 0, rc = scan_open(st, st->meta, &txn, &c);
+    if (rc)
+        return read_fail(st, "feeds", rc);
+    rc = feeds_walk(c, fn, ud, &stop);
+    mdb_cursor_close(c);
+    store_read_end(st, txn);
+    return rc ? read_fail(st, "feeds", rc) : stop;
+}
+
 /* A hint for the next records of a scan. LMDB lays out the nodes of a page downward in the order
  * they were inserted, so in an index filled in key order (both of ours, mostly) the next key's
  * record sits just below this one in memory, and the previous key's just above. Scans are bound

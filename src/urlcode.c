@@ -1,4 +1,4 @@
-/* urlcode.c -- percent-decoding of URL query components. See urlcode.h. */
+/* urlcode.c -- percent-decoding of URL query components and path segments. See urlcode.h. */
 #include "urlcode.h"
 
 static int hexval(char c)
@@ -12,12 +12,13 @@ static int hexval(char c)
     return -1;
 }
 
-long urlcode_decode(const char *s, size_t len, char *out, size_t outlen)
+/* Decode; `plus` says whether '+' stands for a space (query components) or itself (paths). */
+static long decode(const char *s, size_t len, char *out, size_t outlen, int plus)
 {
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
-        if (c == '+') {
+        if (c == '+' && plus) {
             c = ' ';
         } else if (c == '%') {
             int hi = i + 2 < len ? hexval(s[i + 1]) : -1, lo = hi < 0 ? -1 : hexval(s[i + 2]);
@@ -34,4 +35,14 @@ long urlcode_decode(const char *s, size_t len, char *out, size_t outlen)
         return -1;
     out[n] = '\0';
     return (long)n;
+}
+
+long urlcode_decode(const char *s, size_t len, char *out, size_t outlen)
+{
+    return decode(s, len, out, outlen, 1);
+}
+
+long urlcode_decode_path(const char *s, size_t len, char *out, size_t outlen)
+{
+    return decode(s, len, out, outlen, 0);
 }

@@ -336,6 +336,8 @@ int h_http_ex(const char *method, const char *url, const char *const *headers, c
     curl_easy_setopt(c, CURLOPT_HTTP_VERSION, http_version);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L); /* throwaway certificates, loopback only */
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    if (strcmp(method, "HEAD") == 0)   /* no body follows, whatever the headers say */
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     if (body)
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     else if (strcmp(method, "POST") == 0)

@@ -339,6 +339,22 @@ static void check_search(const client_case_t *c)
     cr_assert_eq(r.status, 200);
     cr_assert(strstr(r.body, "\"count\":0,"), "%s: _count on %s: %s", c->cred.name, c->outside, r.body);
     h_resp_free(&r);
+    /* a feed outside the scope is, to this client, an index that does not exist */
+    char path[256];
+    snprintf(path, sizeof path, "/%s/_search", c->outside);
+    r = call(&c->cred, "GET", path, NULL);
+    cr_assert_eq(r.status, 404, "%s: %s -> %ld %s", c->cred.name, path, r.status, r.body);
+    cr_assert(strstr(r.body, "index_not_found_exception"), "%s", r.body);
+    h_resp_free(&r);
+    r = call(&c->cred, "GET", "/_cat/indices?format=json&h=index", NULL);
+    cr_assert_eq(r.status, 200, "%s: _cat/indices -> %ld", c->cred.name, r.status);
+    j = json_loads(r.body, 0, NULL);
+    cr_assert(json_is_array(j) && json_array_size(j) > 0, "%s: %s", c->cred.name, r.body);
+    for (size_t i = 0; i < json_array_size(j); i++)
+        cr_assert_str_neq(json_string_value(json_object_get(json_array_get(j, i), "index")), c->outside,
+                          "%s: _cat/indices lists %s", c->cred.name, c->outside);
+    json_decref(j);
+    h_resp_free(&r);
 }
 
 static void check_client(const client_case_t *c)
@@ -860,7 +876,10 @@ Test(auth, health_static_files_and_preflights_need_no_credentials)
 {
     up(NULL, NULL, NULL);
     cr_expect_eq(status_with("/health", NULL), 200);
-    cr_expect_eq(status_with("/", NULL), 200);
+    const char *browser[] = {"Accept: text/html,application/xhtml+xml", NULL};
+    cr_expect_eq(status_with("/", browser), 200, "the dashboard's page");
+    cr_expect_eq(status_with("/style.css", NULL), 200, "the dashboard's files");
+    cr_expect_eq(status_with("/", NULL), 401, "the Elasticsearch root document needs credentials");
     const char *pre[] = {"Origin: http://app.example", "Access-Control-Request-Method: GET",
                          "Access-Control-Request-Headers: authorization", NULL};
     h_resp_t r;

@@ -418,9 +418,14 @@ Test(stream, other_endpoints_and_cors, .timeout = 30)
     h_http("GET", url("/stream?start=now&end=now", NULL), other, NULL, &r, 5000);
     cr_assert_null(strcasestr(r.headers, "access-control-allow-origin"));
     h_resp_free(&r);
-    h_get(url("/", NULL), &r);
+    const char *browser[] = {"Accept: text/html,application/xhtml+xml,*/*;q=0.8", NULL};
+    h_http("GET", url("/", NULL), browser, NULL, &r, 5000);   /* the dashboard, for a browser */
     cr_assert_eq(r.status, 200);
     cr_assert(strcasestr(r.headers, "text/html"));
+    h_resp_free(&r);
+    h_get(url("/", NULL), &r);   /* Elasticsearch's root document for everyone else (test_es.c) */
+    cr_assert_eq(r.status, 200);
+    cr_assert(strstr(r.body, "\"tagline\":\"You Know, for Search\""), "%s", r.body);
     h_resp_free(&r);
     env_down();
 }

@@ -498,24 +498,24 @@ static const case_t TOP_HITS[] = {
     /* default: 3 hits in (published, id, feed) order, scored like an unsorted search */
     {"{\"t\":{\"top_hits\":{\"_source\":false}}}", BEFORE_JAN10,
      "{\"t\":{\"hits\":{\"total\":{\"value\":9,\"relation\":\"eq\"},\"max_score\":1.0,\"hits\":["
-     "{\"_index\":\"f1\",\"_id\":\"a01\",\"_score\":1.0,\"sort\":[1704069000000000,\"a01\",\"f1\"]},"
-     "{\"_index\":\"f1\",\"_id\":\"a02\",\"_score\":1.0,\"sort\":[1704071700000000,\"a02\",\"f1\"]},"
-     "{\"_index\":\"f2\",\"_id\":\"a03\",\"_score\":1.0,\"sort\":[1704073500000000,\"a03\",\"f2\"]}]}}}"},
+     "{\"_index\":\"f1\",\"_id\":\"a01\",\"_score\":1.0,\"sort\":[1704069000000,\"a01\",\"f1\"]},"
+     "{\"_index\":\"f1\",\"_id\":\"a02\",\"_score\":1.0,\"sort\":[1704071700000,\"a02\",\"f1\"]},"
+     "{\"_index\":\"f2\",\"_id\":\"a03\",\"_score\":1.0,\"sort\":[1704073500000,\"a03\",\"f2\"]}]}}}"},
     /* newest first; a09 and a08 share a time: id breaks the tie */
     {"{\"t\":{\"top_hits\":{\"size\":3,\"sort\":[{\"published\":{\"order\":\"desc\"}}],\"_source\":[\"id\",\"object.n\"]}}}", NULL,
      "{\"t\":{\"hits\":{\"total\":{\"value\":10,\"relation\":\"eq\"},\"max_score\":null,\"hits\":["
      "{\"_index\":\"f1\",\"_id\":\"a10\",\"_score\":null,\"_source\":{\"id\":\"a10\",\"object\":{\"n\":null}},"
-     "\"sort\":[1707523200000000,\"a10\",\"f1\"]},"
+     "\"sort\":[1707523200000,\"a10\",\"f1\"]},"
      "{\"_index\":\"f2\",\"_id\":\"a09\",\"_score\":null,\"_source\":{\"id\":\"a09\",\"object\":{\"n\":3}},"
-     "\"sort\":[1704445200000000,\"a09\",\"f2\"]},"
+     "\"sort\":[1704445200000,\"a09\",\"f2\"]},"
      "{\"_index\":\"f3\",\"_id\":\"a08\",\"_score\":null,\"_source\":{\"id\":\"a08\",\"object\":{\"n\":\"100\"}},"
-     "\"sort\":[1704445200000000,\"a08\",\"f3\"]}]}}}"},
+     "\"sort\":[1704445200000,\"a08\",\"f3\"]}]}}}"},
     /* from skips; full _source; sort "published" is ascending */
     {"{\"t\":{\"top_hits\":{\"size\":1,\"from\":1,\"sort\":\"published\",\"_source\":{\"includes\":[\"obj*\"],"
      "\"excludes\":[\"object.tags\",\"object.n\"]}}}}", "{\"term\":{\"feed\":\"f2\"}}",
      "{\"t\":{\"hits\":{\"total\":{\"value\":3,\"relation\":\"eq\"},\"max_score\":null,\"hits\":["
      "{\"_index\":\"f2\",\"_id\":\"a05\",\"_score\":null,\"_source\":{\"object\":\"a01\"},"
-     "\"sort\":[1704154200000000,\"a05\",\"f2\"]}]}}}"},
+     "\"sort\":[1704154200000,\"a05\",\"f2\"]}]}}}"},
     {"{\"t\":{\"top_hits\":{\"size\":0}}}", NULL,
      "{\"t\":{\"hits\":{\"total\":{\"value\":10,\"relation\":\"eq\"},\"max_score\":null,\"hits\":[]}}}"},
     /* the newest of each feed */
@@ -523,11 +523,11 @@ static const case_t TOP_HITS[] = {
      "\"_source\":\"id\"}}}}}", NULL,
      "{\"f\":{\"doc_count_error_upper_bound\":0,\"sum_other_doc_count\":0,\"buckets\":["
      "{\"key\":\"f1\",\"doc_count\":5,\"last\":{\"hits\":{\"total\":{\"value\":5,\"relation\":\"eq\"},\"max_score\":null,"
-     "\"hits\":[{\"_index\":\"f1\",\"_id\":\"a10\",\"_score\":null,\"_source\":{\"id\":\"a10\"},\"sort\":[1707523200000000,\"a10\",\"f1\"]}]}}},"
+     "\"hits\":[{\"_index\":\"f1\",\"_id\":\"a10\",\"_score\":null,\"_source\":{\"id\":\"a10\"},\"sort\":[1707523200000,\"a10\",\"f1\"]}]}}},"
      "{\"key\":\"f2\",\"doc_count\":3,\"last\":{\"hits\":{\"total\":{\"value\":3,\"relation\":\"eq\"},\"max_score\":null,"
-     "\"hits\":[{\"_index\":\"f2\",\"_id\":\"a09\",\"_score\":null,\"_source\":{\"id\":\"a09\"},\"sort\":[1704445200000000,\"a09\",\"f2\"]}]}}},"
+     "\"hits\":[{\"_index\":\"f2\",\"_id\":\"a09\",\"_score\":null,\"_source\":{\"id\":\"a09\"},\"sort\":[1704445200000,\"a09\",\"f2\"]}]}}},"
      "{\"key\":\"f3\",\"doc_count\":2,\"last\":{\"hits\":{\"total\":{\"value\":2,\"relation\":\"eq\"},\"max_score\":null,"
-     "\"hits\":[{\"_index\":\"f3\",\"_id\":\"a08\",\"_score\":null,\"_source\":{\"id\":\"a08\"},\"sort\":[1704445200000000,\"a08\",\"f3\"]}]}}}]}}"},
+     "\"hits\":[{\"_index\":\"f3\",\"_id\":\"a08\",\"_score\":null,\"_source\":{\"id\":\"a08\"},\"sort\":[1704445200000,\"a08\",\"f3\"]}]}}}]}}"},
 };
 
 Test(agg, top_hits)

@@ -1,7 +1,9 @@
 /* test_search.c -- _search and _count over a real store in a temporary directory: order
- * (published, id, feed) ascending and descending, search_after paging over many activities that
- * share a published time (each exactly once), from/size, hits.total and track_total_hits,
- * _source filtering, _count, the response shape, and every 400. */
+ * (published millisecond, id, feed) ascending and descending, search_after paging over many
+ * activities that share a millisecond at different microseconds (each exactly once), from/size,
+ * hits.total and track_total_hits, _source filtering, _count, the response shape, every 400;
+ * runs restricted to feeds and a scope, over a frozen view, with aggregations, with a known
+ * total, and the last hit's sort values. */
 #include "search.h"
 #include "store.h"
 #include "timefmt.h"
@@ -19,6 +21,8 @@
 
 typedef struct { int64_t pub; char id[32]; char feed[8]; int announce; } exp_t;
 
+static int64_t ms(int64_t us) { return us / 1000; }   /* the fixture's times are after 1970 */
+
 static char *g_dir;
 static store_t *g_st;
 static exp_t g_exp[N_ACTS + 4];        /* what the store holds, in (published, id, feed) order */
@@ -33,8 +37,8 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 static int exp_cmp(const void *a, const void *b)
 {
     const exp_t *x = a, *y = b;
-    if (x->pub != y->pub)
-        return x->pub < y->pub ? -1 : 1;
+    if (ms(x->pub) != ms(y->pub))
+        return ms(x->pub) < ms(y->pub) ? -1 : 1;
     int c = strcmp(x->id, y->id);
     return c ? c : strcmp(x->feed, y->feed);
 }
@@ -63,8 +67,9 @@ static void put(store_batch_t *b, const char *feed, const char *id, int64_t pub,
     e->announce = announce;
 }
 
-/* 300 activities in 12 runs of 25 sharing one published microsecond; inserted (so seq-ordered)
- * in an order unrelated to their ids; one id in two feeds at the same time; one deleted. */
+/* 300 activities in 12 runs of 25 sharing one published millisecond (at microseconds, and
+ * inserted -- so seq-ordered -- in an order unrelated to their ids); one id in two feeds at the
+ * same time; one deleted. */
 static void setup(void)
 {
     char tmpl[] = "/tmp/test_search.XXXXXX", err[256];
@@ -79,7 +84,7 @@ static void setup(void)
         char id[32];
         int n = (i * 7) % N_ACTS;
         snprintf(id, sizeof id, "act-%03d", n);
-        put(b, feeds[i % 3], id, BASE_US + (i / GROUP) * 1000, n % 4 == 0, n);
+        put(b, feeds[i % 3], id, BASE_US + (i / GROUP) * 1000 + (n * 37) % 1000, n % 4 == 0, n);
         if (i % 100 == 99)
             cr_assert_eq(store_batch_commit(b, NULL), 0);
     }
@@ -108,7 +113,7 @@ static json_t *run(int kind, const char *body, int *status)
 {
     char *out;
     size_t len;
-    *status = search_execute(g_st, kind, body, body ? strlen(body) : 0, NULL, &out, &len);
+    *status = search_execute(g_st, NULL, kind, body, body ? strlen(body) : 0, &out, &len);
     cr_assert_not_null(out);
     json_error_t je;
     json_t *j = json_loadb(out, len, 0, &je);
@@ -279,7 +284,7 @@ Test(search, response_has_elasticsearch_shape)
     cr_assert_str_eq(json_string_value(json_object_get(src, "id")), g_exp[0].id);
     json_t *sort = json_object_get(h, "sort");
     cr_assert_eq(json_array_size(sort), 3);
-    cr_assert_eq(json_integer_value(json_array_get(sort, 0)), g_exp[0].pub);
+    cr_assert_eq(json_integer_value(json_array_get(sort, 0)), ms(g_exp[0].pub));
     cr_assert_str_eq(json_string_value(json_array_get(sort, 1)), g_exp[0].id);
     cr_assert_str_eq(json_string_value(json_array_get(sort, 2)), g_exp[0].feed);
     json_decref(r);
@@ -323,13 +328,13 @@ Test(search, total_hits_tracking)
     char body[256];
     snprintf(body, sizeof body, "{\"size\":2,\"query\":{\"term\":{\"type\":\"Announce\"}},"
                                 "\"search_after\":[%lld,\"%s\",\"%s\"]}",
-             (long long)g_exp[200].pub, g_exp[200].id, g_exp[200].feed);
+             (long long)ms(g_exp[200].pub), g_exp[200].id, g_exp[200].feed);
     r = ok(body);
     cr_assert_eq(json_integer_value(json_object_get(total_of(r), "value")), N_ACTS / 4);
     json_decref(r);
     snprintf(body, sizeof body, "{\"size\":2,\"sort\":{\"published\":\"desc\"},"
                                 "\"search_after\":[%lld,\"%s\",\"%s\"]}",
-             (long long)g_exp[200].pub, g_exp[200].id, g_exp[200].feed);
+             (long long)ms(g_exp[200].pub), g_exp[200].id, g_exp[200].feed);
     r = ok(body);
     cr_assert_eq(json_integer_value(json_object_get(total_of(r), "value")), (json_int_t)g_nexp);
     char got[64], want[64];
@@ -417,7 +422,7 @@ static void expect_400(int kind, const char *body, size_t len, const char *reaso
 {
     char *out;
     size_t olen;
-    int status = search_execute(g_st, kind, body, len, NULL, &out, &olen);
+    int status = search_execute(g_st, NULL, kind, body, len, &out, &olen);
     cr_assert_eq(status, 400, "%.200s -> %d %.*s", body, status, (int)olen, out);
     json_t *r = json_loadb(out, olen, 0, NULL);
     cr_assert_not_null(r, "error body is not JSON: %.*s", (int)olen, out);
@@ -455,7 +460,9 @@ Test(search, bad_requests_are_400)
     bad("{\"query\":", "not valid JSON");
     bad("[]", "must be a JSON object");
     bad("{\"size\":1,\"size\":2}", "not valid JSON");
-    bad("{\"aggs\":{}}", "unknown key [aggs] in the search body");
+    bad("{\"highlight\":{}}", "unknown key [highlight] in the search body");
+    bad("{\"aggs\":{\"a\":{\"geo_distance\":{}}}}", "[a] aggregation type [geo_distance] is not supported");
+    bad("{\"aggs\":{},\"aggregations\":{}}", "found two aggregation definitions");
     bad("{\"size\":-1}", "[size] parameter cannot be negative, found [-1]");
     bad("{\"size\":10001}", "Result window is too large, from + size must be less than or equal to: [10000] but was [10001]");
     bad("{\"size\":9000,\"from\":1001}", "but was [10001]");
@@ -463,12 +470,15 @@ Test(search, bad_requests_are_400)
     bad("{\"size\":\"10\"}", "[size] must be an integer");
     bad("{\"size\":1.5}", "[size] must be an integer");
     bad("{\"from\":true}", "[from] must be an integer");
-    bad("{\"sort\":\"_doc\"}", "unknown sort field [_doc]");
+    bad("{\"sort\":\"_id\"}", "unknown sort field [_id]");
+    bad("{\"sort\":{\"_doc\":\"desc\"}}", "index order, ascending only");
+    bad("{\"sort\":[\"_doc\",\"published\"]}", "index order must come last");
     bad("{\"sort\":[{\"_score\":\"desc\"}]}", "unknown sort field [_score]");
     bad("{\"sort\":{\"published\":\"up\"}}", "order must be \"asc\" or \"desc\"");
     bad("{\"sort\":{\"published\":{\"order\":\"asc\",\"format\":\"x\"}}}", "unknown key [format] in [sort.published]");
     bad("{\"sort\":{\"published\":3}}", "[sort.published] must be");
-    bad("{\"sort\":[\"published\",{\"id\":\"asc\"}]}", "more than one field");
+    bad("{\"sort\":[\"published\",{\"id\":\"asc\"}]}", "unknown sort field [id]");
+    bad("{\"sort\":[\"published\",{\"published\":\"desc\"}]}", "names [published] twice");
     bad("{\"sort\":7}", "[sort] elements must be");
     bad("{\"search_after\":[1,\"a\"]}", "[search_after] must be the \"sort\" array of a hit");
     bad("{\"search_after\":[\"yesterday\",\"a\",\"f\"]}", "[search_after] must be");
@@ -506,7 +516,7 @@ Test(search, bad_requests_are_400)
     text[big - 2] = '}';
     char *out;
     size_t olen;
-    cr_expect_eq(search_execute(g_st, SEARCH_SEARCH, text + 1, big - 2, NULL, &out, &olen), 200);
+    cr_expect_eq(search_execute(g_st, NULL, SEARCH_SEARCH, text + 1, big - 2, &out, &olen), 200);
     free(out);
     free(text);
 }
@@ -515,7 +525,7 @@ Test(search, store_failure_is_500)
 {
     char *out;
     size_t len;
-    int status = search_execute(NULL, SEARCH_SEARCH, "{\"query\":{\"match_all\":{}}}", 26, NULL, &out, &len);
+    int status = search_execute(NULL, NULL, SEARCH_SEARCH, "{\"query\":{\"match_all\":{}}}", 26, &out, &len);
     cr_assert_eq(status, 500);
     json_t *r = json_loadb(out, len, 0, NULL);
     cr_assert_not_null(r);
@@ -524,50 +534,171 @@ Test(search, store_failure_is_500)
     free(out);
 }
 
-/* A client's scope is ANDed into the hits, hits.total and _count. */
-static json_t *run_scoped(int kind, const char *body, const char *scope_text)
+/* ---- runs: feeds, scope, views, aggregations, known totals ---- */
+
+/* Parse `body` and run it over src; the response parsed. */
+static json_t *run_src(int kind, const char *body, const search_src_t *src, const search_opts_t *o,
+                       search_result_t *res, int *status)
 {
-    char err[256], *out;
-    size_t len;
-    query_t *scope;
-    cr_assert_eq(query_compile_text(scope_text, strlen(scope_text), &scope, err, sizeof err), 0, "%s", err);
-    int status = search_execute(g_st, kind, body, body ? strlen(body) : 0, scope, &out, &len);
-    cr_assert_eq(status, 200, "%s -> %d %.*s", body, status, (int)len, out);
-    json_t *j = json_loadb(out, len, 0, NULL);
-    cr_assert_not_null(j);
-    free(out);
-    query_free(scope);
-    return j;
+    json_t *j = body ? json_loads(body, 0, NULL) : NULL;
+    search_t *s;
+    char err[512];
+    cr_assert_eq(search_parse(kind, j, 0, &s, err, sizeof err), 0, "%s", err);
+    json_decref(j);
+    bytebuf_t b = {0};
+    *status = search_run(s, src, o, &b, res);
+    search_free(s);
+    json_t *r = json_loadb(b.p, b.len, 0, NULL);
+    cr_assert_not_null(r, "%.*s", (int)b.len, b.p);
+    bytebuf_free(&b);
+    return r;
 }
 
-static size_t expected_in_feed(const char *feed, int announce_only)
+static json_int_t total_value(json_t *r)
 {
-    size_t n = 0;
+    return json_integer_value(json_object_get(total_of(r), "value"));
+}
+
+Test(search, runs_restricted_to_feeds_and_scope)
+{
+    static const char *const f1[] = {"f1"}, *const f23[] = {"f2", "f3"};
+    size_t in_f1 = 0;
     for (size_t i = 0; i < g_nexp; i++)
-        n += strcmp(g_exp[i].feed, feed) == 0 && (!announce_only || g_exp[i].announce);
-    return n;
+        in_f1 += strcmp(g_exp[i].feed, "f1") == 0;
+    int status;
+    search_src_t src = {.st = g_st, .feeds = f1, .nfeeds = 1};
+    json_t *r = run_src(SEARCH_SEARCH, "{\"size\":1000,\"track_total_hits\":true}", &src, NULL, NULL, &status);
+    cr_assert_eq(status, 200);
+    cr_expect_eq(total_value(r), (json_int_t)in_f1);
+    for (size_t i = 0; i < json_array_size(hits_of(r)); i++)
+        cr_expect_str_eq(json_string_value(json_object_get(json_array_get(hits_of(r), i), "_index")), "f1");
+    json_decref(r);
+    r = run_src(SEARCH_COUNT, NULL, &src, NULL, NULL, &status);   /* the stored counts */
+    cr_expect_eq(json_integer_value(json_object_get(r, "count")), (json_int_t)in_f1);
+    json_decref(r);
+    src.feeds = f23;
+    src.nfeeds = 2;
+    r = run_src(SEARCH_COUNT, "{\"query\":{\"match_all\":{}}}", &src, NULL, NULL, &status);
+    cr_expect_eq(json_integer_value(json_object_get(r, "count")), (json_int_t)(g_nexp - in_f1));
+    json_decref(r);
+    src.nfeeds = 0;   /* no feed at all */
+    r = run_src(SEARCH_COUNT, NULL, &src, NULL, NULL, &status);
+    cr_expect_eq(json_integer_value(json_object_get(r, "count")), 0);
+    json_decref(r);
+    /* a scope ANDs into hits, totals, counts and aggregations */
+    query_t *scope;
+    char err[256];
+    cr_assert_eq(query_compile_text("{\"term\":{\"type\":\"Announce\"}}", 28, &scope, err, sizeof err), 0, "%s", err);
+    src = (search_src_t){.st = g_st, .scope = scope};
+    r = run_src(SEARCH_COUNT, NULL, &src, NULL, NULL, &status);
+    cr_expect_eq(json_integer_value(json_object_get(r, "count")), N_ACTS / 4);
+    json_decref(r);
+    r = run_src(SEARCH_SEARCH, "{\"size\":0,\"aggs\":{\"t\":{\"terms\":{\"field\":\"type\"}}}}", &src, NULL, NULL, &status);
+    cr_assert_eq(status, 200);
+    cr_expect_eq(total_value(r), N_ACTS / 4);
+    json_t *buckets = json_object_get(json_object_get(json_object_get(r, "aggregations"), "t"), "buckets");
+    cr_assert_eq(json_array_size(buckets), 1);
+    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(buckets, 0), "key")), "Announce");
+    json_decref(r);
+    query_free(scope);
 }
 
-Test(search, scope_limits_hits_totals_and_counts)
+Test(search, aggregations_see_every_match_whatever_the_page)
 {
-    const char *scope = "{\"term\":{\"feed\":\"f1\"}}";
-    size_t want = expected_in_feed("f1", 0);
-    json_t *r = run_scoped(SEARCH_SEARCH, "{\"size\":10000,\"track_total_hits\":true}", scope);
-    json_t *hits = hits_of(r);
-    cr_expect_eq(json_array_size(hits), want);
-    for (size_t i = 0; i < json_array_size(hits); i++)
-        cr_expect_str_eq(json_string_value(json_object_get(json_array_get(hits, i), "_index")), "f1");
-    cr_expect_eq(json_integer_value(json_object_get(json_object_get(json_object_get(r, "hits"), "total"), "value")),
-                 (json_int_t)want);
+    int status;
+    search_src_t src = {.st = g_st};
+    char body[512];
+    snprintf(body, sizeof body, "{\"size\":2,\"search_after\":[%lld,\"%s\",\"%s\"],\"aggs\":{\"f\":{\"terms\":"
+             "{\"field\":\"feed\"}},\"n\":{\"value_count\":{\"field\":\"id\"}}}}",
+             (long long)ms(g_exp[100].pub), g_exp[100].id, g_exp[100].feed);
+    json_t *r = run_src(SEARCH_SEARCH, body, &src, NULL, NULL, &status);
+    cr_assert_eq(status, 200);
+    cr_expect_eq(total_value(r), (json_int_t)g_nexp);
+    cr_expect_eq(json_array_size(hits_of(r)), 2);
+    json_t *aggs = json_object_get(r, "aggregations");
+    cr_expect_eq(json_integer_value(json_object_get(json_object_get(aggs, "n"), "value")), (json_int_t)g_nexp);
+    cr_expect_eq(json_array_size(json_object_get(json_object_get(aggs, "f"), "buckets")), 3);
+    char got[64], want[64];
+    hit_key(r, 0, got, sizeof got);
+    exp_key(101, want, sizeof want);
+    cr_expect_str_eq(got, want);
     json_decref(r);
-    r = run_scoped(SEARCH_COUNT, NULL, scope);
-    cr_expect_eq(json_integer_value(json_object_get(r, "count")), (json_int_t)want, "_count without a query");
+    /* left out when asked (scroll pages after the first) */
+    search_opts_t o = {.no_aggs = true};
+    r = run_src(SEARCH_SEARCH, body, &src, &o, NULL, &status);
+    cr_expect_null(json_object_get(r, "aggregations"));
+    cr_expect_eq(total_value(r), (json_int_t)g_nexp);
     json_decref(r);
-    r = run_scoped(SEARCH_COUNT, "{\"query\":{\"term\":{\"type\":\"Announce\"}}}", scope);
-    cr_expect_eq(json_integer_value(json_object_get(r, "count")), (json_int_t)expected_in_feed("f1", 1));
+    r = run_src(SEARCH_SEARCH, "{\"aggs\":{\"h\":{\"date_histogram\":{\"field\":\"published\",\"fixed_interval\":\"1h\"}}},"
+                "\"size\":0}", &src, NULL, NULL, &status);
+    json_t *buckets = json_object_get(json_object_get(json_object_get(r, "aggregations"), "h"), "buckets");
+    cr_expect_eq(json_array_size(buckets), 1);
+    cr_expect_eq(json_integer_value(json_object_get(json_array_get(buckets, 0), "doc_count")), (json_int_t)g_nexp);
     json_decref(r);
-    r = run_scoped(SEARCH_SEARCH, "{\"query\":{\"term\":{\"feed\":\"f2\"}}}", scope);
-    cr_expect_eq(json_array_size(hits_of(r)), 0, "a query outside the scope finds nothing");
-    cr_expect_eq(json_integer_value(json_object_get(json_object_get(json_object_get(r, "hits"), "total"), "value")), 0);
+}
+
+Test(search, known_totals_ids_and_the_last_sort)
+{
+    int status;
+    search_src_t src = {.st = g_st};
+    search_result_t res;
+    search_opts_t o = {.id_key = "pit_id", .id = "abc", .have_total = true, .total = 7};
+    json_t *r = run_src(SEARCH_SEARCH, "{\"size\":3,\"sort\":\"_doc\"}", &src, &o, &res, &status);
+    cr_assert_eq(status, 200);
+    cr_expect_str_eq(json_string_value(json_object_get(r, "pit_id")), "abc");
+    cr_expect_eq(total_value(r), 7);
+    cr_expect(json_is_null(json_object_get(json_object_get(r, "hits"), "max_score")));
+    cr_expect_eq(res.counted, 7);
+    cr_assert_not_null(res.last_sort);
+    cr_expect(json_equal(res.last_sort, json_object_get(json_array_get(hits_of(r), 2), "sort")));
+    json_decref(res.last_sort);
     json_decref(r);
+    /* counted as asked: the limit + 1 at most; totals as numbers */
+    o = (search_opts_t){.total_as_int = true};
+    r = run_src(SEARCH_SEARCH, "{\"size\":0,\"track_total_hits\":true}", &src, &o, &res, &status);
+    cr_expect_eq(json_integer_value(json_object_get(json_object_get(r, "hits"), "total")), (json_int_t)g_nexp);
+    cr_expect_null(res.last_sort);
+    json_decref(r);
+    r = run_src(SEARCH_SEARCH, "{\"size\":0,\"track_total_hits\":10}", &src, NULL, &res, &status);
+    cr_expect_eq(res.counted, 11);
+    json_decref(r);
+}
+
+static int put_one(store_batch_t *b, const char *feed, const char *id, int64_t pub)
+{
+    store_activity_t a = {.feed = feed, .feed_len = strlen(feed), .id = id, .id_len = strlen(id),
+                          .published_us = pub, .types = "Create", .types_len = 6, .json = "{\"type\":\"Create\"}",
+                          .json_len = 17};
+    return store_batch_upsert(b, &a, 0);
+}
+
+Test(search, a_view_sees_the_store_as_it_was)
+{
+    store_view_t *v;
+    cr_assert_eq(store_view_open(g_st, &v), 0);
+    store_batch_t *b;
+    cr_assert_eq(store_batch_new(g_st, &b), 0);
+    cr_assert_eq(put_one(b, "f1", "late", BASE_US), 0);
+    cr_assert_eq(store_batch_delete(b, "f1", g_exp[0].id, strlen(g_exp[0].id)), 0);
+    cr_assert_eq(store_batch_delete(b, g_exp[0].feed, g_exp[0].id, strlen(g_exp[0].id)), 0);
+    cr_assert_eq(store_batch_commit(b, NULL), 0);
+    store_batch_free(b);
+    int status;
+    search_src_t src = {.st = g_st, .view = v};
+    json_t *r = run_src(SEARCH_SEARCH, "{\"size\":1,\"query\":{\"match_all\":{}}}", &src, NULL, NULL, &status);
+    cr_assert_eq(status, 200);
+    cr_expect_eq(total_value(r), (json_int_t)g_nexp);
+    char got[64], want[64];
+    hit_key(r, 0, got, sizeof got);
+    exp_key(0, want, sizeof want);
+    cr_expect_str_eq(got, want, "the deleted activity is still there");
+    json_decref(r);
+    r = run_src(SEARCH_COUNT, NULL, &src, NULL, NULL, &status);
+    cr_expect_eq(json_integer_value(json_object_get(r, "count")), (json_int_t)g_nexp);
+    json_decref(r);
+    src.view = NULL;   /* the store itself has moved on */
+    r = run_src(SEARCH_COUNT, "{\"query\":{\"ids\":{\"values\":[\"late\"]}}}", &src, NULL, NULL, &status);
+    cr_expect_eq(json_integer_value(json_object_get(r, "count")), 1);
+    json_decref(r);
+    store_view_close(v);
 }

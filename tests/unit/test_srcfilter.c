@@ -74,10 +74,21 @@ Test(srcfilter, hit_object)
     srcfilter_hit_t h = {"f\"1", 3, "a1", 2, "{\"id\":\"a1\"}", 11, INT64_C(1704067200000000)};
     srcfilter_put_hit(&b, &f, &h, true);
     cr_expect_str_eq(b.p, "{\"_index\":\"f\\\"1\",\"_id\":\"a1\",\"_score\":1.0,\"_source\":{\"id\":\"a1\"},"
-                          "\"sort\":[1704067200000000,\"a1\",\"f\\\"1\"]}");
+                          "\"sort\":[1704067200000,\"a1\",\"f\\\"1\"]}");
     bytebuf_clear(&b);
     f.none = true;
     srcfilter_put_hit(&b, &f, &h, false);
-    cr_expect_str_eq(b.p, "{\"_index\":\"f\\\"1\",\"_id\":\"a1\",\"_score\":null,\"sort\":[1704067200000000,\"a1\",\"f\\\"1\"]}");
+    cr_expect_str_eq(b.p, "{\"_index\":\"f\\\"1\",\"_id\":\"a1\",\"_score\":null,\"sort\":[1704067200000,\"a1\",\"f\\\"1\"]}");
     bytebuf_free(&b);
+}
+
+Test(srcfilter, milliseconds_round_down)
+{
+    cr_expect_eq(srcfilter_ms(INT64_C(1704067200123999)), INT64_C(1704067200123));
+    cr_expect_eq(srcfilter_ms(0), 0);
+    cr_expect_eq(srcfilter_ms(999), 0);
+    cr_expect_eq(srcfilter_ms(-1), -1);
+    cr_expect_eq(srcfilter_ms(-1000), -1);
+    cr_expect_eq(srcfilter_ms(-1001), -2);
+    cr_expect_eq(srcfilter_ms(INT64_MIN), INT64_MIN / 1000 - 1);
 }

@@ -1555,6 +1555,43 @@ Test(store, sweep_in_pieces)
     cr_assert_eq(store_feed_count(g_st, "f"), 0);
 }
 
+/* ---- identity and the list of feeds ---- */
+
+static int list_feed(const char *feed, size_t len, uint64_t count, void *ud)
+{
+    char *out = ud;
+    snprintf(out + strlen(out), 256 - strlen(out), "%.*s=%llu ", (int)len, feed, (unsigned long long)count);
+    return 0;
+}
+
+static int stop_first(const char *feed, size_t len, uint64_t count, void *ud) { return 7; }
+
+/* The store's id is 32 hex digits, the same after a reopen; store_feeds lists the feeds that
+ * hold activities, in id order, with their counts. */
+Test(store, id_and_feeds)
+{
+    char id[33], list[256] = "";
+    snprintf(id, sizeof id, "%s", store_id(g_st));
+    cr_assert_eq(strlen(id), 32);
+    cr_assert_eq(strspn(id, "0123456789abcdef"), 32);
+    cr_assert_eq(store_feeds(g_st, list_feed, list), 0);
+    cr_assert_str_eq(list, "");
+    upsert(g_b, "zz", "a", 10, "{}", 1);
+    upsert(g_b, "f", "a", 10, "{}", 1);
+    upsert(g_b, "f", "b", 10, "{}", 1);
+    upsert(g_b, "gone", "a", 10, "{}", 1);
+    commit_ok(g_b);
+    cr_assert_eq(store_batch_delete(g_b, "gone", "a", 1), 0);
+    commit_ok(g_b);
+    cr_assert_eq(store_feeds(g_st, list_feed, list), 0);
+    cr_assert_str_eq(list, "f=2 zz=1 ");
+    cr_assert_eq(store_feeds(g_st, stop_first, NULL), 7);
+    close_fixture();
+    g_st = open_ok(g_dir, 0);
+    cr_assert_eq(store_batch_new(g_st, &g_b), 0);
+    cr_assert_str_eq(store_id(g_st), id);
+}
+
 /* ---- frozen views and lookups ---- */
 
 static int copy_json(const store_rec_t *rec, void *ud)

@@ -27,3 +27,14 @@ Test(urlcode, rejects_bad_escapes_nul_and_small_buffers)
     cr_assert_str_eq(decode("1234567", out, sizeof out), "1234567");
     cr_assert_eq(urlcode_decode("a", 1, out, 0), -1);
 }
+
+Test(urlcode, paths_keep_plus)
+{
+    char out[64];
+    cr_assert_eq(urlcode_decode_path("crm%2Cev+ents*", 14, out, sizeof out), 12);
+    cr_assert_str_eq(out, "crm,ev+ents*");
+    cr_assert_eq(urlcode_decode_path("urn%3Aa%3A1", 11, out, sizeof out), 7);
+    cr_assert_str_eq(out, "urn:a:1");
+    cr_assert_eq(urlcode_decode_path("%00", 3, out, sizeof out), -1);
+    cr_assert_eq(urlcode_decode_path("%4", 2, out, sizeof out), -1);
+}
