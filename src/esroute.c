@@ -174,8 +174,8 @@ static int media_version(const char *s, size_t n)
 {
     while (n && (*s == ' ' || *s == '\t'))
         s++, n--;
-    size_t tl = strcspn(s, ";");
-    tl = tl < n ? tl : n;
+    const char *semi = memchr(s, ';', n);   /* s is not NUL-terminated: a header value */
+    size_t tl = semi ? (size_t)(semi - s) : n;
     while (tl && (s[tl - 1] == ' ' || s[tl - 1] == '\t'))
         tl--;
     if (!((tl == 34 && strncasecmp(s, "application/vnd.elasticsearch+json", 34) == 0) ||

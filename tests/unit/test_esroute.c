@@ -3,6 +3,7 @@
 #include "esops.h"
 #include "esroute.h"
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 static bool claims(const char *method, const char *path, const char *accept)
@@ -127,4 +128,17 @@ Test(esroute, media_types)
     const char *bad = "application/vnd.elasticsearch+json; compatible-with=9";
     cr_expect_eq(esroute_content_type(bad, strlen(bad)), ESROUTE_ERR_MEDIA);
     cr_expect_eq(esroute_content_type(NULL, 0), 0);
+}
+
+/* Header values are not NUL-terminated: nothing past len is read (ASan checks the heap copy). */
+Test(esroute, header_values_are_read_within_their_length)
+{
+    const char *ct;
+    static const char text[] = "application/vnd.elasticsearch+json";
+    char *exact = malloc(sizeof text - 1);
+    memcpy(exact, text, sizeof text - 1);
+    cr_expect_eq(esroute_accept(exact, sizeof text - 1, &ct), 0);
+    cr_expect_eq(esroute_content_type(exact, sizeof text - 1), 0);
+    cr_expect_eq(esroute_accept(exact, 3, &ct), 0);
+    free(exact);
 }
