@@ -1562,6 +1562,8 @@ static int check_replication(ctx_t *c, yaml_node_t *root, const config_t *cfg)
                   "or remove replicate_from to make this node a primary");
     if (auth && !from)
         rc = fail(c, auth, "replicate_auth", "only used with replicate_from");
+    if (auth && cfg->replicate_auth.type == AUTH_BASIC)
+        rc = fail(c, auth, "replicate_auth", "a primary accepts hawk or bearer credentials, not basic");
     return rc;
 }
 

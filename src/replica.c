@@ -267,9 +267,13 @@ static int follow(replica_t *r)
         log_info(MOD, "the primary says a snapshot is needed (%s)", r->conflict);
         return 1;
     }
-    if (status != 200)
-        log_warn(MOD, "%s: %s", r->cfg->replicate_from,
-                 status ? "unexpected HTTP status" : curl_easy_strerror(code));
+    if (status == 401 || status == 403)
+        log_error(MOD, "%s refused this replica (HTTP %ld): check replicate_auth, and that the primary's auth "
+                  "block gives this client `allow: [replicate]`", r->cfg->replicate_from, status);
+    else if (status && status != 200)
+        log_warn(MOD, "%s: unexpected HTTP status %ld", r->cfg->replicate_from, status);
+    else if (!status)
+        log_warn(MOD, "%s: %s", r->cfg->replicate_from, curl_easy_strerror(code));
     return status == 200 && !r->failed ? 0 : -1;
 }
 

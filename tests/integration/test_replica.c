@@ -6,7 +6,8 @@
  * snapshot after the primary pruned its log; an erased activity is gone from every node; a
  * replica keeps serving while its primary is down and says so; a lag over max_replica_lag makes
  * /health 503; a promotion forks the history and a replica that went further on the old one
- * starts again from a snapshot, and ids of the old history reset. */
+ * starts again from a snapshot, and ids of the old history reset; a protected primary serves its
+ * log only to replicas allowed `replicate`. */
 #include "testenv.h"
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -347,4 +348,53 @@ Test(replica, a_promotion_forks_and_a_diverged_replica_starts_again, .timeout = 
     h_sse_read(u, resume_headers(old_id), 1, NULL, 5000, &s);   /* u: replica 1 */
     cr_assert_str_eq(s.ev[0].event, "reset", "an id of the old history is not this one's");
     h_sse_free(&s);
+}
+
+/* Access control: the primary serves its log only to clients allowed `replicate`; a replica
+ * with other credentials is refused and says why; a replica given the same auth block serves
+ * the same scopes. */
+#define AUTH_BLOCK                                                                  \
+    "auth:\n  clients:\n"                                                           \
+    "    - id: replica\n      token: replica-token-0123456789\n      allow: [replicate]\n" \
+    "    - id: reader\n      token: reader-token-0123456789\n      allow: [stream, search]\n"
+
+static long status_of(const char *u, const char *const *headers)
+{
+    h_resp_t r;
+    cr_assert_eq(h_http("GET", u, headers, NULL, &r, 10000), 0);
+    long st = r.status;
+    h_resp_free(&r);
+    return st;
+}
+
+Test(replica, only_clients_allowed_to_replicate_follow_a_protected_primary, .timeout = 90)
+{
+    env_opts_t o = {.count = 20, .seed = 5, .extra = AUTH_BLOCK};
+    env_up_opts(&o);
+    for (int i = 0; i < 400 && head_of(E.base) < 20; i++)   /* /health needs no credentials */
+        usleep(50000);
+    char u[256];
+    const char *reader[] = {"Authorization: Bearer reader-token-0123456789", NULL};
+    snprintf(u, sizeof u, "%s/_replication?after=0", E.base);
+    cr_assert_eq(status_of(u, NULL), 401, "no credentials");
+    cr_assert_eq(status_of(u, reader), 403, "a reader may not replicate");
+    replica_up(0, E.port, AUTH_BLOCK "replicate_auth: {type: bearer, token: replica-token-0123456789}\n");
+    replica_up(1, E.port, "replicate_auth: {type: bearer, token: reader-token-0123456789}\n");
+    caught_up(&R[0], E.base);
+    h_sse_t s = {0};
+    snprintf(u, sizeof u, "%s/stream?start=0&end=now", R[0].base);
+    h_sse_read(u, reader, 0, NULL, 10000, &s);
+    cr_assert_eq(h_sse_count(&s, "activity"), 20, "the replica serves the reader what the primary would");
+    h_sse_free(&s);
+    cr_assert_eq(status_of(u, NULL), 401, "and refuses a client without credentials, as its primary");
+    int refused = 0;
+    for (int i = 0; i < 100 && !refused; i++) {
+        char *text = h_read_file(E.log, NULL);
+        refused = text && strstr(text, "refused this replica (HTTP 403): check replicate_auth");
+        free(text);
+        if (!refused)
+            usleep(100000);
+    }
+    cr_assert(refused, "the refused replica says why in its log");
+    cr_assert_eq(head_of(R[1].base), 0, "and copies nothing");
 }

@@ -428,6 +428,8 @@ static const error_case_t errors[] = {
      "a replica takes its data from its primary: remove the feeds"},
     {"replicate_auth: {type: bearer, token: abcdefghijklmnop}\n", "t.conf:1: replicate_auth: ",
      "only used with replicate_from"},
+    {"replicate_from: http://p:1\nreplicate_auth: {type: basic, user: u, password: p}\n", "t.conf:2: replicate_auth: ",
+     "a primary accepts hawk or bearer credentials, not basic"},
     {"replicate_from: ftp://p\n", "t.conf:1: replicate_from: ", "expected a URL starting with http://"},
     {"tombstone_retention: 4000d\n", "t.conf:1: tombstone_retention: ", "must be at most 3650d, got '4000d'"},
     {"retry: 0ms\n", "t.conf:1: retry: ", "must be greater than 0"},
