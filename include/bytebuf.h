@@ -81,4 +81,8 @@ void bytebuf_free(bytebuf_t *b);
  * appended. `len` may be NULL. */
 char *bytebuf_take(bytebuf_t *b, size_t *len);
 
+/* Compare two byte strings in unsigned byte order (= UTF-8 code point order), a prefix first:
+ * -1, 0 or 1. Either may be empty (its pointer is then not read). */
+int bytes_cmp(const void *a, size_t an, const void *b, size_t bn);
+
 #endif

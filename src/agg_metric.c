@@ -10,6 +10,7 @@
  * that does not make the cut is never copied, and one that does reuses the memory of the one it
  * pushes out, so a long scan allocates only while the list fills or a record outgrows it. */
 #include "agg_impl.h"
+#include "bytebuf.h"
 #include "srcfilter.h"
 #include <math.h>
 #include <stdlib.h>
@@ -262,12 +263,6 @@ static void top_fini(agg_coll_t *c)
     for (size_t i = 0; t->h && i <= top_cap(t); i++)
         free(t->h[i].mem);
     free(t->h);
-}
-
-static int bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
-{
-    int r = memcmp(a, b, an < bn ? an : bn);
-    return r ? (r < 0 ? -1 : 1) : (an > bn) - (an < bn);
 }
 
 /* Does record r come before kept hit h in the order? (published millisecond, id, feed): the

@@ -132,3 +132,12 @@ char *bytebuf_take(bytebuf_t *b, size_t *len)
     b->failed = 0;
     return p;
 }
+
+int bytes_cmp(const void *a, size_t an, const void *b, size_t bn)
+{
+    size_t n = an < bn ? an : bn;
+    int r = n ? memcmp(a, b, n) : 0;
+    if (r)
+        return r < 0 ? -1 : 1;
+    return an < bn ? -1 : an > bn;
+}

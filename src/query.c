@@ -52,6 +52,7 @@
  * allocates for activities under JSONTAPE_STACK tokens and never writes to the query, so one
  * compiled query serves any number of threads. */
 #include "query.h"
+#include "bytebuf.h"
 #include "datemath.h"
 #include "docfield.h"
 #include "errfmt.h"
@@ -100,16 +101,6 @@ static bool bytes_eq(const char *a, size_t an, const char *b, size_t bn, bool ci
         if (ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
             return false;
     return true;
-}
-
-/* Unsigned byte order (= UTF-8 code point order): -1, 0 or 1. */
-static int bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
-{
-    size_t n = an < bn ? an : bn;
-    int r = n ? memcmp(a, b, n) : 0;
-    if (r)
-        return r < 0 ? -1 : 1;
-    return an < bn ? -1 : an > bn;
 }
 
 static int sv_cmp(const void *a, const void *b)

@@ -29,6 +29,7 @@
  * What a run reads: the store (one read transaction per scan) or a view; of each record, only
  * those of the selected feeds that match the scope and the query. */
 #include "search.h"
+#include "bytebuf.h"
 #include "agg.h"
 #include "errfmt.h"
 #include "eserror.h"
@@ -385,23 +386,14 @@ typedef struct {
 
 static void hit_free(hit_t *h) { free(h->mem); }
 
-static int cmp_bytes(const char *a, size_t an, const char *b, size_t bn)
-{
-    size_t n = an < bn ? an : bn;
-    int r = n ? memcmp(a, b, n) : 0;
-    if (r)
-        return r < 0 ? -1 : 1;
-    return an < bn ? -1 : an > bn;
-}
-
 /* (published ms, id, feed) of the record against the cursor, ascending order: -1, 0, 1. */
 static int cursor_cmp(const search_t *s, const store_rec_t *r)
 {
     int64_t ms = ms_of(r->published_us);
     if (ms != s->after_ms)
         return ms < s->after_ms ? -1 : 1;
-    int c = cmp_bytes(r->id, r->id_len, s->after_id, s->after_id_len);
-    return c ? c : cmp_bytes(r->feed, r->feed_len, s->after_feed, s->after_feed_len);
+    int c = bytes_cmp(r->id, r->id_len, s->after_id, s->after_id_len);
+    return c ? c : bytes_cmp(r->feed, r->feed_len, s->after_feed, s->after_feed_len);
 }
 
 static bool past_cursor(const search_t *s, const store_rec_t *r)
@@ -431,8 +423,8 @@ static bool matches(const scan_t *sc, const store_rec_t *r)
 static int hit_cmp_asc(const void *a, const void *b)
 {
     const hit_t *x = a, *y = b;
-    int c = cmp_bytes(x->id, x->id_len, y->id, y->id_len);
-    return c ? c : cmp_bytes(x->feed, x->feed_len, y->feed, y->feed_len);
+    int c = bytes_cmp(x->id, x->id_len, y->id, y->id_len);
+    return c ? c : bytes_cmp(x->feed, x->feed_len, y->feed, y->feed_len);
 }
 
 static int hit_cmp_desc(const void *a, const void *b) { return hit_cmp_asc(b, a); }

@@ -1068,7 +1068,7 @@ int store_scan_time_desc(store_t *st, store_tpos_t before, int64_t start_us, uin
  * entry found). Seqs written together are mostly neighbours in `time` too, so the entry after
  * the cursor's is tried first; else MDB_SET, which searches the cursor's page before the tree.
  * Returns 0, an LMDB code, or STORE_ERR_CORRUPT (logged here) when the pointer leads nowhere. */
-static int change_record(store_t *st, MDB_cursor *ct, int *ct_set, uint64_t seq, MDB_val *v)
+int store_change_record(store_t *st, MDB_cursor *ct, int *ct_set, uint64_t seq, MDB_val *v)
 {
     if (v->mv_size != PTR_LEN)
         return 0;
@@ -1137,7 +1137,7 @@ int store_scan_changes(store_t *st, uint64_t after_seq, uint64_t upto_seq, size_
         if (seq > upto_seq)
             break;
         int is_record = v.mv_size != PTR_LEN;   /* not a pointer: superseded, or a tombstone */
-        if ((rc = change_record(st, ct, &ct_set, seq, &v)) != 0 || (rc = scan_visit(&s, &v, is_record)) != 0)
+        if ((rc = store_change_record(st, ct, &ct_set, seq, &v)) != 0 || (rc = scan_visit(&s, &v, is_record)) != 0)
             break;
         if (last_seq)
             *last_seq = seq;

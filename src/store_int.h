@@ -205,6 +205,11 @@ int store_get_txn(store_t *st, MDB_txn *txn, const char *feed, const char *id, s
 /* Fill id_hex and tag from id. */
 void store_identity_text(store_t *st);
 
+/* The record of change-log entry *v at seq: a pointer entry is resolved through `time` with
+ * cursor ct (*ct_set: it sits on the last entry found; start with 0). Returns 0, an LMDB code,
+ * or STORE_ERR_CORRUPT (logged) when the pointer leads nowhere. */
+int store_change_record(store_t *st, MDB_cursor *ct, int *ct_set, uint64_t seq, MDB_val *v);
+
 /* Frozen views (store_view.c): every open view's read txn ends before the map is resized or the
  * file replaced; called with st->grow held for writing. */
 void store_views_expire(store_t *st);

@@ -36,15 +36,8 @@ typedef struct {
 /* The full record of change-log entry `v` at seq (a pointer is resolved through `time`). */
 static int entry_record(logscan_t *ls, uint64_t seq, MDB_val *v)
 {
-    if (v->mv_size != PTR_LEN)
-        return 0;
-    int64_t pub;
-    memcpy(&pub, v->mv_data, sizeof pub);
-    uint8_t tk[16];
-    time_key(tk, pub, seq);
-    MDB_val k = {16, tk};
-    int rc = mdb_cursor_get(ls->time, &k, v, MDB_SET);
-    return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+    int rc = store_change_record(ls->st, ls->time, &ls->time_set, seq, v);
+    return rc == STORE_ERR_CORRUPT ? MDB_CORRUPTED : rc;
 }
 
 static int log_marks(logscan_t *ls, store_log_fn *fn, void *ud)

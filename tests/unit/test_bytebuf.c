@@ -71,3 +71,15 @@ Test(bytebuf, trim_frees_only_large_buffers)
     cr_assert_null(b.p);
     bytebuf_free(&b);
 }
+
+Test(bytebuf, bytes_compare_in_unsigned_order_prefix_first)
+{
+    cr_assert_eq(bytes_cmp("a", 1, "b", 1), -1);
+    cr_assert_eq(bytes_cmp("b", 1, "a", 1), 1);
+    cr_assert_eq(bytes_cmp("ab", 2, "ab", 2), 0);
+    cr_assert_eq(bytes_cmp("ab", 2, "abc", 3), -1, "a prefix first");
+    cr_assert_eq(bytes_cmp("abc", 3, "ab", 2), 1);
+    cr_assert_eq(bytes_cmp(NULL, 0, "a", 1), -1, "empty first, its pointer unread");
+    cr_assert_eq(bytes_cmp(NULL, 0, NULL, 0), 0);
+    cr_assert_eq(bytes_cmp("\xc3\xa9", 2, "z", 1), 1, "unsigned: UTF-8 code point order");
+}
