@@ -297,7 +297,9 @@ int store_promote(store_t *st);
 /* Write a compacted copy of the whole store, from one read transaction, to fd (synced). A
  * replica installs it with store_snapshot_install: the file `path` replaces data.mdb and the
  * environment is opened again (read transactions wait meanwhile; frozen views end); the store
- * is then marked a replica's. Errors: STORE_ERR_FULL, STORE_ERR_IO, and those of store_open. */
+ * is then marked a replica's. A file that is not such a copy is refused (STORE_ERR_CORRUPT)
+ * before anything changes, and one that does not open puts the previous file back. Errors:
+ * STORE_ERR_FULL, STORE_ERR_IO, STORE_ERR_CORRUPT, and those of store_open. */
 int store_snapshot_write(store_t *st, int fd);
 int store_snapshot_install(store_t *st, const char *path, char *err, size_t errlen);
 

@@ -310,17 +310,34 @@ static size_t on_snapshot_body(char *data, size_t size, size_t n, void *ud)
     return len;
 }
 
-/* Did the download arrive whole (size and SHA-256 as announced)? */
-static int download_ok(download_t *d)
+/* What is wrong with the download, into buf; NULL when it arrived whole (the size and
+ * SHA-256 the primary announced) and is on disk. */
+static const char *download_problem(download_t *d, CURLcode code, long status, char *buf, size_t len)
 {
     unsigned char md[32];
     unsigned mdlen = 0;
-    char hex[65];
-    if (!EVP_DigestFinal_ex(d->md, md, &mdlen) || mdlen != 32)
-        return 0;
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    return d->want_size && d->size == d->want_size && strcmp(hex, d->want_sha) == 0;
+    char hex[65] = "";
+    if (!d->f || !d->md)
+        return "out of memory, or the file cannot be created";
+    if (code != CURLE_OK)
+        snprintf(buf, len, "%s after %" PRIu64 " of %" PRIu64 " bytes", curl_easy_strerror(code), d->size,
+                 d->want_size);
+    else if (status != 200)
+        snprintf(buf, len, "HTTP status %ld", status);
+    else if (!d->want_size || d->size != d->want_size)
+        snprintf(buf, len, "%" PRIu64 " of %" PRIu64 " bytes arrived", d->size, d->want_size);
+    else if (fflush(d->f) != 0 || fsync(fileno(d->f)) != 0)
+        snprintf(buf, len, "writing it failed: %s", strerror(errno));
+    else if (!EVP_DigestFinal_ex(d->md, md, &mdlen) || mdlen != 32)
+        snprintf(buf, len, "its checksum cannot be computed");
+    else
+        for (int i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    if (hex[0] && strcmp(hex, d->want_sha) == 0)
+        return NULL;
+    if (hex[0])
+        snprintf(buf, len, "its SHA-256 is not the one announced (a corrupt transfer)");
+    return buf;
 }
 
 /* Fetch a snapshot into dir/data.mdb.incoming and install it. Returns 0 or -1 (the previous
@@ -334,24 +351,25 @@ static int take_snapshot(replica_t *r)
     struct curl_slist *headers = NULL;
     CURL *easy = d.f && d.md && EVP_DigestInit_ex(d.md, EVP_sha256(), NULL) ? new_easy(r, url, &headers) : NULL;
     long status = 0;
+    CURLcode code = CURLE_FAILED_INIT;
     if (easy) {
         curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, 30L);   /* the primary writes it first */
         curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_snapshot_header);
         curl_easy_setopt(easy, CURLOPT_HEADERDATA, &d);
         curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_snapshot_body);
         curl_easy_setopt(easy, CURLOPT_WRITEDATA, &d);
-        if (curl_easy_perform(easy) == CURLE_OK)
+        if ((code = curl_easy_perform(easy)) == CURLE_OK)
             curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     }
-    int ok = d.f && fflush(d.f) == 0 && fsync(fileno(d.f)) == 0 && status == 200 && download_ok(&d);
+    char why[256];
+    const char *problem = download_problem(&d, code, status, why, sizeof why);
     if (d.f)
         fclose(d.f);
     EVP_MD_CTX_free(d.md);
     curl_easy_cleanup(easy);
     curl_slist_free_all(headers);
-    if (!ok) {
-        log_warn(MOD, "snapshot from %s refused (HTTP %ld, %" PRIu64 " of %" PRIu64 " bytes, or a checksum "
-                 "mismatch); keeping the store as it is", url, status, d.size, d.want_size);
+    if (problem) {
+        log_warn(MOD, "snapshot from %s refused: %s; keeping the store as it is", url, problem);
         unlink(path);
         return -1;
     }

@@ -678,12 +678,14 @@ int store_reopen(store_t *st, const char *replacement, char *err, size_t errlen)
     char data[4096], lock[4096];
     snprintf(data, sizeof data, "%s/data.mdb", st->path);
     snprintf(lock, sizeof lock, "%s/lock.mdb", st->path);
+    char previous[4200];
+    snprintf(previous, sizeof previous, "%s/data.mdb.previous", st->path);
     pthread_rwlock_wrlock(&st->grow);   /* no read transaction while the file changes */
     store_views_expire(st);
     mdb_env_close(st->env);
     st->env = NULL;
     int rc = 0;
-    if (replacement && rename(replacement, data) != 0) {
+    if (replacement && (rename(data, previous) != 0 || rename(replacement, data) != 0)) {
         errfmt(err, errlen, "%s: cannot install %s: %s", st->path, replacement, strerror(errno));
         rc = STORE_ERR_IO;
     }
@@ -693,6 +695,18 @@ int store_reopen(store_t *st, const char *replacement, char *err, size_t errlen)
         rc = env_open(st, map, err, errlen);
     if (!rc)
         rc = schema_init(st, err, errlen);
+    if (rc && replacement && access(previous, F_OK) == 0) {   /* put the old file back and open it */
+        char again[256];
+        if (st->env)
+            mdb_env_close(st->env);
+        st->env = NULL;
+        rename(previous, data);
+        unlink(lock);
+        if (env_open(st, map, again, sizeof again) != 0 || schema_init(st, again, sizeof again) != 0)
+            log_error("store", "%s: the previous store does not open again either: %s", st->path, again);
+    } else if (replacement) {
+        unlink(previous);
+    }
     pthread_rwlock_unlock(&st->grow);
     return rc;
 }

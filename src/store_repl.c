@@ -248,6 +248,14 @@ int store_snapshot_write(store_t *st, int fd)
 
 int store_snapshot_install(store_t *st, const char *path, char *err, size_t errlen)
 {
+    uint64_t head;
+    char id[33];
+    if (store_snapshot_info(path, &head, id) != 0 || !id[0]) {   /* before anything is touched */
+        errfmt(err, errlen, "%s: not a store snapshot (no LMDB file with a store's identity); the store is "
+               "left as it was", path);
+        unlink(path);
+        return STORE_ERR_CORRUPT;
+    }
     int rc = store_reopen(st, path, err, errlen);
     if (rc)
         return rc;

@@ -398,3 +398,55 @@ Test(replica, only_clients_allowed_to_replicate_follow_a_protected_primary, .tim
     cr_assert(refused, "the refused replica says why in its log");
     cr_assert_eq(head_of(R[1].base), 0, "and copies nothing");
 }
+
+/* Wait until `log` holds `needle` at least `times` times (within 30 s). */
+static void wait_log(const char *log, const char *needle, int times)
+{
+    int seen = 0;
+    for (int i = 0; i < 300 && seen < times; i++) {
+        char *text = h_read_file(log, NULL);
+        seen = 0;
+        for (const char *p = text; p && (p = strstr(p, needle)); p += strlen(needle))
+            seen++;
+        free(text);
+        if (seen < times)
+            usleep(100000);
+    }
+    cr_assert_geq(seen, times, "'%s' %d times in %s", needle, times, log);
+}
+
+/* A primary whose snapshot is corrupt, cut short, or no store at all (tests/integration/
+ * fakeprimary.py, each in turn): the replica refuses each, keeps its store and serves it, and
+ * tries again. */
+Test(replica, a_corrupt_or_truncated_snapshot_leaves_the_store_as_it_was, .timeout = 120)
+{
+    env_up(20, "10m", "15s", 100);
+    wait_count(20);
+    replica_up(0, E.port, NULL);
+    caught_up(&R[0], E.base);
+    node_stop(&R[0].pid, SIGTERM);
+    char fake_log[700];
+    snprintf(fake_log, sizeof fake_log, "%s/fake.log", E.dir);
+    int fake_port = h_free_port();
+    char port_arg[16];
+    snprintf(port_arg, sizeof port_arg, "%d", fake_port);
+    char *argv[] = {"python3", "tests/integration/fakeprimary.py", port_arg, NULL};
+    pid_t fake = h_spawn(argv, fake_log);
+    cr_assert_gt(fake, 0);
+    cr_assert_eq(h_wait_port(fake_port, 10000), 0, "the fake primary did not start");
+    replica_up(0, fake_port, NULL);
+    wait_log(fake_log, "snapshot 4:", 1);   /* the three kinds, then a fourth try */
+    h_stop(fake, SIGTERM, 3000);
+    char *text = h_read_file(E.log, NULL);
+    cr_assert(text && strstr(text, "refused: its SHA-256 is not the one announced"), "the corrupt one");
+    cr_assert(strstr(text, "after 65536 of 131072 bytes; keeping the store as it is"), "the truncated one");
+    cr_assert(strstr(text, "installing the snapshot failed"), "the one that is no store");
+    free(text);
+    cr_assert_eq(head_of(R[0].base), 20, "the replica keeps its store");
+    char u[256];
+    h_sse_t s = {0};
+    snprintf(u, sizeof u, "%s/stream?start=0&end=now", R[0].base);
+    h_sse_read(u, NULL, 0, NULL, 10000, &s);
+    cr_assert_eq(h_sse_count(&s, "activity"), 20, "and serves it");
+    h_sse_free(&s);
+}

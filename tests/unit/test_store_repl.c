@@ -166,3 +166,28 @@ Test(store_repl, a_snapshot_installs_the_primary_and_a_promotion_forks_it)
     cr_assert_eq(ident.fork, store_head(r));
     store_close(r);
 }
+
+/* A file that is no store snapshot is refused before anything changes: the store keeps its
+ * data and stays usable. */
+Test(store_repl, a_file_that_is_no_snapshot_is_refused_untouched)
+{
+    write_numbered(g_b, 0, 10);
+    commit_ok(g_b);
+    uint64_t head = store_head(g_st);
+    char path[4096], err[512];
+    snprintf(path, sizeof path, "%s/incoming", g_dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    cr_assert_geq(fd, 0);
+    char junk[65536];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (char)(i * 7);
+    cr_assert_eq(write(fd, junk, sizeof junk), (ssize_t)sizeof junk);
+    close(fd);
+    cr_assert_eq(store_snapshot_install(g_st, path, err, sizeof err), STORE_ERR_CORRUPT);
+    cr_assert(strstr(err, "not a store snapshot"), "%s", err);
+    cr_assert_eq(store_head(g_st), head);
+    verify_numbered(10);
+    write_numbered(g_b, 10, 5);   /* and it takes writes */
+    commit_ok(g_b);
+    verify_numbered(15);
+}
