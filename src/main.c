@@ -104,6 +104,7 @@ static void on_snapshot(void *ud)
 static void block_signals(sigset_t *set)
 {
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);   /* over a file-size limit a write fails (EFBIG, reported) */
     sigemptyset(set);
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGINT);

@@ -450,3 +450,45 @@ Test(replica, a_corrupt_or_truncated_snapshot_leaves_the_store_as_it_was, .timeo
     cr_assert_eq(h_sse_count(&s, "activity"), 20, "and serves it");
     h_sse_free(&s);
 }
+
+/* A replica that runs out of disk (here: a file-size limit, so that the test needs no full disk)
+ * stops replicating with a clear error and keeps serving what it has; the primary goes on. */
+Test(replica, a_replica_out_of_disk_stops_with_a_clear_error, .timeout = 120)
+{
+    env_up(20, "10m", "15s", 100);
+    wait_count(20);
+    node_t *n = &R[0];
+    n->port = h_free_port();
+    snprintf(n->dir, sizeof n->dir, "%s/replica0", E.dir);
+    mkdir(n->dir, 0755);
+    snprintf(n->base, sizeof n->base, "http://127.0.0.1:%d", n->port);
+    char conf_path[700], conf[1024];
+    snprintf(conf_path, sizeof conf_path, "%s/server.conf", n->dir);
+    snprintf(conf, sizeof conf, "listen: 127.0.0.1:%d\ndata_dir: %s/data\nthreads: 1\nweb_root: web\n"
+             "replicate_from: http://127.0.0.1:%d\n", n->port, n->dir, E.port);
+    cr_assert_eq(h_write_file(conf_path, conf), 0);
+    char *argv[] = {"bash", "-c", "ulimit -f 1024 && exec \"$0\" --config \"$1\"", (char *)h_server_bin(), conf_path,
+                    NULL};   /* files up to 1 MiB */
+    n->pid = h_spawn(argv, E.log);
+    cr_assert_eq(h_wait_port(n->port, 20000), 0);
+    caught_up(n, E.base);
+    sim_post("/_control/add?n=4000");   /* several MiB: more than the replica may write */
+    wait_log(E.log, "applying the primary's changes failed", 1);
+    wait_count(4020);
+    cr_assert_eq(head_of(E.base) >= 4020, 1, "the primary goes on");
+    long head = head_of(n->base);
+    cr_assert_lt(head, head_of(E.base));
+    char *text = h_read_file(E.log, NULL);
+    cr_assert(strstr(text, "no room on disk"), "the cause is named");
+    free(text);
+    char u[256];
+    h_sse_t s = {0};
+    snprintf(u, sizeof u, "%s/stream?start=0&end=now", n->base);
+    h_sse_read(u, NULL, 0, NULL, 10000, &s);
+    cr_assert_geq(h_sse_count(&s, "activity"), 20, "the replica serves what it has");
+    cr_assert(s.ended);
+    h_sse_free(&s);
+    long status;
+    json_decref(health(n->base, &status));
+    cr_assert_eq(kill(n->pid, 0), 0, "and is still running");
+}
