@@ -219,6 +219,8 @@ Test(replica, a_new_replica_joins_from_a_snapshot_after_pruning, .timeout = 120)
     cr_assert_gt(metric(E.base, "as_store_tombstone_horizon_seq"), 0, "the primary pruned its log");
     replica_up(0, E.port, NULL);
     caught_up(&R[0], E.base);
+    for (int i = 0; i < 50 && metric(R[0].base, "as_replica_snapshots_total") < 1; i++)
+        usleep(100000);   /* counted just after the snapshot's head shows */
     cr_assert_geq(metric(R[0].base, "as_replica_snapshots_total"), 1, "a new replica starts from a snapshot");
     assert_same_history(E.base, R[0].base);
     sim_post("/_control/add?n=5");   /* and then follows */
