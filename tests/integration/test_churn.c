@@ -7,7 +7,7 @@
  * where it stopped. max_streams_per_client counts clients by address (127.0.0.1 and 127.0.0.2
  * apart): 429 with Retry-After and the limit named, 503 naming max_streams when the server is
  * full instead, both counted in /metrics by reason, and a client's slot is back once one of
- * its streams ends.
+ * its streams ends; with access control, by client id (two clients behind one address apart).
  *
  * Single streams are opened by hand on raw sockets (the request bytes are the test's: HTTP/1.1
  * text, or the h2c preface and frames); the storm uses the load client (tests/loadclient.h). */
@@ -31,13 +31,15 @@ TestSuite(churn, .fini = env_down);
 
 /* ---- /metrics ---- */
 
+static const char *const *metric_headers;   /* credentials for /metrics, when auth is on */
+
 /* The value of the sample `name` (with its labels, e.g. `x_total{reason="a"}`), or -1. */
 static long metric(const char *name)
 {
     h_resp_t r;
     long v = -1;
     size_t n = strlen(name);
-    if (h_get(url("/metrics", NULL), &r) == 0 && r.body)
+    if (h_http("GET", url("/metrics", NULL), metric_headers, NULL, &r, 10000) == 0 && r.body)
         for (const char *p = r.body; p && v < 0; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
             if (strncmp(p, name, n) == 0 && p[n] == ' ')
                 v = strtol(p + n + 1, NULL, 10);
@@ -109,15 +111,21 @@ static size_t raw_read(int fd, char *buf, size_t cap, const char *until)
     return len;
 }
 
-/* GET /stream over HTTP/1.1 from `src`; returns the socket once `live` arrived. */
-static int open_http1(const char *src)
+/* GET /stream over HTTP/1.1 from `src` with more header lines `extra` ("" or lines ending in
+ * CRLF); returns the socket once `live` arrived. */
+static int open_http1_with(const char *src, const char *extra)
 {
-    static const char req[] = "GET /stream HTTP/1.1\r\nHost: test\r\n\r\n";
-    char buf[4096];
-    int fd = raw_connect(src, req, sizeof req - 1);
+    char req[512], buf[4096];
+    int len = snprintf(req, sizeof req, "GET /stream HTTP/1.1\r\nHost: test\r\n%s\r\n", extra);
+    int fd = raw_connect(src, req, (size_t)len);
     raw_read(fd, buf, sizeof buf, "event: live\n");
     cr_assert(strstr(buf, "HTTP/1.1 200") && strstr(buf, "event: live\n"), "no live stream: %s", buf);
     return fd;
+}
+
+static int open_http1(const char *src)
+{
+    return open_http1_with(src, "");
 }
 
 /* GET /stream over h2c with prior knowledge: the preface, an empty SETTINGS frame and one
@@ -277,18 +285,24 @@ Test(churn, a_storm_of_2000_reconnecting_streams_is_admitted_and_exact, .timeout
 
 /* ---- max_streams_per_client ---- */
 
-/* A stream from `src` that must be refused: asserts the status, Retry-After and the limit. */
-static void assert_refused(const char *src, const char *status, const char *limit)
+/* A stream from `src` (more header lines: `extra`) that must be refused: asserts the status,
+ * Retry-After and the limit. */
+static void assert_refused_with(const char *src, const char *extra, const char *status, const char *limit)
 {
-    static const char req[] = "GET /stream HTTP/1.1\r\nHost: test\r\n\r\n";
-    char buf[4096], want[128];
-    int fd = raw_connect(src, req, sizeof req - 1);
+    char req[512], buf[4096], want[128];
+    int len = snprintf(req, sizeof req, "GET /stream HTTP/1.1\r\nHost: test\r\n%s\r\n", extra);
+    int fd = raw_connect(src, req, (size_t)len);
     raw_read(fd, buf, sizeof buf, "}");
     close(fd);
     snprintf(want, sizeof want, "\"limit\":\"%s\"", limit);
     cr_assert(strncmp(buf, status, strlen(status)) == 0, "from %s: %s", src, buf);
     cr_assert(strcasestr(buf, "\r\nretry-after: 5\r\n"), "%s", buf);
     cr_assert(strstr(buf, want) && strstr(buf, "\"error\":\"too many open streams"), "%s", buf);
+}
+
+static void assert_refused(const char *src, const char *status, const char *limit)
+{
+    assert_refused_with(src, "", status, limit);
 }
 
 Test(churn, max_streams_per_client_counts_each_address_apart, .timeout = 60)
@@ -315,3 +329,34 @@ Test(churn, max_streams_per_client_counts_each_address_apart, .timeout = 60)
         raw_close(b[i], LC_FIN);
     cr_assert(wait_metric("as_streams_open", 0, FREED_WITHIN_MS) >= 0);
 }
+
+/* With access control a client is its id, wherever it connects from: two clients behind one
+ * address (a proxy, a NAT) each get their share. */
+Test(churn, max_streams_per_client_counts_each_authenticated_client_apart, .timeout = 60)
+{
+    static const char *const one_h[] = {"Authorization: Bearer token-one-0123456789ab", NULL};
+    const char *one = "Authorization: Bearer token-one-0123456789ab\r\n";
+    const char *two = "Authorization: Bearer token-two-0123456789ab\r\n";
+    int a[2], b[2];
+    env_opts_t o = {.count = 0, .max_streams = 10,
+                    .extra = "max_streams_per_client: 2\nauth:\n  clients:\n"
+                             "    - id: one\n      token: token-one-0123456789ab\n      allow: [stream, metrics]\n"
+                             "    - id: two\n      token: token-two-0123456789ab\n"};
+    env_up_opts(&o);
+    metric_headers = one_h;
+    for (int i = 0; i < 2; i++)
+        a[i] = open_http1_with("127.0.0.1", one);
+    assert_refused_with("127.0.0.1", one, "HTTP/1.1 429 Too Many Requests", "max_streams_per_client");
+    for (int i = 0; i < 2; i++)
+        b[i] = open_http1_with("127.0.0.1", two);   /* the same address, another client */
+    assert_refused_with("127.0.0.2", two, "HTTP/1.1 429 Too Many Requests", "max_streams_per_client");
+    cr_assert_eq(metric("as_streams_rejected_total{reason=\"max_streams_per_client\"}"), 2);
+    cr_assert_eq(metric("as_streams_open"), 4);
+    for (int i = 0; i < 2; i++) {
+        raw_close(a[i], LC_FIN);
+        raw_close(b[i], LC_FIN);
+    }
+    cr_assert(wait_metric("as_streams_open", 0, FREED_WITHIN_MS) >= 0);
+    metric_headers = NULL;
+}
+
