@@ -11,7 +11,7 @@
 
 import { streamStart, parseTime } from './params.js';
 
-export const TARGET_BARS = 60;
+export const MAX_BARS = 66;   // about 60, with room for a range a little over a round length
 export const TERMS_SIZE = 50;
 
 const LIST_FIELDS = [['feed', 'feed'], ['type', 'type'], ['actor', 'actor.id']];
@@ -84,7 +84,7 @@ const UNIT_MS = { s: SECOND, m: MINUTE, h: HOUR, d: DAY };
 
 // The smallest round width that splits `spanMs` into at most `bars` bars: {text, ms}, the text
 // as fixed_interval takes it ("30s", "5m", "1d"; whole years of days beyond a year).
-export function barWidth(spanMs, bars = TARGET_BARS) {
+export function barWidth(spanMs, bars = MAX_BARS) {
   const want = Math.max(spanMs, 1) / bars;
   const found = WIDTHS.find(([n, unit]) => n * UNIT_MS[unit] >= want);
   const [n, unit] = found ?? [365 * Math.ceil(want / (365 * DAY)), 'd'];
