@@ -11,7 +11,7 @@ import {
 } from './params.js';
 import { timeText } from './format.js';
 import { RowList } from './rows.js';
-import { RateChart } from './chart.js';
+import { RateChart, SecondCounter } from './chart.js';
 import { HistoryChart } from './histchart.js';
 import { Breakdown } from './breakdown.js';
 import { RangeSummary } from './summary.js';
@@ -51,6 +51,7 @@ const rows = new RowList($('activity-list'), {
   },
 });
 const chart = new RateChart($('rate-chart'));
+const arrivals = new SecondCounter({ seconds: 1 });   // every event, replayed too: the page's load
 const historyChart = new HistoryChart($('history-chart'), $('history-caption'));
 const rangeSummary = new RangeSummary({
   chart: historyChart,
@@ -66,6 +67,7 @@ let connectedAt = 0;         // when the current stream was opened: its relative
 const client = new StreamClient({
   onEvent(type) {
     if (type !== 'activity' && type !== 'delete') return;
+    arrivals.count(1);
     if (phase === 'live') chart.count(1);
     totals.events++;
   },
@@ -117,11 +119,13 @@ function setPhase(p) {
 // Screen readers hear new rows only while they trickle in; a replay or a flood is not read out.
 // New and updated rows are highlighted too, unless they come too fast to see.
 function updateLiveRegion() {
-  const calm = phase === 'live' && chart.rate <= 2;
+  const rate = arrivals.rate;
+  const calm = phase === 'live' && rate <= 2;
   ui.region.setAttribute('aria-live', calm ? 'polite' : 'off');
-  rows.highlight = phase === 'live' && chart.rate <= 20;
-  // In a flood, a few table updates a second show as much and leave the page responsive.
-  rows.minInterval = chart.rate > 300 ? 200 : chart.rate > 60 ? 100 : 0;
+  rows.highlight = phase === 'live' && rate <= 20;
+  // In a flood (a replay, a burst), a few table updates a second show as much and leave the
+  // page responsive.
+  rows.minInterval = rate > 300 ? 200 : rate > 60 ? 100 : 0;
 }
 
 function updatePauseButton() {
@@ -341,6 +345,7 @@ function showTotals() {
 }
 
 function tick() {
+  arrivals.roll();
   const r = chart.tick();
   ui.rateNow.textContent = r.toLocaleString();
   showTotals();

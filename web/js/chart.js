@@ -1,13 +1,12 @@
-// chart.js -- the live part of the rate chart: events per second over the last minute, counted
-// as live events arrive (the history has its own chart, drawn from the server's aggregation:
-// histchart.js). count() is cheap (one addition); tick() once a second closes the current
-// second and redraws.
+// chart.js -- events per second, counted as they arrive: SecondCounter keeps the last N whole
+// seconds (count() is one addition; roll() moves finished seconds in), and RateChart draws the
+// live part of the rate chart from one, over the last minute (the history has its own chart,
+// drawn from the server's aggregation: histchart.js). tick() once a second rolls and redraws.
 
 import { prepareCanvas, drawFrame, drawBars, niceMax } from './bars.js';
 
-export class RateChart {
-  constructor(canvas, { seconds = 60 } = {}) {
-    this.canvas = canvas;
+export class SecondCounter {
+  constructor({ seconds = 60 } = {}) {
     this.seconds = seconds;
     this.counts = new Array(seconds).fill(0);   // completed seconds, oldest first
     this.current = 0;                           // the second still running
@@ -45,6 +44,13 @@ export class RateChart {
     this.current = 0;
     this.maxSeen = 0;
     this.second = Math.floor(Date.now() / 1000);
+  }
+}
+
+export class RateChart extends SecondCounter {
+  constructor(canvas, { seconds = 60 } = {}) {
+    super({ seconds });
+    this.canvas = canvas;
   }
 
   tick() {
