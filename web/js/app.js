@@ -1,7 +1,9 @@
-// app.js -- wires the dashboard: the settings form (mirrored in the page URL), the /stream
-// subscription, the activity table, the rate chart and the feeds panel. The settings fold
-// once a stream runs (the activities come first on a laptop screen) and open again on an
-// error. On `reset` the page drops what it holds of the stream and says so.
+// app.js -- wires the dashboard: the settings form (mirrored in the page URL; the access
+// token apart, in sessionStorage), the /stream subscription, the activity table, the rate
+// chart (the history from the server's date_histogram, the live part counted here), the
+// breakdown panel and the feeds panel. The settings fold once a stream runs (the activities
+// come first on a laptop screen) and open again on an error. On `reset` the page drops what
+// it holds of the stream and says so.
 
 import {
   readView, pageQuery, streamPath, clampRows, parseTime, toLocalInput, fromLocalInput,
@@ -9,9 +11,13 @@ import {
 } from './params.js';
 import { timeText } from './format.js';
 import { RowList } from './rows.js';
-import { RateChart } from './chart.js';
+import { RateChart, SecondCounter } from './chart.js';
+import { HistoryChart } from './histchart.js';
+import { Breakdown } from './breakdown.js';
+import { RangeSummary } from './summary.js';
 import { FeedStatus } from './status.js';
 import { StreamClient } from './stream.js';
+import { loadToken, saveToken, isRefusal, refusalText } from './auth.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -22,7 +28,7 @@ const ui = {
   error: $('error'), phase: $('phase'), conn: $('conn'), rowCount: $('row-count'),
   empty: $('empty'), region: $('rows-region'), rateNow: $('rate-now'), ratePeak: $('rate-peak'),
   totalEvents: $('total-events'), totalDeletes: $('total-deletes'), typeNames: $('type-names'),
-  settings: $('settings'), summary: $('view-summary'), notice: $('notice'),
+  settings: $('settings'), summary: $('view-summary'), notice: $('notice'), token: $('token'),
 };
 
 const PHASE_TEXT = { idle: 'idle', replaying: 'replaying history…', live: 'live', ended: 'ended' };
@@ -32,6 +38,8 @@ let view = readView(location.search);
 let phase = 'idle';
 let totals = { events: 0, deletes: 0 };
 let foldOnOpen = false;      // fold the settings when the stream just started opens
+let token = loadToken();     // the access token ('' for none); never in the page URL
+const currentToken = () => token;
 const seenTypes = new Set([...ui.typeNames.options].map((o) => o.value));
 
 const rows = new RowList($('activity-list'), {
@@ -43,12 +51,24 @@ const rows = new RowList($('activity-list'), {
   },
 });
 const chart = new RateChart($('rate-chart'));
-const feeds = new FeedStatus({ tbody: document.querySelector('#feeds tbody'), datalist: $('feed-ids'), updated: $('feeds-updated') });
+const arrivals = new SecondCounter({ seconds: 1 });   // every event, replayed too: the page's load
+const historyChart = new HistoryChart($('history-chart'), $('history-caption'));
+const rangeSummary = new RangeSummary({
+  chart: historyChart,
+  breakdown: new Breakdown({ perFeed: document.querySelector('#per-feed tbody'),
+    perType: document.querySelector('#per-type tbody'), note: $('breakdown-note') }),
+  token: currentToken,
+});
+const feeds = new FeedStatus({
+  tbody: document.querySelector('#feeds tbody'), datalist: $('feed-ids'), updated: $('feeds-updated'), token: currentToken,
+});
+let connectedAt = 0;         // when the current stream was opened: its relative start's "now"
 
 const client = new StreamClient({
   onEvent(type) {
     if (type !== 'activity' && type !== 'delete') return;
-    chart.count(1, phase === 'live');
+    arrivals.count(1);
+    if (phase === 'live') chart.count(1);
     totals.events++;
   },
   onActivity(d) {
@@ -75,7 +95,7 @@ const client = new StreamClient({
   },
   onError(e) { showError(e); },
   onBadEvent(type) { console.warn(`unparseable ${type} event`); },
-});
+}, currentToken);
 
 function noteType(t) {
   const list = Array.isArray(t) ? t : [t];
@@ -99,11 +119,13 @@ function setPhase(p) {
 // Screen readers hear new rows only while they trickle in; a replay or a flood is not read out.
 // New and updated rows are highlighted too, unless they come too fast to see.
 function updateLiveRegion() {
-  const calm = phase === 'live' && chart.rate <= 2;
+  const rate = arrivals.rate;
+  const calm = phase === 'live' && rate <= 2;
   ui.region.setAttribute('aria-live', calm ? 'polite' : 'off');
-  rows.highlight = phase === 'live' && chart.rate <= 20;
-  // In a flood, a few table updates a second show as much and leave the page responsive.
-  rows.minInterval = chart.rate > 300 ? 200 : chart.rate > 60 ? 100 : 0;
+  rows.highlight = phase === 'live' && rate <= 20;
+  // In a flood (a replay, a burst), a few table updates a second show as much and leave the
+  // page responsive.
+  rows.minInterval = rate > 300 ? 200 : rate > 60 ? 100 : 0;
 }
 
 function updatePauseButton() {
@@ -121,13 +143,17 @@ function clearError() {
   for (const k of Object.values(FIELD_OF_PARAMETER)) ui[k].removeAttribute('aria-invalid');
   ui.start.removeAttribute('aria-invalid');
   ui.endOn.removeAttribute('aria-invalid');
+  ui.token.removeAttribute('aria-invalid');
 }
 
 function showError({ status, error, parameter }) {
   clearError();
   const strong = document.createElement('strong');
   strong.textContent = status ? `The server refused the stream (HTTP ${status}): ` : 'Check the settings: ';
-  ui.error.append(strong, error);
+  const refused = isRefusal(status);
+  if (refused) ui.token.setAttribute('aria-invalid', 'true');
+  ui.error.dataset.status = status ? String(status) : '';
+  ui.error.append(strong, refused ? refusalText(status, 'the stream', Boolean(token)) : error);
   if (parameter) {
     const p = document.createElement('span');
     p.className = 'param';
@@ -232,6 +258,7 @@ function dropHeld() {
 function startOver(reason) {
   dropHeld();
   setPhase('replaying');
+  rangeSummary.load(view, connectedAt);
   const why = reason === 'expired' ? 'the page was away longer than the server keeps deletions'
     : 'the server does not know the point it was at (a new or restored store)';
   ui.notice.textContent = `The stream started over (${reason || 'reset'}: ${why}); ` +
@@ -248,9 +275,20 @@ function startStream() {
   foldOnOpen = true;
   setPhase('replaying');
   const now = Date.now();
+  connectedAt = now;
   // A pause before the first event id resumes from the moment of connecting, not a new "now".
   const resume = view.start === 'now' ? streamPath({ ...view, start: String(now) }, now) : undefined;
   client.open(streamPath(view, now), resume);
+  rangeSummary.load(view, now);
+}
+
+// A token entered in the form replaces the stored one; the feeds panel asks again with it.
+function takeToken() {
+  const entered = ui.token.value.trim();
+  if (entered === token) return;
+  token = entered;
+  saveToken(token);
+  feeds.restart();
 }
 
 ui.form.addEventListener('submit', (ev) => {
@@ -264,6 +302,7 @@ ui.form.addEventListener('submit', (ev) => {
   }
   view = v;
   reflectInUrl();
+  takeToken();
   startStream();
 });
 
@@ -306,6 +345,7 @@ function showTotals() {
 }
 
 function tick() {
+  arrivals.roll();
   const r = chart.tick();
   ui.rateNow.textContent = r.toLocaleString();
   showTotals();
@@ -313,11 +353,12 @@ function tick() {
 }
 
 viewToForm(view);
+ui.token.value = token;
 reflectInUrl();
 if (window.matchMedia('(max-width: 640px)').matches) ui.settings.open = false;   // phones: the list first
 feeds.start();
 setInterval(tick, 1000);
-window.addEventListener('resize', () => chart.draw());
+window.addEventListener('resize', () => { chart.draw(); historyChart.draw(); });
 // The list's column heads stick just below the (sticky) page header.
 new ResizeObserver(([e]) => {
   document.documentElement.style.setProperty('--header-h', `${Math.ceil(e.target.getBoundingClientRect().height)}px`);

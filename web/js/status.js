@@ -1,8 +1,11 @@
 // status.js -- the feeds panel: GET /feeds every few seconds, one table row per feed with its
 // state, activity count, last full sync and poll, and last error. Also hands the feed ids to
-// the feed filter's suggestions.
+// the feed filter's suggestions. Asks with the token; a refusal (401, 403) is shown in the
+// table and stops the polling until restart() (a new token).
 
 import { ago, clockText, timeLabel } from './format.js';
+import { requestJson } from './api.js';
+import { isRefusal, refusalText } from './auth.js';
 
 function el(tag, props = {}, ...children) {
   const e = document.createElement(tag);
@@ -56,10 +59,12 @@ export function feedRow(f, now) {
 }
 
 export class FeedStatus {
-  constructor({ tbody, datalist, updated, interval = 5000, url = 'feeds' }) {
+  // token(): the current access token.
+  constructor({ tbody, datalist, updated, token, interval = 5000, url = 'feeds' }) {
     this.tbody = tbody;
     this.datalist = datalist;
     this.updated = updated;
+    this.token = token;
     this.interval = interval;
     this.url = url;
     this.timer = 0;
@@ -72,22 +77,40 @@ export class FeedStatus {
     this.timer = setInterval(() => this.refresh(), this.interval);
   }
 
+  stop() {
+    clearInterval(this.timer);
+    this.timer = 0;
+  }
+
+  restart() {
+    this.stop();
+    this.start();
+  }
+
   async refresh() {
     if (this.busy) return;
     this.busy = true;
     try {
-      const res = await fetch(this.url, { cache: 'no-store', headers: { Accept: 'application/json' } });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const list = await res.json();
+      const list = await requestJson(this.url, { token: this.token() });
       if (!Array.isArray(list)) throw new Error('not a list');
       this.feeds = list;
       this.render(list);
       this.updated.textContent = `(updated ${clockText(new Date())})`;
     } catch (err) {
-      this.updated.textContent = `(status unavailable: ${err.message})`;
+      if (isRefusal(err.status)) this.refused(err.status);
+      else this.updated.textContent = `(status unavailable: ${err.message})`;
     } finally {
       this.busy = false;
     }
+  }
+
+  // Asking again with the same token gets the same answer.
+  refused(status) {
+    this.stop();
+    this.feeds = [];
+    this.updated.textContent = `(refused: HTTP ${status})`;
+    const td = el('td', { colspan: '5', class: 'refused' }, refusalText(status, 'the feeds list', Boolean(this.token())));
+    this.tbody.replaceChildren(el('tr', { data: { status: String(status) } }, td));
   }
 
   render(list) {

@@ -5,9 +5,15 @@
 // new one with `last_event_id=<last id seen>`, so every event is still delivered exactly once.
 // EventSource cannot read an error body: when the server refuses a request (the EventSource
 // closes for good), the same URL is fetched once to read its JSON {"error", "parameter"}.
-// A refusal with 5xx (shutting down, too many streams) is retried here with a backoff.
+// A refusal with 5xx (shutting down, too many streams) is retried here with a backoff; 401 and
+// 403 are reported like any other refusal and end the stream (a JWT that expired ends its
+// stream; EventSource's reconnect then gets 401 and stops).
+//
+// The access token goes on each EventSource URL as `access_token` (added at connect, so the
+// URLs kept for resuming never hold it) and on the probe as `Authorization: Bearer`.
 
 import { withLastEventId } from './params.js';
+import { bearerHeaders, withAccessToken } from './auth.js';
 
 const RETRY_MS = 3000;
 const MAX_RETRY_MS = 30000;
@@ -17,8 +23,10 @@ export class StreamClient {
   //           onState(state), onError({status, error, parameter}), onEvent() for every event
   //           (rate chart). onReset: the server cannot continue from the resume point; drop
   //           everything held from this stream, the history follows again.
-  constructor(handlers) {
+  // token(): the access token to connect with ('' for none).
+  constructor(handlers, token = () => '') {
     this.h = handlers;
+    this.token = token;
     this.es = null;
     this.baseUrl = '';
     this.resumeUrl = '';
@@ -85,7 +93,7 @@ export class StreamClient {
     this.shut();
     this.url = url;
     this.urlId = urlId;
-    const es = new EventSource(url);
+    const es = new EventSource(withAccessToken(url, this.token()));
     this.es = es;
     this.setState(this.state === 'reconnecting' ? 'reconnecting' : 'connecting');
     es.onopen = () => {
@@ -154,7 +162,9 @@ export class StreamClient {
     this.probe = ctl;
     let res;
     try {
-      res = await fetch(url, { signal: ctl.signal, cache: 'no-store', headers: { Accept: 'text/event-stream' } });
+      res = await fetch(url, {
+        signal: ctl.signal, cache: 'no-store', headers: { Accept: 'text/event-stream', ...bearerHeaders(this.token()) },
+      });
     } catch (err) {
       if (ctl.signal.aborted) return;
       this.probe = null;
