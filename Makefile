@@ -55,7 +55,7 @@ help:
 	@echo "make node-test  Hawk against the server with the reference client (@hapi/hawk)"
 	@echo "make client-test   the official Elasticsearch clients (JavaScript 8.x, Python 7.17) against the server"
 	@echo "make one T=store MODS=\"store log timefmt\"  one test file against chosen modules (H=1: with the harness)"
-	@echo "make bench      benchmarks (store, ingest, queries, streaming)"
+	@echo "make bench      benchmarks (store, ingest, queries, streaming, replication)"
 	@echo "make fuzz       fuzz the query parser for a bounded time"
 	@echo "make clean      remove build/ and bin/"
 	@echo "make help       this list"
@@ -160,8 +160,9 @@ one: build/pkg.mk build/.deps-test
 
 # Benchmarks: release objects, one program per tests/bench/*.c (tests/bench/bench.h is their
 # shared header), each linked with the test support it needs (tests/harness.c, the load client
-# tests/loadclient.c, JWTs from tests/jwtmint.c) built with the same flags; run in order.
-BENCH_SUPP := build/bench/harness.o build/bench/loadclient.o build/bench/jwtmint.o
+# tests/loadclient.c, JWTs from tests/jwtmint.c, the loopback rate tests/netrate.c) built with
+# the same flags; run in order.
+BENCH_SUPP := build/bench/harness.o build/bench/loadclient.o build/bench/jwtmint.o build/bench/netrate.o
 build/bench/%.o: tests/bench/%.c build/pkg.mk
 	@mkdir -p $(@D)
 	$(CC) $(OPT) $(CFLAGS_ALL) -Itests -c $< -o $@

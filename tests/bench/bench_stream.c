@@ -24,9 +24,9 @@
  * Children and temporary directories are removed at exit, on SIGINT/SIGTERM/SIGHUP, and the
  * children get SIGKILL if this process dies (PR_SET_PDEATHSIG). Ports, directory removal,
  * config files, stopping children and the binaries' paths use tests/harness.c; the clocks, the
- * machine line and the temporary directories tests/bench/bench.h; spawning stays here (the
- * child must set PR_SET_PDEATHSIG before exec and be registered for the async-signal-safe
- * cleanup on a fatal signal).
+ * machine line and the temporary directories tests/bench/bench.h; the loopback rate
+ * tests/netrate.c; spawning stays here (the child must set PR_SET_PDEATHSIG before exec and be
+ * registered for the async-signal-safe cleanup on a fatal signal).
  * Exit status: 0 when every check passed (targets missed are reported, not failed), 1 when a
  * check failed (wrong event count, streams that could not be opened or were dropped, missed
  * events, a server that crashed or did not stop cleanly). */
@@ -37,6 +37,7 @@
 #include "harness.h"
 #include "jwtmint.h"
 #include "loadclient.h"
+#include "netrate.h"
 #include "store.h"
 #include "timefmt.h"
 #include <arpa/inet.h>
@@ -53,7 +54,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -528,67 +528,6 @@ fail:
     return -1;
 }
 
-typedef struct {
-    int lfd;
-    const char *path;
-    uint64_t size;
-    int rc;
-} sender_t;
-
-static void *sender_main(void *arg)
-{
-    sender_t *s = arg;
-    s->rc = -1;
-    int cfd = accept(s->lfd, NULL, NULL);
-    int ffd = open(s->path, O_RDONLY | O_CLOEXEC);
-    off_t off = 0;
-    while (cfd >= 0 && ffd >= 0 && (uint64_t)off < s->size) {
-        ssize_t w = sendfile(cfd, ffd, &off, s->size - (uint64_t)off);
-        if (w <= 0)
-            break;
-    }
-    if ((uint64_t)off == s->size)
-        s->rc = 0;
-    if (cfd >= 0)
-        close(cfd);
-    if (ffd >= 0)
-        close(ffd);
-    return NULL;
-}
-
-/* The physical limit: a thread sendfile()s `path` over a loopback TCP connection to a
- * receiver reading with the history client's buffer size. Returns bytes/s, or < 0. */
-static double loopback_rate(const char *path, uint64_t size)
-{
-    struct sockaddr_in a = loopback(0);
-    socklen_t alen = sizeof a;
-    sender_t s = {.path = path, .size = size, .rc = -1};
-    pthread_t th;
-    char *buf = malloc(READ_BUF);
-    double rate = -1;
-    s.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (!buf || s.lfd < 0 || bind(s.lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(s.lfd, 1) != 0 ||
-        getsockname(s.lfd, (struct sockaddr *)&a, &alen) != 0 || pthread_create(&th, NULL, sender_main, &s) != 0)
-        goto out;
-    int64_t t0 = clock_mono_ns();
-    int fd = connect_blocking(ntohs(a.sin_port));
-    uint64_t got = 0;
-    ssize_t n;
-    while (fd >= 0 && (n = read(fd, buf, READ_BUF)) > 0)
-        got += (uint64_t)n;
-    double secs = (clock_mono_ns() - t0) / 1e9;
-    if (fd >= 0)
-        close(fd);
-    pthread_join(th, NULL);
-    if (s.rc == 0 && got == size)
-        rate = (double)size / secs;
-out:
-    if (s.lfd >= 0)
-        close(s.lfd);
-    free(buf);
-    return rate;
-}
-
 static int bench_history(long n)
 {
     const char *dir = tmpdir_new();
@@ -620,7 +559,7 @@ static int bench_history(long n)
     double lo = -1;   /* the physical limit: the best of three runs */
     if (write_repeated(body, r.prefix, r.prefix_len, r.bytes) == 0)
         for (int k = 0; k < 3; k++) {
-            double rate = loopback_rate(body, r.bytes);
+            double rate = netrate_loopback(body, r.bytes, READ_BUF);
             lo = rate > lo ? rate : lo;
         }
     unlink(body);
