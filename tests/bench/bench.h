@@ -11,6 +11,7 @@
 #define BENCH_H
 #include "clock.h"
 #include "store.h"
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -137,6 +138,62 @@ static inline int bench_fill_store(store_t *st, long n, bench_make_fn *make, voi
     printf("%s  %ld activities of %.0f bytes on average written in %.1f s\n", label, n, bytes / (double)n,
            bench_now_s() - t0);
     return 0;
+}
+
+/* ---- the figures of a run ---- */
+
+#define BENCH_MAX_LINES 16
+
+/* The figure lines of this program (each bench is one program: one copy). */
+static char bench_lines[BENCH_MAX_LINES][512];
+static int bench_nlines;
+
+/* Print one figure line now and keep it for bench_summary. */
+static void bench_report(const char *fmt, ...) __attribute__((format(printf, 1, 2), unused));
+static void bench_report(const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    printf("%s\n", line);
+    fflush(stdout);
+    if (bench_nlines < BENCH_MAX_LINES)
+        snprintf(bench_lines[bench_nlines++], sizeof bench_lines[0], "%s", line);
+}
+
+/* Print the kept figure lines again under a heading. */
+static inline void bench_summary(const char *heading)
+{
+    printf("\n== %s\n", heading);
+    for (int i = 0; i < bench_nlines; i++)
+        printf("%s\n", bench_lines[i]);
+}
+
+/* ---- --only lists ---- */
+
+/* Is `name` in the comma-separated list `only` (NULL: everything is)? */
+static inline int bench_wants(const char *only, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = only; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+            return 1;
+    return !only;
+}
+
+/* Is every name of the comma-separated `list` one of names[0..n)? */
+static inline int bench_only_ok(const char *list, const char *const *names, size_t n)
+{
+    for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+        size_t len = strcspn(p, ","), k = 0;
+        while (k < n && (strlen(names[k]) != len || strncmp(p, names[k], len) != 0))
+            k++;
+        if (k == n)
+            return 0;
+    }
+    return 1;
 }
 
 #endif

@@ -64,31 +64,12 @@
 #define READ_BUF (256 * 1024)            /* the loopback receiver's buffer (as bench_stream's) */
 #define SAMPLE_MS 100                    /* as_replica_lag_seconds is read this often */
 #define MAX_SAMPLES 6000
-#define MAX_LINES 8
 #define MAX_DIRS 6
 
 static volatile sig_atomic_t g_stop;     /* a signal asked the run to end */
 
 /* ---------------------------------------------------------------------------------------- */
 /* The summary, temporary directories, the machine's load                                   */
-
-static char g_lines[MAX_LINES][512];     /* the figures, printed again at the end */
-static int g_nlines;
-
-/* Print one figure line and keep it for the summary. */
-static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void report(const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    printf("%s\n", line);
-    fflush(stdout);
-    if (g_nlines < MAX_LINES)
-        snprintf(g_lines[g_nlines++], sizeof g_lines[0], "%s", line);
-}
 
 static char g_dirs[MAX_DIRS][PATH_MAX];  /* "": free slot */
 
@@ -318,7 +299,7 @@ static int apply_into(const char *name, const char *parent, const char *where, c
     if (rc != 0 && !g_stop)
         fprintf(stderr, "bench_repl: %s: replapply failed (%d)\n", name, rc);
     else if (rc == 0 && store_matches(st, t, "the replica"))
-        report("%s %.0f entries/s (target >= 200000)  [%" PRIu64 " entries in %" PRIu64 " commits of %d, %.0f MB of "
+        bench_report("%s %.0f entries/s (target >= 200000)  [%" PRIu64 " entries in %" PRIu64 " commits of %d, %.0f MB of "
                "frames fed in %d KiB pieces, %.2f s, %" PRIu64 " commits (fsyncs) on the replica; %s]",
                name, (double)e->entries / secs, e->entries, e->commits, APPLY_PER_COMMIT, e->out.len / 1e6,
                PIECE / 1024, secs, flushes, where);
@@ -611,11 +592,11 @@ static int lag_report(const lag_result_t *r, const watch_t *p, const watch_t *q,
     while (early < r->n && r->lag_ms[early] < 0)
         early++;
     uint64_t seqs = r->hi >= r->lo ? r->hi - r->lo + 1 : 0;
-    report("repl.lag         %.0f activities/s: p50 %.1f ms  p99 %.1f ms  max %.1f ms  (target p99 <= 100 ms)  "
+    bench_report("repl.lag         %.0f activities/s: p50 %.1f ms  p99 %.1f ms  max %.1f ms  (target p99 <= 100 ms)  "
            "[a seq reaching a /stream client of the replica after it reached one of the primary]",
            (double)seqs / secs, quantile(r->lag_ms, r->n, 0.50), quantile(r->lag_ms, r->n, 0.99),
            r->n ? r->lag_ms[r->n - 1] : 0);
-    report("repl.lag_metric  as_replica_lag_seconds p50 %.1f ms  p99 %.1f ms  max %.1f ms  (target p99 <= 100 ms)  "
+    bench_report("repl.lag_metric  as_replica_lag_seconds p50 %.1f ms  p99 %.1f ms  max %.1f ms  (target p99 <= 100 ms)  "
            "[the replica's own figure, read every %d ms]", quantile(r->samples, r->nsamples, 0.50),
            quantile(r->samples, r->nsamples, 0.99), r->nsamples ? r->samples[r->nsamples - 1] : 0, SAMPLE_MS);
     printf("  (window %.1f s: seqs %" PRIu64 "..%" PRIu64 ", %zu timed, %" PRIu64 " missing on the replica, %zu "
@@ -814,7 +795,7 @@ static int snapshot_report(const char *path, long n, const download_t *d, const 
         fprintf(stderr, "bench_repl: the loopback measurement failed\n");
         return -1;
     }
-    report("repl.snapshot    %.0f MB/s = %.2f of the loopback rate (%.0f MB/s)  (target: a 1,000,000-activity "
+    bench_report("repl.snapshot    %.0f MB/s = %.2f of the loopback rate (%.0f MB/s)  (target: a 1,000,000-activity "
            "store, MB/s against loopback)  [%ld activities, %.0f MB; body %.2f s after %.2f s to the first byte "
            "(the primary writes and hashes its copy first): %.0f MB/s from the request]",
            body_rate(d) / 1e6, body_rate(d) / lo, lo / 1e6, n, d->bytes / 1e6, d->total_s - d->first_s, d->first_s,
@@ -889,27 +870,7 @@ static void usage(FILE *f)
         "Binaries: AS_SERVER (default bin/activity-stream), AS_FEEDSIM (default bin/feedsim).\n");
 }
 
-/* Is `name` in the comma list `only` (NULL: everything is)? */
-static int wants(const char *only, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = only; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-        if (!strncmp(p, name, n) && (p[n] == ',' || !p[n]))
-            return 1;
-    return !only;
-}
-
-/* Each name of a --only list is a benchmark. */
-static int only_ok(const char *list)
-{
-    for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
-        size_t len = strcspn(p, ",");
-        if (!((len == 5 && !strncmp(p, "apply", 5)) || (len == 3 && !strncmp(p, "lag", 3)) ||
-              (len == 8 && !strncmp(p, "snapshot", 8))))
-            return 0;
-    }
-    return 1;
-}
+static const char *const bench_names[] = {"apply", "lag", "snapshot"};
 
 /* Parse the options into *o. Returns 0, 1 (--help: printed) or -1 (bad: usage on stderr). */
 static int parse_args(int argc, char **argv, opts_t *o)
@@ -928,7 +889,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
             usage(stdout);
             return 1;
         }
-        if (c == 'o' && only_ok(optarg)) {
+        if (c == 'o' && bench_only_ok(optarg, bench_names, sizeof bench_names / sizeof bench_names[0])) {
             o->only = optarg;
             continue;
         }
@@ -954,18 +915,17 @@ int main(int argc, char **argv)
     double load0 = loadavg1();
     bench_print_machine();
     printf("load average %.2f before the run (the machine may be shared)\n", load0);
-    if (wants(o.only, "apply") && !g_stop)
+    if (bench_wants(o.only, "apply") && !g_stop)
         failed |= bench_apply(o.apply) != 0;
-    if (wants(o.only, "lag") && !g_stop)
+    if (bench_wants(o.only, "lag") && !g_stop)
         failed |= bench_lag(o.rate, o.seconds) != 0;
-    if (wants(o.only, "snapshot") && !g_stop)
+    if (bench_wants(o.only, "snapshot") && !g_stop)
         failed |= bench_snapshot(o.snapshot) != 0;
     bench_machine_t m;
     bench_machine(&m, "unknown cpu");
-    report("machine: %s, %ld cores, %s; load average %.2f before the run, %.2f after", m.arch, m.cores, m.model,
+    bench_report("machine: %s, %ld cores, %s; load average %.2f before the run, %.2f after", m.arch, m.cores, m.model,
            load0, loadavg1());
-    printf("\n== replication benchmarks%s\n", g_stop ? " (interrupted)" : failed ? " (some FAILED: see above)" : "");
-    for (int i = 0; i < g_nlines; i++)
-        printf("%s\n", g_lines[i]);
+    bench_summary(g_stop ? "replication benchmarks (interrupted)"
+                  : failed ? "replication benchmarks (some FAILED: see above)" : "replication benchmarks");
     return failed || g_stop ? 1 : 0;
 }

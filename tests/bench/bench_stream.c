@@ -67,27 +67,6 @@
 #define OPEN_TIMEOUT_MS 90000
 #define HIST_BUCKET_NS 100000            /* 0.1 ms */
 #define HIST_BUCKETS 100000              /* up to 10 s */
-#define MAX_LINES 10
-
-/* ---------------------------------------------------------------------------------------- */
-/* The summary                                                                              */
-
-/* The summary table printed at the end; each line is also printed when it is produced. */
-static char g_lines[MAX_LINES][512];
-static int g_nlines;
-
-static void report(const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    printf("%s\n", line);
-    fflush(stdout);
-    if (g_nlines < MAX_LINES)
-        snprintf(g_lines[g_nlines++], sizeof g_lines[0], "%s", line);
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* Cleanup: children and temporary directories, at exit and on a fatal signal               */
@@ -568,7 +547,7 @@ static int bench_history(long n)
         goto out;
     }
     double hist_bps = r.bytes / r.seconds;
-    report("stream.history   %.0f events/s  (target >= 1000000)  = %.2f of loopback file rate (%.0f MB/s)"
+    bench_report("stream.history   %.0f events/s  (target >= 1000000)  = %.2f of loopback file rate (%.0f MB/s)"
            "  [best of 3 sendfile runs; %ld events, %.0f bytes/event, %.0f MB/s, %.2f s; server CPU %.2f s]",
            n / r.seconds, hist_bps / lo, lo / 1e6, n, (double)r.bytes / n, hist_bps / 1e6, r.seconds, server_cpu);
     rc = 0;
@@ -965,7 +944,7 @@ static int live_measure(lc_t *cl, live_meas_t *m, const live_opts_t *o, pid_t se
     window_missed(cl, (size_t)o->streams, m, &w);
     uint64_t events = w.hi >= w.lo ? w.hi - w.lo + 1 : 0;
     *p99 = hist_quantile_ms(m, 0.99);
-    report("%s %ld streams, %ld activities/s: p50 %.1f ms  p99 %.1f ms  max %.1f ms  "
+    bench_report("%s %ld streams, %ld activities/s: p50 %.1f ms  p99 %.1f ms  max %.1f ms  "
            "(target p99 <= 50 ms), missed %" PRIu64, o->auth ? "stream.live_auth" : "stream.live     ",
            o->streams, o->rate, hist_quantile_ms(m, 0.50), hist_quantile_ms(m, 0.99), m->max_ns / 1e6, w.missed);
     printf("  (window %.1f s: %" PRIu64 " activities committed in %" PRIu64 " commits, %" PRIu64 " deliveries timed of %" PRIu64
@@ -1083,7 +1062,7 @@ static int bench_idle(long n, long hold_ms)
     alive = waitpid(srv.pid, NULL, WNOHANG) == 0;
     stopped = server_stop(&srv);   /* with the streams open: the shutdown path ends them */
     if (opened == 0 && alive && rss0 > 0 && rss1 > 0)
-        report("stream.idle_mem  %.1f KiB per idle stream (target <= 12 KiB)  [VmRSS %ld -> %ld KiB with %ld "
+        bench_report("stream.idle_mem  %.1f KiB per idle stream (target <= 12 KiB)  [VmRSS %ld -> %ld KiB with %ld "
                "streams; kernel socket memory not included]", (rss1 - rss0) / (double)n, rss0, rss1, n);
     rc = opened == 0 && alive && stopped == 0 && rss0 > 0 && rss1 > 0 ? 0 : -1;
 out:
@@ -1155,7 +1134,7 @@ static int churn_round(lc_t *cl, const server_t *srv, size_t n, int round, churn
 
 static void churn_report(long n, const churn_result_t *r)
 {
-    report("stream.churn     %ld streams x%d: every slot free %ld / %ld / %ld ms after the first close "
+    bench_report("stream.churn     %ld streams x%d: every slot free %ld / %ld / %ld ms after the first close "
            "(target <= 1000), %" PRIu64 " refused (target 0), VmRSS %.1f -> %.1f (peak) -> %.1f MiB %d s "
            "after the last close (target <= +10 MiB)",
            n, CHURN_ROUNDS, r->free_ms[0], r->free_ms[1], r->free_ms[2], r->refused, r->rss0 / 1024.0,
@@ -1230,30 +1209,7 @@ static int parse_long(const char *s, long min, long *out)
     return 0;
 }
 
-/* Is `name` among the comma-separated names of --only (or is there no --only)? */
-static int wants(const opts_t *o, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = o->only; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-        if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
-            return 1;
-    return !o->only;
-}
-
-/* Every name of a --only list is a benchmark. */
-static int only_ok(const char *v)
-{
-    static const char *const names[] = {"history", "live", "live_auth", "idle", "churn"};
-    const size_t nnames = sizeof names / sizeof names[0];
-    for (const char *p = v; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
-        size_t len = strcspn(p, ","), k = 0;
-        while (k < nnames && (strlen(names[k]) != len || strncmp(p, names[k], len) != 0))
-            k++;
-        if (k == nnames)
-            return 0;
-    }
-    return 1;
-}
+static const char *const bench_names[] = {"history", "live", "live_auth", "idle", "churn"};
 
 static int parse_args(int argc, char **argv, opts_t *o)
 {
@@ -1276,7 +1232,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
             bad = parse_long(v, 1, &o->seconds);
         } else if (strcmp(a, "--only") == 0) {
             o->only = v;
-            bad = !only_ok(v);
+            bad = !bench_only_ok(v, bench_names, sizeof bench_names / sizeof bench_names[0]);
         } else {
             bad = 1;
         }
@@ -1312,26 +1268,24 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (raise_nofile(o.streams) != 0)
         return 1;
-    if (wants(&o, "history"))
+    if (bench_wants(o.only, "history"))
         failed |= bench_history(o.history) != 0;
     live_opts_t lo = {.streams = o.streams, .rate = o.rate, .seconds = o.seconds};
     double p99 = 0, p99_auth = 0;
-    if (wants(&o, "live"))
+    if (bench_wants(o.only, "live"))
         failed |= bench_live(&lo, &p99) != 0;
-    if (wants(&o, "live_auth")) {
+    if (bench_wants(o.only, "live_auth")) {
         lo.auth = 1;
         failed |= bench_live(&lo, &p99_auth) != 0;
     }
     if (p99 > 0 && p99_auth > 0)
-        report("stream.live_auth p99 = %.2f x stream.live p99 (target <= 1.10)", p99_auth / p99);
-    if (wants(&o, "idle"))
+        bench_report("stream.live_auth p99 = %.2f x stream.live p99 (target <= 1.10)", p99_auth / p99);
+    if (bench_wants(o.only, "idle"))
         failed |= bench_idle(o.streams, 1000) != 0;
-    if (wants(&o, "churn"))
+    if (bench_wants(o.only, "churn"))
         failed |= bench_churn(o.streams) != 0;
     bench_machine(&mach, "unknown cpu");
-    report("machine: %s, %ld cores, %s", mach.arch, mach.cores, mach.model);
-    printf("\n== stream benchmarks%s\n", failed ? " (some FAILED: see above)" : "");
-    for (int i = 0; i < g_nlines; i++)
-        printf("%s\n", g_lines[i]);
+    bench_report("machine: %s, %ld cores, %s", mach.arch, mach.cores, mach.model);
+    bench_summary(failed ? "stream benchmarks (some FAILED: see above)" : "stream benchmarks");
     return failed ? 1 : 0;
 }
