@@ -1062,7 +1062,7 @@ static int bench_idle(long n, long hold_ms)
     alive = waitpid(srv.pid, NULL, WNOHANG) == 0;
     stopped = server_stop(&srv);   /* with the streams open: the shutdown path ends them */
     if (opened == 0 && alive && rss0 > 0 && rss1 > 0)
-        bench_report("stream.idle_mem  %.1f KiB per idle stream (target <= 12 KiB)  [VmRSS %ld -> %ld KiB with %ld "
+        bench_report("stream.idle_mem  %.1f KiB per idle stream (target <= 5.5 KiB)  [VmRSS %ld -> %ld KiB with %ld "
                "streams; kernel socket memory not included]", (rss1 - rss0) / (double)n, rss0, rss1, n);
     rc = opened == 0 && alive && stopped == 0 && rss0 > 0 && rss1 > 0 ? 0 : -1;
 out:
