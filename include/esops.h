@@ -67,8 +67,9 @@ typedef struct {
     size_t body_len;
     const query_t *scope;            /* the caller's scope, ANDed into everything read; NULL:
                                         everything */
-    esops_feed_fn *visible;          /* which indices exist for the caller (a feed outside its
-                                        scope does not); NULL: every feed */
+    esops_feed_fn *visible;          /* which indices listings (_cat/indices, _mapping) show the
+                                        caller: a feed outside its scope is left out (reads see
+                                        every feed, through the scope); NULL: every feed */
     const void *visible_ud;
 } esop_t;
 

@@ -45,6 +45,8 @@ typedef struct {
     int64_t now_us;                            /* what `now` is in date math */
     const char *const *feed_ids; size_t nfeed_ids;   /* the configured feeds */
     int check_feeds;           /* 1: a feed filter naming a feed not in feed_ids is a 400 */
+    const char *const *readable_ids; size_t nreadable_ids;   /* what that 400 lists when the
+                                  client may read only some feeds (its scope); NULL: feed_ids */
 } streamreq_in_t;
 
 /* Parse. On error returns -1, with a one-line message in err and the offending parameter's

@@ -98,7 +98,7 @@ int esops_pit_open(esreq_t *r)
     if (status == 0 && !ps)
         status = esops_nomem(r);
     if (status == 0)
-        status = esops_resolve(r, r->op->index, &io, &ps->index);
+        status = esops_resolve(r, r->op->index, &io, ESOPS_FOR_READ, &ps->index);
     pit_t *p = NULL;
     int rc = status ? 0 : pit_open(r->env->pits, PIT_KIND_PIT, keep, ps, pit_state_free, &p);
     if (status == 0 && rc)
@@ -280,7 +280,7 @@ int esops_scroll_open(esreq_t *r, const char *index, const essearch_opts_t *so, 
     pit_t *p = NULL;
     int status = scroll_checks(r, body);
     if (status == 0)
-        status = esops_resolve(r, index, &so->index, &idx);
+        status = esops_resolve(r, index, &so->index, ESOPS_FOR_READ, &idx);
     if (status == 0)
         status = esops_parse(r, SEARCH_SEARCH, body, &s);
     if (status == 0 && !(ss = scroll_state(body, &idx)))

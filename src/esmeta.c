@@ -82,7 +82,7 @@ static int doc_feeds(esreq_t *r, esindex_t *feeds)
     const char *expr = r->op->index;
     esindex_t known;
     *feeds = (esindex_t){0};
-    int status = esops_known(r, &known);
+    int status = esops_known(r, ESOPS_FOR_READ, &known);
     if (status || !esindex_is_single(expr)) {
         *feeds = known;
         return status;
@@ -290,10 +290,10 @@ static int selected(esreq_t *r, const char *expr, esindex_t *feeds)
     *feeds = (esindex_t){0};
     int status = esops_index_opts(r, &io);
     if (status == 0)
-        status = esops_resolve(r, expr, &io, feeds);
+        status = esops_resolve(r, expr, &io, ESOPS_FOR_LISTING, feeds);
     if (status == 0 && feeds->all) {
         esindex_free(feeds);
-        return esops_known(r, feeds);
+        return esops_known(r, ESOPS_FOR_LISTING, feeds);
     }
     return status;
 }

@@ -30,13 +30,14 @@ int esops_nomem(esreq_t *r)
 
 typedef struct {
     const esop_t *op;
+    esops_use_t use;
     esindex_t *known;
 } known_t;
 
-/* Add a feed the caller may see; non-zero when out of memory. */
+/* Add a feed that exists for this use; non-zero when out of memory. */
 static int add_known(const known_t *k, const char *feed, size_t len)
 {
-    if (k->op->visible && !k->op->visible(k->op->visible_ud, feed, len))
+    if (k->use == ESOPS_FOR_LISTING && k->op->visible && !k->op->visible(k->op->visible_ud, feed, len))
         return 0;
     return esindex_add(k->known, feed, len);
 }
@@ -47,10 +48,10 @@ static int stored_feed(const char *feed, size_t len, uint64_t count, void *ud)
     return add_known(ud, feed, len) ? 1 : 0;
 }
 
-int esops_known(esreq_t *r, esindex_t *known)
+int esops_known(esreq_t *r, esops_use_t use, esindex_t *known)
 {
     int rc = 0;
-    known_t k = {r->op, known};
+    known_t k = {r->op, use, known};
     *known = (esindex_t){0};
     for (size_t i = 0; i < r->env->nfeeds && rc == 0; i++)
         rc = add_known(&k, r->env->feeds[i], strlen(r->env->feeds[i]));
@@ -62,11 +63,11 @@ int esops_known(esreq_t *r, esindex_t *known)
     return rc < 0 ? esops_fail(r, 500, "store_exception", "store failure: %s", store_strerror(rc)) : esops_nomem(r);
 }
 
-int esops_resolve(esreq_t *r, const char *expr, const esindex_opts_t *o, esindex_t *out)
+int esops_resolve(esreq_t *r, const char *expr, const esindex_opts_t *o, esops_use_t use, esindex_t *out)
 {
     esindex_t known;
     *out = (esindex_t){0};
-    int status = esops_known(r, &known);
+    int status = esops_known(r, use, &known);
     if (status)
         return status;
     char missing[512];

@@ -44,13 +44,19 @@ int esops_fail(esreq_t *r, int status, const char *type, const char *fmt, ...) _
 /* 500 out_of_memory. */
 int esops_nomem(esreq_t *r);
 
-/* The indices that exist: the configured feeds and those with activities stored (a list:
- * free with esindex_free). Returns 0, or 500 (answered). */
-int esops_known(esreq_t *r, esindex_t *known);
+/* Which indices exist for an operation. A read (search, count, msearch, point in time, scroll,
+ * a document by id) sees every feed: the caller's scope is ANDed into what it returns, so a feed
+ * outside the scope reads as empty, not as an error (issue 11). A listing (_cat/indices,
+ * _mapping) sees only the feeds the caller may read (esop_t.visible). */
+typedef enum { ESOPS_FOR_READ, ESOPS_FOR_LISTING } esops_use_t;
 
-/* Resolve an index expression (NULL: every feed) against the known feeds. Returns 0, or the
- * status of the answered error: 404 index_not_found_exception, 500. */
-int esops_resolve(esreq_t *r, const char *expr, const esindex_opts_t *o, esindex_t *out);
+/* The indices that exist for `use`: the configured feeds and those with activities stored (a
+ * list: free with esindex_free). Returns 0, or 500 (answered). */
+int esops_known(esreq_t *r, esops_use_t use, esindex_t *known);
+
+/* Resolve an index expression (NULL: every feed) against the indices that exist for `use`.
+ * Returns 0, or the status of the answered error: 404 index_not_found_exception, 500. */
+int esops_resolve(esreq_t *r, const char *expr, const esindex_opts_t *o, esops_use_t use, esindex_t *out);
 
 /* The feeds a selection reads as a search source's list (NULL for every feed). */
 void esops_src_feeds(const esindex_t *x, search_src_t *src);

@@ -19,7 +19,7 @@ static int plain_search(esreq_t *r, int kind, const char *index, const essearch_
 {
     esindex_t idx;
     search_t *s = NULL;
-    int status = esops_resolve(r, index, &so->index, &idx);
+    int status = esops_resolve(r, index, &so->index, ESOPS_FOR_READ, &idx);
     if (status == 0)
         status = esops_parse(r, kind, body, &s);
     if (status == 0) {

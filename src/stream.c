@@ -1060,14 +1060,37 @@ static stream_t *stream_new(stream_hub_t *hub, h2o_req_t *req, const streamreq_t
     return s;
 }
 
+/* A feed the client named that its scope does not admit reads as empty (issue 11: not an
+ * error); a comment at the start says why nothing of it comes. The names are configured feed
+ * ids (streamreq_parse checked them), so they are safe in an SSE line. */
+static void note_unreadable_feeds(stream_t *s, const char *const *readable, size_t n)
+{
+    for (size_t i = 0; i < s->p.feeds.n; i++) {
+        const char *feed = s->p.feeds.items[i];
+        size_t k = 0;
+        while (k < n && strcmp(readable[k], feed) != 0)
+            k++;
+        if (k < n)
+            continue;
+        char text[STORE_MAX_FEED_LEN + 96];
+        snprintf(text, sizeof text, "feed %s is outside what these credentials may read: none of it is sent", feed);
+        if (sse_append_comment(&s->out[s->cur], s->p.format, text) != 0)
+            log_error("stream", "out of memory framing a comment");
+    }
+}
+
 void stream_handle(stream_hub_t *hub, h2o_req_t *req, const gate_who_t *who)
 {
     char err[512], param[128];
     streamreq_t p;
-    const char **visible = h2o_mem_alloc_pool(&req->pool, (hub->set->nfeed_ids + 1) * sizeof *visible);
+    const char **readable = h2o_mem_alloc_pool(&req->pool, (hub->set->nfeed_ids + 1) * sizeof *readable);
+    size_t nreadable = gate_visible_feeds(who, hub->set->feed_ids, hub->set->nfeed_ids, readable);
     streamreq_in_t in = {.body = req->entity.base, .body_len = req->entity.len, .now_us = timefmt_now_us(),
-                         .feed_ids = visible, .check_feeds = 1};
-    in.nfeed_ids = gate_visible_feeds(who, hub->set->feed_ids, hub->set->nfeed_ids, visible);
+                         .feed_ids = hub->set->feed_ids, .nfeed_ids = hub->set->nfeed_ids, .check_feeds = 1};
+    if (nreadable < hub->set->nfeed_ids) {
+        in.readable_ids = readable;
+        in.nreadable_ids = nreadable;
+    }
     httpreq_query_string(req, &in.query_string, &in.qs_len);
     httpreq_header(req, "last-event-id", &in.last_event_id, &in.lei_len);
     httpreq_header(req, "accept", &in.accept, &in.accept_len);
@@ -1094,6 +1117,8 @@ void stream_handle(stream_hub_t *hub, h2o_req_t *req, const gate_who_t *who)
     h2o_start_response(req, &s->super);
     stream_watch(s);
     sse_append_retry(&s->out[s->cur], s->p.format, hub->set->retry_ms);
+    if (in.readable_ids)
+        note_unreadable_feeds(s, in.readable_ids, in.nreadable_ids);
     start_position(s);
     stream_pump(s);
 }

@@ -292,11 +292,14 @@ static int check_feeds(const streamreq_t *r, const streamreq_in_t *in, fail_t *f
             continue;
         if (in->nfeed_ids == 0)
             return fail(f, "feed", "unknown feed '%s': this server has no feeds configured", r->feeds.items[i]);
+        const char *const *ids = in->readable_ids ? in->readable_ids : in->feed_ids;
+        size_t n = in->readable_ids ? in->nreadable_ids : in->nfeed_ids;
         bytebuf_t known = {0};
-        for (size_t k = 0; k < in->nfeed_ids; k++)
-            bytebuf_printf(&known, "%s%s", k ? ", " : "", in->feed_ids[k]);
-        fail(f, "feed", "unknown feed '%s'; the configured feeds are: %s", r->feeds.items[i],
-             known.p ? known.p : "(out of memory)");
+        for (size_t k = 0; k < n; k++)
+            bytebuf_printf(&known, "%s%s", k ? ", " : "", ids[k]);
+        fail(f, "feed", "unknown feed '%s'; %s: %s", r->feeds.items[i],
+             in->readable_ids ? "the feeds these credentials may read are" : "the configured feeds are",
+             known.p ? known.p : n ? "(out of memory)" : "none");
         bytebuf_free(&known);
         return -1;
     }

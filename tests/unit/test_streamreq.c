@@ -131,6 +131,27 @@ Test(streamreq, unknown_feed_is_named_with_the_configured_ones)
     cr_assert(strstr(err, "no feeds configured"), "%s", err);
 }
 
+/* A client that may read only some feeds: a configured feed outside them is accepted (its scope
+ * makes it read as empty); an unknown one is a 400 that lists only what it may read. */
+Test(streamreq, a_scoped_client_hears_only_of_the_feeds_it_may_read)
+{
+    static const char *const readable[] = {"b"};
+    streamreq_in_t in = {.query_string = "feed=c", .qs_len = 6, .feed_ids = FEEDS, .nfeed_ids = 4,
+                         .check_feeds = 1, .readable_ids = readable, .nreadable_ids = 1};
+    streamreq_t r;
+    char err[256], param[32];
+    cr_assert_eq(streamreq_parse(&r, &in, err, sizeof err, param, sizeof param), 0, "%s", err);
+    cr_assert_eq(r.feeds.n, 1);
+    streamreq_free(&r);
+    in.query_string = "feed=nosuch";
+    in.qs_len = 11;
+    cr_assert_eq(streamreq_parse(&r, &in, err, sizeof err, param, sizeof param), -1);
+    cr_assert_str_eq(err, "unknown feed 'nosuch'; the feeds these credentials may read are: b");
+    in.nreadable_ids = 0;
+    cr_assert_eq(streamreq_parse(&r, &in, err, sizeof err, param, sizeof param), -1);
+    cr_assert_str_eq(err, "unknown feed 'nosuch'; the feeds these credentials may read are: none");
+}
+
 Test(streamreq, body_carries_parameters_as_json)
 {
     parsed_t p = parse_full("type=Create", NULL, NULL,
