@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  sleep, waitFor, freePort, stopAll, json, startFeedsim, writeServerConfig, startServer,
+  sleep, waitFor, freePort, tearDown, json, startFeedsim, writeServerConfig, startServer,
   feedsimActivities, launchBrowser, openPage, rowCount, textOf, eventsCounted, waitRows, waitPhase,
   breakdownCounts, historyChart, shot, assertNoProblems, tally,
 } from './harness.mjs';
@@ -103,11 +103,7 @@ before(async () => {
   ctx = await launchBrowser();
 });
 
-after(async () => {
-  if (ctx) await ctx.closeAndClean();
-  await stopAll();
-  for (const f of cleanups.reverse()) { try { f(); } catch { /* best effort */ } }
-});
+after(() => tearDown(ctx, cleanups));
 
 let page;   // one tab (one sessionStorage), shared by the first tests in order
 

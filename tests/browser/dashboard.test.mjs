@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  sleep, waitFor, freePort, stop, stopAll, json, startFeedsim, writeServerConfig, startServer,
+  sleep, waitFor, freePort, stop, tearDown, json, startFeedsim, writeServerConfig, startServer,
   feedsimActivities, launchBrowser, openPage as openTab, rowIds, rowCount, textOf, numberIn,
   eventsCounted, waitRows, waitPhase, breakdownCounts, historyChart, shot, assertNoProblems, tally,
 } from './harness.mjs';
@@ -71,11 +71,7 @@ before(async () => {
   ctx = await launchBrowser();
 });
 
-after(async () => {
-  if (ctx) await ctx.closeAndClean();
-  await stopAll();
-  for (const f of cleanups.reverse()) { try { f(); } catch { /* best effort */ } }
-});
+after(() => tearDown(ctx, cleanups));
 
 // ---- tests -----------------------------------------------------------------------------
 

@@ -99,6 +99,14 @@ export async function stopAll() {
   for (const c of [...children].reverse()) await stop(c);
 }
 
+// What a suite's `after` does: close the browser (ctx may be unset when `before` failed), stop
+// every process, then run the suite's cleanups (temporary directories), newest first.
+export async function tearDown(ctx, cleanups) {
+  if (ctx) await ctx.closeAndClean();
+  await stopAll();
+  for (const f of cleanups.reverse()) { try { f(); } catch { /* best effort */ } }
+}
+
 async function startListening(name, cmd, args, port) {
   const child = startProcess(name, cmd, args);
   await waitFor(`${name} to listen`, () => !child.exited && canConnect(port), 10000)
