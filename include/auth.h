@@ -124,6 +124,7 @@ typedef struct {
     auth_by_t by;
     unsigned allow;              /* AUTH_ALLOW_* */
     int64_t expires_s;           /* JWT exp (seconds since the epoch); 0: never (Hawk, token) */
+    int64_t ends_s;              /* auth_principal_ends_s */
     json_t *scope_json;          /* owned reference; NULL: everything. For a JWT: its feeds
                                     (as a terms query on feed) ANDed with its scope */
     query_t *scope;              /* owned, compiled from scope_json at auth_check (so date math
@@ -135,8 +136,8 @@ typedef struct {
 void auth_principal_free(auth_principal_t *p);   /* NULL is a no-op */
 
 /* The first second (since the epoch) at which auth_check refuses the credentials that made `p`:
- * a JWT's exp plus the JWT_LEEWAY_S of clock skew it is still accepted for; 0 when they do not
- * expire (Hawk, static tokens). A stream opened with them ends then. */
+ * a JWT's exp plus the configured leeway (auth.jwt.leeway, default 0: exp itself); 0 when they
+ * do not expire (Hawk, static tokens). A stream opened with them ends then. */
 int64_t auth_principal_ends_s(const auth_principal_t *p);
 
 /* Why a request was refused. */

@@ -26,8 +26,8 @@
  * auth keys: trusted_proxies: [CIDR...]; clients: [{id, hawk_key|hawk_key_env,
  *   token|token_env (at least one of the two kinds), ip_allow: [CIDR...], scope: a query (JSON
  *   flow or block YAML), allow: [stream|search|feeds|metrics|replicate]}]; jwt: {hs256_secret |
- *   hs256_secret_env, public_key_file, issuer, audience}. Validation compiles every scope
- *   (query_compile) and loads the public key (jwt_verifier_new).
+ *   hs256_secret_env, public_key_file, issuer, audience, leeway (0s to 5m, whole seconds)}.
+ *   Validation compiles every scope (query_compile) and loads the public key (jwt_verifier_new).
  */
 #ifndef CONFIG_H
 #define CONFIG_H
@@ -79,6 +79,7 @@ typedef struct {
     char *jwt_public_key_pem;    /* that file's contents, read and checked at load */
     char *jwt_issuer;        /* NULL: iss is not checked */
     char *jwt_audience;      /* NULL: aud is not checked */
+    int64_t jwt_leeway_s;    /* clock skew allowed for exp and nbf (auth.jwt.leeway); default 0 */
 } config_access_t;
 
 typedef struct {

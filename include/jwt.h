@@ -7,8 +7,8 @@
  * is not configured are refused before any signature is computed, so a token "signed" with
  * HS256 using the RSA public key as the secret (algorithm confusion) never verifies.
  *
- * Checks after the signature: `exp` required, `nbf` when present, each with JWT_LEEWAY_S of
- * clock skew allowed; `iss` equal to the configured issuer and `aud` (a string or an array of
+ * Checks after the signature: `exp` required (refused from that second on, RFC 7519 4.1.4),
+ * `nbf` when present, each with the configured leeway for clock skew (default none); `iss` equal to the configured issuer and `aud` (a string or an array of
  * strings) containing the configured audience, when those are configured; `sub` required (a
  * non-empty string without control characters, under JWT_SUB_MAX bytes). The header must not
  * carry `crit`. Base64url is strict (no padding, no stray bits) and JSON objects with a repeated
@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #define JWT_MAX_TOKEN 8192     /* a longer token is refused (JWT_ERR_MALFORMED) */
-#define JWT_LEEWAY_S 30        /* allowed clock skew for exp and nbf, seconds */
+#define JWT_MAX_LEEWAY_S 300   /* the most clock skew a verifier may allow (RFC 7519: "a few minutes") */
 #define JWT_SUB_MAX 128        /* sub is shorter than this */
 #define JWT_MIN_RSA_BITS 2048
 
@@ -51,11 +51,14 @@ typedef struct {
     size_t public_key_pem_len;
     const char *issuer;           /* NULL: iss is not checked */
     const char *audience;         /* NULL: aud is not checked */
+    int64_t leeway_s;             /* clock skew allowed for exp and nbf, 0 to JWT_MAX_LEEWAY_S: a
+                                     token is refused from exp + leeway_s on, and accepted from
+                                     nbf - leeway_s */
 } jwt_config_t;
 
 /* Build a verifier. Returns JWT_OK and *out (free with jwt_verifier_free); JWT_ERR_KEY with a
  * reason in err (no key at all; the PEM is not a public key, is a private key, is RSA under
- * 2048 bits, or an EC key on another curve); or JWT_ERR_NOMEM. */
+ * 2048 bits, or an EC key on another curve; a leeway out of range); or JWT_ERR_NOMEM. */
 int jwt_verifier_new(jwt_verifier_t **out, const jwt_config_t *cfg, char *err, size_t errlen);
 void jwt_verifier_free(jwt_verifier_t *v);   /* NULL is a no-op */
 

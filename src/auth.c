@@ -41,6 +41,7 @@ struct auth {
     netaddr_cidr_t *trusted;             /* owned */
     size_t ntrusted;
     jwt_verifier_t *jwt;                 /* owned; NULL: no JWTs */
+    int64_t jwt_leeway_s;                /* the verifier's clock skew (auth.jwt.leeway) */
     nonce_cache_t *nonces;               /* owned; NULL when no client has a Hawk key */
     char challenge[AUTH_CHALLENGE_MAX];
     uint64_t failures[AUTH_NREASONS];    /* by -reason; atomic */
@@ -147,7 +148,7 @@ void auth_principal_free(auth_principal_t *p)
 
 int64_t auth_principal_ends_s(const auth_principal_t *p)
 {
-    return p->expires_s ? p->expires_s + JWT_LEEWAY_S : 0;
+    return p->ends_s;
 }
 
 /* Grant: a principal for `id` with `scope` (a reference this call takes over; NULL: everything). */
@@ -416,7 +417,10 @@ static int grant_jwt(check_t *c, const jwt_claims_t *jc)
         return refuse(c, AUTH_ERR_BAD_CLAIMS, "JWT: feeds has an empty or long id, or \"*\" among others");
     if (rc != 0)
         return refuse(c, AUTH_ERR_NOMEM, "out of memory");
-    return grant(c, jc->sub, AUTH_BY_JWT, allow, scope, jc->exp);
+    rc = grant(c, jc->sub, AUTH_BY_JWT, allow, scope, jc->exp);
+    if (rc == AUTH_OK)
+        c->p->ends_s = jc->exp + c->a->jwt_leeway_s;   /* when jwt_verify starts refusing it */
+    return rc;
 }
 
 static int check_jwt(check_t *c, const char *token, size_t len)
@@ -767,7 +771,9 @@ static int jwt_init(auth_t *a, const config_access_t *cfg, char *err, size_t err
 {
     char why[256];
     jwt_config_t jc = {.hs256_secret = cfg->jwt_hs256_secret, .public_key_pem = cfg->jwt_public_key_pem,
-                       .issuer = cfg->jwt_issuer, .audience = cfg->jwt_audience};
+                       .issuer = cfg->jwt_issuer, .audience = cfg->jwt_audience,
+                       .leeway_s = cfg->jwt_leeway_s};
+    a->jwt_leeway_s = cfg->jwt_leeway_s;
     if (!jc.hs256_secret && !jc.public_key_pem)
         return 0;
     jc.hs256_secret_len = jc.hs256_secret ? strlen(cfg->jwt_hs256_secret) : 0;

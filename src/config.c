@@ -387,37 +387,42 @@ static int parse_key_file(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
     return parse_path(c, n, path, dst, pathcheck_pem_key);
 }
 
-static int parse_duration(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+/* What a duration key takes: the form its messages show, whether 0 is allowed, the largest. */
+typedef struct {
+    const char *like;        /* "1s or 500ms" */
+    int zero_ok;
+    int64_t max_ms;
+    const char *max_text;    /* max_ms as written in a message: "365d" */
+} duration_range_t;
+
+/* A duration within `r`, in milliseconds, into *ms. */
+static int duration_within(ctx_t *c, yaml_node_t *n, const char *path, const duration_range_t *r, int64_t *ms)
 {
-    char v[SHOW_LEN];
-    int64_t ms;
-    const char *s = scalar_text(c, n, path, "a duration like 1s or 500ms");
+    char v[SHOW_LEN], what[64];
+    snprintf(what, sizeof what, "a duration like %s", r->like);
+    const char *s = scalar_text(c, n, path, what);
     if (!s)
         return -1;
-    if (timefmt_parse_duration(s, &ms) < 0)
-        return fail(c, n, path, "expected a duration like 1s or 500ms, got '%s'", show(n, v, sizeof v));
-    if (ms <= 0)
+    if (timefmt_parse_duration(s, ms) < 0)
+        return fail(c, n, path, "expected %s, got '%s'", what, show(n, v, sizeof v));
+    if (*ms <= 0 && !r->zero_ok)
         return fail(c, n, path, "must be greater than 0, got '%s'", show(n, v, sizeof v));
-    if (ms > MAX_DURATION_MS)
-        return fail(c, n, path, "must be at most 365d, got '%s'", show(n, v, sizeof v));
-    *(int64_t *)dst = ms;
+    if (*ms > r->max_ms)
+        return fail(c, n, path, "must be at most %s, got '%s'", r->max_text, show(n, v, sizeof v));
     return 0;
+}
+
+static int parse_duration(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    static const duration_range_t r = {"1s or 500ms", 0, MAX_DURATION_MS, "365d"};
+    return duration_within(c, n, path, &r, dst);
 }
 
 /* A retention: a duration that may be 0 ("0s": not kept) and up to ten years. */
 static int parse_retention(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
 {
-    char v[SHOW_LEN];
-    int64_t ms;
-    const char *s = scalar_text(c, n, path, "a duration like 24h, 30d or 0s");
-    if (!s)
-        return -1;
-    if (timefmt_parse_duration(s, &ms) < 0)
-        return fail(c, n, path, "expected a duration like 24h, 30d or 0s, got '%s'", show(n, v, sizeof v));
-    if (ms > 10 * MAX_DURATION_MS)
-        return fail(c, n, path, "must be at most 3650d, got '%s'", show(n, v, sizeof v));
-    *(int64_t *)dst = ms;
-    return 0;
+    static const duration_range_t r = {"24h, 30d or 0s", 1, 10 * MAX_DURATION_MS, "3650d"};
+    return duration_within(c, n, path, &r, dst);
 }
 
 static int parse_size(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
@@ -1364,6 +1369,7 @@ static int parse_clients(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
 typedef struct {
     yaml_node_t *secret, *secret_env;
     char *public_key_file, *public_key_pem, *issuer, *audience;   /* owned until moved */
+    int64_t leeway_ms;
 } jwt_nodes_t;
 
 static int read_file(const char *path, unsigned char **out, size_t *outlen);
@@ -1405,12 +1411,26 @@ static int parse_public_key(ctx_t *c, yaml_node_t *n, const char *path, void *ds
     return check_public_key(c, n, path, pem, len);
 }
 
+/* The clock skew allowed for a JWT's exp and nbf: whole seconds from 0s to 5m. */
+static int parse_leeway(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    static const duration_range_t r = {"0s or 30s", 1, JWT_MAX_LEEWAY_S * 1000LL, "5m"};
+    char v[SHOW_LEN];
+    int64_t *ms = dst;
+    if (duration_within(c, n, path, &r, ms) < 0)
+        return -1;
+    if (*ms % 1000)
+        return fail(c, n, path, "must be whole seconds (a JWT's times are), got '%s'", show(n, v, sizeof v));
+    return 0;
+}
+
 static const field_t jwt_fields[] = {
     {"hs256_secret", keep_node, offsetof(jwt_nodes_t, secret)},
     {"hs256_secret_env", keep_node, offsetof(jwt_nodes_t, secret_env)},
     {"public_key_file", parse_public_key, 0},
     {"issuer", parse_string, offsetof(jwt_nodes_t, issuer)},
     {"audience", parse_string, offsetof(jwt_nodes_t, audience)},
+    {"leeway", parse_leeway, offsetof(jwt_nodes_t, leeway_ms)},
 };
 
 /* The HS256 secret, checked the way auth.c will use it. */
@@ -1444,6 +1464,7 @@ static int parse_jwt(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
     acc->jwt_public_key_pem = j.public_key_pem;
     acc->jwt_issuer = j.issuer;
     acc->jwt_audience = j.audience;
+    acc->jwt_leeway_s = j.leeway_ms / 1000;
     return rc;
 }
 

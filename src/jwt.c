@@ -33,6 +33,7 @@ struct jwt_verifier {
     EVP_PKEY *pkey;            /* owned; NULL: no RS256/ES256 */
     int pkey_alg;              /* ALG_RS256 or ALG_ES256 when pkey is set */
     char *issuer, *audience;   /* owned; NULL: not checked */
+    int64_t leeway_s;          /* clock skew allowed for exp and nbf */
 };
 
 /* ---- keys -------------------------------------------------------------------------------- */
@@ -86,6 +87,10 @@ int jwt_verifier_new(jwt_verifier_t **out, const jwt_config_t *cfg, char *err, s
         errfmt(err, errlen, "no key: give an HS256 secret or a public key");
         return JWT_ERR_KEY;
     }
+    if (cfg->leeway_s < 0 || cfg->leeway_s > JWT_MAX_LEEWAY_S) {
+        errfmt(err, errlen, "the leeway must be from 0 to %d seconds", JWT_MAX_LEEWAY_S);
+        return JWT_ERR_KEY;
+    }
     if (cfg->hs256_secret && cfg->hs256_secret_len < MIN_HS256_SECRET) {
         errfmt(err, errlen, "the HS256 secret must be at least %d bytes long", MIN_HS256_SECRET);
         return JWT_ERR_KEY;
@@ -100,6 +105,7 @@ int jwt_verifier_new(jwt_verifier_t **out, const jwt_config_t *cfg, char *err, s
         memcpy(v->secret, cfg->hs256_secret, cfg->hs256_secret_len);
         v->secret_len = cfg->hs256_secret_len;
     }
+    v->leeway_s = cfg->leeway_s;
     if (copy_str(&v->issuer, cfg->issuer) < 0 || copy_str(&v->audience, cfg->audience) < 0)
         goto fail;
     if (cfg->public_key_pem
@@ -358,9 +364,9 @@ static int check_claims(const jwt_verifier_t *v, int64_t now_s, jwt_claims_t *ou
         return failed(out, JWT_ERR_BAD_CLAIMS, has_exp ? "exp is not a valid time" : "exp is missing");
     if (has_nbf < 0)
         return failed(out, JWT_ERR_BAD_CLAIMS, "nbf is not a valid time");
-    if (now_s > out->exp && gap(now_s, out->exp) >= JWT_LEEWAY_S)
+    if (now_s >= out->exp && gap(now_s, out->exp) >= (uint64_t)v->leeway_s)
         return failed(out, JWT_ERR_EXPIRED, "the token has expired");
-    if (has_nbf && out->nbf > now_s && gap(out->nbf, now_s) > JWT_LEEWAY_S)
+    if (has_nbf && out->nbf > now_s && gap(out->nbf, now_s) > (uint64_t)v->leeway_s)
         return failed(out, JWT_ERR_NOT_YET_VALID, "the token is not valid yet (nbf)");
     if (v->issuer && !(json_is_string(json_object_get(c, "iss"))
                        && !strcmp(json_string_value(json_object_get(c, "iss")), v->issuer)))

@@ -526,7 +526,7 @@ Test(auth, jwt_principal_feeds_and_scope, .init = base_setup, .fini = base_teard
     cr_assert_str_eq(p->id, "svc-42");
     cr_assert_eq(p->by, AUTH_BY_JWT);
     cr_assert_eq(p->expires_s, NOW + 300);
-    cr_assert_eq(auth_principal_ends_s(p), NOW + 300 + JWT_LEEWAY_S, "refused from exp + the leeway on");
+    cr_assert_eq(auth_principal_ends_s(p), NOW + 300, "refused from exp on (no leeway configured)");
     cr_assert_eq(p->allow, AUTH_ALLOW_STREAM | AUTH_ALLOW_REPLICATE);
     char *s = json_dumps(p->scope_json, JSON_COMPACT);
     cr_assert_str_eq(s, "{\"bool\":{\"filter\":[{\"terms\":{\"feed\":[\"crm\",\"events\"]}},"
@@ -539,6 +539,19 @@ Test(auth, jwt_principal_feeds_and_scope, .init = base_setup, .fini = base_teard
     rec.feed_len = 2;
     cr_assert_not(query_match(p->scope, &rec));
     auth_principal_free(p);
+}
+
+/* auth.jwt.leeway moves the end of a JWT's principal, and what is refused, by that much. */
+Test(auth, jwt_leeway_moves_the_end)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml, "%s    leeway: 30s\n", base_yaml);
+    auth_t *a = auth_from(yaml);
+    outcome_t o = with_jwt(a, "\"sub\":\"svc-42\",\"feeds\":[\"*\"]");
+    cr_assert_eq(o.rc, AUTH_OK, "%s", o.f.detail);
+    cr_assert_eq(auth_principal_ends_s(o.p), NOW + 300 + 30);
+    auth_principal_free(o.p);
+    auth_free(a);
 }
 
 Test(auth, jwt_feed_lists, .init = base_setup, .fini = base_teardown)

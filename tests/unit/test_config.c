@@ -135,6 +135,10 @@ Test(config, full_example_loads_every_key)
     cr_assert(strstr(acc->jwt_public_key_pem, "-----BEGIN PUBLIC KEY-----"));
     cr_assert_str_eq(acc->jwt_issuer, "https://auth.example.org");
     cr_assert_str_eq(acc->jwt_audience, "activity-stream");
+    cr_assert_eq(acc->jwt_leeway_s, 0, "no clock skew unless configured");
+    config_free(&cfg);
+    load_ok("auth:\n  jwt: {hs256_secret: 0123456789abcdef0123456789abcdef, leeway: 1m}\n", &cfg);
+    cr_assert_eq(cfg.auth.jwt_leeway_s, 60);
     config_free(&cfg);
 }
 
@@ -572,6 +576,12 @@ static const error_case_t errors[] = {
     {"auth:\n  jwt: {hs256_secret: too-short}\n", "t.conf:2: auth.jwt.hs256_secret: ", "at least 32 bytes"},
     {"auth:\n  jwt: {hs256_secret: x, hs256_secret_env: Y}\n", "t.conf:2: auth.jwt.hs256_secret_env: ", "not both"},
     {"auth:\n  jwt: {alg: HS256}\n", "t.conf:2: auth.jwt.alg: ", "unknown key"},
+    {"auth:\n  jwt: {hs256_secret: 0123456789abcdef0123456789abcdef, leeway: 10m}\n", "t.conf:2: auth.jwt.leeway: ",
+     "must be at most 5m, got '10m'"},
+    {"auth:\n  jwt: {hs256_secret: 0123456789abcdef0123456789abcdef, leeway: 1500ms}\n", "t.conf:2: auth.jwt.leeway: ",
+     "must be whole seconds"},
+    {"auth:\n  jwt: {hs256_secret: 0123456789abcdef0123456789abcdef, leeway: soon}\n", "t.conf:2: auth.jwt.leeway: ",
+     "expected a duration like 0s or 30s, got 'soon'"},
     {"auth:\n  jwt:\n    public_key_file: /nonexistent/key.pem\n", "t.conf:3: auth.jwt.public_key_file: ",
      "cannot read '/nonexistent/key.pem': No such file or directory"},
     {"auth:\n  jwt:\n    public_key_file: conf/activity-stream.conf\n", "t.conf:3: auth.jwt.public_key_file: ",

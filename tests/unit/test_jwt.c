@@ -22,6 +22,16 @@ static jwt_verifier_t *verifier(const char *secret, const char *pem, const char 
     return v;
 }
 
+/* An HS256 verifier that allows leeway_s of clock skew. */
+static jwt_verifier_t *leeway_verifier(int64_t leeway_s)
+{
+    jwt_verifier_t *v = NULL;
+    char err[256] = "";
+    jwt_config_t c = {.hs256_secret = SECRET, .hs256_secret_len = strlen(SECRET), .leeway_s = leeway_s};
+    cr_assert_eq(jwt_verifier_new(&v, &c, err, sizeof err), JWT_OK, "%s", err);
+    return v;
+}
+
 /* Verify and release; returns the code (and the reason in *why when asked). */
 static int verify(const jwt_verifier_t *v, const char *token, const char **why)
 {
@@ -373,7 +383,6 @@ Test(jwt, duplicate_claims_are_refused)
 Test(jwt, exp_is_required_and_checked_with_leeway)
 {
     jwt_verifier_t *v = verifier(SECRET, NULL, NULL, NULL);
-    char p[128];
     const struct { const char *payload; int rc; } cases[] = {
         {"{\"sub\":\"a\"}", JWT_ERR_BAD_CLAIMS},
         {"{\"sub\":\"a\",\"exp\":\"1700000600\"}", JWT_ERR_BAD_CLAIMS},
@@ -386,18 +395,42 @@ Test(jwt, exp_is_required_and_checked_with_leeway)
         cr_assert_eq(verify(v, t, NULL), cases[i].rc, "%s", cases[i].payload);
         free(t);
     }
-    const struct { int offset; int rc; } times[] = {
-        {-JWT_LEEWAY_S - 1, JWT_ERR_EXPIRED}, {-JWT_LEEWAY_S, JWT_ERR_EXPIRED}, {-JWT_LEEWAY_S + 1, JWT_OK},
-        {0, JWT_OK}, {3600, JWT_OK},
-    };
-    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
-        snprintf(p, sizeof p, "{\"sub\":\"a\",\"exp\":%d}", NOW + times[i].offset);
-        char *t = jwtfx_token("HS256", p, NULL, SECRET);
-        const char *why;
-        cr_assert_eq(verify(v, t, &why), times[i].rc, "exp now%+d: %s", times[i].offset, why);
-        free(t);
-    }
     jwt_verifier_free(v);
+}
+
+/* exp is refused from that second on (RFC 7519 4.1.4), nbf accepted from it, each moved by the
+ * leeway: none by default, 30 s here, and at most JWT_MAX_LEEWAY_S. */
+Test(jwt, exp_and_nbf_with_and_without_leeway)
+{
+    static const int leeways[] = {0, 30};
+    char p[128];
+    for (size_t k = 0; k < sizeof leeways / sizeof leeways[0]; k++) {
+        int l = leeways[k];
+        jwt_verifier_t *v = leeway_verifier(l);
+        const struct { const char *claim; int offset; int rc; } times[] = {
+            {"exp", -l - 1, JWT_ERR_EXPIRED}, {"exp", -l, JWT_ERR_EXPIRED}, {"exp", -l + 1, JWT_OK},
+            {"exp", 3600, JWT_OK},
+            {"nbf", l + 1, JWT_ERR_NOT_YET_VALID}, {"nbf", l, JWT_OK}, {"nbf", -3600, JWT_OK},
+        };
+        for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+            if (!strcmp(times[i].claim, "exp"))
+                snprintf(p, sizeof p, "{\"sub\":\"a\",\"exp\":%d}", NOW + times[i].offset);
+            else
+                snprintf(p, sizeof p, "{\"sub\":\"a\",\"exp\":%d,\"nbf\":%d}", NOW + 7200, NOW + times[i].offset);
+            char *t = jwtfx_token("HS256", p, NULL, SECRET);
+            const char *why;
+            cr_assert_eq(verify(v, t, &why), times[i].rc, "leeway %d: %s now%+d: %s", l, times[i].claim,
+                         times[i].offset, why);
+            free(t);
+        }
+        jwt_verifier_free(v);
+    }
+    jwt_verifier_t *v = (jwt_verifier_t *)1;
+    char err[128] = "";
+    jwt_config_t c = {.hs256_secret = SECRET, .hs256_secret_len = strlen(SECRET), .leeway_s = JWT_MAX_LEEWAY_S + 1};
+    cr_assert_eq(jwt_verifier_new(&v, &c, err, sizeof err), JWT_ERR_KEY);
+    cr_assert_null(v);
+    cr_assert(strstr(err, "leeway"), "%s", err);
 }
 
 Test(jwt, expired_token_still_names_its_subject)
@@ -423,12 +456,12 @@ Test(jwt, extreme_clocks_do_not_overflow)
 #define AUD "activity-stream"
 
 /* nbf, iss, aud and the application's claims, against verifiers with and without issuer and
- * audience (NOW is 1700000000, JWT_LEEWAY_S 30). */
+ * audience (NOW is 1700000000, no leeway). */
 Test(jwt, claims_checked_against_the_configuration)
 {
     static const struct { const char *iss, *aud, *extra; int rc; } cases[] = {
-        {NULL, NULL, "\"nbf\":1700000031", JWT_ERR_NOT_YET_VALID},
-        {NULL, NULL, "\"nbf\":1700000030", JWT_OK},                     /* within the leeway */
+        {NULL, NULL, "\"nbf\":1700000001", JWT_ERR_NOT_YET_VALID},
+        {NULL, NULL, "\"nbf\":1700000000", JWT_OK},                     /* from that second on */
         {NULL, NULL, "\"nbf\":1699999900", JWT_OK},
         {NULL, NULL, "\"nbf\":\"soon\"", JWT_ERR_BAD_CLAIMS},
         {ISS, NULL, "\"iss\":\"" ISS "\"", JWT_OK},
