@@ -418,10 +418,18 @@ static int parse_duration(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
     return duration_within(c, n, path, &r, dst);
 }
 
-/* A retention: a duration that may be 0 ("0s": not kept) and up to ten years. */
-static int parse_retention(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+/* version_retention: a duration that may be 0 ("0s": not kept) and up to ten years. */
+static int parse_version_retention(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
 {
     static const duration_range_t r = {"24h, 30d or 0s", 1, 10 * MAX_DURATION_MS, "3650d"};
+    return duration_within(c, n, path, &r, dst);
+}
+
+/* tombstone_retention: up to ten years, and never 0 (like every duration but the one above: a
+ * store that forgot each deletion at once would answer every resume with a reset). */
+static int parse_tombstone_retention(ctx_t *c, yaml_node_t *n, const char *path, void *dst)
+{
+    static const duration_range_t r = {"30d or 24h", 0, 10 * MAX_DURATION_MS, "3650d"};
     return duration_within(c, n, path, &r, dst);
 }
 
@@ -1515,8 +1523,8 @@ static const field_t top_fields[] = {
     {"max_streams", parse_max_streams, offsetof(config_t, max_streams)},
     {"max_streams_per_client", parse_per_client, offsetof(config_t, max_streams_per_client)},
     {"max_search_contexts", parse_search_contexts, offsetof(config_t, max_search_contexts)},
-    {"version_retention", parse_retention, offsetof(config_t, version_retention_ms)},
-    {"tombstone_retention", parse_retention, offsetof(config_t, tombstone_retention_ms)},
+    {"version_retention", parse_version_retention, offsetof(config_t, version_retention_ms)},
+    {"tombstone_retention", parse_tombstone_retention, offsetof(config_t, tombstone_retention_ms)},
     {"cors_origins", parse_cors, 0},
     {"web_root", parse_web_root, offsetof(config_t, web_root)},
     {"ca_file", parse_certs_file, offsetof(config_t, ca_file)},

@@ -6,7 +6,12 @@
  * committed: the entries after its head are sent again, the ones at or below it skipped.
  *
  * Identity: the primary's HELLO names its store id; a replica that followed the primary's
- * parent up to the fork (the primary checked that) takes the new identity. */
+ * parent up to the fork (the primary checked that) takes the new identity.
+ *
+ * Silence: the primary sends a heartbeat every second. A replica that has received nothing for
+ * DISCONNECT_S counts as disconnected at once (replica_status), and its transfer is abandoned
+ * at the next progress callback (curl calls it about once a second while idle) so that it
+ * reconnects; a primary frozen with its connection open is noticed like one that went away. */
 #include "replica.h"
 #include "bytebuf.h"
 #include "clock.h"
@@ -49,19 +54,29 @@ struct replica {
     pthread_mutex_t mu;           /* guards what follows */
     char *feeds;                  /* owned: the primary's /feeds document */
     int connected;
+    int64_t last_rx_us;           /* monotonic: when the follow stream last brought bytes */
     int64_t disconnected_since_us, hb_primary_us, hb_local_us, applied_primary_us;
     uint64_t reconnects, snapshots;
 };
 
 /* ---- status ---- */
 
+/* Has the follow stream been silent for DISCONNECT_S at monotonic time now? (r->mu held) */
+static int silent(const replica_t *r, int64_t now)
+{
+    return now - r->last_rx_us > DISCONNECT_S * 1000000LL;
+}
+
 static void set_connected(replica_t *r, int connected)
 {
     pthread_mutex_lock(&r->mu);
-    if (r->connected && !connected)
-        r->disconnected_since_us = timefmt_now_us();
-    if (connected)
+    int64_t now = clock_mono_us();
+    if (r->connected && !connected)   /* since it went silent, when that came first */
+        r->disconnected_since_us = timefmt_now_us() - (silent(r, now) ? now - r->last_rx_us - DISCONNECT_S * 1000000LL : 0);
+    if (connected) {
         r->disconnected_since_us = 0;
+        r->last_rx_us = now;
+    }
     r->connected = connected;
     pthread_mutex_unlock(&r->mu);
 }
@@ -70,8 +85,10 @@ void replica_status(replica_t *r, replica_status_t *out)
 {
     int64_t now = clock_mono_us();
     pthread_mutex_lock(&r->mu);
-    out->connected = r->connected;
+    out->connected = r->connected && !silent(r, now);
     out->disconnected_since_us = r->disconnected_since_us;
+    if (r->connected && !out->connected)   /* silent, not yet abandoned */
+        out->disconnected_since_us = timefmt_now_us() - (now - r->last_rx_us - DISCONNECT_S * 1000000LL);
     int64_t primary_now = r->hb_primary_us + (now - r->hb_local_us);
     int64_t lag = r->applied_primary_us ? primary_now - r->applied_primary_us : 0;
     out->lag_s = lag > 0 ? lag / 1e6 : 0;
@@ -98,7 +115,7 @@ void replica_report_metrics(metrics_out_t *out, void *replica)
                          "this replica applied was sent.", s.lag_s);
     metrics_gauge(out, "as_replica_applied_seq", "The primary's change-log seq applied here.", s.applied_seq);
     metrics_gauge(out, "as_replica_connected", "1 while frames arrive from the primary.", (uint64_t)s.connected);
-    metrics_counter(out, "as_replica_reconnects_total", "Connections to the primary started again.", s.reconnects);
+    metrics_counter(out, "as_replica_reconnects_total", "Connections to the primary started again after one ended or failed (not after a snapshot).", s.reconnects);
     metrics_counter(out, "as_replica_snapshots_total", "Snapshots of the primary installed.", s.snapshots);
 }
 
@@ -215,11 +232,22 @@ static CURL *new_easy(replica_t *r, const char *url, struct curl_slist **headers
     curl_easy_setopt(easy, CURLOPT_USERAGENT, AS_USER_AGENT " (replica)");
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-    curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);        /* heartbeats come every second */
-    curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, (long)DISCONNECT_S);
     if (r->cfg->ca_file)
         curl_easy_setopt(easy, CURLOPT_CAINFO, r->cfg->ca_file);
     return easy;
+}
+
+/* curl's progress callback on the follow stream: abandon it when the primary has been silent for
+ * DISCONNECT_S (heartbeats come every second), or when the replica stops. */
+static int on_follow_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    replica_t *r = ud;
+    pthread_mutex_lock(&r->mu);
+    int quiet = silent(r, clock_mono_us());
+    pthread_mutex_unlock(&r->mu);
+    if (quiet)
+        log_warn(MOD, "%s: nothing received for %d s; reconnecting", r->cfg->replicate_from, DISCONNECT_S);
+    return quiet || atomic_load(&r->stop);
 }
 
 /* A 409's body names why a snapshot is needed. */
@@ -251,6 +279,12 @@ static int follow(replica_t *r)
     replapply_reset(r->apply);
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_follow_progress);
+    curl_easy_setopt(easy, CURLOPT_XFERINFODATA, r);
+    curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+    pthread_mutex_lock(&r->mu);
+    r->last_rx_us = clock_mono_us();   /* connecting counts: CONNECTTIMEOUT bounds it */
+    pthread_mutex_unlock(&r->mu);
     r->easy = easy;
     CURLcode code = curl_easy_perform(easy);
     r->easy = NULL;
@@ -272,7 +306,7 @@ static int follow(replica_t *r)
                   "block gives this client `allow: [replicate]`", r->cfg->replicate_from, status);
     else if (status && status != 200)
         log_warn(MOD, "%s: unexpected HTTP status %ld", r->cfg->replicate_from, status);
-    else if (!status)
+    else if (!status && code != CURLE_ABORTED_BY_CALLBACK)
         log_warn(MOD, "%s: %s", r->cfg->replicate_from, curl_easy_strerror(code));
     return status == 200 && !r->failed ? 0 : -1;
 }
@@ -353,6 +387,7 @@ static int take_snapshot(replica_t *r)
     long status = 0;
     CURLcode code = CURLE_FAILED_INIT;
     if (easy) {
+        curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
         curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, 30L);   /* the primary writes it first */
         curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_snapshot_header);
         curl_easy_setopt(easy, CURLOPT_HEADERDATA, &d);
@@ -402,11 +437,13 @@ static void *run(void *arg)
         int rc = follow(r);
         if (atomic_load(&r->stop))
             break;
-        if (rc == 1)
-            rc = take_snapshot(r);
-        pthread_mutex_lock(&r->mu);
-        r->reconnects++;
-        pthread_mutex_unlock(&r->mu);
+        if (rc == 1) {
+            rc = take_snapshot(r);   /* then follow again: a planned step, not a reconnection */
+        } else {
+            pthread_mutex_lock(&r->mu);
+            r->reconnects++;         /* the stream ended or failed */
+            pthread_mutex_unlock(&r->mu);
+        }
         if (rc == 0) {
             backoff = BACKOFF_MIN_MS;
             continue;

@@ -327,7 +327,9 @@ static void hex16(const uint8_t id[16], char out[33])
     out[32] = '\0';
 }
 
-/* Why a replica at r cannot continue from this store, or NULL. */
+/* Why a replica at r cannot continue from this store, or NULL. Without `chain` the caller
+ * claims no history (a person or a tool reading the log): only a position the log no longer
+ * reaches, or has not reached, is refused; a replica always sends its head's chain. */
 static const char *snapshot_reason(store_t *st, const replreq_t *r)
 {
     store_identity_t ident;
@@ -341,6 +343,8 @@ static const char *snapshot_reason(store_t *st, const replreq_t *r)
         return "diverged";
     if (r->after == 0)
         return head ? "new" : NULL;
+    if (!r->has_chain)
+        return r->after < store_tombstone_horizon(st) ? "pruned" : NULL;
     int rc = store_commit_chain(st, r->after, &chain);
     if (rc == STORE_ERR_NOTFOUND || r->after < store_tombstone_horizon(st))
         return "pruned";

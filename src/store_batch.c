@@ -83,6 +83,8 @@ typedef struct {
     uint64_t tomb_horizon, commit_horizon;     /* raised by a replicated prune */
     int prune_pending;                         /* a replicated prune to run after the entries */
     size_t nprev;                              /* entries of b->prev in use */
+    uint64_t pruned_versions, pruned_tombs;    /* for /metrics, added once the commit is made */
+    uint64_t erased;
     store_batch_stats_t stats;
 } apply_t;
 
@@ -533,6 +535,7 @@ static int retire_version(apply_t *ap, const current_t *cur, uint64_t by)
         rc = mdb_del(ap->txn, ap->st->changes, &k, NULL);
         if (by > ap->low_water)
             ap->low_water = by;
+        ap->pruned_versions++;   /* not kept: pruned at once */
     } else {
         uint8_t *rec = buf_room(&ap->b->hold, &ap->b->hold_cap, cur->rec.mv_size);
         if (!rec)
@@ -644,7 +647,7 @@ static int remove_current(apply_t *ap, const char *feed, size_t flen, MDB_val *a
     if (rc)
         return rc;
     ap->stats.deleted++;
-    atomic_fetch_add_explicit(&ap->st->erased, 1, memory_order_relaxed);
+    ap->erased++;
     return count_add(ap, feed, flen, -1);
 }
 
@@ -779,8 +782,8 @@ static int run_pending_prune(apply_t *ap)
         return 0;
     int rc = store_prune_marks(ap->st, ap->txn, ap->low_water, ap->tomb_horizon, ap->commit_horizon,
                                &versions, &tombs);
-    atomic_fetch_add_explicit(&ap->st->pruned_versions, versions, memory_order_relaxed);
-    atomic_fetch_add_explicit(&ap->st->pruned_tombs, tombs, memory_order_relaxed);
+    ap->pruned_versions += versions;
+    ap->pruned_tombs += tombs;
     return rc;
 }
 
@@ -895,6 +898,9 @@ static int commit_once(store_batch_t *b, store_batch_stats_t *stats)
     st->wr_head = ap.head;
     st->wr_chain = ap.chain;
     store_publish_marks(st, ap.low_water, ap.tomb_horizon, ap.commit_horizon);
+    atomic_fetch_add_explicit(&st->pruned_versions, ap.pruned_versions, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->pruned_tombs, ap.pruned_tombs, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->erased, ap.erased, memory_order_relaxed);
     *stats = ap.stats;
     return 0;
 }

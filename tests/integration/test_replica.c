@@ -305,6 +305,59 @@ Test(replica, health_reports_disconnection_and_lag, .timeout = 90)
     cr_assert_geq(metric(R[0].base, "as_replica_reconnects_total"), 1);
 }
 
+/* A primary that stops answering with its connection open (frozen) is noticed like one that
+ * went away: after 3 s of silence the replica says "disconnected" and stays in rotation (200,
+ * never the lag's 503), then follows again once the primary wakes. A new replica's snapshot
+ * followed by the log is no reconnection. And a person or a tool may read the log: without
+ * `chain` no history is claimed, so it streams from any `after` the log still holds. */
+Test(replica, a_frozen_primary_is_a_disconnection_and_the_log_reads_without_a_chain, .timeout = 90)
+{
+    env_up(20, "10m", "15s", 100);
+    wait_count(20);
+    replica_up(0, E.port, NULL);
+    caught_up(&R[0], E.base);
+    cr_assert_eq(metric(R[0].base, "as_replica_reconnects_total"), 0, "snapshot, then the log: no reconnection");
+    char u[256];
+    snprintf(u, sizeof u, "%s/_replication?after=%ld", E.base, head_of(E.base) - 1);
+    h_sse_t log = {0};
+    h_sse_read(u, NULL, 0, NULL, 1500, &log);
+    cr_assert_eq(log.status, 200, "the log without chain= -> %ld", log.status);
+    cr_assert(log.headers && strcasestr(log.headers, "application/octet-stream"), "%s", log.headers);
+    h_sse_free(&log);
+    snprintf(u, sizeof u, "%s/_replication?after=0", E.base);
+    h_resp_t r;
+    cr_assert_eq(h_get(u, &r), 0);
+    cr_assert_eq(r.status, 409);
+    cr_assert(strstr(r.body, "\"reason\":\"new\""), "%s", r.body);
+    h_resp_free(&r);
+
+    cr_assert_eq(kill(E.server, SIGSTOP), 0);
+    int down = 0, refused = 0;
+    char since[64] = "";
+    for (int i = 0; i < 100 && !down; i++) {   /* 10 s at most; 3 s of silence is the rule */
+        long status;
+        json_t *h = health(R[0].base, &status);
+        const char *rep = json_string_value(json_object_get(h, "replication"));
+        refused |= status != 200;
+        down = rep && strcmp(rep, "disconnected") == 0;
+        if (down && json_is_string(json_object_get(h, "since")))
+            snprintf(since, sizeof since, "%s", json_string_value(json_object_get(h, "since")));
+        json_decref(h);
+        usleep(100000);
+    }
+    kill(E.server, SIGCONT);
+    cr_assert(down, "a frozen primary counts as a disconnection");
+    cr_assert(since[0], "and says since when");
+    cr_assert_not(refused, "a replica whose primary is silent stays in rotation (200)");
+    sim_post("/_control/add?n=3");
+    wait_count(23);
+    caught_up(&R[0], E.base);
+    json_t *h = health(R[0].base, NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(h, "replication")), "connected");
+    json_decref(h);
+    cr_assert_geq(metric(R[0].base, "as_replica_reconnects_total"), 1);
+}
+
 /* The primary is lost; replica 0 (which had fallen behind) becomes the primary; replica 1 had
  * gone further on the old history: following the new primary it must start from a snapshot,
  * never merge. Ids of the old history reset on the new one. */

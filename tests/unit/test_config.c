@@ -436,6 +436,7 @@ static const error_case_t errors[] = {
      "a primary accepts hawk or bearer credentials, not basic"},
     {"replicate_from: ftp://p\n", "t.conf:1: replicate_from: ", "expected a URL starting with http://"},
     {"tombstone_retention: 4000d\n", "t.conf:1: tombstone_retention: ", "must be at most 3650d, got '4000d'"},
+    {"tombstone_retention: 0s\n", "t.conf:1: tombstone_retention: ", "must be greater than 0, got '0s'"},
     {"retry: 0ms\n", "t.conf:1: retry: ", "must be greater than 0"},
     {"write_timeout: 10\n", "t.conf:1: write_timeout: ", "expected a duration like 1s or 500ms, got '10'"},
     {"poll_interval: 1w\n", "t.conf:1: poll_interval: ", "got '1w'"},

@@ -5,6 +5,7 @@
  * map (also replaying moves, and under concurrent readers) and the error paths of store_open.
  * Crash safety and full disks need child processes: tests/integration/test_store_crash.c.
  * Every test runs in a fresh temporary directory (store_fixture.h). */
+#include "metrics.h"
 #include "store.h"
 #include "timefmt.h"
 #include <criterion/criterion.h>
@@ -1447,7 +1448,24 @@ Test(store, delete_erases_every_version)
     cr_assert_eq(s.changes, 2);
 }
 
-/* version_retention 0: a superseded version is not kept, and the low-water mark says so. */
+/* A counter of g_st's /metrics collector, or -1 when it is not rendered. */
+static long store_metric(const char *name)
+{
+    metrics_t *m = NULL;
+    cr_assert_eq(metrics_new(&m), 0);
+    cr_assert_eq(metrics_register(m, store_report_metrics, g_st), 0);
+    char *text = metrics_render(m, NULL), line[128];
+    cr_assert_not_null(text);
+    snprintf(line, sizeof line, "\n%s ", name);
+    const char *at = strstr(text, line);
+    long v = at ? strtol(at + strlen(line), NULL, 10) : -1;
+    free(text);
+    metrics_free(m);
+    return v;
+}
+
+/* version_retention 0: a superseded version is not kept, and the low-water mark says so; it
+ * counts as pruned at once. */
 Test(store, retention_zero_keeps_no_superseded_version)
 {
     store_set_retention(g_st, 0, 86400000);
@@ -1458,6 +1476,7 @@ Test(store, retention_zero_keeps_no_superseded_version)
     upsert(g_b, "f", "x", 100, "{\"v\":2}", 1);
     commit_ok(g_b);
     cr_assert_eq(store_low_water(g_st), 3, "a resume from below 3 may miss a version");
+    cr_assert_eq(store_metric("as_store_pruned_versions_total"), 1);
     reopen(0);
     cr_assert_eq(store_low_water(g_st), 3, "the mark is kept in meta");
     assert_change_layout("-PP");
