@@ -115,7 +115,8 @@ void replica_report_metrics(metrics_out_t *out, void *replica)
                          "this replica applied was sent.", s.lag_s);
     metrics_gauge(out, "as_replica_applied_seq", "The primary's change-log seq applied here.", s.applied_seq);
     metrics_gauge(out, "as_replica_connected", "1 while frames arrive from the primary.", (uint64_t)s.connected);
-    metrics_counter(out, "as_replica_reconnects_total", "Connections to the primary started again after one ended or failed (not after a snapshot).", s.reconnects);
+    metrics_counter(out, "as_replica_reconnects_total", "Connections to the primary started again after one "
+                    "ended or failed (not after a snapshot).", s.reconnects);
     metrics_counter(out, "as_replica_snapshots_total", "Snapshots of the primary installed.", s.snapshots);
 }
 
