@@ -71,6 +71,8 @@ typedef struct {
                                         caller: a feed outside its scope is left out (reads see
                                         every feed, through the scope); NULL: every feed */
     const void *visible_ud;
+    const char *owner;               /* the authenticated client (its id); NULL without access
+                                        control. A scroll is continued only by its owner */
 } esop_t;
 
 /* Run `op` and append its response body to out: JSON, or text (then *text is set: _cat without

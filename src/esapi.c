@@ -114,7 +114,8 @@ static job_t *job_new(esapi_t *es, const esroute_t *rt, h2o_req_t *req, const ga
         gate_who_hold(who);
     job->op = (esop_t){.op = rt->op, .head = rt->head, .id_len = rt->id_len, .qs_len = qs_len,
                        .body_len = req->entity.len, .scope = who ? gate_who_scope(who) : NULL,
-                       .visible = who ? feed_visible : NULL, .visible_ud = who};
+                       .visible = who ? feed_visible : NULL, .visible_ud = who,
+                       .owner = who && who->principal ? who->client : NULL};
     job->op.path = copy_in(job, &at, rt->path, plen);
     job->op.index = copy_in(job, &at, rt->index, ilen);
     job->op.id = copy_in(job, &at, rt->id, rt->id_len);

@@ -23,8 +23,9 @@ typedef struct {
     esindex_t index;         /* owned */
     json_t *body;            /* owned: the search, without aggregations */
     json_t *after;           /* owned: the last hit's sort values; NULL: none yet */
-    uint64_t total;
+    uint64_t total;          /* counted under the owner's scope */
     bool done;               /* a page came back empty: every later one is */
+    char *owner;             /* owned: esop_t.owner of the search that opened it; NULL: none */
 } scroll_state_t;
 
 static void pit_state_free(void *p)
@@ -45,6 +46,7 @@ static void scroll_state_free(void *p)
     esindex_free(&ss->index);
     json_decref(ss->body);
     json_decref(ss->after);
+    free(ss->owner);
     free(ss);
 }
 
@@ -254,16 +256,20 @@ static int scroll_page(esreq_t *r, pit_t *p, const search_t *s, bool first, bool
     return after_run(r, p, &res, mark, status);
 }
 
-/* The scroll's state for `body` over idx (moved into it). NULL when out of memory. */
-static scroll_state_t *scroll_state(json_t *body, esindex_t *idx)
+/* The scroll's state for `body` over idx (moved into it), opened by `owner` (may be NULL).
+ * NULL when out of memory. */
+static scroll_state_t *scroll_state(json_t *body, esindex_t *idx, const char *owner)
 {
     scroll_state_t *ss = calloc(1, sizeof *ss);
     json_t *saved = json_copy(body);
-    if (!ss || !saved) {
+    char *who = owner ? strdup(owner) : NULL;
+    if (!ss || !saved || (owner && !who)) {
         free(ss);
+        free(who);
         json_decref(saved);
         return NULL;
     }
+    ss->owner = who;
     json_object_del(saved, "aggs");
     json_object_del(saved, "aggregations");
     ss->body = saved;
@@ -283,7 +289,7 @@ int esops_scroll_open(esreq_t *r, const char *index, const essearch_opts_t *so, 
         status = esops_resolve(r, index, &so->index, ESOPS_FOR_READ, &idx);
     if (status == 0)
         status = esops_parse(r, SEARCH_SEARCH, body, &s);
-    if (status == 0 && !(ss = scroll_state(body, &idx)))
+    if (status == 0 && !(ss = scroll_state(body, &idx, r->op->owner)))
         status = esops_nomem(r);
     int rc = status ? 0 : pit_open(r->env->pits, PIT_KIND_SCROLL, keep_ms, ss, scroll_state_free, &p);
     if (status == 0 && rc) {
@@ -295,6 +301,13 @@ int esops_scroll_open(esreq_t *r, const char *index, const essearch_opts_t *so, 
     search_free(s);
     esindex_free(&idx);
     return status;
+}
+
+/* May `owner` continue the scroll? Only the client that opened it (its total was counted under
+ * that client's scope), as in Elasticsearch; without access control anyone may. */
+static bool same_owner(const scroll_state_t *ss, const char *owner)
+{
+    return !ss->owner ? !owner : owner && strcmp(ss->owner, owner) == 0;
 }
 
 /* The next page's search: the saved one after the last hit (or nothing, once done). */
@@ -345,6 +358,10 @@ int esops_scroll(esreq_t *r)
         status = esops_fail(r, 400, "illegal_argument_exception", "%s", r->err);
     as_int |= json_is_true(json_object_get(body, "rest_total_hits_as_int"));
     int rc = status ? 0 : pit_acquire(r->env->pits, PIT_KIND_SCROLL, id, strlen(id), keep, &p);
+    if (status == 0 && !rc && !same_owner(pit_state(p), r->op->owner)) {
+        pit_release(p);   /* another client's scroll: to this one, it does not exist */
+        rc = PIT_ERR_MISSING;
+    }
     if (status == 0 && rc)
         status = esops_pit_error(r, rc, id);
     if (status == 0 && (status = next_search(r, pit_state(p), &s)) != 0)

@@ -55,10 +55,11 @@ void httpreq_send(h2o_req_t *req, int status, const char *reason, const char *co
 }
 
 /* Send error object o (STOLEN) as JSON. */
+/* The body is written as the issues and the README write it: {"error": "...", "limit": ...}. */
 static void send_error_object(h2o_req_t *req, int status, json_t *o)
 {
-    static const char nomem[] = "{\"error\":\"out of memory\"}";
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    static const char nomem[] = "{\"error\": \"out of memory\"}";
+    char *text = o ? json_dumps(o, 0) : NULL;
     httpreq_send(req, status, NULL, "application/json; charset=utf-8", text ? text : nomem,
                  text ? strlen(text) : sizeof nomem - 1);
     free(text);

@@ -388,7 +388,7 @@ static void check_client(const client_case_t *c)
     h_resp_t r = call(&c->cred, "GET", "/metrics", NULL);
     cr_assert_eq(r.status, c->metrics, "%s: /metrics -> %ld", c->cred.name, r.status);
     if (r.status == 403)
-        cr_assert_str_eq(r.body, "{\"error\":\"forbidden\"}");
+        cr_assert_str_eq(r.body, "{\"error\": \"forbidden\"}");
     h_resp_free(&r);
 }
 
@@ -563,7 +563,7 @@ static void refused(const char *what, const char *header, const char *path)
     h_resp_t r;
     cr_assert_eq(h_http("GET", url("%s", path), header ? hdrs : NULL, NULL, &r, 10000), 0);
     cr_assert_eq(r.status, 401, "%s: %ld %s", what, r.status, r.body);
-    cr_assert_str_eq(r.body, "{\"error\":\"unauthorized\"}", "%s", what);
+    cr_assert_str_eq(r.body, "{\"error\": \"unauthorized\"}", "%s", what);
     cr_assert(strcasestr(r.headers, "www-authenticate: " CHALLENGE), "%s: %s", what, r.headers);
     h_resp_free(&r);
 }
@@ -628,7 +628,7 @@ static void refusals_of_hawk(void)
     hdrs[0] = hawk_for("/activities/_count", now - 600, NULL);
     cr_assert_eq(h_http("GET", url("/activities/_count", NULL), hdrs, NULL, &r, 10000), 0);
     cr_assert_eq(r.status, 401);
-    cr_assert_str_eq(r.body, "{\"error\":\"unauthorized\"}");
+    cr_assert_str_eq(r.body, "{\"error\": \"unauthorized\"}");
     cr_assert(strcasestr(r.headers, "www-authenticate: Hawk ts=\"") && strstr(r.headers, "tsm=\""), "%s", r.headers);
     h_resp_free(&r);
     /* a body: its hash is required, and must be the body's */
@@ -825,6 +825,31 @@ Test(auth, ip_allow_uses_the_right_most_untrusted_forwarded_address)
     const char *h[] = {hdr, "X-Forwarded-Host: public.example", "X-Forwarded-Proto: https", NULL};
     cr_expect_eq(status_with("/activities/_count", h), 200);
     cr_expect(log_has("(client office): ip_not_allowed"));
+}
+
+/* A scroll is continued only by the client that opened it (its total was counted under that
+ * client's scope): to another, it does not exist. */
+Test(auth, a_scroll_belongs_to_the_client_that_opened_it)
+{
+    up(NULL, NULL, NULL);
+    h_resp_t r = call(&ADMIN, "POST", "/activities/_search?scroll=1m", "{\"size\":5}");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    json_t *j = json_loads(r.body, 0, NULL);
+    char body[512];
+    snprintf(body, sizeof body, "{\"scroll_id\":\"%s\"}", json_string_value(json_object_get(j, "_scroll_id")));
+    json_decref(j);
+    h_resp_free(&r);
+    const cred_t sim = {"tok-sim", BY_BEARER, TOK_SIM};
+    r = call(&sim, "POST", "/_search/scroll", body);
+    cr_assert_eq(r.status, 404, "another client's scroll -> %ld %s", r.status, r.body);
+    cr_assert(strstr(r.body, "search_context_missing_exception"), "%s", r.body);
+    h_resp_free(&r);
+    r = call(&ADMIN, "POST", "/_search/scroll", body);
+    cr_assert_eq(r.status, 200, "its owner goes on: %s", r.body);
+    j = json_loads(r.body, 0, NULL);
+    cr_assert_eq(json_array_size(json_object_get(json_object_get(j, "hits"), "hits")), 5, "%s", r.body);
+    json_decref(j);
+    h_resp_free(&r);
 }
 
 /* ---- expiry ------------------------------------------------------------------------------- */

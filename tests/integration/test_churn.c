@@ -294,10 +294,10 @@ static void assert_refused_with(const char *src, const char *extra, const char *
     int fd = raw_connect(src, req, (size_t)len);
     raw_read(fd, buf, sizeof buf, "}");
     close(fd);
-    snprintf(want, sizeof want, "\"limit\":\"%s\"", limit);
+    snprintf(want, sizeof want, "\"limit\": \"%s\"", limit);
     cr_assert(strncmp(buf, status, strlen(status)) == 0, "from %s: %s", src, buf);
     cr_assert(strcasestr(buf, "\r\nretry-after: 5\r\n"), "%s", buf);
-    cr_assert(strstr(buf, want) && strstr(buf, "\"error\":\"too many open streams"), "%s", buf);
+    cr_assert(strstr(buf, want) && strstr(buf, "\"error\": \"too many open streams"), "%s", buf);
 }
 
 static void assert_refused(const char *src, const char *status, const char *limit)

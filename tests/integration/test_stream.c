@@ -613,7 +613,7 @@ Test(stream, post_with_a_json_body_streams_like_get, .timeout = 30)
     h_resp_free(&r);
     cr_assert_eq(h_http("POST", url("/stream", NULL), hdrs, "{\"start\":\"now\",\"size\":3}", &r, 5000), 0);
     cr_assert_eq(r.status, 400);
-    cr_assert(strstr(r.body, "\"parameter\":\"size\""), "%s", r.body);
+    cr_assert(strstr(r.body, "\"parameter\": \"size\""), "%s", r.body);
     h_resp_free(&r);
     env_down();
 }
