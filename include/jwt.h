@@ -20,6 +20,8 @@
 #include <stdint.h>
 
 #define JWT_MAX_TOKEN 8192     /* a longer token is refused (JWT_ERR_MALFORMED) */
+#define JWT_MIN_HS256_SECRET 32   /* RFC 7518 3.2: a key as long as the hash output; a shorter
+                                     one verifies, and the configuration warns about it */
 #define JWT_MAX_LEEWAY_S 300   /* the most clock skew a verifier may allow (RFC 7519: "a few minutes") */
 #define JWT_SUB_MAX 128        /* sub is shorter than this */
 #define JWT_MIN_RSA_BITS 2048
@@ -57,8 +59,9 @@ typedef struct {
 } jwt_config_t;
 
 /* Build a verifier. Returns JWT_OK and *out (free with jwt_verifier_free); JWT_ERR_KEY with a
- * reason in err (no key at all; the PEM is not a public key, is a private key, is RSA under
- * 2048 bits, or an EC key on another curve; a leeway out of range); or JWT_ERR_NOMEM. */
+ * reason in err (no key at all; an empty HS256 secret; the PEM is not a public key, is a private
+ * key, is RSA under 2048 bits, or an EC key on another curve; a leeway out of range); or
+ * JWT_ERR_NOMEM. */
 int jwt_verifier_new(jwt_verifier_t **out, const jwt_config_t *cfg, char *err, size_t errlen);
 void jwt_verifier_free(jwt_verifier_t *v);   /* NULL is a no-op */
 

@@ -31,7 +31,7 @@
 #define MAX_HAWK_ID     127                        /* hawk.h: ids under 128 bytes */
 #define PATH_LEN        192                        /* key paths such as feeds[3].headers.X-Foo */
 #define SHOW_LEN        64                         /* echoed values are cut to this */
-#define MIN_TOKEN_LEN   16                         /* a static bearer token shorter than this is guessable */
+#define MIN_TOKEN_LEN   16                         /* a static token shorter than this is guessable: a warning */
 #define MAX_SCOPE_DEPTH 64                         /* YAML nesting of a scope (query.h allows 32) */
 #define MAX_SCOPE_NODES 10000                      /* nodes of a scope, aliases counted each time */
 
@@ -1305,7 +1305,8 @@ static void client_free(config_client_t *cl)
     free(cl->scope);
 }
 
-/* A static token must be long enough not to be guessed, and sendable as `Bearer <token68>`. */
+/* A static token must be sendable as `Bearer <token68>`; one too short to resist guessing is a
+ * warning (the server runs: a test or a closed network may want a short one). */
 static int check_token(ctx_t *c, const client_nodes_t *cn, const char *path)
 {
     char sub[PATH_LEN];
@@ -1314,10 +1315,10 @@ static int check_token(ctx_t *c, const client_nodes_t *cn, const char *path)
     if (!t)
         return 0;   /* its variable is unset (a warning): nothing to check */
     join_path(sub, path, cn->token ? "token" : "token_env");
-    if (strlen(t) < MIN_TOKEN_LEN)
-        return fail(c, n, sub, "the token must be at least %d characters long", MIN_TOKEN_LEN);
     if (!auth_is_token68(t, strlen(t)))
         return fail(c, n, sub, "the token must consist of A-Z a-z 0-9 - . _ ~ + / (then any '=')");
+    if (strlen(t) < MIN_TOKEN_LEN)
+        return warn(c, n, sub, "a token shorter than %d characters can be guessed: use a longer one", MIN_TOKEN_LEN);
     return 0;
 }
 
@@ -1451,11 +1452,14 @@ static int jwt_secret(ctx_t *c, const jwt_nodes_t *j, const char *path, char **o
     if (!*out)
         return 0;   /* its variable is unset (a warning): nothing to check */
     jwt_config_t jc = {.hs256_secret = *out, .hs256_secret_len = strlen(*out)};
-    if (jwt_verifier_new(&v, &jc, why, sizeof why) < 0) {
-        join_path(sub, path, j->secret ? "hs256_secret" : "hs256_secret_env");
+    join_path(sub, path, j->secret ? "hs256_secret" : "hs256_secret_env");
+    if (jwt_verifier_new(&v, &jc, why, sizeof why) < 0)
         return fail(c, j->secret ? j->secret : j->secret_env, sub, "%s", why);
-    }
     jwt_verifier_free(v);
+    if (strlen(*out) < JWT_MIN_HS256_SECRET)
+        return warn(c, j->secret ? j->secret : j->secret_env, sub, "an HS256 secret shorter than %d bytes can be "
+                    "guessed (RFC 7518 asks for at least %d): use a longer one", JWT_MIN_HS256_SECRET,
+                    JWT_MIN_HS256_SECRET);
     return 0;
 }
 

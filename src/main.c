@@ -176,7 +176,7 @@ static int run(const char *path)
     config_report_t rep;
     sigset_t set;
     int sig, rc = 1;
-    int loaded = load_config(path, CONFIG_CHECK_FILES, 0, &cfg, &rep);
+    int loaded = load_config(path, CONFIG_CHECK_FILES, 1, &cfg, &rep);   /* warnings too (a weak secret) */
     config_report_free(&rep);
     if (loaded != 0)
         return 1;

@@ -967,8 +967,37 @@ Test(auth, a_client_without_credentials_or_a_repeated_id_stops_the_server)
     start_fails("listen: 127.0.0.1:1\nauth:\n  clients:\n    - id: a\n      token: " TOK_SIM "\n"
                 "    - id: a\n      token: " TOK_ALL "\n",
                 "server.conf:6: auth.clients[1].id: duplicate client id 'a'");
-    start_fails("listen: 127.0.0.1:1\nauth:\n  clients:\n    - id: a\n      token: short\n",
-                "auth.clients[0].token: the token must be at least");
+    start_fails("listen: 127.0.0.1:1\nauth:\n  clients:\n    - id: a\n      token: \"not a token\"\n",
+                "auth.clients[0].token: the token must consist of");
+}
+
+/* A short token and a short HS256 secret work, and the server says at start that they can be
+ * guessed (without showing them). */
+Test(auth, short_secrets_start_with_a_warning)
+{
+    char *dir = h_tmpdir(), yaml[1024], log[512];
+    int port = h_free_port();
+    snprintf(log, sizeof log, "%s/log", dir);
+    snprintf(yaml, sizeof yaml, "listen: 127.0.0.1:%d\ndata_dir: %s/data\nthreads: 1\nweb_root: web\n"
+             "auth:\n  clients:\n    - id: t\n      token: tiny-token\n  jwt:\n    hs256_secret: tiny-secret\n",
+             port, dir);
+    pid_t pid = h_start_server(dir, yaml, port, log);
+    cr_assert_gt(pid, 0);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/activities/_count", port);
+    const char *auth[] = {"Authorization: Bearer tiny-token", NULL};
+    h_resp_t r;
+    cr_assert_eq(h_http("GET", url, auth, NULL, &r, 5000), 0);
+    cr_expect_eq(r.status, 200, "the short token is accepted: %s", r.body);
+    h_resp_free(&r);
+    cr_expect_eq(h_stop(pid, SIGTERM, 8000), 0);
+    char *text = h_read_file(log, NULL);
+    cr_expect(text && strstr(text, "auth.clients[0].token: warning: a token shorter than 16"), "%s", text);
+    cr_expect(text && strstr(text, "auth.jwt.hs256_secret: warning: an HS256 secret shorter than 32"), "%s", text);
+    cr_expect(text && !strstr(text, "tiny-"), "a secret in the log: %s", text);
+    free(text);
+    h_rmdir(dir);
+    free(dir);
 }
 
 Test(auth, open_access_on_a_non_loopback_listener_is_a_warning)

@@ -531,7 +531,7 @@ static void assert_key_error(const char *secret, const char *pem, const char *re
 Test(jwt, unusable_keys_are_refused)
 {
     assert_key_error(NULL, NULL, "no key");
-    assert_key_error("short-secret", NULL, "at least 32 bytes");
+    assert_key_error("", NULL, "empty");
     assert_key_error(NULL, "not a pem", "not a PEM public key");
     assert_key_error(NULL, "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", "not a PEM public key");
     EVP_PKEY *small = jwtfx_rsa_key(1024), *p384 = jwtfx_ec_key("P-384"), *ec = jwtfx_ec_key("P-256");
