@@ -1,5 +1,7 @@
-/* nonce.h -- the Hawk replay cache: remembers (client id, nonce, ts) for a fixed time, in bounded
- * memory, so that a request seen once is refused when it comes again. Thread-safe: every event
+/* nonce.h -- the Hawk replay cache: remembers (client id, nonce) for a fixed time, in bounded
+ * memory, so that a request seen once is refused when it comes again, and so is any request of
+ * that client with the same nonce within the time (issue 11: "a nonce seen twice within 120 s
+ * rejected"; stricter than Hawk's own (id, nonce, ts), and clients draw random nonces). Thread-safe: every event
  * loop checks against one cache (a mutex around each call).
  *
  * With a timestamp window of +-W seconds, entries must live 2W: a ts accepted at time t lies in
@@ -19,7 +21,7 @@ typedef struct nonce_cache nonce_cache_t;
 /* Error codes (negative). */
 enum {
     NONCE_OK = 0,
-    NONCE_ERR_REPLAY = -1,   /* (id, nonce, ts) was seen within the TTL */
+    NONCE_ERR_REPLAY = -1,   /* (id, nonce) was seen within the TTL */
     NONCE_ERR_FULL = -2,     /* `capacity` live entries: refused, nothing recorded */
     NONCE_ERR_NOMEM = -3,    /* nonce_cache_new: out of memory */
     NONCE_ERR_INVALID = -4,  /* nonce_cache_new: capacity 0 or too large, ttl <= 0 */
@@ -30,11 +32,11 @@ enum {
  * nonce_cache_free), NONCE_ERR_INVALID or NONCE_ERR_NOMEM. */
 int nonce_cache_new(nonce_cache_t **out, size_t capacity, int64_t ttl_s);
 
-/* Record (id, nonce, ts) at time now_s (seconds; the caller's wall clock, as for the ts check)
+/* Record (id, nonce) at time now_s (seconds; the caller's wall clock, as for the ts check)
  * unless it is already there. Entries older than the TTL are dropped first. `id` and `nonce` are
  * NUL-terminated and borrowed. Returns NONCE_OK (first time: recorded), NONCE_ERR_REPLAY or
  * NONCE_ERR_FULL. */
-int nonce_cache_check(nonce_cache_t *c, const char *id, const char *nonce, int64_t ts, int64_t now_s);
+int nonce_cache_check(nonce_cache_t *c, const char *id, const char *nonce, int64_t now_s);
 
 /* Live entries (for tests and metrics). */
 size_t nonce_cache_size(nonce_cache_t *c);

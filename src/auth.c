@@ -320,7 +320,7 @@ static int check_hawk(check_t *c, const char *value, size_t len)
         return hawk_refusal(c, cl, rc);
     if ((rc = address_allowed(c, cl)) != AUTH_OK)
         return rc;
-    rc = nonce_cache_check(c->a->nonces, cl->id, h.nonce, h.ts_s, r->now_s);
+    rc = nonce_cache_check(c->a->nonces, cl->id, h.nonce, r->now_s);
     if (rc == NONCE_ERR_REPLAY)
         return refuse(c, AUTH_ERR_REPLAYED_NONCE, "Hawk: nonce already used");
     if (rc != NONCE_OK)

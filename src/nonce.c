@@ -3,8 +3,8 @@
  * Entries sit in a ring in the order they were recorded, which is also the order they expire
  * (one TTL for all), so expiry pops from the ring's head. A hash index over the ring (open
  * addressing, linear probing, at most half full, backward-shift deletion) finds an entry by its
- * key. The key is the first 16 bytes of SHA-256 over the length-prefixed id and nonce and the
- * ts: fixed size, and uniformly spread whatever clients choose as nonces. */
+ * key. The key is the first 16 bytes of SHA-256 over the length-prefixed id and nonce: fixed
+ * size, and uniformly spread whatever clients choose as nonces. */
 #include "nonce.h"
 
 #include <pthread.h>
@@ -30,21 +30,18 @@ struct nonce_cache {
     size_t mask;
 };
 
-/* The key of (id, nonce, ts); -1 when OpenSSL fails. */
-static int make_key(const char *id, const char *nonce, int64_t ts, unsigned char *key)
+/* The key of (id, nonce); -1 when OpenSSL fails. */
+static int make_key(const char *id, const char *nonce, unsigned char *key)
 {
-    unsigned char md[EVP_MAX_MD_SIZE], num[8];
+    unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     uint32_t idlen = (uint32_t)strlen(id), nlen = (uint32_t)strlen(nonce);
-    uint64_t uts = (uint64_t)ts;
     int ok = 0;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    for (int i = 0; i < 8; i++)
-        num[i] = (unsigned char)(uts >> (56 - 8 * i));
     if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1
         && EVP_DigestUpdate(ctx, &idlen, sizeof idlen) == 1 && EVP_DigestUpdate(ctx, id, idlen) == 1
         && EVP_DigestUpdate(ctx, &nlen, sizeof nlen) == 1 && EVP_DigestUpdate(ctx, nonce, nlen) == 1
-        && EVP_DigestUpdate(ctx, num, sizeof num) == 1 && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1)
+        && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1)
         ok = 1;
     EVP_MD_CTX_free(ctx);
     if (!ok)
@@ -118,10 +115,10 @@ int nonce_cache_new(nonce_cache_t **out, size_t capacity, int64_t ttl_s)
     return NONCE_OK;
 }
 
-int nonce_cache_check(nonce_cache_t *c, const char *id, const char *nonce, int64_t ts, int64_t now_s)
+int nonce_cache_check(nonce_cache_t *c, const char *id, const char *nonce, int64_t now_s)
 {
     unsigned char key[KEY_LEN];
-    if (make_key(id, nonce, ts, key) < 0)
+    if (make_key(id, nonce, key) < 0)
         return NONCE_ERR_FULL;          /* cannot remember it: refuse, as when full */
     pthread_mutex_lock(&c->lock);
     expire(c, now_s);

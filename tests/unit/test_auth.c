@@ -296,6 +296,8 @@ Test(auth, hawk_request_is_granted_once, .init = base_setup, .fini = base_teardo
     cr_assert_str_eq(f.client, "datahub-search");
     r.now_s = NOW + 59;    /* still inside the window: still a replay */
     refused(base, &r, AUTH_ERR_REPLAYED_NONCE);
+    sign(h, "GET", "https://as.example.org/stream?feed=crm", NOW + 30, "n-1");
+    refused(base, &r, AUTH_ERR_REPLAYED_NONCE);   /* the nonce again, signed with another ts */
 }
 
 Test(auth, hawk_spec_vectors_nonce_collision_across_keys)

@@ -16,7 +16,7 @@ static nonce_cache_t *cache(size_t cap, int64_t ttl)
 /* One call and what it must return. */
 typedef struct {
     const char *id, *nonce;
-    int64_t ts, now;
+    int64_t now;
     int want;
 } step_t;
 
@@ -26,7 +26,7 @@ static size_t run_steps(size_t cap, const step_t *steps, size_t n)
     nonce_cache_t *c = cache(cap, 120);
     for (size_t i = 0; i < n; i++) {
         const step_t *s = &steps[i];
-        cr_assert_eq(nonce_cache_check(c, s->id, s->nonce, s->ts, s->now), s->want, "step %zu", i);
+        cr_assert_eq(nonce_cache_check(c, s->id, s->nonce, s->now), s->want, "step %zu", i);
     }
     size_t size = nonce_cache_size(c);
     nonce_cache_free(c);
@@ -38,31 +38,32 @@ static size_t run_steps(size_t cap, const step_t *steps, size_t n)
 Test(nonce, second_use_is_a_replay)
 {
     static const step_t steps[] = {
-        {"client", "n1", 1000, 1000, NONCE_OK},
-        {"client", "n1", 1000, 1001, NONCE_ERR_REPLAY},
+        {"client", "n1", 1000, NONCE_OK},
+        {"client", "n1", 1001, NONCE_ERR_REPLAY},
     };
     cr_assert_eq(RUN(16, steps), 1);
 }
 
-Test(nonce, key_is_id_nonce_and_ts)
+/* The key is the client and the nonce: the same nonce with another ts is a replay too. */
+Test(nonce, key_is_id_and_nonce)
 {
     static const step_t steps[] = {
-        {"a", "n", 1000, 1000, NONCE_OK},
-        {"b", "n", 1000, 1000, NONCE_OK},    /* another client */
-        {"a", "m", 1000, 1000, NONCE_OK},    /* another nonce */
-        {"a", "n", 1001, 1000, NONCE_OK},    /* another ts */
-        {"ab", "c", 1000, 1000, NONCE_OK},   /* length prefixes: ("ab", "c") is not ("a", "bc") */
-        {"a", "bc", 1000, 1000, NONCE_OK},
+        {"a", "n", 1000, NONCE_OK},
+        {"b", "n", 1000, NONCE_OK},             /* another client */
+        {"a", "m", 1000, NONCE_OK},             /* another nonce */
+        {"a", "n", 1001, NONCE_ERR_REPLAY},     /* the same nonce again (the cache never sees ts) */
+        {"ab", "c", 1000, NONCE_OK},            /* length prefixes: ("ab", "c") is not ("a", "bc") */
+        {"a", "bc", 1000, NONCE_OK},
     };
-    cr_assert_eq(RUN(16, steps), 6);
+    cr_assert_eq(RUN(16, steps), 5);
 }
 
 Test(nonce, entries_expire_after_the_ttl)
 {
     static const step_t steps[] = {
-        {"a", "n", 1000, 1000, NONCE_OK},
-        {"a", "n", 1000, 1119, NONCE_ERR_REPLAY},
-        {"a", "n", 1000, 1120, NONCE_OK},    /* forgotten after 120 s */
+        {"a", "n", 1000, NONCE_OK},
+        {"a", "n", 1119, NONCE_ERR_REPLAY},
+        {"a", "n", 1120, NONCE_OK},    /* forgotten after 120 s */
     };
     cr_assert_eq(RUN(16, steps), 1);
 }
@@ -70,15 +71,15 @@ Test(nonce, entries_expire_after_the_ttl)
 Test(nonce, full_cache_refuses_instead_of_forgetting)
 {
     static const step_t steps[] = {
-        {"a", "n0", 1000, 1000, NONCE_OK},
-        {"a", "n1", 1000, 1001, NONCE_OK},
-        {"a", "n2", 1000, 1002, NONCE_OK},
-        {"a", "n3", 1000, 1003, NONCE_OK},
-        {"a", "n4", 1000, 1010, NONCE_ERR_FULL},
-        {"a", "n0", 1000, 1010, NONCE_ERR_REPLAY},   /* still remembered */
-        {"a", "n4", 1000, 1120, NONCE_OK},           /* room once n0 expired */
-        {"a", "n0", 1000, 1120, NONCE_ERR_FULL},
-        {"a", "n1", 1000, 1121, NONCE_OK},           /* n1 expired at 1121 */
+        {"a", "n0", 1000, NONCE_OK},
+        {"a", "n1", 1001, NONCE_OK},
+        {"a", "n2", 1002, NONCE_OK},
+        {"a", "n3", 1003, NONCE_OK},
+        {"a", "n4", 1010, NONCE_ERR_FULL},
+        {"a", "n0", 1010, NONCE_ERR_REPLAY},   /* still remembered */
+        {"a", "n4", 1120, NONCE_OK},           /* room once n0 expired */
+        {"a", "n0", 1120, NONCE_ERR_FULL},
+        {"a", "n1", 1121, NONCE_OK},           /* n1 expired at 1121 */
     };
     RUN(4, steps);
 }
@@ -103,14 +104,14 @@ Test(nonce, churn_keeps_the_index_consistent)
     for (int i = 0; i < ROUNDS; i++) {
         int64_t now = i / 6;    /* six (and a seventh) new entries a second: about 70 live */
         snprintf(n, sizeof n, "n%d", i);
-        cr_assert_eq(nonce_cache_check(c, "id", n, 7, now), NONCE_OK, "round %d", i);
+        cr_assert_eq(nonce_cache_check(c, "id", n, now), NONCE_OK, "round %d", i);
         if (i % 7 == 0 && i >= 20) {
             snprintf(n, sizeof n, "n%d", i - 20);    /* recorded at most 4 s ago: live */
-            cr_assert_eq(nonce_cache_check(c, "id", n, 7, now), NONCE_ERR_REPLAY, "round %d", i);
+            cr_assert_eq(nonce_cache_check(c, "id", n, now), NONCE_ERR_REPLAY, "round %d", i);
         }
         if (i % 7 == 0 && i >= 100) {
             snprintf(n, sizeof n, "n%d", i - 100);   /* recorded at least 16 s ago: expired */
-            cr_assert_eq(nonce_cache_check(c, "id", n, 7, now), NONCE_OK, "round %d", i);
+            cr_assert_eq(nonce_cache_check(c, "id", n, now), NONCE_OK, "round %d", i);
         }
     }
     cr_assert_leq(nonce_cache_size(c), CAP);
@@ -128,7 +129,7 @@ static void *racer(void *arg)
     char n[16];
     for (int i = 0; i < 2000; i++) {
         snprintf(n, sizeof n, "n%d", i);
-        if (nonce_cache_check(r->c, "same-client", n, 1000, 1000) == NONCE_OK)
+        if (nonce_cache_check(r->c, "same-client", n, 1000) == NONCE_OK)
             r->accepted++;
     }
     return NULL;
