@@ -54,9 +54,9 @@ help:
 	@echo "make browser-test  the dashboard in headless Chromium (tests/browser/run)"
 	@echo "make node-test  Hawk against the server with the reference client (@hapi/hawk)"
 	@echo "make client-test   the official Elasticsearch clients (JavaScript 8.x, Python 7.17) against the server"
-	@echo "make one T=store MODS=\"store log timefmt\"  one test file against chosen modules (H=1: with the harness)"
+	@echo "make one T=timefmt MODS=timefmt  one test file against chosen modules (no MODS: all; H=1: with the harness)"
 	@echo "make bench      benchmarks (store, ingest, queries, streaming, replication)"
-	@echo "make fuzz       fuzz the query parser for a bounded time"
+	@echo "make fuzz       fuzz the query parser, and pagescan with the AS2 reader, for a bounded time"
 	@echo "make clean      remove build/ and bin/"
 	@echo "make help       this list"
 	@echo "Tests take TEST_ARGS, e.g. make integration TEST_ARGS=\"--filter 'readme/*'\""
@@ -145,15 +145,17 @@ client-test: $(INTEG_DEPS)
 	$(check_sanitizers)
 test: all-tests browser-test node-test client-test
 
-# Work on one module while others are in flux: make one T=store MODS="store log timefmt" [H=1]
-# builds tests/{unit,integration}/test_$(T).c (+ tests/harness.c with H=1, and the store fixture
-# for the store tests) against just those modules and runs it.
+# Work on one module while others are in flux: make one T=timefmt MODS=timefmt [H=1] builds
+# tests/{unit,integration}/test_$(T).c (+ tests/harness.c with H=1, and the store fixture for the
+# store tests) against just those modules and runs it; without MODS, against every module
+# (make one T=store).
 ONE_SRC = $(wildcard tests/unit/test_$(T).c tests/integration/test_$(T).c) \
           $(if $(filter store% pagebatch feedstatus,$(T)),tests/store_fixture.c)
-one: build/pkg.mk build/.deps-test
+ONE_MODS = $(if $(MODS),$(MODS:%=src/%.c),build/asan/libas.a)
+one: build/pkg.mk build/.deps-test $(if $(MODS),,build/asan/libas.a)
 	@mkdir -p build/asan
 	$(CC) $(SAN) $(CFLAGS_ALL) -Itests -o build/asan/one-$(T) $(ONE_SRC) $(if $(H),tests/harness.c tests/loadclient.c) \
-	    $(MODS:%=src/%.c) $(LIBS) -lcriterion
+	    $(ONE_MODS) $(LIBS) -lcriterion
 	@rm -rf build/san && mkdir -p build/san
 	$(TEST_ENV) build/asan/one-$(T) $(TEST_ARGS)
 	$(check_sanitizers)

@@ -17,10 +17,16 @@ static int current_level(void)
 {
     if (min_level < 0) {
         const char *env = getenv("AS_LOG");
+        int found = !env || !*env;
         min_level = LOG_INFO;
         for (int i = 0; env && i <= LOG_ERROR; i++)
-            if (strcasecmp(env, level_names[i]) == 0)
+            if (strcasecmp(env, level_names[i]) == 0) {
                 min_level = i;
+                found = 1;
+            }
+        if (!found)   /* said once, at the first record */
+            log_msg(LOG_WARN, "log", "AS_LOG=%.32s is not a level (debug, info, warn or error): logging from info on",
+                    env);
     }
     return min_level;
 }

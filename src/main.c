@@ -249,6 +249,10 @@ int main(int argc, char **argv)
         if (strcmp(a, "--config") == 0 && has_value) {
             path = argv[++i];
         } else if (strcmp(a, "--check-config") == 0 && has_value) {
+            if (strcmp(argv[i + 1], "--strict") == 0 && i + 2 < argc) {   /* --check-config --strict FILE */
+                strict = 1;
+                i++;
+            }
             check = argv[++i];
         } else if (strcmp(a, "--strict") == 0) {
             strict = 1;

@@ -145,6 +145,7 @@ Test(cli, example_full_passes_with_warnings_and_strict_makes_them_problems, .tim
     expect_output("--check-config conf/example-full.conf", 0,
                   "feeds[0].auth.key_env: warning: environment variable 'AS_PARTNER_HAWK_KEY' is not set");
     expect_output("--check-config conf/example-full.conf --strict", 1, " warnings, which --strict makes problems");
+    expect_output("--check-config --strict conf/example-full.conf", 1, " warnings, which --strict makes problems");
     expect_output("--check-config conf/activity-stream.conf --strict", 0, "conf/activity-stream.conf: ok (2 feeds)");
 }
 
@@ -176,4 +177,22 @@ Test(cli, systemd_unit_verifies, .timeout = 60)
     cr_assert(r.exited && WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.out);
     cr_assert_eq(r.len, 0, "systemd-analyze verify said:\n%s", r.out);
     h_cmd_free(&r);
+}
+
+/* AS_LOG that names no level is said once, at the first record, and the server logs from info on. */
+Test(cli, an_unknown_log_level_is_a_warning, .timeout = 30)
+{
+    char yaml[512], log[512];
+    int port = h_free_port();
+    snprintf(yaml, sizeof yaml, "listen: 127.0.0.1:%d\ndata_dir: %s/data\nthreads: 1\nweb_root: web\n", port, dir);
+    snprintf(log, sizeof log, "%s/log", dir);
+    setenv("AS_LOG", "chatty", 1);
+    pid_t pid = h_start_server(dir, yaml, port, log);
+    unsetenv("AS_LOG");
+    cr_assert_gt(pid, 0);
+    cr_expect_eq(h_stop(pid, SIGTERM, 8000), 0);
+    char *text = h_read_file(log, NULL);
+    cr_expect(text && strstr(text, "warn log: AS_LOG=chatty is not a level (debug, info, warn or error)"), "%s", text);
+    cr_expect(text && strstr(text, "info main: activity-stream"), "info records follow: %s", text);
+    free(text);
 }
