@@ -260,7 +260,7 @@ static int parse_body(streamreq_t *r, seen_t *s, const char *body, size_t len, i
     json_t *j;
     char msg[400];
     if (query_parse_text(body, len, "the request body", &j, msg, sizeof msg) < 0)
-        return fail(f, "q", "%s", msg);
+        return fail(f, "body", "%s", msg);
     int rc = 0;
     if (!json_is_object(j) || !is_param_object(j)) {
         rc = body_query(r, s, j, f);

@@ -187,7 +187,7 @@ Test(streamreq, body_mistakes_are_400s)
     expect_body_400(NULL, "{\"feed\":[\"a\",3]}", "feed", "must be a string");
     expect_body_400(NULL, "{\"feed\":\"zz\"}", "feed", "unknown feed 'zz'");
     expect_body_400(NULL, "{\"query\":{\"fuzzy\":{}}}", "q", "fuzzy");
-    expect_body_400(NULL, "start=now", "q", "not valid JSON");
+    expect_body_400(NULL, "start=now", "body", "not valid JSON");
 }
 
 Test(streamreq, lists_split_on_commas_and_repeat)
