@@ -24,7 +24,7 @@ const SERVER = path.resolve(ROOT, process.env.AS_SERVER || 'bin/activity-stream'
 const FEEDSIM = path.resolve(ROOT, process.env.AS_FEEDSIM || 'bin/feedsim');
 const COUNT = 20;
 const CLIENT = { id: 'node-hawk', key: 'node-hawk-key-4f1c0e9a7b2d', algorithm: 'sha256' };
-const UNAUTHORIZED = '{"error":"unauthorized"}';
+const UNAUTHORIZED = '{"error": "unauthorized"}';   // the body exactly as issue 11 writes it
 
 const procs = [];
 let dir;
