@@ -2,6 +2,7 @@
 #include "store_fixture.h"
 #include <criterion/criterion.h>
 #include <ftw.h>
+#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,73 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 {
     (void)sb; (void)flag; (void)ftw;
     return remove(path);
+}
+
+/* The bytes of one data line of a dump (" <hex>" in bytevalue format) into *out (malloc'd). */
+static size_t dump_bytes(const char *line, unsigned char **out)
+{
+    size_t n = strcspn(line + 1, "\r\n");
+    cr_assert(line[0] == ' ' && n % 2 == 0, "not a bytevalue data line: %s", line);
+    *out = malloc(n / 2 + 1);
+    cr_assert_not_null(*out);
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        cr_assert_eq(sscanf(line + 1 + 2 * i, "%2x", &v), 1, "bad hex: %s", line);
+        (*out)[i] = (unsigned char)v;
+    }
+    return n / 2;
+}
+
+void load_store_dump(const char *dump, const char *dir)
+{
+    FILE *f = fopen(dump, "r");
+    cr_assert_not_null(f, "cannot open %s", dump);
+    MDB_env *env;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 32), 0);
+    cr_assert_eq(mdb_env_set_mapsize(env, 64u << 20), 0);
+    cr_assert_eq(mdb_env_open(env, dir, 0, 0644), 0, "cannot create a store in %s", dir);
+    char *line = NULL, name[256] = "";
+    size_t cap = 0;
+    int in_header = 1;
+    MDB_txn *txn = NULL;
+    MDB_dbi dbi = 0;
+    while (getline(&line, &cap, f) > 0) {
+        if (in_header) {
+            cr_assert(strncmp(line, "format=print", 12) != 0, "%s: use mdb_dump without -p", dump);
+            cr_assert(strstr(line, "duplicates=") == NULL && strstr(line, "integerkey=") == NULL,
+                      "%s: database flags are not supported: %s", dump, line);
+            if (sscanf(line, "database=%255[^\r\n]", name) == 1)
+                continue;
+            if (strncmp(line, "HEADER=END", 10) == 0) {
+                cr_assert(name[0], "%s: a section without database=", dump);
+                cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+                cr_assert_eq(mdb_dbi_open(txn, name, MDB_CREATE, &dbi), 0);
+                in_header = 0;
+            }
+            continue;
+        }
+        if (strncmp(line, "DATA=END", 8) == 0) {
+            cr_assert_eq(mdb_txn_commit(txn), 0);
+            in_header = 1;
+            name[0] = '\0';
+            continue;
+        }
+        char *value = NULL;
+        cr_assert(getline(&value, &(size_t){0}, f) > 0, "%s: a key without a value", dump);
+        unsigned char *k, *v;
+        MDB_val key = {dump_bytes(line, &k), NULL}, val = {dump_bytes(value, &v), NULL};
+        key.mv_data = k;
+        val.mv_data = v;
+        cr_assert_eq(mdb_put(txn, dbi, &key, &val, 0), 0);
+        free(k);
+        free(v);
+        free(value);
+    }
+    cr_assert(in_header, "%s ends inside a database", dump);
+    free(line);
+    fclose(f);
+    mdb_env_close(env);
 }
 
 void rm_tree(const char *path)

@@ -19,6 +19,12 @@ void store_fixture_teardown(void);
 /* Remove a directory tree (errors ignored). */
 void rm_tree(const char *path);
 
+/* Write the LMDB environment described by `dump` (the text of `mdb_dump -a`: named databases of
+ * plain btrees, printable or bytevalue) into the directory `dir` (which exists and holds no
+ * store). Fixtures of stores written by older code are kept as such dumps: text, reviewable,
+ * and independent of page layout. Asserts. */
+void load_store_dump(const char *dump, const char *dir);
+
 /* Open a store in dir (asserts success). */
 store_t *open_ok(const char *dir, uint64_t map);
 /* Close and reopen the fixture's store (the batch is rebuilt for the new handle). */

@@ -578,23 +578,18 @@ static uint32_t raw_schema(void)
 }
 
 /* Replace the fixture's store with a copy of tests/fixtures/<name>/data.mdb (not opened). */
+/* Replace the fixture's store with the one of tests/fixtures/<name>/data.dump (mdb_dump text). */
 static void copy_fixture_store(const char *name)
 {
     close_fixture();
     const char *dir = getenv("AS_FIXTURES");
     char src[4096], dst[4096];
-    snprintf(src, sizeof src, "%s/%s/data.mdb", dir && *dir ? dir : "tests/fixtures", name);
+    snprintf(src, sizeof src, "%s/%s/data.dump", dir && *dir ? dir : "tests/fixtures", name);
     snprintf(dst, sizeof dst, "%s/data.mdb", g_dir);
-    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
-    cr_assert(in && out, "cannot copy %s to %s", src, dst);
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        cr_assert_eq(fwrite(buf, 1, n, out), n);
-    fclose(in);
-    cr_assert_eq(fclose(out), 0);
+    remove(dst);
     snprintf(dst, sizeof dst, "%s/lock.mdb", g_dir);
     remove(dst);
+    load_store_dump(src, g_dir);
 }
 
 /* Does any change-log record or current record hold `needle`? */
