@@ -8,8 +8,9 @@
  * HS256 using the RSA public key as the secret (algorithm confusion) never verifies.
  *
  * Checks after the signature: `exp` required (refused from that second on, RFC 7519 4.1.4),
- * `nbf` when present, each with the configured leeway for clock skew (default none); `iss` equal to the configured issuer and `aud` (a string or an array of
- * strings) containing the configured audience, when those are configured; `sub` required (a
+ * `nbf` when present, each with the configured leeway for clock skew (default none); `iss`
+ * equal to the configured issuer and `aud` (a string or an array of strings) containing the
+ * configured audience, when those are configured; `sub` required (a
  * non-empty string without control characters, under JWT_SUB_MAX bytes). The header must not
  * carry `crit`. Base64url is strict (no padding, no stray bits) and JSON objects with a repeated
  * key are refused, so one token has one reading. */
@@ -71,6 +72,7 @@ typedef struct {
                                      the signature verified, even when a later check failed */
     const char *sub;              /* the subject; NULL before the signature verified */
     int64_t exp;                  /* seconds since the epoch */
+    int64_t refused_from;         /* exp plus the leeway: the first second jwt_verify refuses it */
     int64_t nbf;                  /* 0 when absent */
     const json_t *feeds;          /* an array of strings, or NULL when absent */
     const json_t *scope;          /* an object, or NULL when absent */

@@ -1,8 +1,8 @@
 /* nonce.h -- the Hawk replay cache: remembers (client id, nonce) for a fixed time, in bounded
  * memory, so that a request seen once is refused when it comes again, and so is any request of
  * that client with the same nonce within the time (issue 11: "a nonce seen twice within 120 s
- * rejected"; stricter than Hawk's own (id, nonce, ts), and clients draw random nonces). Thread-safe: every event
- * loop checks against one cache (a mutex around each call).
+ * rejected"; stricter than Hawk's own (id, nonce, ts), and clients draw random nonces).
+ * Thread-safe: every event loop checks against one cache (a mutex around each call).
  *
  * With a timestamp window of +-W seconds, entries must live 2W: a ts accepted at time t lies in
  * [t - W, t + W] and stays acceptable until t + 2W at the latest (Hawk: W = 60, TTL = 120 s).

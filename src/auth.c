@@ -41,7 +41,6 @@ struct auth {
     netaddr_cidr_t *trusted;             /* owned */
     size_t ntrusted;
     jwt_verifier_t *jwt;                 /* owned; NULL: no JWTs */
-    int64_t jwt_leeway_s;                /* the verifier's clock skew (auth.jwt.leeway) */
     nonce_cache_t *nonces;               /* owned; NULL when no client has a Hawk key */
     char challenge[AUTH_CHALLENGE_MAX];
     uint64_t failures[AUTH_NREASONS];    /* by -reason; atomic */
@@ -419,7 +418,7 @@ static int grant_jwt(check_t *c, const jwt_claims_t *jc)
         return refuse(c, AUTH_ERR_NOMEM, "out of memory");
     rc = grant(c, jc->sub, AUTH_BY_JWT, allow, scope, jc->exp);
     if (rc == AUTH_OK)
-        c->p->ends_s = jc->exp + c->a->jwt_leeway_s;   /* when jwt_verify starts refusing it */
+        c->p->ends_s = jc->refused_from;
     return rc;
 }
 
@@ -773,7 +772,6 @@ static int jwt_init(auth_t *a, const config_access_t *cfg, char *err, size_t err
     jwt_config_t jc = {.hs256_secret = cfg->jwt_hs256_secret, .public_key_pem = cfg->jwt_public_key_pem,
                        .issuer = cfg->jwt_issuer, .audience = cfg->jwt_audience,
                        .leeway_s = cfg->jwt_leeway_s};
-    a->jwt_leeway_s = cfg->jwt_leeway_s;
     if (!jc.hs256_secret && !jc.public_key_pem)
         return 0;
     jc.hs256_secret_len = jc.hs256_secret ? strlen(cfg->jwt_hs256_secret) : 0;

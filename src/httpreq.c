@@ -54,8 +54,8 @@ void httpreq_send(h2o_req_t *req, int status, const char *reason, const char *co
     h2o_send_inline(req, copy, len);
 }
 
-/* Send error object o (STOLEN) as JSON. */
-/* The body is written as the issues and the README write it: {"error": "...", "limit": ...}. */
+/* Send error object o (STOLEN) as JSON, written as the issues and the README write it:
+ * {"error": "...", "limit": ...}. */
 static void send_error_object(h2o_req_t *req, int status, json_t *o)
 {
     static const char nomem[] = "{\"error\": \"out of memory\"}";

@@ -363,6 +363,7 @@ static int check_claims(const jwt_verifier_t *v, int64_t now_s, jwt_claims_t *ou
         return failed(out, JWT_ERR_BAD_CLAIMS, has_exp ? "exp is not a valid time" : "exp is missing");
     if (has_nbf < 0)
         return failed(out, JWT_ERR_BAD_CLAIMS, "nbf is not a valid time");
+    out->refused_from = out->exp + v->leeway_s;   /* exp is at most MAX_TIME: no overflow */
     if (now_s >= out->exp && gap(now_s, out->exp) >= (uint64_t)v->leeway_s)
         return failed(out, JWT_ERR_EXPIRED, "the token has expired");
     if (has_nbf && out->nbf > now_s && gap(out->nbf, now_s) > (uint64_t)v->leeway_s)

@@ -67,12 +67,18 @@ static int silent(const replica_t *r, int64_t now)
     return now - r->last_rx_us > DISCONNECT_S * 1000000LL;
 }
 
+/* The wall-clock time at which a silent stream began to count as disconnected. (r->mu held) */
+static int64_t silent_since_us(const replica_t *r, int64_t now)
+{
+    return timefmt_now_us() - (now - r->last_rx_us - DISCONNECT_S * 1000000LL);
+}
+
 static void set_connected(replica_t *r, int connected)
 {
     pthread_mutex_lock(&r->mu);
     int64_t now = clock_mono_us();
     if (r->connected && !connected)   /* since it went silent, when that came first */
-        r->disconnected_since_us = timefmt_now_us() - (silent(r, now) ? now - r->last_rx_us - DISCONNECT_S * 1000000LL : 0);
+        r->disconnected_since_us = silent(r, now) ? silent_since_us(r, now) : timefmt_now_us();
     if (connected) {
         r->disconnected_since_us = 0;
         r->last_rx_us = now;
@@ -88,7 +94,7 @@ void replica_status(replica_t *r, replica_status_t *out)
     out->connected = r->connected && !silent(r, now);
     out->disconnected_since_us = r->disconnected_since_us;
     if (r->connected && !out->connected)   /* silent, not yet abandoned */
-        out->disconnected_since_us = timefmt_now_us() - (now - r->last_rx_us - DISCONNECT_S * 1000000LL);
+        out->disconnected_since_us = silent_since_us(r, now);
     int64_t primary_now = r->hb_primary_us + (now - r->hb_local_us);
     int64_t lag = r->applied_primary_us ? primary_now - r->applied_primary_us : 0;
     out->lag_s = lag > 0 ? lag / 1e6 : 0;

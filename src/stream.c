@@ -1063,14 +1063,11 @@ static stream_t *stream_new(stream_hub_t *hub, h2o_req_t *req, const streamreq_t
 /* A feed the client named that its scope does not admit reads as empty (issue 11: not an
  * error); a comment at the start says why nothing of it comes. The names are configured feed
  * ids (streamreq_parse checked them), so they are safe in an SSE line. */
-static void note_unreadable_feeds(stream_t *s, const char *const *readable, size_t n)
+static void note_unreadable_feeds(stream_t *s, const gate_who_t *who)
 {
     for (size_t i = 0; i < s->p.feeds.n; i++) {
         const char *feed = s->p.feeds.items[i];
-        size_t k = 0;
-        while (k < n && strcmp(readable[k], feed) != 0)
-            k++;
-        if (k < n)
+        if (gate_admits_feed(who, feed, strlen(feed)))
             continue;
         char text[STORE_MAX_FEED_LEN + 96];
         snprintf(text, sizeof text, "feed %s is outside what these credentials may read: none of it is sent", feed);
@@ -1118,7 +1115,7 @@ void stream_handle(stream_hub_t *hub, h2o_req_t *req, const gate_who_t *who)
     stream_watch(s);
     sse_append_retry(&s->out[s->cur], s->p.format, hub->set->retry_ms);
     if (in.readable_ids)
-        note_unreadable_feeds(s, in.readable_ids, in.nreadable_ids);
+        note_unreadable_feeds(s, who);
     start_position(s);
     stream_pump(s);
 }
