@@ -124,9 +124,15 @@ define check_sanitizers
 	  echo "sanitizer reports above (build/san/)" >&2; exit 1; fi
 endef
 INTEG_DEPS = all build/asan/bin/activity-stream
+# The servers the tests start log among Criterion's lines, so a failure is recalled at the end,
+# above the summary line repeated (all of it on stderr, as Criterion prints it).
 define run_criterion
 	@rm -rf build/san && mkdir -p build/san
-	$(TEST_ENV) $(1) --jobs 2 $(TEST_ARGS)
+	{ $(TEST_ENV) $(1) --jobs 2 $(TEST_ARGS) 2>&1; echo $$? > build/criterion.rc; } | tee build/criterion.log >&2; \
+	rc=$$(cat build/criterion.rc); if [ "$$rc" != 0 ]; then \
+	  echo "failed (the whole output is in build/criterion.log):" >&2; \
+	  grep -E '^\[(FAIL|----)\]' build/criterion.log >&2; \
+	  grep -E '^\[====\] Synthesis' build/criterion.log >&2; exit $$rc; fi
 	$(check_sanitizers)
 endef
 # make unit is the quick loop: the unit tests built without sanitizers against the release
