@@ -5,7 +5,7 @@
  * fetches a snapshot (GET <replicate_from>/_replication/snapshot), checks its size and SHA-256,
  * and installs it; a corrupt or truncated one is refused and the previous store kept. A primary
  * that is down or a dropped connection is retried with backoff (100 ms doubling to 5 s); no
- * frame for DISCONNECT_MS (3 s) counts as disconnected.
+ * frame for DISCONNECT_S (3 s) counts as disconnected; a snapshot that is arriving does not.
  *
  * Lag: every frame carries the primary's clock (a commit its commit time, a heartbeat its send
  * time). The lag is how long ago, by that clock (estimated from the last heartbeat and the
@@ -32,7 +32,7 @@ int replica_start(replica_t **out, const config_t *cfg, store_t *st, replica_ins
 void replica_stop(replica_t *r);
 
 typedef struct {
-    int connected;                 /* frames are arriving */
+    int connected;                 /* frames (or a snapshot) are arriving */
     int64_t disconnected_since_us; /* wall clock; 0 while connected */
     double lag_s;                  /* while connected */
     uint64_t applied_seq;

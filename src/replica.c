@@ -11,7 +11,9 @@
  * Silence: the primary sends a heartbeat every second. A replica that has received nothing for
  * DISCONNECT_S counts as disconnected at once (replica_status), and its transfer is abandoned
  * at the next progress callback (curl calls it about once a second while idle) so that it
- * reconnects; a primary frozen with its connection open is noticed like one that went away. */
+ * reconnects; a primary frozen with its connection open is noticed like one that went away.
+ * A snapshot the primary asked for is part of following it: the replica counts as connected
+ * while the snapshot's bytes arrive and on into the follow stream that comes after it. */
 #include "replica.h"
 #include "bytebuf.h"
 #include "clock.h"
@@ -120,7 +122,7 @@ void replica_report_metrics(metrics_out_t *out, void *replica)
     metrics_gauge_double(out, "as_replica_lag_seconds", "How long ago, by the primary's clock, the newest frame "
                          "this replica applied was sent.", s.lag_s);
     metrics_gauge(out, "as_replica_applied_seq", "The primary's change-log seq applied here.", s.applied_seq);
-    metrics_gauge(out, "as_replica_connected", "1 while frames arrive from the primary.", (uint64_t)s.connected);
+    metrics_gauge(out, "as_replica_connected", "1 while frames (or a snapshot) arrive from the primary.", (uint64_t)s.connected);
     metrics_counter(out, "as_replica_reconnects_total", "Connections to the primary started again after one "
                     "ended or failed (not after a snapshot).", s.reconnects);
     metrics_counter(out, "as_replica_snapshots_total", "Snapshots of the primary installed.", s.snapshots);
@@ -303,7 +305,8 @@ static int follow(replica_t *r)
     replapply_reset(r->apply);
     curl_easy_cleanup(easy);
     curl_slist_free_all(headers);
-    set_connected(r, 0);
+    if (status != 409)   /* a snapshot follows a 409 at once: still following */
+        set_connected(r, 0);
     if (status == 409) {
         log_info(MOD, "the primary says a snapshot is needed (%s)", r->conflict);
         return 1;
@@ -321,6 +324,7 @@ static int follow(replica_t *r)
 /* ---- snapshots ---- */
 
 typedef struct {
+    replica_t *r;
     FILE *f;
     EVP_MD_CTX *md;
     uint64_t size, want_size;
@@ -348,6 +352,7 @@ static size_t on_snapshot_body(char *data, size_t size, size_t n, void *ud)
     if (fwrite(data, 1, len, d->f) != len || !EVP_DigestUpdate(d->md, data, len))
         return 0;
     d->size += len;
+    set_connected(d->r, 1);
     return len;
 }
 
@@ -388,7 +393,7 @@ static int take_snapshot(replica_t *r)
     char url[2048], path[4200], err[512];
     snprintf(url, sizeof url, "%s/_replication/snapshot", r->cfg->replicate_from);
     snprintf(path, sizeof path, "%s/data.mdb.incoming", store_path(r->st));
-    download_t d = {.f = fopen(path, "wb"), .md = EVP_MD_CTX_new()};
+    download_t d = {.r = r, .f = fopen(path, "wb"), .md = EVP_MD_CTX_new()};
     struct curl_slist *headers = NULL;
     CURL *easy = d.f && d.md && EVP_DigestInit_ex(d.md, EVP_sha256(), NULL) ? new_easy(r, url, &headers) : NULL;
     long status = 0;
@@ -413,10 +418,12 @@ static int take_snapshot(replica_t *r)
     if (problem) {
         log_warn(MOD, "snapshot from %s refused: %s; keeping the store as it is", url, problem);
         unlink(path);
+        set_connected(r, 0);
         return -1;
     }
     if (store_snapshot_install(r->st, path, err, sizeof err) != 0) {
         log_error(MOD, "installing the snapshot failed: %s", err);
+        set_connected(r, 0);
         return -1;
     }
     log_info(MOD, "snapshot installed: store %s at seq %" PRIu64, store_id(r->st), store_head(r->st));
