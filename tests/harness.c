@@ -374,6 +374,19 @@ int h_wait_body_contains(const char *url, const char *needle, int timeout_ms)
     return -1;
 }
 
+long h_metric(const char *url, const char *const *headers, const char *series)
+{
+    h_resp_t r;
+    long v = -1;
+    size_t n = strlen(series);
+    if (h_http("GET", url, headers, NULL, &r, 10000) == 0 && r.status == 200 && r.body)
+        for (const char *p = r.body; p && v < 0; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+            if (strncmp(p, series, n) == 0 && p[n] == ' ')
+                v = strtol(p + n + 1, NULL, 10);
+    h_resp_free(&r);
+    return v;
+}
+
 /* ---- SSE ---- */
 
 typedef struct {

@@ -70,6 +70,11 @@ int h_http_ex(const char *method, const char *url, const char *const *headers, c
 /* Poll GET url every 50 ms until the body contains `needle` (or timeout). Returns 0 or -1. */
 int h_wait_body_contains(const char *url, const char *needle, int timeout_ms);
 
+/* The value of the sample `series` (its name with its labels, e.g. as_x_total{reason="a"}) in
+ * the Prometheus text that GET url (a /metrics) answers with headers (as h_http); -1 when it is
+ * absent or the answer is not a 200. */
+long h_metric(const char *url, const char *const *headers, const char *series);
+
 /* ---- shell commands ---- */
 
 /* What h_run saw. */

@@ -274,15 +274,8 @@ static void feeds_seen(const cred_t *c, char *out, size_t len)
  * as admin; -1 when absent. */
 static long metric(const char *series)
 {
-    h_resp_t r = call(&ADMIN, "GET", "/metrics", NULL);
-    cr_assert_eq(r.status, 200);
-    long v = -1;
-    size_t n = strlen(series);
-    for (const char *p = r.body; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (strncmp(p, series, n) == 0 && p[n] == ' ')
-            v = strtol(p + n + 1, NULL, 10);
-    h_resp_free(&r);
-    return v;
+    static const char *const admin[] = {"Authorization: Bearer " TOK_ADMIN, NULL};
+    return h_metric(url("/metrics", NULL), admin, series);
 }
 
 static int log_has(const char *needle)

@@ -36,15 +36,7 @@ static const char *const *metric_headers;   /* credentials for /metrics, when au
 /* The value of the sample `name` (with its labels, e.g. `x_total{reason="a"}`), or -1. */
 static long metric(const char *name)
 {
-    h_resp_t r;
-    long v = -1;
-    size_t n = strlen(name);
-    if (h_http("GET", url("/metrics", NULL), metric_headers, NULL, &r, 10000) == 0 && r.body)
-        for (const char *p = r.body; p && v < 0; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-            if (strncmp(p, name, n) == 0 && p[n] == ' ')
-                v = strtol(p + n + 1, NULL, 10);
-    h_resp_free(&r);
-    return v;
+    return h_metric(url("/metrics", NULL), metric_headers, name);
 }
 
 /* Poll /metrics every 20 ms until `name` is `want`; returns the ms it took, or -1 after

@@ -83,16 +83,7 @@ static void wait_search(const char *query, const char *needle, int present)
 
 static long metric(const char *name)
 {
-    h_resp_t r;
-    cr_assert_eq(h_get(url("/metrics", NULL), &r), 0);
-    char *p = strstr(r.body, name);
-    long v = -1;
-    while (p && (p == r.body || p[-1] != '\n' || p[strlen(name)] != ' '))
-        p = strstr(p + 1, name);
-    if (p)
-        v = strtol(p + strlen(name) + 1, NULL, 10);
-    h_resp_free(&r);
-    return v;
+    return h_metric(url("/metrics", NULL), NULL, name);
 }
 
 /* Two versions of the victim, then its delete, noticed by the full sync's sweep. */

@@ -124,15 +124,8 @@ static void caught_up(const node_t *n, const char *primary)
 static long metric(const char *base, const char *name)
 {
     char u[128];
-    h_resp_t r;
     snprintf(u, sizeof u, "%s/metrics", base);
-    cr_assert_eq(h_get(u, &r), 0);
-    long v = -1;
-    for (char *p = strstr(r.body, name); p; p = strstr(p + 1, name))
-        if (p > r.body && p[-1] == '\n' && p[strlen(name)] == ' ')
-            v = strtol(p + strlen(name) + 1, NULL, 10);
-    h_resp_free(&r);
-    return v;
+    return h_metric(u, NULL, name);
 }
 
 /* Read a stream from `base` resuming after `id`, apply it to the client's state. */
