@@ -180,15 +180,20 @@ Test(replica, a_client_moving_between_nodes_gets_everything_once, .timeout = 180
     json_decref(seen);
 }
 
+/* The whole history a node serves (a finite stream from 0), read with headers (or NULL). */
+static h_sse_t history_of(const char *base, const char *const *headers)
+{
+    char u[256];
+    h_sse_t s = {0};
+    snprintf(u, sizeof u, "%s/stream?start=0&end=now", base);
+    h_sse_read(u, headers, 0, NULL, 10000, &s);
+    return s;
+}
+
 /* The same history and the same ids on every node: a history read from each is identical. */
 static void assert_same_history(const char *a, const char *b)
 {
-    char u[256];
-    h_sse_t x = {0}, y = {0};
-    snprintf(u, sizeof u, "%s/stream?start=0&end=now", a);
-    h_sse_read(u, NULL, 0, NULL, 10000, &x);
-    snprintf(u, sizeof u, "%s/stream?start=0&end=now", b);
-    h_sse_read(u, NULL, 0, NULL, 10000, &y);
+    h_sse_t x = history_of(a, NULL), y = history_of(b, NULL);
     cr_assert_eq(x.n, y.n, "%s has %zu events, %s %zu", a, x.n, b, y.n);
     for (size_t i = 0; i + 1 < x.n; i++) {   /* (the end events' ids carry each node's head) */
         cr_assert_str_eq(x.ev[i].id, y.ev[i].id);
@@ -285,10 +290,7 @@ Test(replica, health_reports_disconnection_and_lag, .timeout = 90)
         usleep(100000);
     }
     cr_assert_eq(status, 200, "a replica whose primary is down stays in rotation");
-    char u[256];
-    h_sse_t s = {0};
-    snprintf(u, sizeof u, "%s/stream?start=0&end=now", R[0].base);
-    h_sse_read(u, NULL, 0, NULL, 10000, &s);
+    h_sse_t s = history_of(R[0].base, NULL);
     cr_assert_eq(h_sse_count(&s, "activity"), 20, "and keeps serving what it has");
     h_sse_free(&s);
     E.server = h_start_server(E.dir, E.conf, E.port, E.log);   /* back: it follows again */
@@ -435,11 +437,10 @@ Test(replica, only_clients_allowed_to_replicate_follow_a_protected_primary, .tim
     replica_up(0, E.port, AUTH_BLOCK "replicate_auth: {type: bearer, token: replica-token-0123456789}\n");
     replica_up(1, E.port, "replicate_auth: {type: bearer, token: reader-token-0123456789}\n");
     caught_up(&R[0], E.base);
-    h_sse_t s = {0};
-    snprintf(u, sizeof u, "%s/stream?start=0&end=now", R[0].base);
-    h_sse_read(u, reader, 0, NULL, 10000, &s);
+    h_sse_t s = history_of(R[0].base, reader);
     cr_assert_eq(h_sse_count(&s, "activity"), 20, "the replica serves the reader what the primary would");
     h_sse_free(&s);
+    snprintf(u, sizeof u, "%s/stream?start=0&end=now", R[0].base);
     cr_assert_eq(status_of(u, NULL), 401, "and refuses a client without credentials, as its primary");
     int refused = 0;
     for (int i = 0; i < 100 && !refused; i++) {
@@ -497,10 +498,7 @@ Test(replica, a_corrupt_or_truncated_snapshot_leaves_the_store_as_it_was, .timeo
     cr_assert(strstr(text, "installing the snapshot failed"), "the one that is no store");
     free(text);
     cr_assert_eq(head_of(R[0].base), 20, "the replica keeps its store");
-    char u[256];
-    h_sse_t s = {0};
-    snprintf(u, sizeof u, "%s/stream?start=0&end=now", R[0].base);
-    h_sse_read(u, NULL, 0, NULL, 10000, &s);
+    h_sse_t s = history_of(R[0].base, NULL);
     cr_assert_eq(h_sse_count(&s, "activity"), 20, "and serves it");
     h_sse_free(&s);
 }
@@ -535,10 +533,7 @@ Test(replica, a_replica_out_of_disk_stops_with_a_clear_error, .timeout = 120)
     char *text = h_read_file(E.log, NULL);
     cr_assert(strstr(text, "no room on disk"), "the cause is named");
     free(text);
-    char u[256];
-    h_sse_t s = {0};
-    snprintf(u, sizeof u, "%s/stream?start=0&end=now", n->base);
-    h_sse_read(u, NULL, 0, NULL, 10000, &s);
+    h_sse_t s = history_of(n->base, NULL);
     cr_assert_geq(h_sse_count(&s, "activity"), 20, "the replica serves what it has");
     cr_assert(s.ended);
     h_sse_free(&s);
